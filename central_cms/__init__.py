@@ -1,0 +1,1 @@
+"""The central CMS: staff UI, REST API, manifest compiler and publisher, ingest."""

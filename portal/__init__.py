@@ -1,0 +1,1 @@
+"""The Wi-Fi captive-portal node: splash, terms, gateway adapter, analytics."""

@@ -1,0 +1,1 @@
+"""The signage player daemon: schedule, render, display, proof-of-play."""
