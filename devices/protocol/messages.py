@@ -1,0 +1,591 @@
+"""A typed model for every message of the MQTT contract (DESIGN.md), with strict parsing.
+
+Every message carries ``schema`` (``ds.<name>/<version>``). Parsing refuses unknown
+fields, wrong types and values out of range, and the error names the field. Instants
+are RFC 3339 with an offset; times of day are local wall-clock ``HH:MM`` in the
+site's time zone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from devices.protocol.canonical import JSONValue, canonical_json, loads
+from devices.protocol.errors import ProtocolError
+from devices.protocol.signing import PublicKey, SigningKey, verify
+from devices.protocol.topics import validate_id
+
+
+def _id(value: str) -> str:
+    return validate_id(value, "id")
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Australia/Perth") from None
+    return value
+
+
+_HTTP_URL = re.compile(r"^https?://[^\s/?#\\]+[^\s\\]*$")
+
+
+def _http_url(value: str) -> str:
+    if not _HTTP_URL.match(value):
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+Id = Annotated[str, AfterValidator(_id)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+# Keyed hashes of a visitor's MAC: hex only, so a raw MAC or email cannot pass.
+VisitorHash = Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
+HttpUrl = Annotated[str, AfterValidator(_http_url), Field(max_length=2048)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+ShortText = Annotated[str, Field(max_length=200)]
+LongText = Annotated[str, Field(max_length=5000)]
+Scalar = str | int | float | bool | None
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Message(_Frozen):
+    """Base of every top-level message; subclasses set `schema_name`."""
+
+    SCHEMA: ClassVar[str]
+
+    def to_json(self) -> JSONValue:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def encode(self) -> bytes:
+        return canonical_json(self.to_json())
+
+
+def _schema_field(name: str) -> object:
+    return Field(default=name, alias="schema", description="message name and version")
+
+
+# --- schedules ---------------------------------------------------------------------------
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def number(self) -> int:
+        """Monday is 0, as in ``date.weekday()``."""
+        return _WEEKDAY_ORDER.index(self.value)
+
+
+_WEEKDAY_ORDER = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class TimeWindow(_Frozen):
+    """``[start, end)`` local wall-clock time; ``end <= start`` crosses midnight and
+    belongs to the day it starts on (DESIGN.md, schedule semantics)."""
+
+    start: time
+    end: time
+
+
+class Schedule(_Frozen):
+    """When an item may show. Empty `days` means every day; empty `windows` all day."""
+
+    starts_on: date | None = None
+    ends_on: date | None = None
+    days: tuple[Weekday, ...] = ()
+    windows: tuple[TimeWindow, ...] = ()
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> Self:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
+# --- manifest ------------------------------------------------------------------------------
+
+
+class DeviceKind(StrEnum):
+    SIGNAGE = "signage"
+    PORTAL = "portal"
+
+
+class ProfileKind(StrEnum):
+    INDOOR = "indoor"
+    ROADSIDE = "roadside"
+    PORTAL = "portal"
+
+
+class ItemKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    TEXT = "text"
+
+
+class Fit(StrEnum):
+    FIT = "fit"  # whole image, centred, bars in the item's background colour
+    FILL = "fill"  # cover the canvas, cropping the overflow
+    LETTERBOX = "letterbox"  # whole image, centred, black bars
+
+
+class BrightnessStep(_Frozen):
+    """From `at` (local time) on, the panel runs at `percent` until the next step."""
+
+    at: time
+    percent: int = Field(ge=0, le=100)
+
+
+class ScreenProfile(_Frozen):
+    name: ShortText
+    kind: ProfileKind
+    width_px: int = Field(ge=16, le=7680)
+    height_px: int = Field(ge=16, le=4320)
+    min_dwell_s: float = Field(default=0, ge=0, le=3600)
+    allow_video: bool = True
+    transitions: bool = True
+    night_blank: TimeWindow | None = None
+    brightness: tuple[BrightnessStep, ...] = ()
+    max_content_age_s: int | None = Field(default=None, ge=60)
+
+
+class AssetRef(_Frozen):
+    sha256: Sha256
+    url: HttpUrl
+    size_bytes: int = Field(ge=0)
+    content_type: Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$")]
+
+
+class TextSlide(_Frozen):
+    title: ShortText
+    body: LongText = ""
+    when: ShortText = ""
+    venue: ShortText = ""
+    background: Colour = "#003a70"
+    foreground: Colour = "#ffffff"
+
+
+class ContentItem(_Frozen):
+    id: Id
+    campaign_id: Id | None = None  # None for the site's default content
+    campaign_name: ShortText = ""
+    kind: ItemKind
+    asset: Sha256 | None = None
+    text: TextSlide | None = None
+    alt_text: ShortText = ""
+    duration_s: float = Field(gt=0, le=3600)
+    weight: int = Field(default=1, ge=1, le=100)
+    priority: int = Field(default=50, ge=0, le=100)
+    fit: Fit = Fit.FIT
+    schedules: tuple[Schedule, ...] = ()  # any one open is enough; none means always
+    link_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _content_matches_kind(self) -> Self:
+        if self.kind is ItemKind.TEXT and self.text is None:
+            raise ValueError("a text item needs `text`")
+        if self.kind is not ItemKind.TEXT and self.asset is None:
+            raise ValueError(f"an {self.kind.value} item needs `asset` (a sha256)")
+        return self
+
+
+class OpeningHours(_Frozen):
+    day: Weekday
+    opens: time
+    closes: time
+
+
+class SiteInfo(_Frozen):
+    id: Id
+    name: ShortText
+    timezone: TimeZoneName
+    opening_hours: tuple[OpeningHours, ...] = ()
+    brand_colour: Colour = "#003a70"
+    logo: Sha256 | None = None
+
+
+class Terms(_Frozen):
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    text: dict[Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")], LongText]
+
+
+class PortalSettings(_Frozen):
+    ssid: ShortText
+    terms: Terms
+    session_minutes: int = Field(default=240, ge=5, le=7 * 24 * 60)
+    newsletter: bool = False
+    languages: tuple[Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")], ...] = ("en",)
+
+
+class Manifest(Message):
+    SCHEMA: ClassVar[str] = "ds.manifest/1"
+    schema_name: Literal["ds.manifest/1"] = _schema_field("ds.manifest/1")  # type: ignore[assignment]
+    device_id: Id
+    version: int = Field(ge=1, description="moves only forward")
+    generated_at: AwareDatetime
+    valid_until: AwareDatetime
+    site: SiteInfo
+    profile: ScreenProfile
+    assets: tuple[AssetRef, ...] = ()
+    items: tuple[ContentItem, ...] = ()
+    default_items: tuple[ContentItem, ...] = ()
+    portal: PortalSettings | None = None
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Self:
+        known = {asset.sha256 for asset in self.assets}
+        seen: set[str] = set()
+        for index, item in enumerate((*self.items, *self.default_items)):
+            if item.id in seen:
+                raise ValueError(f"item id {item.id!r} appears twice")
+            seen.add(item.id)
+            if item.asset is not None and item.asset not in known:
+                raise ValueError(f"item {index} ({item.id}) refers to an asset not in `assets`")
+        if self.site.logo is not None and self.site.logo not in known:
+            raise ValueError("site.logo refers to an asset not in `assets`")
+        return self
+
+    def asset(self, sha256: str) -> AssetRef:
+        for asset in self.assets:
+            if asset.sha256 == sha256:
+                return asset
+        raise KeyError(sha256)
+
+
+# --- alerts and commands -------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    EMERGENCY = "emergency"
+
+
+class Alert(Message):
+    """Overrides scheduled content on the targeted devices until it expires or is cleared.
+
+    One alert is retained per scope; a newer `issued_at` replaces an older one, and an
+    alert with `cleared` true ends it early.
+    """
+
+    SCHEMA: ClassVar[str] = "ds.alert/1"
+    schema_name: Literal["ds.alert/1"] = _schema_field("ds.alert/1")  # type: ignore[assignment]
+    id: Id
+    scope: Id
+    severity: Severity = Severity.WARNING
+    title: ShortText
+    body: LongText = ""
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    cleared: bool = False
+    kinds: tuple[DeviceKind, ...] = ()  # empty: every kind of device
+
+    def active_at(self, at: datetime) -> bool:
+        return not self.cleared and self.issued_at <= at < self.expires_at
+
+    def applies_to(self, kind: DeviceKind) -> bool:
+        return not self.kinds or kind in self.kinds
+
+
+class CommandName(StrEnum):
+    REBOOT = "reboot"
+    REFRESH = "refresh"
+    SCREENSHOT = "screenshot"
+    DISPLAY_ON = "display-on"
+    DISPLAY_OFF = "display-off"
+    IDENTIFY = "identify"
+    DEAUTHORISE = "deauthorise"
+
+
+class Command(Message):
+    SCHEMA: ClassVar[str] = "ds.command/1"
+    schema_name: Literal["ds.command/1"] = _schema_field("ds.command/1")  # type: ignore[assignment]
+    id: Id
+    device_id: Id
+    name: CommandName
+    args: dict[Annotated[str, Field(max_length=64)], Scalar] = Field(default_factory=dict)
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class CommandResult(Message):
+    SCHEMA: ClassVar[str] = "ds.command-result/1"
+    schema_name: Literal["ds.command-result/1"] = _schema_field("ds.command-result/1")  # type: ignore[assignment]
+    command_id: Id
+    device_id: Id
+    ok: bool
+    detail: LongText = ""
+    data: dict[Annotated[str, Field(max_length=64)], Scalar] = Field(default_factory=dict)
+    at: AwareDatetime
+
+
+# --- status and health ---------------------------------------------------------------------
+
+
+class DeviceState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class NowShowing(_Frozen):
+    item_id: Id | None
+    campaign_id: Id | None = None
+    alert_id: Id | None = None
+    since: AwareDatetime
+
+
+class Status(Message):
+    SCHEMA: ClassVar[str] = "ds.status/1"
+    schema_name: Literal["ds.status/1"] = _schema_field("ds.status/1")  # type: ignore[assignment]
+    device_id: Id
+    kind: DeviceKind
+    state: DeviceState
+    software_version: ShortText
+    manifest_version: int | None = None
+    now_showing: NowShowing | None = None
+    at: AwareDatetime
+
+
+class Throttling(_Frozen):
+    """`vcgencmd get_throttled`, as the raw bit field and its decoded flag names."""
+
+    raw: int = Field(ge=0)
+    flags: tuple[ShortText, ...] = ()
+
+
+class Health(Message):
+    SCHEMA: ClassVar[str] = "ds.health/1"
+    schema_name: Literal["ds.health/1"] = _schema_field("ds.health/1")  # type: ignore[assignment]
+    device_id: Id
+    at: AwareDatetime
+    uptime_s: float = Field(ge=0)
+    cpu_percent: float = Field(ge=0, le=100)
+    load_1m: float = Field(ge=0)
+    memory_used_percent: float = Field(ge=0, le=100)
+    memory_available_bytes: int = Field(ge=0)
+    disk_used_percent: float = Field(ge=0, le=100)
+    disk_free_bytes: int = Field(ge=0)
+    net_bytes_sent: int = Field(ge=0)
+    net_bytes_recv: int = Field(ge=0)
+    temperature_c: float | None = None
+    throttling: Throttling | None = None
+    outbox_pending: int = Field(default=0, ge=0)
+    outbox_dropped: int = Field(default=0, ge=0)
+    cache_used_bytes: int = Field(default=0, ge=0)
+    manifest_version: int | None = None
+
+
+# --- analytics events ----------------------------------------------------------------------
+
+
+class PlayOutcome(StrEnum):
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+
+
+class PlayData(_Frozen):
+    """Proof-of-play: one item on one screen, from start to end."""
+
+    item_id: Id
+    campaign_id: Id | None = None
+    alert_id: Id | None = None
+    asset_sha256: Sha256 | None = None
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    shown_s: float = Field(ge=0)
+    scheduled_s: float = Field(ge=0)
+    outcome: PlayOutcome
+    reason: ShortText | None = None
+
+
+class SplashShownData(_Frozen):
+    client_hash: VisitorHash
+    visitor_hash: VisitorHash
+    language: ShortText
+
+
+class TermsAcceptedData(_Frozen):
+    client_hash: VisitorHash
+    visitor_hash: VisitorHash
+    terms_version: ShortText
+    language: ShortText
+    newsletter_opt_in: bool = False  # the consent only; the address goes to the CMS, not here
+
+
+class PromoData(_Frozen):
+    client_hash: VisitorHash
+    item_id: Id
+    campaign_id: Id | None = None
+
+
+class SessionEndedData(_Frozen):
+    client_hash: VisitorHash
+    duration_s: float = Field(ge=0)
+    bytes_in: int | None = Field(default=None, ge=0)
+    bytes_out: int | None = Field(default=None, ge=0)
+    reason: ShortText = ""
+
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class _EventBase(_Frozen):
+    id: Annotated[str, Field(pattern=_UUID)]
+    seq: int = Field(ge=1)
+    at: AwareDatetime
+
+
+class PlayEvent(_EventBase):
+    type: Literal["play"] = "play"
+    data: PlayData
+
+
+class SplashShownEvent(_EventBase):
+    type: Literal["portal.splash_shown"] = "portal.splash_shown"
+    data: SplashShownData
+
+
+class TermsAcceptedEvent(_EventBase):
+    type: Literal["portal.terms_accepted"] = "portal.terms_accepted"
+    data: TermsAcceptedData
+
+
+class PromoShownEvent(_EventBase):
+    type: Literal["portal.promo_shown"] = "portal.promo_shown"
+    data: PromoData
+
+
+class PromoClickedEvent(_EventBase):
+    type: Literal["portal.promo_clicked"] = "portal.promo_clicked"
+    data: PromoData
+
+
+class SessionEndedEvent(_EventBase):
+    type: Literal["portal.session_ended"] = "portal.session_ended"
+    data: SessionEndedData
+
+
+Event = Annotated[
+    PlayEvent
+    | SplashShownEvent
+    | TermsAcceptedEvent
+    | PromoShownEvent
+    | PromoClickedEvent
+    | SessionEndedEvent,
+    Field(discriminator="type"),
+]
+EventData = PlayData | SplashShownData | TermsAcceptedData | PromoData | SessionEndedData
+EVENT_TYPES: dict[str, type[_EventBase]] = {
+    "play": PlayEvent,
+    "portal.splash_shown": SplashShownEvent,
+    "portal.terms_accepted": TermsAcceptedEvent,
+    "portal.promo_shown": PromoShownEvent,
+    "portal.promo_clicked": PromoClickedEvent,
+    "portal.session_ended": SessionEndedEvent,
+}
+
+_OutboxEpoch = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class EventBatch(Message):
+    """Events from a device's outbox, in sequence order.
+
+    `outbox_epoch` names the outbox database: a re-provisioned device starts a new
+    epoch at seq 1, and acknowledgements only ever apply within one epoch.
+    """
+
+    SCHEMA: ClassVar[str] = "ds.events/1"
+    schema_name: Literal["ds.events/1"] = _schema_field("ds.events/1")  # type: ignore[assignment]
+    device_id: Id
+    outbox_epoch: _OutboxEpoch
+    events: tuple[Event, ...] = Field(min_length=1, max_length=5000)
+    dropped_total: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _sequence_ascends(self) -> Self:
+        seqs = [event.seq for event in self.events]
+        if any(b <= a for a, b in itertools.pairwise(seqs)):
+            raise ValueError("events must be in strictly ascending seq order")
+        return self
+
+
+class EventAck(Message):
+    """Every event of this device and epoch with seq <= `up_to_seq` is durably stored."""
+
+    SCHEMA: ClassVar[str] = "ds.events-ack/1"
+    schema_name: Literal["ds.events-ack/1"] = _schema_field("ds.events-ack/1")  # type: ignore[assignment]
+    device_id: Id
+    outbox_epoch: _OutboxEpoch
+    up_to_seq: int = Field(ge=0)
+
+
+MESSAGE_TYPES: tuple[type[Message], ...] = (
+    Manifest,
+    Alert,
+    Command,
+    CommandResult,
+    Status,
+    Health,
+    EventBatch,
+    EventAck,
+)
+
+# --- parsing -------------------------------------------------------------------------------
+
+M = TypeVar("M", bound=Message)
+
+
+def parse(model: type[M], payload: bytes | str) -> M:
+    """Parse one message; anything wrong raises ProtocolError naming the field."""
+    return validate(model, loads(payload))
+
+
+def validate(model: type[M], value: JSONValue) -> M:
+    if not isinstance(value, dict):
+        raise ProtocolError("$", f"{model.SCHEMA} must be a JSON object")
+    schema = value.get("schema")
+    if schema != model.SCHEMA:
+        raise ProtocolError("schema", f"expected {model.SCHEMA!r}, got {schema!r}")
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "$"
+        raise ProtocolError(field, first["msg"]) from None
+    except ProtocolError as error:  # raised by a validator such as validate_id
+        raise ProtocolError(error.field, error.reason) from None
+
+
+def parse_signed(model: type[M], payload: bytes | str, trusted: list[PublicKey]) -> M:
+    """Verify the signature over exactly what was received, then parse."""
+    body = verify(loads(payload), trusted)
+    return validate(model, body)
+
+
+def sign(message: Message, key: SigningKey) -> bytes:
+    return canonical_json(key.sign(message.to_json()))

@@ -1,0 +1,72 @@
+"""Valid example messages for tests, built from the real models."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, time, timedelta
+
+from devices.protocol import (
+    AssetRef,
+    ContentItem,
+    ItemKind,
+    Manifest,
+    ProfileKind,
+    Schedule,
+    ScreenProfile,
+    SiteInfo,
+    TextSlide,
+    TimeWindow,
+    Weekday,
+)
+
+T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+
+
+def asset_for(data: bytes, url: str = "http://127.0.0.1:1/a") -> AssetRef:
+    return AssetRef(
+        sha256=hashlib.sha256(data).hexdigest(),
+        url=url,
+        size_bytes=len(data),
+        content_type="image/png",
+    )
+
+
+def manifest(device_id: str = "sig-test-01", version: int = 1, **changes: object) -> Manifest:
+    image = asset_for(b"example image bytes")
+    fields: dict[str, object] = {
+        "device_id": device_id,
+        "version": version,
+        "generated_at": T0,
+        "valid_until": T0 + timedelta(days=7),
+        "site": SiteInfo(id="riverton-lib", name="Riverton Library", timezone="Australia/Perth"),
+        "profile": ScreenProfile(
+            name="Indoor 1080p", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
+        ),
+        "assets": (image,),
+        "items": (
+            ContentItem(
+                id="swim-1",
+                campaign_id="swim-school",
+                campaign_name="Swim school enrolments",
+                kind=ItemKind.IMAGE,
+                asset=image.sha256,
+                duration_s=10,
+                schedules=(
+                    Schedule(
+                        days=(Weekday.MON, Weekday.TUE),
+                        windows=(TimeWindow(start=time(7), end=time(12)),),
+                    ),
+                ),
+            ),
+        ),
+        "default_items": (
+            ContentItem(
+                id="welcome",
+                kind=ItemKind.TEXT,
+                text=TextSlide(title="Welcome to Riverton Library"),
+                duration_s=15,
+            ),
+        ),
+    }
+    fields.update(changes)
+    return Manifest.model_validate(fields)

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from devices.protocol import (
+    MESSAGE_TYPES,
+    Alert,
+    Channel,
+    DeviceTopic,
+    EventAck,
+    EventBatch,
+    Manifest,
+    ProtocolError,
+    SignatureError,
+    SigningKey,
+    alert_topic,
+    canonical_json,
+    device_topic,
+    loads,
+    parse,
+    parse_signed,
+    parse_topic,
+    sign,
+)
+from devices.protocol.cli import schema_documents
+from tests.devices.factories import T0, manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_topics_round_trip_and_refuse_bad_device_ids():
+    topic = device_topic("sig-riverton-01", Channel.EVENTS_ACK)
+    assert topic == "ds/v1/devices/sig-riverton-01/events/ack"
+    assert parse_topic(topic) == DeviceTopic("sig-riverton-01", Channel.EVENTS_ACK)
+    assert alert_topic("all") == "ds/v1/alerts/all"
+    for bad in ["Sig-01", "sig/01", "+", "#", "", "-sig", "a" * 65, "sig 01"]:
+        with pytest.raises(ProtocolError) as caught:
+            device_topic(bad, Channel.STATUS)
+        assert caught.value.field == "device"
+
+
+def test_manifest_round_trips_through_its_wire_form():
+    original = manifest()
+    assert parse(Manifest, original.encode()) == original
+
+
+def test_parse_names_the_field_at_fault():
+    wire = manifest().to_json()
+    wire["items"][0]["duration_s"] = -3
+    with pytest.raises(ProtocolError) as caught:
+        parse(Manifest, json.dumps(wire))
+    assert caught.value.field == "items.0.duration_s"
+
+    wire = manifest().to_json()
+    wire["surprise"] = 1
+    with pytest.raises(ProtocolError) as caught:
+        parse(Manifest, json.dumps(wire))
+    assert caught.value.field == "surprise"
+
+
+def test_wrong_schema_version_is_refused_with_both_names():
+    wire = manifest().to_json()
+    wire["schema"] = "ds.manifest/2"
+    with pytest.raises(ProtocolError, match=r"expected 'ds.manifest/1', got 'ds.manifest/2'"):
+        parse(Manifest, json.dumps(wire))
+
+
+def test_item_pointing_at_missing_asset_is_refused():
+    wire = manifest().to_json()
+    wire["assets"] = []
+    with pytest.raises(ProtocolError, match="asset not in `assets`"):
+        parse(Manifest, json.dumps(wire))
+
+
+def test_signed_manifest_verifies_and_any_change_breaks_it():
+    key = SigningKey.generate()
+    payload = sign(manifest(), key)
+    assert parse_signed(Manifest, payload, [key.public_key]) == manifest()
+
+    tampered = json.loads(payload)
+    tampered["items"][0]["duration_s"] = 11
+    with pytest.raises(SignatureError, match="altered"):
+        parse_signed(Manifest, json.dumps(tampered), [key.public_key])
+
+
+def test_manifest_signed_by_another_key_or_unsigned_is_refused():
+    ours, theirs = SigningKey.generate(), SigningKey.generate()
+    with pytest.raises(SignatureError, match="does not trust"):
+        parse_signed(Manifest, sign(manifest(), theirs), [ours.public_key])
+    with pytest.raises(SignatureError, match="unsigned"):
+        parse_signed(Manifest, manifest().encode(), [ours.public_key])
+
+
+def test_signature_survives_reformatting_of_the_json():
+    key = SigningKey.generate()
+    pretty = json.dumps(json.loads(sign(manifest(), key)), indent=4)
+    assert parse_signed(Manifest, pretty, [key.public_key]).version == 1
+
+
+def test_signing_key_survives_pem_round_trip():
+    key = SigningKey.generate()
+    again = SigningKey.from_pem(key.to_pem())
+    assert again.public_key == key.public_key
+    assert again.public_key.to_text().startswith("ed25519:")
+
+
+def test_event_batch_must_be_in_sequence_order():
+    def event(seq: int) -> dict[str, object]:
+        return {
+            "id": str(uuid.uuid4()),
+            "seq": seq,
+            "at": T0.isoformat(),
+            "type": "portal.splash_shown",
+            "data": {"client_hash": "ab" * 16, "visitor_hash": "cd" * 16, "language": "en"},
+        }
+
+    batch = {
+        "schema": "ds.events/1",
+        "device_id": "portal-a",
+        "outbox_epoch": "0" * 32,
+        "events": [event(2), event(1)],
+    }
+    with pytest.raises(ProtocolError, match="ascending"):
+        parse(EventBatch, json.dumps(batch))
+    batch["events"] = [event(1), event(2)]
+    assert [e.seq for e in parse(EventBatch, json.dumps(batch)).events] == [1, 2]
+
+
+def test_a_raw_mac_cannot_be_carried_as_a_visitor_hash():
+    batch = {
+        "schema": "ds.events/1",
+        "device_id": "portal-a",
+        "outbox_epoch": "0" * 32,
+        "events": [
+            {
+                "id": str(uuid.uuid4()),
+                "seq": 1,
+                "at": T0.isoformat(),
+                "type": "portal.splash_shown",
+                "data": {
+                    "client_hash": "aa:bb:cc:dd:ee:ff",
+                    "visitor_hash": "cd" * 16,
+                    "language": "en",
+                },
+            }
+        ],
+    }
+    with pytest.raises(ProtocolError) as caught:
+        parse(EventBatch, json.dumps(batch))
+    assert caught.value.field.endswith("client_hash")
+
+
+def test_alert_is_active_only_between_issue_and_expiry_and_not_when_cleared():
+    alert = Alert(
+        id="pool-closed",
+        scope="cannington-lp",
+        title="Pool closed",
+        issued_at=T0,
+        expires_at=T0 + timedelta(hours=2),
+    )
+    assert alert.active_at(T0 + timedelta(minutes=1))
+    assert not alert.active_at(T0 + timedelta(hours=2))
+    assert not alert.model_copy(update={"cleared": True}).active_at(T0)
+
+
+def test_exported_json_schemas_are_current():
+    """Run `digital-spaces protocol export-schemas` when this fails."""
+    expected = schema_documents()
+    folder = ROOT / "docs" / "protocol"
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.json")}
+    assert on_disk == expected
+
+
+def test_every_message_type_has_a_distinct_schema_name():
+    names = [model.SCHEMA for model in MESSAGE_TYPES]
+    assert len(names) == len(set(names))
+
+
+# Arbitrary bytes must never raise anything but the parser's own error (foundation issue).
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=512))
+def test_parsers_raise_only_protocol_errors_on_arbitrary_bytes(payload):
+    for model in MESSAGE_TYPES:
+        with contextlib.suppress(ProtocolError):
+            parse(model, payload)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_canonical_json_round_trips_and_is_stable(value):
+    encoded = canonical_json(value)
+    assert canonical_json(loads(encoded)) == encoded
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(manifest().to_json())), json_values, max_size=4))
+def test_mutated_manifests_raise_only_protocol_errors(changes):
+    wire = manifest().to_json() | changes
+    with contextlib.suppress(ProtocolError):
+        parse(Manifest, json.dumps(wire))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=256))
+def test_signed_parser_raises_only_protocol_errors(payload):
+    key = SigningKey.generate()
+    for model in (Manifest, Alert, EventAck):
+        with contextlib.suppress(ProtocolError):
+            parse_signed(model, payload, [key.public_key])
