@@ -223,3 +223,30 @@ def test_signed_parser_raises_only_protocol_errors(payload):
     for model in (Manifest, Alert, EventAck):
         with contextlib.suppress(ProtocolError):
             parse_signed(model, payload, [key.public_key])
+
+
+def test_ack_watermark_never_passes_a_gap_until_it_is_filled():
+    from devices.protocol.acks import AckWatermark
+
+    watermark = AckWatermark()
+    assert watermark.add([1, 2, 3]) == 3
+    assert watermark.add([5, 6]) == 3  # 4 lost on the way
+    assert watermark.gaps
+    assert watermark.add([5]) == 3  # a duplicate changes nothing
+    assert watermark.add([4]) == 6  # the re-send fills the gap
+    assert not watermark.gaps
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=60), max_size=80))
+def test_ack_watermark_is_the_longest_stored_prefix(arrivals):
+    from devices.protocol.acks import AckWatermark
+
+    watermark = AckWatermark()
+    for seq in arrivals:
+        watermark.add([seq])
+    stored = set(arrivals)
+    expected = 0
+    while expected + 1 in stored:
+        expected += 1
+    assert watermark.up_to_seq == expected
