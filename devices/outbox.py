@@ -24,25 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devices.clock import Clock
-from devices.protocol import EventAck, EventBatch, EventData, PlayData
-from devices.protocol.messages import (
-    PromoData,
-    SessionEndedData,
-    SplashShownData,
-    TermsAcceptedData,
-)
+from devices.protocol import EventAck, EventBatch, EventData
 
 log = logging.getLogger(__name__)
 
-_EVENT_TYPE: dict[type, str] = {
-    PlayData: "play",
-    SplashShownData: "portal.splash_shown",
-    TermsAcceptedData: "portal.terms_accepted",
-    SessionEndedData: "portal.session_ended",
-}
-# PromoData serves two event types, so it is named at the call site.
-PROMO_SHOWN = "portal.promo_shown"
-PROMO_CLICKED = "portal.promo_clicked"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

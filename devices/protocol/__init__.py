@@ -3,6 +3,7 @@
 from devices.protocol.canonical import canonical_json, loads
 from devices.protocol.errors import ProtocolError, SignatureError
 from devices.protocol.messages import (
+    EVENT_TYPE_OF_DATA,
     EVENT_TYPES,
     MESSAGE_TYPES,
     Alert,
@@ -30,8 +31,10 @@ from devices.protocol.messages import (
     PlayOutcome,
     PortalSettings,
     ProfileKind,
+    PromoClickedData,
     PromoClickedEvent,
     PromoData,
+    PromoShownData,
     PromoShownEvent,
     Schedule,
     ScreenProfile,
@@ -75,6 +78,7 @@ __all__ = [
     "ALERTS_WILDCARD",
     "ALL_SCOPE",
     "EVENT_TYPES",
+    "EVENT_TYPE_OF_DATA",
     "MESSAGE_TYPES",
     "PREFIX",
     "Alert",
@@ -105,8 +109,10 @@ __all__ = [
     "PlayOutcome",
     "PortalSettings",
     "ProfileKind",
+    "PromoClickedData",
     "PromoClickedEvent",
     "PromoData",
+    "PromoShownData",
     "PromoShownEvent",
     "ProtocolError",
     "PublicKey",

@@ -443,6 +443,14 @@ class PromoData(_Frozen):
     campaign_id: Id | None = None
 
 
+class PromoShownData(PromoData):
+    """A promotion was on the splash page a visitor saw."""
+
+
+class PromoClickedData(PromoData):
+    """A visitor followed a promotion's link."""
+
+
 class SessionEndedData(_Frozen):
     client_hash: VisitorHash
     duration_s: float = Field(ge=0)
@@ -477,12 +485,12 @@ class TermsAcceptedEvent(_EventBase):
 
 class PromoShownEvent(_EventBase):
     type: Literal["portal.promo_shown"] = "portal.promo_shown"
-    data: PromoData
+    data: PromoShownData
 
 
 class PromoClickedEvent(_EventBase):
     type: Literal["portal.promo_clicked"] = "portal.promo_clicked"
-    data: PromoData
+    data: PromoClickedData
 
 
 class SessionEndedEvent(_EventBase):
@@ -499,7 +507,22 @@ Event = Annotated[
     | SessionEndedEvent,
     Field(discriminator="type"),
 ]
-EventData = PlayData | SplashShownData | TermsAcceptedData | PromoData | SessionEndedData
+EventData = (
+    PlayData
+    | SplashShownData
+    | TermsAcceptedData
+    | PromoShownData
+    | PromoClickedData
+    | SessionEndedData
+)
+EVENT_TYPE_OF_DATA: dict[type[_Frozen], str] = {
+    PlayData: "play",
+    SplashShownData: "portal.splash_shown",
+    TermsAcceptedData: "portal.terms_accepted",
+    PromoShownData: "portal.promo_shown",
+    PromoClickedData: "portal.promo_clicked",
+    SessionEndedData: "portal.session_ended",
+}
 EVENT_TYPES: dict[str, type[_EventBase]] = {
     "play": PlayEvent,
     "portal.splash_shown": SplashShownEvent,
