@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devices.clock import Clock
-from devices.protocol import EventAck, EventBatch, EventData
+from devices.protocol import EVENT_TYPE_OF_DATA, EventAck, EventBatch, EventData
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,9 @@ class Outbox:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         return value
 
-    def record(self, data: EventData, event_type: str | None = None) -> int:
+    def record(self, data: EventData) -> int:
         """Store one event durably; returns its sequence number."""
-        kind = event_type or _EVENT_TYPE.get(type(data))
-        if kind is None or (
-            isinstance(data, PromoData) and kind not in (PROMO_SHOWN, PROMO_CLICKED)
-        ):
-            raise ValueError(f"say which event type {type(data).__name__} is")
+        kind = EVENT_TYPE_OF_DATA[type(data)]
         now = self._clock.now()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
