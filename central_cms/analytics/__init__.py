@@ -1,0 +1,1 @@
+"""Analytics and device health: stores, rollups, reports, alert rules and the staff pages."""

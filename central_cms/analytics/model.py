@@ -1,0 +1,208 @@
+"""Values the analytics store keeps and answers with; pure, no I/O.
+
+An event from a device becomes one flat row (`EventRow`) keyed by
+(device, outbox epoch, seq): the outbox assigns that key together with the event id,
+every re-send carries both, and the key is time-ordered per device, so it makes a
+cheap primary key. (A unique index on the random event UUIDs would cost about a
+tenth of the insert rate; see issue 7.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from devices.protocol import (
+    EventBatch,
+    PlayEvent,
+    PromoClickedEvent,
+    PromoShownEvent,
+    SessionEndedEvent,
+    SplashShownEvent,
+    TermsAcceptedEvent,
+)
+
+UNASSIGNED = ""  # site of a device the directory does not know (yet)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the CMS knows about a device: where it is and what it should run."""
+
+    device_id: str
+    site_id: str
+    kind: str
+    timezone: str = "UTC"
+    name: str = ""
+    expected_manifest_version: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What storing one batch did, and the ack it earns."""
+
+    device_id: str
+    outbox_epoch: str
+    inserted: int
+    duplicates: int
+    up_to_seq: int
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Staff filters: local days `start`..`end` inclusive, optionally one site/campaign."""
+
+    start: date
+    end: date
+    site_id: str | None = None
+    campaign_id: str | None = None
+
+
+# device_id, epoch, seq, event_id, at_ms, day, type, site_id, campaign_id, item_id,
+# visitor_hash, shown_s, scheduled_s, dwell_s, outcome
+EventRow = tuple[
+    str,
+    str,
+    int,
+    str,
+    int,
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    float | None,
+    float | None,
+    float | None,
+    str | None,
+]
+EVENT_COLUMNS = (
+    "device_id",
+    "epoch",
+    "seq",
+    "event_id",
+    "at_ms",
+    "day",
+    "type",
+    "site_id",
+    "campaign_id",
+    "item_id",
+    "visitor_hash",
+    "shown_s",
+    "scheduled_s",
+    "dwell_s",
+    "outcome",
+)
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> tzinfo:
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
+def local_day(at: datetime, timezone: str) -> str:
+    """The site's calendar day of an instant (staff read days in the site's wall clock)."""
+    return at.astimezone(_zone(timezone)).date().isoformat()
+
+
+def flatten(batch: EventBatch, device: DeviceInfo | None) -> list[EventRow]:
+    """One row per event; the site and its local day come from the device directory."""
+    site_id = device.site_id if device else UNASSIGNED
+    zone = _zone(device.timezone if device else "UTC")
+    device_id = batch.device_id
+    epoch = batch.outbox_epoch
+    rows: list[EventRow] = []
+    append = rows.append
+    for event in batch.events:
+        at = event.at
+        day = at.astimezone(zone).date().isoformat()
+        at_ms = int(at.timestamp() * 1000)
+        if isinstance(event, PlayEvent):
+            play = event.data
+            append(
+                (
+                    device_id,
+                    epoch,
+                    event.seq,
+                    event.id,
+                    at_ms,
+                    day,
+                    "play",
+                    site_id,
+                    play.campaign_id,
+                    play.item_id,
+                    None,
+                    play.shown_s,
+                    play.scheduled_s,
+                    None,
+                    play.outcome.value,
+                )
+            )
+        elif isinstance(event, SplashShownEvent | TermsAcceptedEvent):
+            append(
+                (
+                    device_id,
+                    epoch,
+                    event.seq,
+                    event.id,
+                    at_ms,
+                    day,
+                    event.type,
+                    site_id,
+                    None,
+                    None,
+                    event.data.visitor_hash,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            )
+        elif isinstance(event, PromoShownEvent | PromoClickedEvent):
+            append(
+                (
+                    device_id,
+                    epoch,
+                    event.seq,
+                    event.id,
+                    at_ms,
+                    day,
+                    event.type,
+                    site_id,
+                    event.data.campaign_id,
+                    event.data.item_id,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            )
+        elif isinstance(event, SessionEndedEvent):
+            append(
+                (
+                    device_id,
+                    epoch,
+                    event.seq,
+                    event.id,
+                    at_ms,
+                    day,
+                    event.type,
+                    site_id,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    event.data.duration_s,
+                    None,
+                )
+            )
+    return rows
+
+
+DeviceLookup = Callable[[str], DeviceInfo | None]

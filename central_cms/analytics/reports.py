@@ -1,0 +1,165 @@
+"""Daily metrics and the staff report tables built from them; pure, no I/O.
+
+Every store answers queries with `Metric` tuples, one number per (local day, site,
+campaign, item, metric name); the raw events give them through the store's own
+aggregation, and past the retention horizon the `daily_rollups` computed here stand
+in for the raw events. One pivot (`build_report`) turns them into the tables the CMS
+shows, so SQLite and InfluxDB answer identically.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from central_cms.analytics.model import EventRow
+
+# (day, site_id, campaign_id, item_id, metric, value); "" where a dimension does not apply
+Metric = tuple[str, str, str, str, str, float]
+
+PLAYS = "plays"
+SHOWN_S = "shown_s"
+SCHEDULED_S = "scheduled_s"
+SESSIONS = "sessions"  # visitors joining the Wi-Fi (terms accepted)
+VISITORS = "visitors"  # distinct visitors that day at that site
+RETURNING = "returning"  # of those, first seen at that site on an earlier day
+PROMO_SHOWN = "promo_shown"
+PROMO_CLICKED = "promo_clicked"
+DWELL_PREFIX = "dwell:"
+
+# Upper edges in seconds of the dwell buckets staff read ("how long they stayed").
+_DWELL_EDGES_S = (5 * 60, 15 * 60, 30 * 60, 60 * 60, 120 * 60)
+DWELL_BUCKETS = ("under 5 min", "5-15 min", "15-30 min", "30-60 min", "1-2 h", "over 2 h")
+
+
+def dwell_bucket(duration_s: float) -> str:
+    return DWELL_BUCKETS[bisect.bisect_right(_DWELL_EDGES_S, duration_s)]
+
+
+def dwell_bucket_sql(column: str) -> str:
+    """The same bucketing as `dwell_bucket`, as an SQL CASE expression."""
+    parts = [
+        f"WHEN {column} < {edge} THEN '{label}'"
+        for edge, label in zip(_DWELL_EDGES_S, DWELL_BUCKETS, strict=False)
+    ]
+    return f"CASE {' '.join(parts)} ELSE '{DWELL_BUCKETS[-1]}' END"
+
+
+def daily_rollups(
+    rows: Iterable[EventRow], first_visit_day: Mapping[tuple[str, str], str]
+) -> list[Metric]:
+    """Collapse raw events into daily metrics.
+
+    `first_visit_day` maps (site, visitor hash) to the first local day that visitor
+    joined the Wi-Fi at that site, so a visitor counts as returning on later days.
+    """
+    sums: dict[tuple[str, str, str, str, str], float] = defaultdict(float)
+    visitors: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for row in rows:
+        day, kind, site = row[5], row[6], row[7]
+        if kind == "play":
+            key = (day, site, row[8] or "", "")
+            sums[(*key, PLAYS)] += 1
+            sums[(*key, SHOWN_S)] += row[11] or 0.0
+            sums[(*key, SCHEDULED_S)] += row[12] or 0.0
+        elif kind == "portal.terms_accepted":
+            sums[(day, site, "", "", SESSIONS)] += 1
+            if row[10]:
+                visitors[(day, site)].add(row[10])
+        elif kind == "portal.session_ended":
+            sums[(day, site, "", "", DWELL_PREFIX + dwell_bucket(row[13] or 0.0))] += 1
+        elif kind in ("portal.promo_shown", "portal.promo_clicked"):
+            metric = PROMO_SHOWN if kind == "portal.promo_shown" else PROMO_CLICKED
+            sums[(day, site, row[8] or "", row[9] or "", metric)] += 1
+    for (day, site), hashes in visitors.items():
+        sums[(day, site, "", "", VISITORS)] = len(hashes)
+        sums[(day, site, "", "", RETURNING)] = sum(
+            1 for h in hashes if first_visit_day.get((site, h), day) < day
+        )
+    return sorted((*key, value) for key, value in sums.items())
+
+
+@dataclass(frozen=True)
+class PlayRow:
+    day: str
+    site_id: str
+    campaign_id: str
+    plays: int
+    shown_s: float
+    scheduled_s: float
+
+    @property
+    def shown_ratio(self) -> float | None:
+        """Shown time over scheduled time: below 1 means plays were cut short."""
+        return self.shown_s / self.scheduled_s if self.scheduled_s else None
+
+
+@dataclass(frozen=True)
+class WifiRow:
+    day: str
+    site_id: str
+    sessions: int
+    visitors: int
+    returning: int
+
+
+@dataclass(frozen=True)
+class DwellRow:
+    bucket: str
+    sessions: int
+
+
+@dataclass(frozen=True)
+class PromoRow:
+    site_id: str
+    campaign_id: str
+    item_id: str
+    shown: int
+    clicked: int
+
+    @property
+    def click_through(self) -> float | None:
+        return self.clicked / self.shown if self.shown else None
+
+
+@dataclass(frozen=True)
+class Report:
+    plays: tuple[PlayRow, ...]
+    wifi: tuple[WifiRow, ...]
+    dwell: tuple[DwellRow, ...]
+    promos: tuple[PromoRow, ...]
+
+
+def build_report(metrics: Iterable[Metric]) -> Report:
+    """Pivot metrics (from raw aggregation and rollups alike) into the staff tables."""
+    plays: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    wifi: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    dwell: dict[str, float] = dict.fromkeys(DWELL_BUCKETS, 0.0)
+    promos: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for day, site, campaign, item, metric, value in metrics:
+        if metric in (PLAYS, SHOWN_S, SCHEDULED_S):
+            plays[(day, site, campaign)][(PLAYS, SHOWN_S, SCHEDULED_S).index(metric)] += value
+        elif metric in (SESSIONS, VISITORS, RETURNING):
+            wifi[(day, site)][(SESSIONS, VISITORS, RETURNING).index(metric)] += value
+        elif metric.startswith(DWELL_PREFIX):
+            bucket = metric[len(DWELL_PREFIX) :]
+            dwell[bucket] = dwell.get(bucket, 0.0) + value
+        elif metric in (PROMO_SHOWN, PROMO_CLICKED):
+            promos[(site, campaign, item)][metric == PROMO_CLICKED] += value
+    return Report(
+        plays=tuple(
+            PlayRow(day, site, campaign, int(v[0]), round(v[1], 3), round(v[2], 3))
+            for (day, site, campaign), v in sorted(plays.items())
+        ),
+        wifi=tuple(
+            WifiRow(day, site, int(v[0]), int(v[1]), int(v[2]))
+            for (day, site), v in sorted(wifi.items())
+        ),
+        dwell=tuple(DwellRow(bucket, int(count)) for bucket, count in dwell.items()),
+        promos=tuple(
+            PromoRow(site, campaign, item, int(v[0]), int(v[1]))
+            for (site, campaign, item), v in sorted(promos.items())
+        ),
+    )

@@ -1,0 +1,76 @@
+"""The seams of the analytics back end: where events go, where fleet state goes.
+
+`EventStore` has two real implementations (SQLite, the embedded default, and InfluxDB
+2.x) and answers the staff reports; `FleetStore` (SQLite) keeps the device directory,
+the latest retained status, bounded health history and command results for IT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from central_cms.analytics.model import BatchOutcome, DeviceInfo, Filters
+from central_cms.analytics.reports import Metric, Report, build_report
+from devices.protocol import CommandResult, EventBatch, Health, Status
+
+
+class EventStore(Protocol):
+    def store_batches(
+        self, batches: Sequence[tuple[EventBatch, DeviceInfo | None]]
+    ) -> list[BatchOutcome]:
+        """Store the batches durably (one batch is all or nothing) and return, per batch,
+        the contiguous watermark the device may be acknowledged with. Only returns once
+        the write is durable; raises if it is not."""
+        ...
+
+    def metrics(self, filters: Filters) -> list[Metric]:
+        """Daily metrics for the filters, from raw events and rollups alike."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def report(store: EventStore, filters: Filters) -> Report:
+    return build_report(store.metrics(filters))
+
+
+@dataclass(frozen=True)
+class DeviceSnapshot:
+    """One row of the fleet page: what the CMS knows and what the device last said."""
+
+    device_id: str
+    info: DeviceInfo | None
+    status: Status | None
+    status_received_at: datetime | None
+    health: Health | None
+    last_seen: datetime | None
+    outbox_dropped_total: int = 0
+
+
+class FleetStore(Protocol):
+    def register_devices(self, devices: Iterable[DeviceInfo]) -> None:
+        """Create or update devices in the directory (the CMS calls this)."""
+        ...
+
+    def device(self, device_id: str) -> DeviceInfo | None: ...
+
+    def record_status(self, status: Status, received_at: datetime) -> None: ...
+
+    def record_health(self, samples: Sequence[Health], received_at: datetime) -> None: ...
+
+    def record_command_result(self, result: CommandResult, received_at: datetime) -> None: ...
+
+    def record_seen(self, device_ids: Iterable[str], at: datetime) -> None: ...
+
+    def record_dropped(self, device_id: str, dropped_total: int) -> None: ...
+
+    def fleet(self) -> list[DeviceSnapshot]: ...
+
+    def health_history(self, device_id: str, since: datetime) -> list[Health]: ...
+
+    def command_results(self, device_id: str, limit: int = 20) -> list[CommandResult]: ...
+
+    def prune_health(self, older_than: datetime) -> int: ...
