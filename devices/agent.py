@@ -1,0 +1,499 @@
+"""The loop both device kinds run (DESIGN.md, data flow steps 3-7).
+
+Connect; subscribe to the manifest, commands, acks and alerts; verify every signature
+(an unsigned or foreign manifest is logged and the last good one stays); download a
+new manifest's assets and hand it to the device only when all are present and
+verified; persist it as the last good manifest; run commands and publish results;
+publish status and health; flush the outbox. Threads: paho's network thread only
+parses and queues; a manifest worker downloads; the main loop pumps the outbox,
+publishes health and status; commands run on a single worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from devices import __version__
+from devices.app import AgentServices, CommandOutcome, DeviceApplication
+from devices.cache import ContentCache
+from devices.clock import Clock, SystemClock
+from devices.config import DeviceConfig
+from devices.health import HealthProbe, PiSensors
+from devices.http_fetch import CacheError, Transport, UrllibTransport
+from devices.link import MqttLink
+from devices.outbox import Outbox, OutboxSender, SenderSettings
+from devices.protocol import (
+    ALERTS_WILDCARD,
+    ALL_SCOPE,
+    Alert,
+    AlertTopic,
+    Channel,
+    Command,
+    CommandName,
+    CommandResult,
+    DeviceKind,
+    DeviceState,
+    EventAck,
+    EventData,
+    Manifest,
+    ProtocolError,
+    Status,
+    device_topic,
+    parse,
+    parse_signed,
+    parse_topic,
+)
+from devices.state import DeviceState as StoredState
+
+log = logging.getLogger(__name__)
+
+
+class SystemControl(Protocol):
+    def reboot(self) -> None: ...
+
+
+class SystemdControl:
+    def reboot(self) -> None:
+        subprocess.run(["systemctl", "reboot"], check=False, timeout=30)
+
+
+class RecordingSystem:
+    """For tests and the demo: remembers reboots instead of doing them."""
+
+    def __init__(self) -> None:
+        self.reboots = 0
+        self.rebooted = threading.Event()
+
+    def reboot(self) -> None:
+        self.reboots += 1
+        self.rebooted.set()
+
+
+@dataclass(frozen=True)
+class _Received:
+    manifest: Manifest
+    payload: bytes
+
+
+class _Services:
+    """The AgentServices handed to the device kind."""
+
+    def __init__(self, agent: DeviceAgent) -> None:
+        self._agent = agent
+
+    @property
+    def device_id(self) -> str:
+        return self._agent.config.device_id
+
+    @property
+    def kind(self) -> DeviceKind:
+        return self._agent.config.kind
+
+    @property
+    def clock(self) -> Clock:
+        return self._agent.clock
+
+    @property
+    def assets(self) -> ContentCache:
+        return self._agent.cache
+
+    def record(self, data: EventData) -> None:
+        self._agent.outbox.record(data)
+        self._agent.wake()
+
+    def status_changed(self) -> None:
+        self._agent.publish_status()
+
+
+class DeviceAgent:
+    def __init__(
+        self,
+        config: DeviceConfig,
+        app: DeviceApplication,
+        *,
+        clock: Clock | None = None,
+        sensors: PiSensors | None = None,
+        system: SystemControl | None = None,
+        transport: Transport | None = None,
+        software_version: str = __version__,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.app = app
+        self.clock = clock or SystemClock()
+        self.system = system or SystemdControl()
+        self.software_version = software_version
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._manifest_ready = threading.Event()
+        self._lock = threading.Lock()
+        self._stored = StoredState(config.state_dir)
+        self.cache = ContentCache(
+            config.cache_dir,
+            budget_bytes=config.cache_budget_bytes,
+            transport=transport or UrllibTransport(config.asset_token),
+            sleep=self._interruptible_sleep,
+        )
+        self.outbox = Outbox(
+            config.outbox_path,
+            device_id=config.device_id,
+            budget_bytes=config.outbox_budget_bytes,
+            clock=self.clock,
+        )
+        self.sender = OutboxSender(
+            self.outbox,
+            self._publish_events,
+            SenderSettings(resend_after_s=config.outbox_resend_s),
+            monotonic=monotonic,
+        )
+        self.health = HealthProbe(config.device_id, config.data_dir, self.clock, sensors)
+        self.link = MqttLink(
+            client_id=config.device_id,
+            settings=config.mqtt,
+            will=lambda: (self._topic(Channel.STATUS), self._status(DeviceState.OFFLINE).encode()),
+            on_connect=self._on_connect,
+        )
+        self._monotonic = monotonic
+        self.current: Manifest | None = None
+        self._pending: _Received | None = None
+        self._alert_payloads: dict[str, bytes] = {}
+        self._alerts: dict[str, Alert] = {}
+        self._seen_commands: deque[str] = deque(maxlen=200)
+        self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
+        self._threads: list[threading.Thread] = []
+        self.rejected_messages = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.app.start(_Services(self))
+        self._restore()
+        device = self.config.device_id
+        self.link.subscribe(device_topic(device, Channel.MANIFEST), self._on_manifest)
+        self.link.subscribe(device_topic(device, Channel.COMMANDS), self._on_command)
+        self.link.subscribe(device_topic(device, Channel.EVENTS_ACK), self._on_ack)
+        self.link.subscribe(ALERTS_WILDCARD, self._on_alert)
+        self.link.start()
+        for target, name in ((self._main_loop, "agent"), (self._manifest_loop, "manifest")):
+            thread = threading.Thread(target=target, name=f"{name}-{device}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop cleanly: the retained status says "offline" (a clean disconnect drops the will)."""
+        self._stopping.set()
+        self._wake.set()
+        self._manifest_ready.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._commands.shutdown(wait=True, cancel_futures=True)
+        self.app.stop()
+        self.link.stop(
+            last_words=(self._topic(Channel.STATUS), self._status(DeviceState.OFFLINE).encode())
+        )
+        self.outbox.close()
+
+    def run_forever(self) -> int:
+        """Run until SIGTERM or SIGINT."""
+        done = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: done.set())
+        self.start()
+        done.wait()
+        log.info("stopping")
+        self.stop()
+        return 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+    # --- start from what survived the reboot -----------------------------------------------
+
+    def _restore(self) -> None:
+        payload = self._stored.load_manifest()
+        if payload is not None:
+            try:
+                manifest = parse_signed(Manifest, payload, list(self.config.public_keys))
+            except ProtocolError as error:
+                log.error("stored manifest rejected (%s); waiting for a new one", error)
+            else:
+                if all(self.cache.has(a.sha256) for a in manifest.assets):
+                    self._install(manifest, payload, persist=False)
+                else:
+                    log.warning(
+                        "assets of stored manifest %d are missing; fetching", manifest.version
+                    )
+                    self._set_pending(_Received(manifest, payload))
+        for scope, alert_payload in self._stored.load_alerts().items():
+            self._accept_alert(scope, alert_payload, persist=False)
+        self._push_alerts()
+
+    # --- incoming messages (paho's thread: parse, check, queue; never block) ----------------
+
+    def _on_manifest(self, topic: str, payload: bytes) -> None:
+        if not payload:
+            return  # the retained manifest was cleared; keep playing the last good one
+        try:
+            manifest = parse_signed(Manifest, payload, list(self.config.public_keys))
+            if manifest.device_id != self.config.device_id:
+                raise ProtocolError("device_id", f"manifest is for {manifest.device_id}")
+        except ProtocolError as error:
+            self._reject(topic, error)
+            return
+        with self._lock:
+            newest = max(
+                (m.version for m in (self.current, self._pending and self._pending.manifest) if m),
+                default=0,
+            )
+        if manifest.version <= newest:
+            if manifest.version < newest:
+                log.warning("ignoring manifest %d: %d is newer", manifest.version, newest)
+            return
+        log.info("manifest %d received (%d assets)", manifest.version, len(manifest.assets))
+        self._set_pending(_Received(manifest, payload))
+
+    def _on_alert(self, topic: str, payload: bytes) -> None:
+        if not payload:
+            return  # a retained alert removed from the broker; only a signed clear ends one
+        try:
+            parsed = parse_topic(topic)
+            if not isinstance(parsed, AlertTopic):
+                raise ProtocolError("topic", "not an alert topic")
+        except ProtocolError as error:
+            self._reject(topic, error)
+            return
+        if self._accept_alert(parsed.scope, payload, persist=True):
+            self._push_alerts()
+
+    def _accept_alert(self, scope: str, payload: bytes, *, persist: bool) -> bool:
+        try:
+            alert = parse_signed(Alert, payload, list(self.config.public_keys))
+            if alert.scope != scope:
+                raise ProtocolError("scope", f"alert for {alert.scope} arrived on {scope}")
+        except ProtocolError as error:
+            self._reject(f"alerts/{scope}", error)
+            return False
+        with self._lock:
+            known = self._alerts.get(scope)
+            if known is not None and alert.issued_at <= known.issued_at and alert != known:
+                log.warning("ignoring alert %s: older than %s", alert.id, known.id)
+                return False
+            self._alerts[scope] = alert
+            self._alert_payloads[scope] = payload
+            payloads = dict(self._alert_payloads)
+        if persist:
+            self._stored.save_alerts(payloads)
+        log.info(
+            "alert %s for %s: %s", alert.id, scope, "cleared" if alert.cleared else alert.title
+        )
+        return True
+
+    def _push_alerts(self) -> None:
+        with self._lock:
+            site = self.current.site.id if self.current else None
+            relevant = [a for s, a in self._alerts.items() if s in (ALL_SCOPE, site)]
+        self.app.apply_alerts(relevant)
+
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        try:
+            command = parse_signed(Command, payload, list(self.config.public_keys))
+            if command.device_id != self.config.device_id:
+                raise ProtocolError("device_id", f"command is for {command.device_id}")
+        except ProtocolError as error:
+            self._reject(topic, error)
+            return
+        if command.id in self._seen_commands:
+            return  # QoS 1 may deliver twice; run once
+        self._seen_commands.append(command.id)
+        self._commands.submit(self._run_command, command)
+
+    def _on_ack(self, topic: str, payload: bytes) -> None:
+        try:
+            ack = parse(EventAck, payload)
+        except ProtocolError as error:
+            self._reject(topic, error)
+            return
+        self.sender.on_ack(ack)
+        self._wake.set()
+
+    def _reject(self, topic: str, error: ProtocolError) -> None:
+        self.rejected_messages += 1
+        log.warning("rejected message on %s: %s", topic, error)
+
+    # --- manifests: download, then swap ----------------------------------------------------
+
+    def _set_pending(self, received: _Received) -> None:
+        with self._lock:
+            self._pending = received
+        self._manifest_ready.set()
+
+    def _manifest_loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._manifest_ready.wait()
+            self._manifest_ready.clear()
+            with self._lock:
+                received = self._pending
+            if received is None or self._stopping.is_set():
+                continue
+            keep = {a.sha256 for a in self.current.assets} if self.current else set()
+            try:
+                self.cache.prepare(
+                    received.manifest.assets,
+                    keep=keep,
+                    progress=_progress_logger(received.manifest.version),
+                )
+            except (CacheError, OSError) as error:
+                failures += 1
+                delay = min(300.0, 2.0**failures)
+                log.warning(
+                    "manifest %d not applied yet (%s); retrying in %.0fs; still playing %s",
+                    received.manifest.version,
+                    error,
+                    delay,
+                    self.current.version if self.current else "nothing",
+                )
+                if not self._stopping.wait(delay):
+                    self._manifest_ready.set()
+                continue
+            failures = 0
+            with self._lock:
+                if self._pending is not received:
+                    self._manifest_ready.set()  # a newer one came while downloading
+                    continue
+                self._pending = None
+            self._install(received.manifest, received.payload, persist=True)
+
+    def _install(self, manifest: Manifest, payload: bytes, *, persist: bool) -> None:
+        if persist:
+            self._stored.save_manifest(payload)
+        with self._lock:
+            previous_site = self.current.site.id if self.current else None
+            self.current = manifest
+        self.app.apply_manifest(manifest)
+        if manifest.site.id != previous_site:
+            self._push_alerts()
+        self.cache.evict({a.sha256 for a in manifest.assets})
+        log.info("manifest %d in force", manifest.version)
+        self.publish_status()
+
+    # --- commands --------------------------------------------------------------------------
+
+    def _run_command(self, command: Command) -> None:
+        now = self.clock.now()
+        if now >= command.expires_at:
+            outcome = CommandOutcome(
+                ok=False, detail=f"expired at {command.expires_at.isoformat()}"
+            )
+        elif command.name is CommandName.REBOOT:
+            self._publish_result(command, CommandOutcome(ok=True, detail="rebooting"))
+            self.system.reboot()
+            return
+        else:
+            try:
+                outcome = self.app.run_command(command)
+            except Exception as error:
+                log.exception("command %s failed", command.name)
+                outcome = CommandOutcome(ok=False, detail=f"{type(error).__name__}: {error}")
+        self._publish_result(command, outcome)
+
+    def _publish_result(self, command: Command, outcome: CommandOutcome) -> None:
+        result = CommandResult(
+            command_id=command.id,
+            device_id=self.config.device_id,
+            ok=outcome.ok,
+            detail=outcome.detail,
+            data=dict(outcome.data),
+            at=self.clock.now(),
+        )
+        self.link.publish(self._topic(Channel.COMMAND_RESULTS), result.encode())
+
+    # --- status, health, outbox ------------------------------------------------------------
+
+    def _topic(self, channel: Channel) -> str:
+        return device_topic(self.config.device_id, channel)
+
+    def _status(self, state: DeviceState) -> Status:
+        return Status(
+            device_id=self.config.device_id,
+            kind=self.config.kind,
+            state=state,
+            software_version=self.software_version,
+            manifest_version=self.current.version if self.current else None,
+            now_showing=self.app.now_showing() if state is DeviceState.ONLINE else None,
+            at=self.clock.now(),
+        )
+
+    def publish_status(self) -> None:
+        if self.link.connected.is_set():
+            payload = self._status(DeviceState.ONLINE).encode()
+            self.link.publish(self._topic(Channel.STATUS), payload, retain=True)
+
+    def _on_connect(self) -> None:
+        self.publish_status()
+        self.sender.rewind()  # whatever was in flight may be lost: send it again
+        self._wake.set()
+
+    def _publish_events(self, payload: bytes) -> None:
+        self.link.publish(self._topic(Channel.EVENTS), payload, qos=1)
+
+    def publish_health(self) -> None:
+        sample = self.health.sample(
+            outbox_pending=self.outbox.pending,
+            outbox_dropped=self.outbox.dropped_total,
+            cache_used_bytes=self.cache.usage_bytes(),
+            manifest_version=self.current.version if self.current else None,
+        )
+        self.link.publish(self._topic(Channel.HEALTH), sample.encode(), qos=0)
+
+    def _main_loop(self) -> None:
+        next_health = self._monotonic()
+        while not self._stopping.is_set():
+            timeout: float | None = None
+            if self.link.connected.is_set():
+                try:
+                    timeout = self.sender.pump()
+                except Exception:
+                    log.exception("outbox pump failed")
+                now = self._monotonic()
+                if now >= next_health:
+                    try:
+                        self.publish_health()
+                    except Exception:
+                        log.exception("health sample failed")
+                    next_health = now + self.config.health_interval_s
+                until_health = max(0.0, next_health - now)
+                timeout = until_health if timeout is None else min(timeout, until_health)
+            self._wake.wait(timeout if timeout is not None else 5.0)
+            self._wake.clear()
+
+    def status_snapshot(self) -> Status:
+        return self._status(DeviceState.ONLINE)
+
+    def active_alert_ids(self, at: datetime) -> list[str]:
+        with self._lock:
+            return [a.id for a in self._alerts.values() if a.active_at(at)]
+
+
+def _progress_logger(version: int) -> Callable[[str, int, int], None]:
+    def report(sha256: str, done: int, total: int) -> None:
+        log.info("manifest %d: %d of %d bytes", version, done, total)
+
+    return report
+
+
+__all__ = ["AgentServices", "DeviceAgent", "RecordingSystem", "SystemControl", "SystemdControl"]
