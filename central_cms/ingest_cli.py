@@ -1,0 +1,101 @@
+"""`digital-spaces ingest`: store device events, health and status; prune on schedule.
+
+    digital-spaces ingest --store sqlite:///var/lib/digital-spaces/analytics.sqlite3 \\
+        --broker mqtt://127.0.0.1:1883 --client-id ingest-1
+
+Run several with distinct --client-id and the same --group to split the load through
+an MQTT shared subscription. SIGTERM or SIGINT stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+
+from central_cms.analytics.stores import StoreUrlError, open_stores
+from central_cms.ingest import Ingest, IngestSettings
+from devices.clock import SystemClock
+from devices.config import BrokerUrl, ConfigError, MqttSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digital-spaces ingest", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--store", required=True, help="sqlite:///path or influxdb://...")
+    parser.add_argument("--broker", action="append", default=[], help="mqtt[s]://host:port")
+    parser.add_argument("--username", default=os.environ.get("DS_INGEST_USERNAME"))
+    parser.add_argument(
+        "--password-file", type=Path, help="file holding the broker password (not argv)"
+    )
+    parser.add_argument("--ca-file", type=Path)
+    parser.add_argument("--client-id", default=f"ingest-{os.uname().nodename}")
+    parser.add_argument("--group", default="ingest", help="shared-subscription group")
+    parser.add_argument(
+        "--no-share", action="store_true", help="plain subscriptions (one ingest only)"
+    )
+    parser.add_argument("--retention-days", type=int, default=396, help="raw events (13 months)")
+    parser.add_argument("--health-retention-days", type=int, default=30)
+    parser.add_argument("--prune-every-s", type=float, default=3600.0)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    options = build_parser().parse_args(argv)
+    try:
+        brokers = tuple(
+            BrokerUrl.parse(url, "--broker")
+            for url in (options.broker or ["mqtt://127.0.0.1:1883"])
+        )
+        stores = open_stores(options.store)
+    except (ConfigError, StoreUrlError) as error:
+        print(f"digital-spaces ingest: {error}", file=sys.stderr)
+        return 2
+    password = (
+        options.password_file.read_text(encoding="utf-8").strip() if options.password_file else None
+    )
+    settings = IngestSettings(
+        mqtt=MqttSettings(
+            brokers=brokers,
+            username=options.username,
+            password=password,
+            ca_file=options.ca_file,
+            connect_jitter_s=0,
+        ),
+        client_id=options.client_id,
+        shared_group=None if options.no_share else options.group,
+    )
+    clock = SystemClock()
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    ingest = Ingest(stores.events, stores.fleet, settings, clock=clock)
+    ingest.start()
+    try:
+        while not stopping.wait(options.prune_every_s):
+            now = clock.now()
+            try:
+                if stores.sqlite is not None:
+                    stores.sqlite.prune(now - timedelta(days=options.retention_days))
+                stores.fleet.prune_health(now - timedelta(days=options.health_retention_days))
+            except Exception:
+                log.exception("pruning failed; will try again")
+    finally:
+        ingest.stop()
+        # One machine-readable line, for operators and the tests that split load.
+        print(f"ingest_summary client_id={options.client_id} {ingest.stats.summary()}", flush=True)
+        stores.close()
+    return 0
