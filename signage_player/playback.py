@@ -8,6 +8,7 @@ No clock, thread, file or display here. The player thread calls `step` whenever 
 Order of precedence at an instant (first that applies wins):
 
 1. display turned off by command                      -> black, reason ``display-off``
+   the `identify` command, for its few seconds         -> device id and site
 2. no manifest yet                                    -> black, reason ``no-manifest``
 3. the profile's night_blank window is open           -> black, reason ``night-blank``
    (a road-safety rule the city sets per panel; it is absolute, alerts included)
@@ -62,6 +63,7 @@ class Screen(StrEnum):
     ITEM = "item"
     ALERT = "alert"
     BLACK = "black"
+    IDENTIFY = "identify"  # the device id and site, on the `identify` command
 
 
 class Reason(StrEnum):
@@ -78,6 +80,7 @@ class Reason(StrEnum):
     NO_MANIFEST = "no-manifest"
     NOTHING_SCHEDULED = "nothing-scheduled"
     RENDER_ERROR = "render-error"
+    IDENTIFY = "identify"
     STOPPED = "stopped"
 
 
@@ -111,6 +114,7 @@ class Inputs:
     display_on: bool = True
     video_ok: bool = False  # a video backend (mpv) is installed
     failed_items: frozenset[str] = frozenset()  # items that could not be rendered (indoor)
+    identify_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,8 @@ def _override(inputs: Inputs, at: datetime) -> Slot | None:
     """A slot that beats the schedule at `at`, or None when the schedule decides."""
     if not inputs.display_on:
         return Slot(Screen.BLACK, at, reason=Reason.DISPLAY_OFF)
+    if inputs.identify_until is not None and at < inputs.identify_until:
+        return Slot(Screen.IDENTIFY, at, reason=Reason.IDENTIFY)
     manifest = inputs.manifest
     if manifest is None:
         return Slot(Screen.BLACK, at, reason=Reason.NO_MANIFEST)
@@ -341,6 +347,8 @@ def step(inputs: Inputs, state: PlayState, now: datetime) -> Step:
             new, rotation = _next_item(inputs, rotation, eligible, now)
 
     boundary, state = _boundary(state, inputs, now)
+    if inputs.identify_until is not None and inputs.identify_until > now:
+        boundary = min(boundary, inputs.identify_until)
     wake_at = boundary if new.until is None else min(boundary, new.until)
     return Step(
         state=replace(state, slot=new, rotation=rotation),
