@@ -127,6 +127,7 @@ class DeviceAgent:
         transport: Transport | None = None,
         software_version: str = __version__,
         monotonic: Callable[[], float] = time.monotonic,
+        sender_settings: SenderSettings | None = None,
     ) -> None:
         self.config = config
         self.app = app
@@ -153,7 +154,7 @@ class DeviceAgent:
         self.sender = OutboxSender(
             self.outbox,
             self._publish_events,
-            SenderSettings(resend_after_s=config.outbox_resend_s),
+            sender_settings or SenderSettings(resend_after_s=config.outbox_resend_s),
             monotonic=monotonic,
         )
         self.health = HealthProbe(config.device_id, config.data_dir, self.clock, sensors)

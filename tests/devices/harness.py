@@ -200,3 +200,69 @@ class AssetServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class AckingConsumer:
+    """A test stand-in for the ingest that acknowledges exactly as DESIGN.md says:
+    the highest seq up to which every event of the device's epoch is stored."""
+
+    def __init__(self, port: int, username: str | None = None, password: str | None = None) -> None:
+        from devices.protocol.acks import AckWatermark
+
+        self.stored: dict[str, tuple[str, int]] = {}  # event id -> (device, seq)
+        self.received = 0
+        self.duplicates = 0
+        self.gaps_seen = 0
+        self.watermarks: dict[tuple[str, str], AckWatermark] = {}
+        self._new_watermark = AckWatermark
+        self.observer = Observer(
+            port, ["ds/v1/devices/+/events"], username=username, password=password
+        )
+        self.observer.client.on_message = self._on_message
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        from devices.protocol import EventAck, EventBatch, parse, parse_topic
+
+        batch = parse(EventBatch, bytes(message.payload))
+        assert parse_topic(message.topic).device_id == batch.device_id  # type: ignore[union-attr]
+        key = (batch.device_id, batch.outbox_epoch)
+        with self.observer._changed:
+            watermark = self.watermarks.setdefault(key, self._new_watermark())
+            if batch.events[0].seq > watermark.up_to_seq + 1:
+                self.gaps_seen += 1
+            for event in batch.events:
+                self.received += 1
+                if event.id in self.stored:
+                    self.duplicates += 1
+                else:
+                    self.stored[event.id] = (batch.device_id, event.seq)
+            up_to = watermark.add(event.seq for event in batch.events)
+            self.observer._changed.notify_all()
+        ack = EventAck(device_id=batch.device_id, outbox_epoch=batch.outbox_epoch, up_to_seq=up_to)
+        client.publish(f"ds/v1/devices/{batch.device_id}/events/ack", ack.encode(), qos=1)
+
+    def acked(self, device_id: str) -> int:
+        return max(
+            (w.up_to_seq for (device, _), w in self.watermarks.items() if device == device_id),
+            default=0,
+        )
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 30) -> bool:
+        return self.observer.wait_for(predicate, timeout_s)
+
+    def seqs(self, device_id: str) -> list[int]:
+        return sorted(seq for device, seq in self.stored.values() if device == device_id)
+
+    def close(self) -> None:
+        self.observer.close()
+
+
+def eventually(predicate: Callable[[], bool], timeout_s: float = 10, every_s: float = 0.05) -> bool:
+    """Poll a condition that no event announces (a file another process writes)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every_s)

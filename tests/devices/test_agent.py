@@ -26,7 +26,14 @@ from devices.protocol import (
     sign,
 )
 from tests.devices.factories import T0, manifest
-from tests.devices.harness import AssetServer, Observer, RecordingApp, device_config, unique_id
+from tests.devices.harness import (
+    AssetServer,
+    Observer,
+    RecordingApp,
+    device_config,
+    eventually,
+    unique_id,
+)
 
 BROKER_PORT = 1883
 
@@ -187,15 +194,8 @@ def test_manifest_whose_asset_hash_does_not_match_is_never_applied(
     assert app.versions == [1]
 
 
-def assets_requested(assets, sha, timeout_s=10):
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(sha in path for path in assets.requests):
-            return True
-        time.sleep(0.05)  # polling a list the HTTP server thread appends to
-    return False
+def assets_requested(assets, sha):
+    return eventually(lambda: any(sha in path for path in assets.requests))
 
 
 def test_alerts_for_this_site_and_all_reach_the_device_but_not_other_sites(

@@ -1,0 +1,64 @@
+"""A real device process for kill tests: the agent with a recording device kind.
+
+    python -m tests.devices.device_process --config device.toml --emit 300
+
+records `--emit` proof-of-play events into the outbox at start, prints
+`recorded N`, then runs until SIGTERM (or until a test kills it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from devices.agent import DeviceAgent, RecordingSystem
+from devices.app import AgentServices
+from devices.config import load_device_config
+from devices.protocol import PlayData, PlayOutcome
+from tests.devices.harness import RecordingApp
+
+
+class EmittingApp(RecordingApp):
+    def __init__(self, emit: int) -> None:
+        super().__init__()
+        self.emit = emit
+
+    def start(self, services: AgentServices) -> None:
+        super().start(services)
+        now = datetime.now(UTC)
+        for n in range(self.emit):
+            services.record(
+                PlayData(
+                    item_id=f"item-{n}",
+                    started_at=now,
+                    ended_at=now,
+                    shown_s=10,
+                    scheduled_s=10,
+                    outcome=PlayOutcome.COMPLETED,
+                )
+            )
+        print(f"recorded {self.emit}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--emit", type=int, default=0)
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    agent = DeviceAgent(
+        load_device_config(options.config), EmittingApp(options.emit), system=RecordingSystem()
+    )
+    agent.start()
+    if agent.link.connected.wait(30):
+        print("connected", flush=True)
+    threading.Event().wait()  # until killed
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
