@@ -48,11 +48,10 @@ class RunningBroker:
         return self.process.pid if self.process else None
 
     def start(self, timeout_s: float = 10) -> None:
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(self.conf_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with open(self.conf_path.with_suffix(".log"), "ab") as log:
+            self.process = subprocess.Popen(
+                ["mosquitto", "-c", str(self.conf_path)], stdout=log, stderr=log
+            )
         _wait_until_listening(self.port, self.process, timeout_s)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -79,6 +78,10 @@ class RunningBroker:
 def start_mosquitto(folder: Path, conf_text: str, port: int) -> RunningBroker:
     """Write `conf_text` (which must listen on `port`) and start Mosquitto with it."""
     folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0 and "\nuser " not in conf_text:
+        # As root, Mosquitto drops to the `mosquitto` user, which cannot read pytest's
+        # private tmp folders; a throwaway test broker may stay root.
+        conf_text += "user root\n"
     conf_path = folder / "mosquitto.conf"
     conf_path.write_text(conf_text, encoding="utf-8")
     broker = RunningBroker(port=port, conf_path=conf_path)

@@ -113,6 +113,7 @@ class Observer:
     username: str | None = None
     password: str | None = None
     messages: list[tuple[str, bytes, bool]] = field(default_factory=list)
+    connect_timeout_s: float = 10
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition()
@@ -126,7 +127,7 @@ class Observer:
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", self.port)
         self.client.loop_start()
-        if not self._subscribed.wait(10):
+        if not self._subscribed.wait(self.connect_timeout_s):
             raise TimeoutError("observer could not subscribe")
 
     def _on_connect(self, client: mqtt.Client, *args: object) -> None:
