@@ -39,8 +39,9 @@ class Display(Protocol):
         """The output mode in pixels (width, height)."""
         ...
 
-    def show(self, frame: Image.Image) -> None:
-        """Show a canvas-sized RGB frame, replacing the last one at once (a hard cut)."""
+    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
+        """Show a canvas-sized RGB frame, replacing the last one at once (a hard cut).
+        `pixel_exact` (roadside) puts it unscaled at the top-left of the output."""
         ...
 
     def blank(self) -> None:
@@ -65,12 +66,14 @@ def _png(image: Image.Image) -> bytes:
 
 
 class HeadlessDisplay:
-    """Keeps the current output frame. `wait_for` lets a test wait, bounded, for a frame."""
+    """Keeps the current output frame. `wait_for` lets a test wait, bounded, for a frame.
 
-    def __init__(self, mode: Size, *, pixel_exact: bool = False) -> None:
-        self._mode = mode
-        self._pixel_exact = pixel_exact
-        self._frame = black(mode)
+    With no `mode` the output is whatever size the frames are (the canvas itself)."""
+
+    def __init__(self, mode: Size | None = None) -> None:
+        self._fixed = mode is not None
+        self._mode = mode or (16, 16)
+        self._frame = black(self._mode)
         self._power = True
         self._changed = threading.Condition()
         self.frames_shown = 0
@@ -88,8 +91,10 @@ class HeadlessDisplay:
     def powered(self) -> bool:
         return self._power
 
-    def show(self, frame: Image.Image) -> None:
-        self._set(to_output(frame, self._mode, pixel_exact=self._pixel_exact))
+    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
+        if not self._fixed:
+            self._mode = frame.size
+        self._set(to_output(frame, self._mode, pixel_exact=pixel_exact))
 
     def blank(self) -> None:
         self._set(black(self._mode))
@@ -179,11 +184,10 @@ class FramebufferDisplay:
     """Writes whole frames to a framebuffer device. On the Pi, `/dev/fb0` and
     `/sys/class/graphics/fb0`; in tests, a regular file and a folder in tmp_path."""
 
-    def __init__(self, device: Path, sysfs: Path, *, pixel_exact: bool = False) -> None:
+    def __init__(self, device: Path, sysfs: Path) -> None:
         self._device = device
         self._sysfs = sysfs
         self._geometry = FramebufferGeometry.from_sysfs(sysfs)
-        self._pixel_exact = pixel_exact
         self._lock = threading.Lock()
         self._frame = black(self.mode)
         try:
@@ -202,8 +206,8 @@ class FramebufferDisplay:
     def mode(self) -> Size:
         return (self._geometry.width_px, self._geometry.height_px)
 
-    def show(self, frame: Image.Image) -> None:
-        self._write(to_output(frame, self.mode, pixel_exact=self._pixel_exact))
+    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
+        self._write(to_output(frame, self.mode, pixel_exact=pixel_exact))
 
     def blank(self) -> None:
         self._write(black(self.mode))
@@ -258,16 +262,13 @@ def tk_available() -> bool:
 class WindowDisplay:
     """A Tk window showing the output, on its own thread (Tk must stay on one thread)."""
 
-    def __init__(
-        self, mode: Size, *, pixel_exact: bool = False, title: str = "Digital Spaces"
-    ) -> None:
+    def __init__(self, mode: Size, *, title: str = "Digital Spaces") -> None:
         if not tk_available():
             raise DisplayError(
                 "the window backend needs tkinter and a desktop session ($DISPLAY); "
                 "use the headless or framebuffer backend instead"
             )
         self._mode = mode
-        self._pixel_exact = pixel_exact
         self._title = title
         self._frame = black(mode)
         self._lock = threading.Lock()
@@ -325,8 +326,8 @@ class WindowDisplay:
         self._ready.set()
         root.mainloop()
 
-    def show(self, frame: Image.Image) -> None:
-        output = to_output(frame, self._mode, pixel_exact=self._pixel_exact)
+    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
+        output = to_output(frame, self._mode, pixel_exact=pixel_exact)
         with self._lock:
             self._frame = output
         self._updates.put(output)

@@ -7,6 +7,7 @@ turns a `RenderError` into a black frame (fail-black), never a partial one.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -65,38 +66,40 @@ def black(size: Size) -> Image.Image:
 # --- images ---------------------------------------------------------------------------------
 
 
-def render_image(path: Path, size: Size, fit: Fit, bars: RGB = BLACK) -> Image.Image:
-    """Decode an image file straight to the canvas.
+def render_image(source: Path | bytes, size: Size, fit: Fit, bars: RGB = BLACK) -> Image.Image:
+    """Decode an image (a file, or its bytes already read and checked) straight to the canvas.
 
     JPEGs are decoded at a reduced scale (`Image.draft`) when the canvas is much smaller
     than the photo, which is most of the decoding time saved. EXIF orientation is applied,
     so a phone photo is upright. `bars` colours the space `Fit.FIT` leaves;
     `Fit.LETTERBOX` always uses black.
     """
+    name = source.name if isinstance(source, Path) else f"{len(source)}-byte image"
+    opened = source if isinstance(source, Path) else io.BytesIO(source)
     try:
-        with Image.open(path, formats=IMAGE_FORMATS) as source:
-            if source.width * source.height > MAX_SOURCE_PIXELS:
+        with Image.open(opened, formats=IMAGE_FORMATS) as image_file:
+            if image_file.width * image_file.height > MAX_SOURCE_PIXELS:
                 raise RenderError(
-                    f"{path.name}: {source.width}x{source.height} is over "
+                    f"{name}: {image_file.width}x{image_file.height} is over "
                     f"{MAX_SOURCE_PIXELS} pixels"
                 )
-            orientation = source.getexif().get(_EXIF_ORIENTATION, 1)
+            orientation = image_file.getexif().get(_EXIF_ORIENTATION, 1)
             upright = (
-                (source.height, source.width)
+                (image_file.height, image_file.width)
                 if orientation in _TRANSPOSED
-                else (source.width, source.height)
+                else (image_file.width, image_file.height)
             )
-            if source.format == "JPEG":
+            if image_file.format == "JPEG":
                 target = _scaled(upright, size, fit)
                 # draft works on stored (not yet rotated) dimensions.
                 if orientation in _TRANSPOSED:
                     target = (target[1], target[0])
-                source.draft("RGB", target)
-            image = ImageOps.exif_transpose(source)
+                image_file.draft("RGB", target)
+            image = ImageOps.exif_transpose(image_file)
             image = image.convert("RGB") if image.mode != "RGB" else image
             image.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
-        raise RenderError(f"{path.name}: {error}") from error
+        raise RenderError(f"{name}: {error}") from error
     return place(image, size, fit, bars)
 
 

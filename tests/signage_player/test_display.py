@@ -83,9 +83,9 @@ def test_rgb565_packs_white_and_black() -> None:
 
 def test_framebuffer_starts_black_and_roadside_canvas_sits_top_left(tmp_path: Path) -> None:
     device, sysfs, _ = _fake_fb(tmp_path, 40, 20, 32)
-    display = FramebufferDisplay(device, sysfs, pixel_exact=True)
+    display = FramebufferDisplay(device, sysfs)
     assert device.read_bytes() == bytes(40 * 20 * 4)  # the white screen went black at once
-    display.show(Image.new("RGB", (16, 8), (255, 255, 255)))
+    display.show(Image.new("RGB", (16, 8), (255, 255, 255)), pixel_exact=True)
     raw = device.read_bytes()
     assert raw[0:4] == b"\xff\xff\xff\x00"
     assert raw[15 * 4 : 16 * 4] == b"\xff\xff\xff\x00"
