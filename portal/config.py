@@ -1,0 +1,128 @@
+"""The ``[portal]`` section of a portal node's device TOML, read once into a frozen dataclass.
+
+```toml
+[portal]
+secret = "64 random hex characters"  # signs form state and tracker links; keys MAC hashes
+listen = "10.77.1.1:8000"            # where gunicorn binds (the gateway's FAS address)
+gateway = "opennds"                  # or "recording" (demo, tests)
+fas_level = 2                        # openNDS fas_secure_enabled: 1 or 2
+faskey = "..."                       # openNDS faskey
+gateway_addresses = ["10.77.1.1:2050"]  # accepted gatewayaddress values ([] = any)
+ndsctl = ["ndsctl"]                  # the command that reaches openNDS's control socket
+visitor_period_days = 90
+rate_per_s = 5.0                     # token bucket per client, per worker process
+rate_burst = 40
+workers = 2
+threads = 4
+newsletter_url = "https://cms.example.org/api/newsletter"  # optional
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from devices.config import ConfigError
+
+_ADDRESS = re.compile(r"^([0-9A-Za-z.\-]+|\[[0-9a-fA-F:]+\]):([0-9]{1,5})$")
+
+
+class GatewayKind(StrEnum):
+    OPENNDS = "opennds"
+    RECORDING = "recording"
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    secret: bytes
+    faskey: str
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8000
+    gateway: GatewayKind = GatewayKind.OPENNDS
+    fas_level: int = 2
+    gateway_addresses: tuple[str, ...] = ()
+    ndsctl: tuple[str, ...] = ("ndsctl",)
+    visitor_period_days: int = 90
+    rate_per_s: float = 5.0
+    rate_burst: int = 40
+    workers: int = 2
+    threads: int = 4
+    state_max_age_s: int = 1800
+    session_poll_s: float = 15.0
+    newsletter_url: str | None = None
+    default_language: str = "en"
+
+
+def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
+    def text(key: str, default: str | None = None) -> str:
+        value = section.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"portal.{key}", "missing or not a string", f"set portal.{key}")
+        return value
+
+    def number(key: str, default: float, minimum: float, maximum: float) -> float:
+        value = section.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"portal.{key}", f"{value!r} is not a number", "write a number")
+        if not minimum <= value <= maximum:
+            raise ConfigError(
+                f"portal.{key}", f"{value} is out of range", f"use {minimum} to {maximum}"
+            )
+        return float(value)
+
+    def strings(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = section.get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"portal.{key}", "not a list of strings", 'write ["a", "b"]')
+        return tuple(value)
+
+    secret = text("secret")
+    if len(secret) < 32:
+        raise ConfigError(
+            "portal.secret", "shorter than 32 characters", "use 64 random hex characters"
+        )
+    listen = text("listen", "127.0.0.1:8000")
+    match = _ADDRESS.match(listen)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise ConfigError("portal.listen", f"{listen!r} is not host:port", "e.g. 10.0.0.1:8000")
+    try:
+        gateway = GatewayKind(text("gateway", "opennds"))
+    except ValueError:
+        raise ConfigError("portal.gateway", "unknown gateway", "use opennds or recording") from None
+    fas_level = int(number("fas_level", 2, 1, 2))
+    addresses = strings("gateway_addresses", ())
+    for address in addresses:
+        if not re.match(r"^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$", address):
+            raise ConfigError(
+                "portal.gateway_addresses", f"{address!r} is not IPv4:port", "e.g. 10.0.0.1:2050"
+            )
+    ndsctl = strings("ndsctl", ("ndsctl",))
+    if not ndsctl:
+        raise ConfigError("portal.ndsctl", "empty", 'use ["ndsctl"]')
+    newsletter = section.get("newsletter_url")
+    if newsletter is not None and (
+        not isinstance(newsletter, str) or not newsletter.startswith(("http://", "https://"))
+    ):
+        raise ConfigError("portal.newsletter_url", "not an http(s) URL", "or leave it out")
+    return PortalConfig(
+        secret=secret.encode(),
+        faskey=text("faskey"),
+        listen_host=match.group(1).strip("[]"),
+        listen_port=int(match.group(2)),
+        gateway=gateway,
+        fas_level=fas_level,
+        gateway_addresses=addresses,
+        ndsctl=ndsctl,
+        visitor_period_days=int(number("visitor_period_days", 90, 1, 3650)),
+        rate_per_s=number("rate_per_s", 5.0, 0.1, 1e9),
+        rate_burst=int(number("rate_burst", 40, 1, 1e9)),
+        workers=int(number("workers", 2, 1, 64)),
+        threads=int(number("threads", 4, 1, 256)),
+        state_max_age_s=int(number("state_max_age_s", 1800, 60, 86400)),
+        session_poll_s=number("session_poll_s", 15.0, 0.05, 3600),
+        newsletter_url=newsletter,
+        default_language=text("default_language", "en"),
+    )

@@ -1,0 +1,182 @@
+"""What the splash page shows at an instant, from the manifest and alerts. Pure.
+
+Promotions are the manifest's items whose schedules are open now (the same evaluator as
+the signage player), highest priority first; when none is open, the site's open default
+items. Colours from the CMS are kept only when their contrast passes WCAG 2.1 AA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from devices.protocol import Alert, ContentItem, DeviceKind, ItemKind, Manifest, Severity
+from devices.schedule import active_alert, next_manifest_change, open_items
+
+MAX_PROMOS = 3
+FALLBACK_TERMS_VERSION = "builtin-1"
+_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Promo:
+    item_id: str
+    campaign_id: str | None
+    title: str
+    body: str
+    when: str
+    venue: str
+    image_sha256: str | None
+    alt_text: str
+    has_link: bool
+    background: str
+    foreground: str
+
+
+@dataclass(frozen=True)
+class Hours:
+    day: str  # mon..sun
+    opens: str
+    closes: str
+
+
+@dataclass(frozen=True)
+class AlertBanner:
+    title: str
+    body: str
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class SplashView:
+    key: str  # changes whenever anything on the page changes
+    site_id: str
+    site_name: str
+    brand_colour: str
+    brand_text: str
+    logo_sha256: str | None
+    hours: tuple[Hours, ...]
+    promos: tuple[Promo, ...]
+    terms_version: str
+    terms_text: dict[str, str]  # by language; "" means use the built-in wording
+    newsletter: bool
+    languages: tuple[str, ...]
+    alert: AlertBanner | None
+    session_minutes: int
+    valid_until: datetime | None  # re-evaluate at or after this instant
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+def _luminance(colour: str) -> float:
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_text(background: str, preferred: str | None = None) -> str:
+    """`preferred` if it reaches 4.5:1 on `background`, else black or white, whichever wins."""
+    if preferred and contrast(background, preferred) >= 4.5:
+        return preferred
+    return (
+        "#000000"
+        if contrast(background, "#000000") >= contrast(background, "#ffffff")
+        else "#ffffff"
+    )
+
+
+def _promo(item: ContentItem) -> Promo:
+    text = item.text
+    background = text.background if text else "#ffffff"
+    return Promo(
+        item_id=item.id,
+        campaign_id=item.campaign_id,
+        title=_clean(text.title if text else item.campaign_name or item.alt_text),
+        body=_clean(text.body if text else ""),
+        when=_clean(text.when if text else ""),
+        venue=_clean(text.venue if text else ""),
+        image_sha256=item.asset if item.kind is ItemKind.IMAGE else None,
+        alt_text=_clean(item.alt_text),
+        has_link=item.link_url is not None,
+        background=background,
+        foreground=readable_text(background, text.foreground if text else "#000000"),
+    )
+
+
+def splash_view(
+    manifest: Manifest | None, alerts: tuple[Alert, ...], at: datetime, *, fallback_name: str
+) -> SplashView:
+    if manifest is None:
+        # Never lock visitors out: a node that has not had a manifest yet still works.
+        return SplashView(
+            key="fallback",
+            site_id="",
+            site_name=fallback_name,
+            brand_colour="#003a70",
+            brand_text="#ffffff",
+            logo_sha256=None,
+            hours=(),
+            promos=(),
+            terms_version=FALLBACK_TERMS_VERSION,
+            terms_text={},
+            newsletter=False,
+            languages=("en", "zh", "vi", "ar", "it"),
+            alert=None,
+            session_minutes=240,
+            valid_until=None,
+        )
+    tz = ZoneInfo(manifest.site.timezone)
+    items = sorted(open_items(manifest.items, at, tz), key=lambda item: -item.priority)
+    if not items:
+        items = open_items(manifest.default_items, at, tz)
+    images = {asset.sha256 for asset in manifest.assets if asset.content_type.startswith("image/")}
+    promos = tuple(
+        _promo(item)
+        for item in items
+        if item.kind is ItemKind.TEXT or (item.kind is ItemKind.IMAGE and item.asset in images)
+    )[:MAX_PROMOS]
+    alert = active_alert(alerts, at, DeviceKind.PORTAL)
+    portal = manifest.portal
+    site = manifest.site
+    hours = tuple(
+        Hours(h.day.value, h.opens.strftime("%H:%M"), h.closes.strftime("%H:%M"))
+        for h in sorted(site.opening_hours, key=lambda h: _WEEK.index(h.day.value))
+    )
+    change = next_manifest_change(manifest, alerts, at)
+    banner = AlertBanner(_clean(alert.title), _clean(alert.body), alert.severity) if alert else None
+    key = "|".join(
+        [
+            str(manifest.version),
+            ",".join(p.item_id for p in promos),
+            alert.id if alert else "",
+            str(alert.issued_at) if alert else "",
+        ]
+    )
+    return SplashView(
+        key=key,
+        site_id=site.id,
+        site_name=_clean(site.name),
+        brand_colour=site.brand_colour,
+        brand_text=readable_text(site.brand_colour, "#ffffff"),
+        logo_sha256=site.logo,
+        hours=hours,
+        promos=promos,
+        terms_version=portal.terms.version if portal else FALLBACK_TERMS_VERSION,
+        terms_text={k: _clean(v) for k, v in portal.terms.text.items()} if portal else {},
+        newsletter=portal.newsletter if portal else False,
+        languages=portal.languages if portal else ("en",),
+        alert=banner,
+        session_minutes=portal.session_minutes if portal else 240,
+        valid_until=change if change is not None else at + timedelta(hours=1),
+    )

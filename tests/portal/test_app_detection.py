@@ -1,0 +1,82 @@
+"""OS captive-portal probes and RFC 8908 over HTTP, before and after authorisation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.portal.test_app import form_of
+
+PROBES = [
+    ("/hotspot-detect.html", 200, "Success"),
+    ("/library/test/success.html", 200, "Success"),
+    ("/generate_204", 204, ""),
+    ("/gen_204", 204, ""),
+    ("/connecttest.txt", 200, "Microsoft Connect Test"),
+    ("/ncsi.txt", 200, "Microsoft NCSI"),
+    ("/success.txt", 200, "success"),
+    ("/canonical.html", 200, "support.mozilla.org/kb/captive-portal"),
+]
+
+
+def authorise(portal, visitor):
+    html = portal.client.get(visitor.splash_url(), environ_base=visitor.environ).get_data(
+        as_text=True
+    )
+    response = portal.client.post(
+        "/accept", data={**form_of(html), "accept": "yes"}, environ_base=visitor.environ
+    )
+    assert response.status_code == 303
+
+
+@pytest.mark.parametrize(("path", "online_status", "online_text"), PROBES)
+def test_probe_is_captive_before_and_online_after(portal, path, online_status, online_text):
+    visitor = portal.visitor()
+    before = portal.client.get(path, environ_base=visitor.environ)
+    assert before.status_code == 302
+    assert before.headers["Location"] == "http://localhost/"
+    assert online_text == "" or online_text not in before.get_data(as_text=True)
+    authorise(portal, visitor)
+    after = portal.client.get(path, environ_base=visitor.environ)
+    assert after.status_code == online_status
+    assert online_text in after.get_data(as_text=True)
+    assert after.headers["Cache-Control"] == "no-store"
+
+
+def test_rfc8908_api_before_and_after(portal):
+    visitor = portal.visitor()
+    before = portal.client.get("/api/captive", environ_base=visitor.environ)
+    assert before.headers["Content-Type"] == "application/captive+json"
+    assert json.loads(before.data) == {
+        "captive": True,
+        "user-portal-url": "http://localhost/",
+        "venue-info-url": "http://localhost/venue",
+    }
+    authorise(portal, visitor)
+    portal.clock.advance(minutes=40)
+    after = json.loads(portal.client.get("/api/captive", environ_base=visitor.environ).data)
+    assert after["captive"] is False
+    assert after["seconds-remaining"] == (240 - 40) * 60
+
+
+def test_other_clients_stay_captive(portal):
+    online, other = portal.visitor(), portal.visitor()
+    authorise(portal, online)
+    assert portal.client.get("/generate_204", environ_base=other.environ).status_code == 302
+
+
+def test_deauthorised_client_is_captive_again(portal):
+    visitor = portal.visitor()
+    authorise(portal, visitor)
+    portal.gateway.deauthorise(visitor.mac)
+    assert portal.client.get("/generate_204", environ_base=visitor.environ).status_code == 302
+    assert json.loads(portal.client.get("/api/captive", environ_base=visitor.environ).data)[
+        "captive"
+    ]
+
+
+def test_venue_page_shows_the_site_without_a_form(portal):
+    page = portal.client.get("/venue").get_data(as_text=True)
+    assert "Cannington Leisureplex" in page and "Opening hours" in page
+    assert "<form" not in page
