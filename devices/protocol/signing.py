@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -61,9 +62,13 @@ class PublicKey:
     def key_id(self) -> str:
         return hashlib.sha256(self.raw).hexdigest()[:16]
 
+    @functools.cached_property
+    def _key(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.raw)
+
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
+            self._key.verify(signature, message)
         except InvalidSignature:
             return False
         return True
