@@ -31,8 +31,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devices.broker import mosquitto_conf  # noqa: E402
-from devices.protocol import (  # noqa: E402
+from devices.broker import mosquitto_conf
+from devices.protocol import (
     Channel,
     ContentItem,
     ItemKind,
@@ -45,8 +45,8 @@ from devices.protocol import (  # noqa: E402
     parse_signed,
     sign,
 )
-from tests.brokers import free_port, start_mosquitto  # noqa: E402
-from tests.devices.factories import T0, asset_for, manifest  # noqa: E402
+from tests.brokers import free_port, start_mosquitto
+from tests.devices.factories import T0, asset_for, manifest
 
 
 def realistic_manifest(device_id: str, version: int) -> Manifest:
