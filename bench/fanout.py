@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import resource
 import selectors
+import socket
 import sys
 import tempfile
 import time
@@ -80,6 +81,12 @@ def realistic_manifest(device_id: str, version: int) -> Manifest:
     return manifest(device_id, version=version, assets=assets, items=items)
 
 
+def _socket(client: mqtt.Client) -> socket.socket:
+    sock = client.socket()
+    assert isinstance(sock, socket.socket)
+    return sock
+
+
 class Fleet:
     """N paho clients driven by one selector loop."""
 
@@ -101,7 +108,7 @@ class Fleet:
                 client.on_subscribe = self._on_subscribe
                 client.on_message = self.on_message
                 client.connect("127.0.0.1", self.port, keepalive=120)
-                self.selector.register(client.socket(), selectors.EVENT_READ, client)
+                self.selector.register(_socket(client), selectors.EVENT_READ, client)
                 self.clients.append(client)
                 batch.append(client)
             target = start + len(batch)
@@ -166,7 +173,7 @@ def run(devices: int) -> dict[str, float]:
             publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-cms")
             publisher.max_inflight_messages_set(1000)
             publisher.connect("127.0.0.1", port)
-            fleet.selector.register(publisher.socket(), selectors.EVENT_READ, publisher)
+            fleet.selector.register(_socket(publisher), selectors.EVENT_READ, publisher)
             fleet.clients.append(publisher)
 
             def publish_all(topic_of) -> float:
