@@ -1,10 +1,12 @@
 """Values the analytics store keeps and answers with; pure, no I/O.
 
-An event from a device becomes one flat row (`EventRow`) keyed by
-(device, outbox epoch, seq): the outbox assigns that key together with the event id,
-every re-send carries both, and the key is time-ordered per device, so it makes a
-cheap primary key. (A unique index on the random event UUIDs would cost about a
-tenth of the insert rate; see issue 7.)
+An event from a device becomes one flat row (`EventRow`) keyed by (device, outbox
+epoch, seq): the outbox assigns that key together with the event id, every re-send
+carries both, and the key ascends with time per device, so it makes a cheap primary
+key. The SQLite store packs it into one integer, `stream << 32 | seq`, where the
+stream numbers a (device, epoch) pair: inserts then append to the table's own b-tree.
+(A unique index on the random event UUIDs would cost about a tenth of the insert
+rate; see issue 7.)
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ class Filters:
     campaign_id: str | None = None
 
 
-# device_id, epoch, seq, event_id, at_ms, day, type, site_id, campaign_id, item_id,
+SEQ_BITS = 32  # seqs per outbox epoch: four billion events before a device re-keys
+MAX_SEQ = (1 << SEQ_BITS) - 1
+
+# key (stream << 32 | seq), event_id, at_ms, day, type, site_id, campaign_id, item_id,
 # visitor_hash, shown_s, scheduled_s, dwell_s, outcome
 EventRow = tuple[
-    str,
-    str,
     int,
     str,
     int,
@@ -81,9 +84,7 @@ EventRow = tuple[
     str | None,
 ]
 EVENT_COLUMNS = (
-    "device_id",
-    "epoch",
-    "seq",
+    "key",
     "event_id",
     "at_ms",
     "day",
@@ -109,25 +110,36 @@ def local_day(at: datetime, timezone: str) -> str:
     return at.astimezone(_zone(timezone)).date().isoformat()
 
 
-def flatten(batch: EventBatch, device: DeviceInfo | None) -> list[EventRow]:
-    """One row per event; the site and its local day come from the device directory."""
+def flatten(
+    batch: EventBatch, device: DeviceInfo | None, *, stream: int = 0, after_seq: int = 0
+) -> list[EventRow]:
+    """One row per event with seq above `after_seq`; the site and its local day come
+    from the device directory."""
     site_id = device.site_id if device else UNASSIGNED
     zone = _zone(device.timezone if device else "UTC")
-    device_id = batch.device_id
-    epoch = batch.outbox_epoch
+    base = stream << SEQ_BITS
     rows: list[EventRow] = []
     append = rows.append
+    days: dict[int, str] = {}
     for event in batch.events:
+        if event.seq <= after_seq:
+            continue
+        if event.seq > MAX_SEQ:
+            raise ValueError(f"seq {event.seq} is beyond {MAX_SEQ}: start a new outbox epoch")
         at = event.at
-        day = at.astimezone(zone).date().isoformat()
         at_ms = int(at.timestamp() * 1000)
+        # Every UTC offset in use is a multiple of 15 minutes, so the local date is the
+        # same throughout a 15-minute UTC slot: convert once per slot, not per event.
+        slot = at_ms // 900_000
+        day = days.get(slot)
+        if day is None:
+            day = days[slot] = at.astimezone(zone).date().isoformat()
+        key = base | event.seq
         if isinstance(event, PlayEvent):
             play = event.data
             append(
                 (
-                    device_id,
-                    epoch,
-                    event.seq,
+                    key,
                     event.id,
                     at_ms,
                     day,
@@ -145,9 +157,7 @@ def flatten(batch: EventBatch, device: DeviceInfo | None) -> list[EventRow]:
         elif isinstance(event, SplashShownEvent | TermsAcceptedEvent):
             append(
                 (
-                    device_id,
-                    epoch,
-                    event.seq,
+                    key,
                     event.id,
                     at_ms,
                     day,
@@ -165,9 +175,7 @@ def flatten(batch: EventBatch, device: DeviceInfo | None) -> list[EventRow]:
         elif isinstance(event, PromoShownEvent | PromoClickedEvent):
             append(
                 (
-                    device_id,
-                    epoch,
-                    event.seq,
+                    key,
                     event.id,
                     at_ms,
                     day,
@@ -185,9 +193,7 @@ def flatten(batch: EventBatch, device: DeviceInfo | None) -> list[EventRow]:
         elif isinstance(event, SessionEndedEvent):
             append(
                 (
-                    device_id,
-                    epoch,
-                    event.seq,
+                    key,
                     event.id,
                     at_ms,
                     day,

@@ -58,21 +58,21 @@ def daily_rollups(
     sums: dict[tuple[str, str, str, str, str], float] = defaultdict(float)
     visitors: dict[tuple[str, str], set[str]] = defaultdict(set)
     for row in rows:
-        day, kind, site = row[5], row[6], row[7]
+        day, kind, site = row[3], row[4], row[5]
         if kind == "play":
-            key = (day, site, row[8] or "", "")
+            key = (day, site, row[6] or "", "")
             sums[(*key, PLAYS)] += 1
-            sums[(*key, SHOWN_S)] += row[11] or 0.0
-            sums[(*key, SCHEDULED_S)] += row[12] or 0.0
+            sums[(*key, SHOWN_S)] += row[9] or 0.0
+            sums[(*key, SCHEDULED_S)] += row[10] or 0.0
         elif kind == "portal.terms_accepted":
             sums[(day, site, "", "", SESSIONS)] += 1
-            if row[10]:
-                visitors[(day, site)].add(row[10])
+            if row[8]:
+                visitors[(day, site)].add(row[8])
         elif kind == "portal.session_ended":
-            sums[(day, site, "", "", DWELL_PREFIX + dwell_bucket(row[13] or 0.0))] += 1
+            sums[(day, site, "", "", DWELL_PREFIX + dwell_bucket(row[11] or 0.0))] += 1
         elif kind in ("portal.promo_shown", "portal.promo_clicked"):
             metric = PROMO_SHOWN if kind == "portal.promo_shown" else PROMO_CLICKED
-            sums[(day, site, row[8] or "", row[9] or "", metric)] += 1
+            sums[(day, site, row[6] or "", row[7] or "", metric)] += 1
     for (day, site), hashes in visitors.items():
         sums[(day, site, "", "", VISITORS)] = len(hashes)
         sums[(day, site, "", "", RETURNING)] = sum(

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from central_cms.analytics.model import (
     EVENT_COLUMNS,
+    MAX_SEQ,
+    SEQ_BITS,
     BatchOutcome,
     DeviceInfo,
     EventRow,
@@ -49,9 +51,7 @@ log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    device_id TEXT NOT NULL,
-    epoch TEXT NOT NULL,
-    seq INTEGER NOT NULL,
+    key INTEGER PRIMARY KEY,  -- stream << 32 | seq: appends, and dedup for free
     event_id TEXT NOT NULL,
     at_ms INTEGER NOT NULL,
     day TEXT NOT NULL,
@@ -63,16 +63,17 @@ CREATE TABLE IF NOT EXISTS events (
     shown_s REAL,
     scheduled_s REAL,
     dwell_s REAL,
-    outcome TEXT,
-    PRIMARY KEY (device_id, epoch, seq)
-) WITHOUT ROWID;
+    outcome TEXT
+);
 CREATE INDEX IF NOT EXISTS events_by_day ON events (type, day, site_id);
-CREATE TABLE IF NOT EXISTS progress (
+-- One stream per device outbox epoch, with its acknowledgement watermark.
+CREATE TABLE IF NOT EXISTS streams (
+    stream INTEGER PRIMARY KEY,
     device_id TEXT NOT NULL,
     epoch TEXT NOT NULL,
-    up_to_seq INTEGER NOT NULL,
-    PRIMARY KEY (device_id, epoch)
-) WITHOUT ROWID;
+    up_to_seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (device_id, epoch)
+);
 CREATE TABLE IF NOT EXISTS first_visits (
     site_id TEXT NOT NULL,
     visitor_hash TEXT NOT NULL,
@@ -122,6 +123,7 @@ CREATE TABLE IF NOT EXISTS command_results (
 
 # Spelled out so queries by day use the (type, day, site) index.
 _TYPES = ", ".join("?" for _ in EVENT_TYPES)
+_JOINED = "portal.terms_accepted"
 _INSERT_EVENT = (
     f"INSERT OR IGNORE INTO events ({', '.join(EVENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
@@ -207,35 +209,30 @@ class SqliteStore:
         self, conn: sqlite3.Connection, batch: EventBatch, device: DeviceInfo | None
     ) -> BatchOutcome:
         key = (batch.device_id, batch.outbox_epoch)
-        found = conn.execute(
-            "SELECT up_to_seq FROM progress WHERE device_id = ? AND epoch = ?", key
+        conn.execute("INSERT OR IGNORE INTO streams (device_id, epoch) VALUES (?, ?)", key)
+        stream, watermark = conn.execute(
+            "SELECT stream, up_to_seq FROM streams WHERE device_id = ? AND epoch = ?", key
         ).fetchone()
-        watermark = found[0] if found else 0
         # Anything at or below the watermark is stored already (and may since have been
         # rolled up and pruned): never insert it again.
-        rows = [row for row in flatten(batch, device) if row[2] > watermark]
+        rows = flatten(batch, device, stream=stream, after_seq=watermark)
         before = conn.total_changes
         conn.executemany(_INSERT_EVENT, rows)
         inserted = conn.total_changes - before
-        visits = [
-            (r[7], r[10], r[5], r[5]) for r in rows if r[6] == "portal.terms_accepted" and r[10]
-        ]
+        visits = [(r[5], r[8], r[3], r[3]) for r in rows if r[4] == _JOINED and r[8]]
         if visits:
             conn.executemany(_UPSERT_FIRST_VISIT, visits)
+        base = stream << SEQ_BITS
         up_to = watermark
-        for (seq,) in conn.execute(
-            "SELECT seq FROM events WHERE device_id = ? AND epoch = ? AND seq > ? ORDER BY seq",
-            (*key, watermark),
+        for (event_key,) in conn.execute(
+            "SELECT key FROM events WHERE key > ? AND key <= ? ORDER BY key",
+            (base | watermark, base | MAX_SEQ),
         ):
-            if seq != up_to + 1:
+            if event_key != base | (up_to + 1):
                 break
-            up_to = seq
-        if up_to != watermark or found is None:
-            conn.execute(
-                "INSERT INTO progress (device_id, epoch, up_to_seq) VALUES (?, ?, ?) "
-                "ON CONFLICT (device_id, epoch) DO UPDATE SET up_to_seq = excluded.up_to_seq",
-                (*key, up_to),
-            )
+            up_to += 1
+        if up_to != watermark:
+            conn.execute("UPDATE streams SET up_to_seq = ? WHERE stream = ?", (up_to, stream))
         if batch.dropped_total:
             self._record_dropped(conn, batch.device_id, batch.dropped_total)
         return BatchOutcome(
@@ -250,7 +247,7 @@ class SqliteStore:
         found = (
             self._conn()
             .execute(
-                "SELECT up_to_seq FROM progress WHERE device_id = ? AND epoch = ?",
+                "SELECT up_to_seq FROM streams WHERE device_id = ? AND epoch = ?",
                 (device_id, epoch),
             )
             .fetchone()
@@ -264,7 +261,8 @@ class SqliteStore:
         """(device, epoch, seq, event id) of every raw event (tests and the bench)."""
         return list(
             self._conn().execute(
-                "SELECT device_id, epoch, seq, event_id FROM events ORDER BY 1, 2, 3"
+                f"SELECT s.device_id, s.epoch, e.key & {MAX_SEQ}, e.event_id FROM events e "
+                f"JOIN streams s ON s.stream = e.key >> {SEQ_BITS} ORDER BY 1, 2, 3"
             )
         )
 
