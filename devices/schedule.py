@@ -42,7 +42,7 @@ Convert with ``.astimezone(tz)`` only for display.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple, Protocol
@@ -58,6 +58,7 @@ from devices.protocol import (
     Schedule,
     Severity,
     TimeWindow,
+    Weekday,
 )
 
 __all__ = [
@@ -85,7 +86,7 @@ _TICK = timedelta(microseconds=1)
 _MIDNIGHT = time(0)
 # Offset transitions are found by probing the offset this often and bisecting where it
 # differs. No zone changes its offset twice within a day.
-_PROBE = timedelta(hours=12)
+_PROBE = timedelta(days=1)
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.EMERGENCY: 2}
 
 
@@ -106,7 +107,10 @@ def _wall(at: datetime, tz: ZoneInfo) -> datetime:
 def _clock(value: time) -> time:
     # The protocol's `time` fields could carry an offset ("07:00+08:00"); a window is
     # wall-clock time in the site's zone, so the offset is ignored.
-    return value.replace(tzinfo=None) if value.tzinfo is not None else value
+    return value if value.tzinfo is None else value.replace(tzinfo=None)
+
+
+_WEEKDAYS = tuple(Weekday)  # Monday first, as date.weekday() counts
 
 
 # --- rules: a value that is a function of wall time ----------------------------------------
@@ -122,6 +126,11 @@ class _Rule(Protocol):
     @property
     def last_day(self) -> date | None: ...
 
+    @property
+    def overnight(self) -> bool:
+        """Whether a day's occurrences can reach into the next day."""
+        ...
+
     def value(self, wall: datetime) -> object: ...
 
     def boundaries(self, day: date) -> list[datetime]:
@@ -132,38 +141,42 @@ class _Rule(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _ScheduleRule:
-    first_day: date | None
-    last_day: date | None
-    weekdays: frozenset[int]  # Monday 0; empty means every day
-    windows: tuple[tuple[time, time], ...]  # empty means all day
+    """A Schedule read as a rule; a thin view, so wrapping one costs next to nothing."""
 
-    @classmethod
-    def of(cls, schedule: Schedule) -> _ScheduleRule:
-        return cls(
-            schedule.starts_on,
-            schedule.ends_on,
-            frozenset(day.number for day in schedule.days),
-            tuple((_clock(w.start), _clock(w.end)) for w in schedule.windows),
-        )
+    schedule: Schedule
 
     @classmethod
     def daily(cls, window: TimeWindow) -> _ScheduleRule:
-        return cls(None, None, frozenset(), ((_clock(window.start), _clock(window.end)),))
+        return cls(Schedule(windows=(window,)))
+
+    @property
+    def first_day(self) -> date | None:
+        return self.schedule.starts_on
+
+    @property
+    def last_day(self) -> date | None:
+        return self.schedule.ends_on
+
+    @property
+    def overnight(self) -> bool:
+        return any(_clock(w.end) <= _clock(w.start) for w in self.schedule.windows)
 
     def runs_on(self, day: date) -> bool:
         """Whether occurrences starting on local `day` count."""
+        schedule = self.schedule
         return (
-            (self.first_day is None or day >= self.first_day)
-            and (self.last_day is None or day <= self.last_day)
-            and (not self.weekdays or day.weekday() in self.weekdays)
+            (schedule.starts_on is None or day >= schedule.starts_on)
+            and (schedule.ends_on is None or day <= schedule.ends_on)
+            and (not schedule.days or _WEEKDAYS[day.weekday()] in schedule.days)
         )
 
     def value(self, wall: datetime) -> bool:
         day = wall.date()
-        if not self.windows:
+        if not self.schedule.windows:
             return self.runs_on(day)
         clock = wall.time()
-        for start, end in self.windows:
+        for window in self.schedule.windows:
+            start, end = _clock(window.start), _clock(window.end)
             if start < end:
                 if start <= clock < end and self.runs_on(day):
                     return True
@@ -178,10 +191,11 @@ class _ScheduleRule:
     def boundaries(self, day: date) -> list[datetime]:
         if not self.runs_on(day):
             return []
-        if not self.windows:
+        if not self.schedule.windows:
             return [datetime.combine(day, _MIDNIGHT), datetime.combine(day + _ONE_DAY, _MIDNIGHT)]
         found = []
-        for start, end in self.windows:
+        for window in self.schedule.windows:
+            start, end = _clock(window.start), _clock(window.end)
             found.append(datetime.combine(day, start))
             found.append(datetime.combine(day if start < end else day + _ONE_DAY, end))
         return found
@@ -192,6 +206,7 @@ class _BrightnessRule:
     steps: tuple[tuple[time, int], ...]  # sorted by time, at least one
     first_day: date | None = None
     last_day: date | None = None
+    overnight: bool = False
 
     @classmethod
     def of(cls, steps: Sequence[BrightnessStep]) -> _BrightnessRule:
@@ -244,19 +259,20 @@ def _offset_change(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(high, UTC)
 
 
-def _offset_spans(start: datetime, end: datetime, tz: ZoneInfo) -> list[_Span]:
-    spans = []
-    span_start, offset, checked = start, _offset(start, tz), start
-    while checked < end:
-        probe = min(checked + _PROBE, end)
-        if _offset(probe, tz) == offset:
-            checked = probe
-            continue
-        change = _offset_change(checked, probe, tz)
-        spans.append(_Span(span_start, change, offset))
-        span_start, offset, checked = change, _offset(change, tz), change
-    spans.append(_Span(span_start, end, offset))
-    return spans
+def _offset_spans(start: datetime, end: datetime, tz: ZoneInfo) -> Iterator[_Span]:
+    """[start, end) in pieces of constant UTC offset, at most a day long (which bounds
+    the days `_next_wall_change` looks at), found lazily: most searches end in the first."""
+    span_start, offset = start, _offset(start, tz)
+    while span_start < end:
+        probe = min(span_start + _PROBE, end)
+        probe_offset = _offset(probe, tz)
+        if probe_offset == offset:
+            yield _Span(span_start, probe, offset)
+            span_start = probe
+        else:
+            change = _offset_change(span_start, probe, tz)
+            yield _Span(span_start, change, offset)
+            span_start, offset = change, _offset(change, tz)
 
 
 def _naive(instant: datetime, offset: timedelta) -> datetime:
@@ -264,79 +280,71 @@ def _naive(instant: datetime, offset: timedelta) -> datetime:
 
 
 def _next_wall_change(rule: _Rule, low: datetime, high: datetime) -> datetime | None:
-    """The first wall time b with low < b < high at which the rule's value changes."""
-    day, last = low.date() - _ONE_DAY, high.date()
+    """The first wall time b with low < b < high at which the rule's value changes.
+
+    Spans are at most a day long, so this looks at no more than three local days.
+    """
+    day, last = low.date(), high.date()
+    if rule.overnight:  # yesterday's occurrence may still be running
+        day -= _ONE_DAY
     if rule.first_day is not None and day < rule.first_day:
         day = rule.first_day
     if rule.last_day is not None and last > rule.last_day:
         last = rule.last_day
-    pending: list[datetime] = []
-    while True:
-        if day <= last:
-            pending.extend(rule.boundaries(day))
-            # Occurrences of later days start no earlier than this.
-            floor = datetime.combine(day + _ONE_DAY, _MIDNIGHT)
-        else:
-            floor = datetime.max
-        pending.sort()
-        settled = 0
-        for boundary in pending:
-            if boundary >= floor:
-                break
-            settled += 1
-            if boundary >= high:
-                return None
-            if boundary > low and rule.value(boundary) != rule.value(boundary - _TICK):
-                return boundary
-        del pending[:settled]
-        if day > last:
-            return None
+    candidates: list[datetime] = []
+    while day <= last:
+        candidates.extend(rule.boundaries(day))
         day += _ONE_DAY
-
-
-def _next_rule_change(
-    rule: _Rule, after: datetime, spans: Sequence[_Span], limit: datetime
-) -> datetime | None:
-    """The first instant in (after, limit) at which the rule's value changes (UTC)."""
-    for index, span in enumerate(spans):
-        if span.start >= limit:
+    candidates.sort()
+    for boundary in candidates:
+        if boundary >= high:
             return None
-        if index == 0:
-            low = _naive(after, span.offset)
-        else:
-            # The wall clock jumps here: compare the value just before and at the jump.
-            low = _naive(span.start, span.offset)
-            just_before = _naive(span.start, spans[index - 1].offset) - _TICK
-            if rule.value(low) != rule.value(just_before):
-                return span.start
-        high = _naive(min(span.end, limit), span.offset)
-        boundary = _next_wall_change(rule, low, high)
-        if boundary is not None:
-            return (boundary - span.offset).replace(tzinfo=UTC)
+        if boundary > low and rule.value(boundary) != rule.value(boundary - _TICK):
+            return boundary
     return None
 
 
 def _next_change(
     rules: Iterable[_Rule], after: datetime, tz: ZoneInfo, horizon: timedelta
 ) -> datetime | None:
+    """The first instant in (after, after + horizon] at which any rule's value changes (UTC)."""
     _require_aware(after, "after")
     start = after.astimezone(UTC)
     end = start + horizon + _TICK  # a change exactly at the horizon still counts
-    spans = _offset_spans(start, end, tz)
-    best: datetime | None = None
-    for rule in rules:
-        # Only a change earlier than the best so far matters, so later scans stop sooner.
-        found = _next_rule_change(rule, start, spans, best or end)
-        if found is not None:
-            best = found
-    return best
+    rules = list(rules)
+    previous: _Span | None = None
+    for span in _offset_spans(start, end, tz):
+        if previous is None:
+            low = _naive(start, span.offset)
+        elif previous.offset == span.offset:
+            # Carry on from where the last piece stopped, including its end instant.
+            low = _naive(span.start, span.offset) - _TICK
+        else:
+            # The wall clock jumps here: compare each value just before and at the jump.
+            low = _naive(span.start, span.offset)
+            just_before = _naive(span.start, previous.offset) - _TICK
+            if any(rule.value(low) != rule.value(just_before) for rule in rules):
+                return span.start
+        # Within the span wall time runs with the instant, so the earliest wall-clock
+        # change is the earliest instant. Each rule only needs to look before the best
+        # found so far, so later scans stop sooner.
+        best: datetime | None = None
+        high = _naive(span.end, span.offset)
+        for rule in rules:
+            found = _next_wall_change(rule, low, best or high)
+            if found is not None:
+                best = found
+        if best is not None:
+            return (best - span.offset).replace(tzinfo=UTC)
+        previous = span
+    return None
 
 
 # --- public API ----------------------------------------------------------------------------
 
 
 def schedule_open(schedule: Schedule, at: datetime, tz: ZoneInfo) -> bool:
-    return _ScheduleRule.of(schedule).value(_wall(at, tz))
+    return _ScheduleRule(schedule).value(_wall(at, tz))
 
 
 def item_open(item: ContentItem, at: datetime, tz: ZoneInfo) -> bool:
@@ -345,7 +353,7 @@ def item_open(item: ContentItem, at: datetime, tz: ZoneInfo) -> bool:
 
 
 def _item_open_at_wall(item: ContentItem, wall: datetime) -> bool:
-    return not item.schedules or any(_ScheduleRule.of(s).value(wall) for s in item.schedules)
+    return not item.schedules or any(_ScheduleRule(s).value(wall) for s in item.schedules)
 
 
 def window_open(window: TimeWindow, at: datetime, tz: ZoneInfo) -> bool:
@@ -362,7 +370,8 @@ def next_change(
 ) -> datetime | None:
     """The first instant strictly after `after` at which any of the schedules opens or
     closes (in UTC); None if there is none up to and including `after + horizon`."""
-    rules = {_ScheduleRule.of(schedule) for schedule in schedules}
+    # Items of one campaign usually share a schedule: evaluate each distinct one once.
+    rules = dict.fromkeys(_ScheduleRule(schedule) for schedule in schedules)
     return _next_change(rules, after, tz, horizon)
 
 
@@ -447,16 +456,16 @@ def next_manifest_change(
     _require_aware(after, "after")
     after = after.astimezone(UTC)
     tz = ZoneInfo(manifest.site.timezone)
-    rules: set[_Rule] = {
-        _ScheduleRule.of(schedule)
+    rules: dict[_Rule, None] = dict.fromkeys(
+        _ScheduleRule(schedule)
         for item in (*manifest.items, *manifest.default_items)
         for schedule in item.schedules
-    }
+    )
     profile = manifest.profile
     if profile.night_blank is not None:
-        rules.add(_ScheduleRule.daily(profile.night_blank))
+        rules[_ScheduleRule.daily(profile.night_blank)] = None
     if profile.brightness:
-        rules.add(_BrightnessRule.of(profile.brightness))
+        rules[_BrightnessRule.of(profile.brightness)] = None
     candidates = [
         instant
         for alert in alerts
