@@ -1,0 +1,188 @@
+"""Manifest compiler benchmark: 5,000 devices x 2,000 campaigns, no database.
+
+Prints name=value lines. Targets (issue 4): compile_all_s < 2, recompile_one_site_s < 0.1.
+Usage: .venv/bin/python bench/compile.py [--devices N] [--campaigns N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+
+from central_cms.compiler import (
+    CampaignIndex,
+    CampaignSpec,
+    Catalogue,
+    DeviceSpec,
+    ItemSpec,
+    ManifestCompiler,
+    MediaSpec,
+    Targets,
+    affected_devices,
+)
+from devices.protocol import (
+    AssetRef,
+    DeviceKind,
+    Fit,
+    ItemKind,
+    ProfileKind,
+    Schedule,
+    ScreenProfile,
+    SiteInfo,
+    TextSlide,
+    TimeWindow,
+    Weekday,
+)
+
+NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+PROFILES = {
+    "indoor-1080p": ScreenProfile(
+        name="Indoor", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
+    ),
+    "roadside-192x96": ScreenProfile(
+        name="Roadside", kind=ProfileKind.ROADSIDE, width_px=192, height_px=96, min_dwell_s=10
+    ),
+    "roadside-384x192": ScreenProfile(
+        name="Roadside L", kind=ProfileKind.ROADSIDE, width_px=384, height_px=192, min_dwell_s=40
+    ),
+    "portal": ScreenProfile(name="Portal", kind=ProfileKind.PORTAL, width_px=1080, height_px=1920),
+}
+SITE_TYPES = ["leisureplex", "library", "community", "outdoor"]
+PLACES = ["foyer", "pool", "cafe", "gym", "reading-room", "carpark"]
+TAGS = SITE_TYPES + PLACES
+
+
+def asset(seed: str) -> AssetRef:
+    sha = hashlib.sha256(seed.encode()).hexdigest()
+    return AssetRef(
+        sha256=sha, url=f"http://cms.example/a/{sha}", size_bytes=1000, content_type="image/png"
+    )
+
+
+def build(n_devices: int, n_campaigns: int, rng: random.Random, random_tags: bool):
+    sites = {
+        f"site-{n}": SiteInfo(id=f"site-{n}", name=f"Site {n}", timezone="Australia/Perth")
+        for n in range(60)
+    }
+    site_ids = list(sites)
+    devices = []
+    for n in range(n_devices):
+        kind = DeviceKind.PORTAL if n % 5 == 0 else DeviceKind.SIGNAGE
+        profile = (
+            "portal"
+            if kind is DeviceKind.PORTAL
+            else rng.choice(["indoor-1080p", "indoor-1080p", "roadside-192x96", "roadside-384x192"])
+        )
+        site = rng.choice(site_ids)
+        # Real fleets tag by kind of site and place in it; --random-tags is the worst case.
+        tags = (
+            frozenset(rng.sample(TAGS, 2))
+            if random_tags
+            else frozenset([SITE_TYPES[site_ids.index(site) % 4], rng.choice(PLACES)])
+        )
+        devices.append(DeviceSpec(f"dev-{n}", kind, site, profile, tags))
+    campaigns = []
+    for n in range(n_campaigns):
+        roll = rng.random()
+        if roll < 0.7:
+            targets = Targets(sites=frozenset(rng.sample(site_ids, rng.randint(1, 3))))
+        elif roll < 0.9:
+            targets = Targets(tags=frozenset([rng.choice(TAGS)]))
+        elif roll < 0.97:
+            targets = Targets(
+                kinds=frozenset([rng.choice(list(DeviceKind))]),
+                sites=frozenset(rng.sample(site_ids, 10)),
+            )
+        else:
+            targets = Targets(profiles=frozenset([rng.choice(list(PROFILES))]))
+        start = date(2026, 11, 1) + timedelta(days=rng.randint(0, 60))
+        schedule = Schedule(
+            starts_on=start,
+            ends_on=start + timedelta(days=rng.randint(1, 30)),
+            days=(Weekday.MON, Weekday.WED, Weekday.FRI),
+            windows=(TimeWindow(start=clock(7), end=clock(12)),),
+        )
+        items = []
+        for i in range(rng.randint(1, 3)):
+            original = asset(f"{n}-{i}")
+            renditions = {(p, Fit.FIT): asset(f"{n}-{i}-{p}") for p in PROFILES}
+            if i == 2:
+                items.append(
+                    ItemSpec(
+                        id=f"c{n}-i{i}",
+                        kind=ItemKind.TEXT,
+                        duration_s=10,
+                        text=TextSlide(title=f"Campaign {n}"),
+                    )
+                )
+            else:
+                items.append(
+                    ItemSpec(
+                        id=f"c{n}-i{i}",
+                        kind=ItemKind.IMAGE,
+                        duration_s=10,
+                        media=MediaSpec(original, renditions),
+                    )
+                )
+        campaigns.append(
+            CampaignSpec(
+                id=f"c{n}",
+                name=f"Campaign {n}",
+                targets=targets,
+                items=tuple(items),
+                schedules=(schedule,),
+                priority=rng.choice([30, 50, 50, 70]),
+            )
+        )
+    return Catalogue(sites=sites, profiles=PROFILES), devices, campaigns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=5000)
+    parser.add_argument("--campaigns", type=int, default=2000)
+    parser.add_argument(
+        "--random-tags",
+        action="store_true",
+        help="two random tags per device, so no two devices are alike",
+    )
+    options = parser.parse_args()
+    catalogue, devices, campaigns = build(
+        options.devices, options.campaigns, random.Random(4), options.random_tags
+    )
+    valid_until = NOW + timedelta(days=14)
+
+    started = time.perf_counter()
+    index = CampaignIndex(campaigns)
+    compiler = ManifestCompiler(catalogue, index)
+    manifests = compiler.compile_many(devices, generated_at=NOW, valid_until=valid_until)
+    compile_all_s = time.perf_counter() - started
+
+    # An editor changes one campaign that targets one site: recompile what it reaches.
+    window = ((NOW - timedelta(days=1)).date(), (valid_until + timedelta(days=1)).date())
+    edited = next(c for c in campaigns if len(c.targets.sites) == 1 and c.overlaps(*window))
+    changed = replace(edited, name=edited.name + " (edited)")
+    started = time.perf_counter()
+    index.put(changed)
+    touched = affected_devices(devices, edited.targets, changed.targets)
+    again = compiler.compile_many(touched, generated_at=NOW, valid_until=valid_until)
+    recompile_s = time.perf_counter() - started
+    changed_count = sum(again[d].content_hash != manifests[d].content_hash for d in again)
+
+    items = sum(len(m.manifest.items) for m in manifests.values())
+    print(f"compile_devices={len(devices)}")
+    print(f"compile_campaigns={len(campaigns)}")
+    print(f"compile_items_total={items}")
+    print(f"compile_all_s={compile_all_s:.3f}")
+    print(f"recompile_one_site_devices={len(touched)}")
+    print(f"recompile_one_site_changed={changed_count}")
+    print(f"recompile_one_site_s={recompile_s:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The CMS application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apiflask import APIFlask
+from flask import Flask, g, render_template, request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from central_cms import db
+from central_cms.auth import current_actor, load_session_actor
+from central_cms.blobs import BlobStore
+from central_cms.config import CmsConfig, load_config
+from central_cms.csrf import init_csrf
+from central_cms.keys import load_or_create_signing_key
+from central_cms.nav import nav_entries
+from central_cms.publisher import ManifestPublisher, MqttPublisher
+from central_cms.runtime import CmsRuntime
+from devices.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: CmsConfig | None = None,
+    *,
+    publisher: ManifestPublisher | None = None,
+    clock: Clock | None = None,
+    migrate: bool = True,
+) -> Flask:
+    config = config or load_config()
+    app = APIFlask(
+        __name__,
+        title="Digital Spaces CMS API",
+        version="1",
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/v1/docs",
+        json_errors=False,
+        instance_path=str(config.instance_path),
+    )
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_upload_mb * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        SESSION_COOKIE_NAME="ds_cms_session",
+        SYNC_OPENAPI_SPEC=False,
+        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
+        DOCS_FAVICON=None,
+    )
+    database = db.init_app(app, config.database_url)
+    if migrate:
+        db.migrate(database.engine)
+    clock = clock or SystemClock()
+    signing_key = load_or_create_signing_key(config.signing_key_path)
+    if publisher is None:
+        publisher = MqttPublisher(
+            config.mqtt_brokers,
+            client_id=f"cms-{config.instance_path.name}-{id(app):x}"[:60],
+            username=config.mqtt_username,
+            password=config.mqtt_password,
+            on_connect=lambda: republish(app),
+        )
+    app.extensions["ds_runtime"] = CmsRuntime(
+        config=config,
+        clock=clock,
+        signing_key=signing_key,
+        publisher=publisher,
+        blobs=BlobStore(config.media_path / "blobs"),
+    )
+    init_csrf(app)
+    app.before_request(load_session_actor)
+
+    @app.context_processor
+    def _layout() -> dict[str, Any]:
+        actor = current_actor()
+        entries = [e for e in nav_entries(app) if actor is not None and actor.can(e.permission)]
+        return {"actor": actor, "nav": entries}
+
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.blueprint not in {"api", "openapi"}:
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+            )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _error(error: HTTPException):  # type: ignore[no-untyped-def]
+        if request.path.startswith(("/api/", "/device-api/")):
+            return {"message": error.description or error.name, "status": error.code}, error.code
+        return (
+            render_template("error.html", error=error, actor=g.get("actor")),
+            error.code or 500,
+        )
+
+    from central_cms.views import register_blueprints
+
+    register_blueprints(app)
+    return app
+
+
+def republish(app: Flask) -> None:
+    """On (re)connect to the broker: every device's latest manifest and live alerts."""
+    from central_cms.manifests import republish_all
+    from central_cms.runtime import runtime
+
+    with app.app_context():
+        session: Session = db.database(app).sessions()
+        try:
+            count = republish_all(session, runtime(app))
+            log.info("republished %d retained messages after connecting", count)
+        except Exception:
+            log.exception("republishing after a reconnect failed")
+        finally:
+            session.close()

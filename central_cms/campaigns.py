@@ -1,0 +1,352 @@
+"""Campaigns: save (with the profile rules), submit, approve, reject, archive.
+
+The same functions serve the staff UI and the REST API, so permissions, the approval
+workflow and the roadside rules are enforced once, on the server.
+
+Workflow: draft -> pending (when a site needs approval) -> published -> archived.
+Saving changes to a published campaign takes it back to draft (off the screens) until
+it is published again, so nothing unapproved ever reaches a device.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central_cms import audit, snapshot
+from central_cms import models as m
+from central_cms.compiler import ItemSpec, Targets
+from central_cms.errors import Invalid, NotFound
+from central_cms.manifests import devices_reached, sync_manifests
+from central_cms.policy import Actor, Permission, require
+from central_cms.rules import RuleViolation, check_items
+from central_cms.runtime import CmsRuntime
+from devices.protocol import Fit, ItemKind, Schedule, TextSlide
+
+Status = m.CampaignStatus
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    kind: ItemKind
+    duration_s: float
+    media_id: int | None = None
+    text: TextSlide | None = None
+    alt_text: str = ""
+    weight: int = 1
+    fit: Fit = Fit.FIT
+    background: str = "#000000"
+    link_url: str | None = None
+
+
+@dataclass(frozen=True)
+class CampaignInput:
+    name: str
+    owner_site_id: str
+    items: tuple[ItemInput, ...]
+    targets: Targets
+    schedules: tuple[Schedule, ...] = ()
+    priority: int = 50
+    is_default: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
+    return f"{slug or 'campaign'}-{secrets.token_hex(3)}"
+
+
+def get(session: Session, campaign_id: str) -> m.Campaign:
+    campaign = session.get(m.Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(campaign_id)
+    return campaign
+
+
+def targets_json(targets: Targets) -> dict[str, list[str]]:
+    return {
+        "sites": sorted(targets.sites),
+        "tags": sorted(targets.tags),
+        "kinds": sorted(k.value for k in targets.kinds),
+        "profiles": sorted(targets.profiles),
+    }
+
+
+def targeted_profiles(session: Session, targets: Targets) -> list[m.ScreenProfile]:
+    """Explicitly targeted profiles and those of every device the targets reach."""
+    ids = set(targets.profiles)
+    ids |= {d.profile_id for d in snapshot.load_devices(session) if targets.matches(d)}
+    if not ids:
+        return []
+    return list(session.scalars(select(m.ScreenProfile).where(m.ScreenProfile.id.in_(ids))))
+
+
+def rule_violations(session: Session, data: CampaignInput) -> list[RuleViolation]:
+    media = {
+        a.id: a
+        for a in session.scalars(
+            select(m.MediaAsset).where(
+                m.MediaAsset.id.in_([i.media_id for i in data.items if i.media_id is not None])
+            )
+        )
+    }
+    specs = []
+    for number, item in enumerate(data.items):
+        asset = media.get(item.media_id) if item.media_id is not None else None
+        label = (
+            item.alt_text
+            or (item.text.title if item.text else "")
+            or (asset.title if asset else "")
+        )
+        spec = ItemSpec(
+            id=f"check-{number}",
+            kind=item.kind,
+            duration_s=item.duration_s,
+            text=item.text,
+            link_url=item.link_url,
+            label=label,
+        )
+        specs.append(spec)
+    profiles = targeted_profiles(session, data.targets)
+    return check_items(specs, [snapshot.profile_rules(p) for p in profiles])
+
+
+def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
+    if not data.name.strip():
+        raise Invalid("name", "Give the campaign a name.")
+    if session.get(m.Site, data.owner_site_id) is None:
+        raise Invalid("owner_site_id", "Choose the site that owns this campaign.")
+    require(actor, Permission.CAMPAIGN_WRITE, site_ids=[data.owner_site_id])
+    if not data.items:
+        raise Invalid("items", "Add at least one item (an image, a video or a text slide).")
+    if data.targets.empty:
+        raise Invalid("targets", "Choose where it shows: at least one site, tag, kind or profile.")
+    unknown = [s for s in data.targets.sites if session.get(m.Site, s) is None]
+    if unknown:
+        raise Invalid("targets", f"Unknown site: {', '.join(sorted(unknown))}.")
+    if not 0 <= data.priority <= 100:
+        raise Invalid("priority", "Priority is from 0 to 100.")
+    for number, item in enumerate(data.items, start=1):
+        if not 0 < item.duration_s <= 3600:
+            raise Invalid("items", f"Item {number}: show it for 1 s to 3600 s.")
+        if not 1 <= item.weight <= 100:
+            raise Invalid("items", f"Item {number}: the weight is from 1 to 100.")
+        if item.kind is ItemKind.TEXT:
+            if item.text is None or not item.text.title.strip():
+                raise Invalid("items", f"Item {number}: a text slide needs a title.")
+            continue
+        asset = session.get(m.MediaAsset, item.media_id) if item.media_id is not None else None
+        if asset is None:
+            raise Invalid("items", f"Item {number}: choose a picture or video from the library.")
+        if asset.kind != item.kind.value:
+            raise Invalid(
+                "items", f"Item {number}: the file is a {asset.kind}, not a {item.kind.value}."
+            )
+    violations = rule_violations(session, data)
+    if violations:
+        raise Invalid("items", str(violations[0]), [str(v) for v in violations])
+
+
+def save(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    data: CampaignInput,
+    campaign_id: str | None = None,
+) -> m.Campaign:
+    """Create or update a campaign (as a draft). Refuses rule violations."""
+    now = rt.clock.now()
+    was_published = False
+    old_targets = Targets()
+    existing = None
+    if campaign_id is not None:
+        existing = get(session, campaign_id)
+        require(actor, Permission.CAMPAIGN_WRITE, site_ids=[existing.owner_site_id])
+        if existing.status == Status.ARCHIVED:
+            raise Invalid("status", "An archived campaign cannot be changed.")
+        was_published = existing.status == Status.PUBLISHED
+        old_targets = snapshot.targets_of(existing.targets)
+    with session.no_autoflush:
+        _validate(session, actor, data)
+    if existing is None:
+        campaign = m.Campaign(
+            id=_slug(data.name),
+            created_by=actor.username,
+            created_at=now,
+            status=Status.DRAFT,
+        )
+        session.add(campaign)
+    else:
+        campaign = existing
+    campaign.name = data.name.strip()[:200]
+    campaign.owner_site_id = data.owner_site_id
+    campaign.priority = data.priority
+    campaign.is_default = data.is_default
+    campaign.schedules = [s.model_dump(mode="json") for s in data.schedules]
+    campaign.targets = targets_json(data.targets)
+    campaign.updated_at = now
+    campaign.status = Status.DRAFT
+    campaign.items.clear()
+    session.flush()
+    for position, item in enumerate(data.items):
+        campaign.items.append(
+            m.CampaignItem(
+                id=f"{campaign.id}-{secrets.token_hex(3)}",
+                position=position,
+                kind=item.kind.value,
+                media_id=item.media_id if item.kind is not ItemKind.TEXT else None,
+                text=item.text.model_dump(mode="json") if item.text else None,
+                alt_text=item.alt_text[:200],
+                duration_s=item.duration_s,
+                weight=item.weight,
+                fit=item.fit.value,
+                background=item.background,
+                link_url=item.link_url or None,
+            )
+        )
+    audit.record(
+        session,
+        actor,
+        "campaign.create" if campaign_id is None else "campaign.update",
+        "campaign",
+        campaign.id,
+        now,
+        name=campaign.name,
+    )
+    session.flush()
+    if was_published:
+        sync_manifests(session, rt, devices_reached(session, old_targets))
+    session.commit()
+    return campaign
+
+
+def needs_approval(session: Session, actor: Actor, campaign: m.Campaign) -> bool:
+    targets = snapshot.targets_of(campaign.targets)
+    site_ids = set(targets.sites) | {campaign.owner_site_id}
+    if not targets.sites:
+        site_ids |= {d.site_id for d in snapshot.load_devices(session) if targets.matches(d)}
+    sites = session.scalars(select(m.Site).where(m.Site.id.in_(site_ids))).all()
+    if any(site.requires_approval for site in sites):
+        return True
+    return not actor.covers_sites(site_ids)
+
+
+def _check_rules_again(session: Session, campaign: m.Campaign) -> None:
+    """Devices may have been added since the campaign was saved."""
+    data = to_input(campaign)
+    violations = rule_violations(session, data)
+    if violations:
+        raise Invalid("items", str(violations[0]), [str(v) for v in violations])
+
+
+def submit(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) -> m.Campaign:
+    """Publish now if no approval is needed, else put it in the approval queue."""
+    campaign = get(session, campaign_id)
+    require(actor, Permission.CAMPAIGN_WRITE, site_ids=[campaign.owner_site_id])
+    if campaign.status != Status.DRAFT:
+        raise Invalid("status", f"Only a draft can be submitted; this one is {campaign.status}.")
+    _check_rules_again(session, campaign)
+    now = rt.clock.now()
+    campaign.submitted_by = actor.username
+    campaign.updated_at = now
+    if needs_approval(session, actor, campaign) or not actor.can(Permission.CAMPAIGN_PUBLISH):
+        campaign.status = Status.PENDING
+        audit.record(session, actor, "campaign.submit", "campaign", campaign.id, now)
+        session.commit()
+        return campaign
+    return _publish(session, rt, actor, campaign, now)
+
+
+def _publish(
+    session: Session, rt: CmsRuntime, actor: Actor, campaign: m.Campaign, now: datetime
+) -> m.Campaign:
+    campaign.status = Status.PUBLISHED
+    campaign.approved_by = actor.username
+    campaign.approved_at = now
+    audit.record(session, actor, "campaign.publish", "campaign", campaign.id, now)
+    session.flush()
+    sync_manifests(session, rt, devices_reached(session, snapshot.targets_of(campaign.targets)))
+    return campaign
+
+
+def approve(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) -> m.Campaign:
+    campaign = get(session, campaign_id)
+    require(actor, Permission.CAMPAIGN_APPROVE)
+    if campaign.status != Status.PENDING:
+        raise Invalid(
+            "status", f"Only a pending campaign can be approved; this one is {campaign.status}."
+        )
+    _check_rules_again(session, campaign)
+    return _publish(session, rt, actor, campaign, rt.clock.now())
+
+
+def reject(
+    session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str, note: str
+) -> m.Campaign:
+    campaign = get(session, campaign_id)
+    require(actor, Permission.CAMPAIGN_APPROVE)
+    if campaign.status != Status.PENDING:
+        raise Invalid(
+            "status", f"Only a pending campaign can be rejected; this one is {campaign.status}."
+        )
+    now = rt.clock.now()
+    campaign.status = Status.DRAFT
+    campaign.review_note = note.strip()[:2000]
+    campaign.updated_at = now
+    audit.record(session, actor, "campaign.reject", "campaign", campaign.id, now, note=note)
+    session.commit()
+    return campaign
+
+
+def archive(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) -> m.Campaign:
+    campaign = get(session, campaign_id)
+    require(actor, Permission.CAMPAIGN_ARCHIVE, site_ids=[campaign.owner_site_id])
+    was_published = campaign.status == Status.PUBLISHED
+    now = rt.clock.now()
+    campaign.status = Status.ARCHIVED
+    campaign.updated_at = now
+    audit.record(session, actor, "campaign.archive", "campaign", campaign.id, now)
+    session.flush()
+    if was_published:
+        sync_manifests(session, rt, devices_reached(session, snapshot.targets_of(campaign.targets)))
+    session.commit()
+    return campaign
+
+
+def to_input(campaign: m.Campaign) -> CampaignInput:
+    return CampaignInput(
+        name=campaign.name,
+        owner_site_id=campaign.owner_site_id,
+        priority=campaign.priority,
+        is_default=campaign.is_default,
+        schedules=tuple(Schedule.model_validate(s) for s in campaign.schedules),
+        targets=snapshot.targets_of(campaign.targets),
+        items=tuple(
+            ItemInput(
+                kind=ItemKind(i.kind),
+                duration_s=i.duration_s,
+                media_id=i.media_id,
+                text=TextSlide.model_validate(i.text) if i.text else None,
+                alt_text=i.alt_text,
+                weight=i.weight,
+                fit=Fit(i.fit),
+                background=i.background,
+                link_url=i.link_url,
+            )
+            for i in campaign.items
+        ),
+    )
+
+
+def parse_schedule(raw: dict[str, object]) -> Schedule:
+    try:
+        return Schedule.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        raise Invalid("schedules", f"Schedule: {first['msg']}") from None

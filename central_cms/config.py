@@ -1,0 +1,154 @@
+"""CMS configuration, read once at start-up into a frozen dataclass.
+
+Sources, later ones winning: built-in defaults, a TOML file (``DS_CMS_CONFIG`` or the
+``path`` argument), then ``DS_CMS_*`` environment variables. Every error names the key
+and says how to fix it. Secrets that must survive restarts (the Flask secret key and
+the manifest signing key) are created in the instance folder on first run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENV_PREFIX = "DS_CMS_"
+
+
+class CmsConfigError(Exception):
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        super().__init__(f"{key}: {problem} ({fix})")
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class CmsConfig:
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    public_url: str = "http://127.0.0.1:5000"
+    mqtt_brokers: tuple[str, ...] = ("mqtt://127.0.0.1:1883",)
+    mqtt_username: str = "cms"
+    mqtt_password: str = ""
+    manifest_horizon_days: int = 14
+    max_upload_mb: int = 200
+    max_image_pixels: int = 40_000_000
+    secure_cookies: bool = False
+    login_attempts_per_15min: int = 5
+    # Published to devices in their config file, so they know which brokers to try.
+    device_brokers: tuple[str, ...] = ("mqtt://127.0.0.1:1883",)
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def media_path(self) -> Path:
+        return self.instance_path / "media"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.instance_path / "cms-signing-key.pem"
+
+    def with_changes(self, **changes: object) -> CmsConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+_INT_KEYS = {
+    "manifest_horizon_days": (1, 60),
+    "max_upload_mb": (1, 4096),
+    "max_image_pixels": (1_000_000, 500_000_000),
+    "login_attempts_per_15min": (1, 1000),
+}
+_LIST_KEYS = {"mqtt_brokers", "device_brokers"}
+_BOOL_KEYS = {"secure_cookies"}
+_STR_KEYS = {"database_url", "secret_key", "public_url", "mqtt_username", "mqtt_password"}
+KNOWN_KEYS = {"instance_path"} | set(_INT_KEYS) | _LIST_KEYS | _BOOL_KEYS | _STR_KEYS
+
+
+def _int(key: str, raw: object) -> int:
+    low, high = _INT_KEYS[key]
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise CmsConfigError(key, f"{raw!r} is not a whole number", f"use {low}..{high}") from None
+    if not low <= value <= high:
+        raise CmsConfigError(key, f"{value} is out of range", f"use {low}..{high}")
+    return value
+
+
+def _bool(key: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise CmsConfigError(key, f"{raw!r} is not a boolean", "use true or false")
+
+
+def _list(key: str, raw: object) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    values = tuple(str(item).strip() for item in items if str(item).strip())
+    for value in values:
+        if not value.startswith(("mqtt://", "mqtts://")):
+            raise CmsConfigError(key, f"{value!r} is not a broker URL", "use mqtt://host:port")
+    if not values:
+        raise CmsConfigError(key, "is empty", "give at least one mqtt://host:port")
+    return values
+
+
+def _secret_key(instance: Path) -> str:
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    instance_path: Path | None = None,
+) -> CmsConfig:
+    """Build the configuration; creates the instance folder and its secret key if new."""
+    env = os.environ if env is None else env
+    raw: dict[str, object] = {}
+    path = path or (Path(env[f"{ENV_PREFIX}CONFIG"]) if f"{ENV_PREFIX}CONFIG" in env else None)
+    if path is not None:
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise CmsConfigError("config", f"cannot read {path}: {error}", "fix the file") from None
+        raw.update(table.get("cms", table))
+    for key in KNOWN_KEYS:
+        if f"{ENV_PREFIX}{key.upper()}" in env:
+            raw[key] = env[f"{ENV_PREFIX}{key.upper()}"]
+    unknown = set(raw) - KNOWN_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise CmsConfigError(key, "is not a CMS setting", f"use one of {sorted(KNOWN_KEYS)}")
+    instance = Path(str(raw.pop("instance_path", instance_path or "instance"))).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    values: dict[str, object] = {}
+    for key, value in raw.items():
+        if key in _INT_KEYS:
+            values[key] = _int(key, value)
+        elif key in _BOOL_KEYS:
+            values[key] = _bool(key, value)
+        elif key in _LIST_KEYS:
+            values[key] = _list(key, value)
+        else:
+            values[key] = str(value)
+    values.setdefault("database_url", f"sqlite:///{instance / 'cms.sqlite3'}")
+    values.setdefault("secret_key", _secret_key(instance))
+    if "public_url" in values:
+        values["public_url"] = str(values["public_url"]).rstrip("/")
+    return CmsConfig(instance_path=instance, **values)  # type: ignore[arg-type]

@@ -1,0 +1,256 @@
+"""Sites, screen profiles, devices (registration with credentials) and users."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from central_cms import audit
+from central_cms import models as m
+from central_cms.errors import Invalid, NotFound
+from central_cms.manifests import sync_manifests
+from central_cms.policy import Actor, Permission, require
+from central_cms.runtime import CmsRuntime
+from devices.broker import acl_file, hash_password, new_password, password_file
+from devices.config import device_config_toml
+from devices.protocol import Channel, DeviceKind, ProtocolError, device_topic, validate_id
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_id(value: str, field: str) -> str:
+    try:
+        return validate_id(value, field)
+    except ProtocolError:
+        raise Invalid(
+            field, "Use 1-64 lowercase letters, digits and '-', not starting or ending with '-'."
+        ) from None
+
+
+def _tags(raw: list[str]) -> list[str]:
+    tags = sorted({t.strip().lower() for t in raw if t.strip()})
+    for tag in tags:
+        _check_id(tag, "tags")
+    return tags
+
+
+@dataclass(frozen=True)
+class Registration:
+    device: m.Device
+    config_toml: str  # shown once: holds the device's MQTT password and asset token
+
+
+def register_device(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    *,
+    device_id: str,
+    name: str,
+    kind: DeviceKind,
+    site_id: str,
+    profile_id: str,
+    tags: list[str],
+) -> Registration:
+    require(actor, Permission.DEVICE_WRITE)
+    _check_id(device_id, "id")
+    if session.get(m.Device, device_id) is not None:
+        raise Invalid("id", f"A device called {device_id} already exists.")
+    if session.get(m.Site, site_id) is None:
+        raise Invalid("site_id", "Choose a site.")
+    if session.get(m.ScreenProfile, profile_id) is None:
+        raise Invalid("profile_id", "Choose a screen profile.")
+    password, token = new_password(), secrets.token_urlsafe(32)
+    now = rt.clock.now()
+    device = m.Device(
+        id=device_id,
+        name=name.strip()[:200],
+        kind=kind.value,
+        site_id=site_id,
+        profile_id=profile_id,
+        tags=_tags(tags),
+        mqtt_password_hash=hash_password(password),
+        asset_token_hash=token_hash(token),
+        created_at=now,
+    )
+    session.add(device)
+    audit.record(session, actor, "device.register", "device", device_id, now, site=site_id)
+    session.flush()
+    toml = device_config_toml(
+        device_id=device_id,
+        kind=kind,
+        brokers=rt.config.device_brokers,
+        username=device_id,
+        password=password,
+        public_keys=[rt.signing_key.public_key.to_text()],
+        asset_token=token,
+    )
+    sync_manifests(session, rt, [device_id])
+    return Registration(device, toml)
+
+
+def update_device(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    device_id: str,
+    *,
+    name: str,
+    site_id: str,
+    profile_id: str,
+    tags: list[str],
+) -> m.Device:
+    require(actor, Permission.DEVICE_WRITE)
+    device = session.get(m.Device, device_id)
+    if device is None:
+        raise NotFound(device_id)
+    if session.get(m.Site, site_id) is None:
+        raise Invalid("site_id", "Choose a site.")
+    if session.get(m.ScreenProfile, profile_id) is None:
+        raise Invalid("profile_id", "Choose a screen profile.")
+    device.name, device.site_id, device.profile_id = name.strip()[:200], site_id, profile_id
+    device.tags = _tags(tags)
+    audit.record(session, actor, "device.update", "device", device_id, rt.clock.now())
+    session.flush()
+    sync_manifests(session, rt, [device_id])
+    return device
+
+
+def delete_device(session: Session, rt: CmsRuntime, actor: Actor, device_id: str) -> None:
+    require(actor, Permission.DEVICE_WRITE)
+    device = session.get(m.Device, device_id)
+    if device is None:
+        raise NotFound(device_id)
+    session.query(m.ManifestState).filter_by(device_id=device_id).delete()
+    session.delete(device)
+    audit.record(session, actor, "device.delete", "device", device_id, rt.clock.now())
+    # An empty retained payload removes the old manifest from the broker.
+    rt.publisher.publish(device_topic(device_id, Channel.MANIFEST), b"", retain=True)
+    session.commit()
+
+
+def save_site(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    *,
+    site_id: str,
+    name: str,
+    address: str,
+    timezone: str,
+    requires_approval: bool,
+    opening_hours: list[dict[str, str]] | None = None,
+) -> m.Site:
+    require(actor, Permission.SITE_WRITE)
+    _check_id(site_id, "id")
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            "timezone", f"{timezone!r} is not a time zone such as Australia/Perth."
+        ) from None
+    if not name.strip():
+        raise Invalid("name", "Give the site a name.")
+    site = session.get(m.Site, site_id)
+    action = "site.update"
+    if site is None:
+        site = m.Site(id=site_id, timezone=timezone, name=name)
+        session.add(site)
+        action = "site.create"
+    site.name, site.address, site.timezone = name.strip(), address.strip(), timezone
+    site.requires_approval = requires_approval
+    if opening_hours is not None:
+        site.opening_hours = opening_hours
+    audit.record(session, actor, action, "site", site_id, rt.clock.now())
+    session.flush()
+    sync_manifests(
+        session, rt, session.scalars(select(m.Device.id).where(m.Device.site_id == site_id)).all()
+    )
+    return site
+
+
+def save_profile(
+    session: Session, rt: CmsRuntime, actor: Actor, profile: m.ScreenProfile
+) -> m.ScreenProfile:
+    """Create or update a profile from a detached row of values."""
+    require(actor, Permission.PROFILE_WRITE)
+    _check_id(profile.id, "id")
+    if not (16 <= profile.width_px <= 7680 and 16 <= profile.height_px <= 4320):
+        raise Invalid("width_px", "The canvas is 16-7680 by 16-4320 pixels.")
+    if profile.min_dwell_s < 0 or profile.min_dwell_s > 3600:
+        raise Invalid("min_dwell_s", "The minimum dwell is 0-3600 s.")
+    merged = session.merge(profile)
+    audit.record(session, actor, "profile.save", "profile", profile.id, rt.clock.now())
+    session.flush()
+    sync_manifests(
+        session,
+        rt,
+        session.scalars(select(m.Device.id).where(m.Device.profile_id == profile.id)).all(),
+    )
+    return merged
+
+
+def create_user(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor | None,
+    *,
+    username: str,
+    password: str,
+    role: m.Role,
+    display_name: str = "",
+    sites: list[str] | None = None,
+) -> m.User:
+    """`actor` None only for bootstrap (CLI, seed)."""
+    if actor is not None:
+        require(actor, Permission.USER_WRITE)
+    if len(password) < 10:
+        raise Invalid("password", "Use at least 10 characters.")
+    if session.scalars(select(m.User).where(m.User.username == username)).first():
+        raise Invalid("username", f"{username} already exists.")
+    user = m.User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=generate_password_hash(password),
+        role=role.value,
+        sites=sorted(sites or []),
+        active=True,
+        created_at=rt.clock.now(),
+    )
+    session.add(user)
+    if actor is not None:
+        audit.record(
+            session, actor, "user.create", "user", username, rt.clock.now(), role=role.value
+        )
+    session.commit()
+    return user
+
+
+def create_api_token(session: Session, rt: CmsRuntime, user: m.User, name: str) -> str:
+    token = "ds_" + secrets.token_urlsafe(32)
+    session.add(
+        m.ApiToken(
+            user_id=user.id, name=name, token_hash=token_hash(token), created_at=rt.clock.now()
+        )
+    )
+    session.commit()
+    return token
+
+
+def broker_files(session: Session, rt: CmsRuntime) -> tuple[str, str]:
+    """(Mosquitto password file, ACL file) for the whole fleet and the CMS account."""
+    devices = session.scalars(select(m.Device).order_by(m.Device.id)).all()
+    hashes = {d.id: d.mqtt_password_hash for d in devices if d.mqtt_password_hash}
+    cms_user = rt.config.mqtt_username
+    if rt.config.mqtt_password:
+        hashes[cms_user] = hash_password(rt.config.mqtt_password)
+    return password_file(hashes), acl_file([d.id for d in devices], [cms_user])

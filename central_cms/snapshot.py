@@ -1,0 +1,205 @@
+"""From database rows to the compiler's plain values (and nothing else)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from central_cms import models as m
+from central_cms.compiler import (
+    CampaignSpec,
+    Catalogue,
+    DeviceSpec,
+    ItemSpec,
+    MediaSpec,
+    Targets,
+)
+from central_cms.rules import ProfileRules
+from devices.protocol import (
+    AssetRef,
+    BrightnessStep,
+    DeviceKind,
+    Fit,
+    ItemKind,
+    OpeningHours,
+    PortalSettings,
+    ProfileKind,
+    Schedule,
+    ScreenProfile,
+    SiteInfo,
+    TextSlide,
+    TimeWindow,
+)
+
+
+def asset_url(public_url: str, sha256: str) -> str:
+    return f"{public_url}/device-api/v1/assets/{sha256}"
+
+
+def device_spec(device: m.Device) -> DeviceSpec:
+    return DeviceSpec(
+        id=device.id,
+        kind=DeviceKind(device.kind),
+        site_id=device.site_id,
+        profile_id=device.profile_id,
+        tags=frozenset(device.tags),
+    )
+
+
+def targets_of(raw: Mapping[str, object]) -> Targets:
+    def values(key: str) -> frozenset[str]:
+        found = raw.get(key) or []
+        return frozenset(str(v) for v in found) if isinstance(found, list) else frozenset()
+
+    return Targets(
+        sites=values("sites"),
+        tags=values("tags"),
+        kinds=frozenset(DeviceKind(k) for k in values("kinds")),
+        profiles=values("profiles"),
+    )
+
+
+def site_info(site: m.Site) -> SiteInfo:
+    return SiteInfo(
+        id=site.id,
+        name=site.name,
+        timezone=site.timezone,
+        brand_colour=site.brand_colour,
+        opening_hours=tuple(OpeningHours.model_validate(h) for h in site.opening_hours),
+    )
+
+
+def _hhmm(value: str) -> time:
+    return time.fromisoformat(value)
+
+
+def screen_profile(profile: m.ScreenProfile) -> ScreenProfile:
+    night = None
+    if profile.night_blank_start and profile.night_blank_end:
+        night = TimeWindow(
+            start=_hhmm(profile.night_blank_start), end=_hhmm(profile.night_blank_end)
+        )
+    return ScreenProfile(
+        name=profile.name,
+        kind=ProfileKind(profile.kind),
+        width_px=profile.width_px,
+        height_px=profile.height_px,
+        min_dwell_s=profile.min_dwell_s,
+        allow_video=profile.allow_video,
+        transitions=profile.transitions,
+        night_blank=night,
+        brightness=tuple(BrightnessStep.model_validate(b) for b in profile.brightness),
+        max_content_age_s=profile.max_content_age_s,
+    )
+
+
+def profile_rules(profile: m.ScreenProfile) -> ProfileRules:
+    return ProfileRules(
+        profile_id=profile.id,
+        name=f"{profile.name} ({profile.width_px}x{profile.height_px})",
+        min_dwell_s=profile.min_dwell_s,
+        allow_video=profile.allow_video,
+        forbid_contact_text=profile.forbid_contact_text,
+    )
+
+
+def load_catalogue(session: Session) -> Catalogue:
+    sites = session.scalars(select(m.Site)).all()
+    return Catalogue(
+        sites={s.id: site_info(s) for s in sites},
+        profiles={p.id: screen_profile(p) for p in session.scalars(select(m.ScreenProfile))},
+        portals={
+            s.id: PortalSettings.model_validate(s.portal_settings)
+            for s in sites
+            if s.portal_settings
+        },
+    )
+
+
+def load_devices(session: Session, ids: Iterable[str] | None = None) -> list[DeviceSpec]:
+    query = select(m.Device).order_by(m.Device.id)
+    if ids is not None:
+        query = query.where(m.Device.id.in_(list(ids)))
+    return [device_spec(d) for d in session.scalars(query)]
+
+
+def media_spec(
+    media: m.MediaAsset, renditions: Iterable[m.Rendition], public_url: str
+) -> MediaSpec:
+    blob = media.blob
+
+    def ref(sha: str, size: int, content_type: str) -> AssetRef:
+        return AssetRef(
+            sha256=sha, url=asset_url(public_url, sha), size_bytes=size, content_type=content_type
+        )
+
+    return MediaSpec(
+        original=ref(blob.sha256, blob.size_bytes, blob.content_type),
+        renditions={
+            (r.profile_id, Fit(r.fit)): ref(r.sha256, r.size_bytes, "image/png") for r in renditions
+        },
+    )
+
+
+def item_spec(item: m.CampaignItem, media: MediaSpec | None) -> ItemSpec:
+    label = (
+        item.alt_text
+        or (item.text or {}).get("title", "")
+        or (item.media.title if item.media else "")
+    )
+    return ItemSpec(
+        id=item.id,
+        kind=ItemKind(item.kind),
+        duration_s=item.duration_s,
+        weight=item.weight,
+        fit=Fit(item.fit),
+        media=media,
+        text=TextSlide.model_validate(item.text) if item.text else None,
+        alt_text=item.alt_text,
+        link_url=item.link_url,
+        label=str(label)[:80],
+    )
+
+
+def campaign_spec(
+    campaign: m.Campaign, media: Mapping[int, MediaSpec] | None = None
+) -> CampaignSpec:
+    media = media or {}
+    return CampaignSpec(
+        id=campaign.id,
+        name=campaign.name,
+        targets=targets_of(campaign.targets),
+        items=tuple(
+            item_spec(i, media.get(i.media_id) if i.media_id is not None else None)
+            for i in campaign.items
+        ),
+        schedules=tuple(Schedule.model_validate(s) for s in campaign.schedules),
+        priority=campaign.priority,
+        is_default=campaign.is_default,
+    )
+
+
+def load_published(session: Session, public_url: str) -> list[CampaignSpec]:
+    campaigns = session.scalars(
+        select(m.Campaign)
+        .where(m.Campaign.status == m.CampaignStatus.PUBLISHED)
+        .options(selectinload(m.Campaign.items).selectinload(m.CampaignItem.media))
+        .order_by(m.Campaign.id)
+    ).all()
+    media_ids = {i.media_id for c in campaigns for i in c.items if i.media_id is not None}
+    media = load_media(session, media_ids, public_url)
+    return [campaign_spec(c, media) for c in campaigns]
+
+
+def load_media(session: Session, media_ids: Iterable[int], public_url: str) -> dict[int, MediaSpec]:
+    ids = list(set(media_ids))
+    if not ids:
+        return {}
+    assets = session.scalars(select(m.MediaAsset).where(m.MediaAsset.id.in_(ids))).all()
+    by_media: dict[int, list[m.Rendition]] = {}
+    for rendition in session.scalars(select(m.Rendition).where(m.Rendition.media_id.in_(ids))):
+        by_media.setdefault(rendition.media_id, []).append(rendition)
+    return {a.id: media_spec(a, by_media.get(a.id, []), public_url) for a in assets}

@@ -1,0 +1,64 @@
+"""Every blueprint of the CMS is registered here, in one place, with its nav entries.
+
+To add pages (issue 7: analytics, device health): write a blueprint module, then add it
+to `register_blueprints` with `add_nav(app, NavEntry(...))`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+
+from central_cms import db
+from central_cms.errors import Forbidden, NotFound
+from central_cms.nav import NavEntry, add_nav
+from central_cms.policy import Permission
+
+
+def register_blueprints(app: Flask) -> None:
+    from central_cms.api import api
+    from central_cms.views import (
+        alerts,
+        audit_log,
+        auth_views,
+        campaigns,
+        device_api,
+        devices,
+        home,
+        media,
+        sites,
+        users,
+    )
+
+    for blueprint in (
+        auth_views.bp,
+        home.bp,
+        sites.bp,
+        devices.bp,
+        media.bp,
+        campaigns.bp,
+        alerts.bp,
+        audit_log.bp,
+        users.bp,
+        device_api.bp,
+    ):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api)
+
+    @app.errorhandler(Forbidden)
+    def _forbidden(error: Forbidden):  # type: ignore[no-untyped-def]
+        db.session().rollback()
+        return render_template("error.html", error=error, code=403), 403
+
+    @app.errorhandler(NotFound)
+    def _missing(error: NotFound):  # type: ignore[no-untyped-def]
+        return render_template("error.html", error=error, code=404), 404
+
+    add_nav(app, NavEntry("Home", "home.index", order=0))
+    add_nav(app, NavEntry("Campaigns", "campaigns.index", order=10))
+    add_nav(app, NavEntry("Approvals", "campaigns.approvals", Permission.CAMPAIGN_APPROVE, 15))
+    add_nav(app, NavEntry("Media", "media.index", order=20))
+    add_nav(app, NavEntry("Alerts", "alerts.index", order=30))
+    add_nav(app, NavEntry("Sites", "sites.index", order=40))
+    add_nav(app, NavEntry("Devices", "devices.index", order=50))
+    add_nav(app, NavEntry("Audit log", "audit_log.index", Permission.AUDIT_READ, 80))
+    add_nav(app, NavEntry("Users", "users.index", Permission.USER_WRITE, 90))

@@ -1,0 +1,72 @@
+"""Alerts: send to all devices or one site, with an expiry; clear early."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from central_cms import alerts as service
+from central_cms import models as m
+from central_cms.auth import login_required, permission_required
+from central_cms.errors import Invalid
+from central_cms.policy import Permission
+from central_cms.views.common import context, flash_invalid
+from devices.protocol import Severity
+
+bp = Blueprint("alerts", __name__, url_prefix="/alerts")
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    s, rt, _ = context()
+    alerts = s.scalars(select(m.Alert).order_by(m.Alert.issued_at.desc()).limit(100)).all()
+    sites = s.scalars(select(m.Site).order_by(m.Site.name)).all()
+    return render_template(
+        "alerts.html", alerts=alerts, sites=sites, severities=list(Severity), now=rt.clock.now()
+    )
+
+
+@bp.post("/")
+@permission_required(Permission.ALERT_WRITE)
+def send() -> Response:
+    s, rt, actor = context()
+    form = request.form
+    try:
+        minutes = int(form.get("minutes", "60"))
+        if not 1 <= minutes <= 7 * 24 * 60:
+            raise ValueError
+    except ValueError:
+        flash("Give how long the alert lasts, 1 to 10080 minutes.", "error")
+        return redirect(url_for("alerts.index"))
+    try:
+        alert = service.send_alert(
+            s,
+            rt,
+            actor,
+            scope=form.get("scope", "all"),
+            title=form.get("title", ""),
+            body=form.get("body", ""),
+            severity=Severity(form.get("severity", "warning")),
+            expires_at=rt.clock.now() + timedelta(minutes=minutes),
+        )
+        flash(f"Alert “{alert.title}” sent; it ends at {_local(alert.expires_at)}.", "ok")
+    except Invalid as error:
+        flash_invalid(error)
+    return redirect(url_for("alerts.index"))
+
+
+@bp.post("/<alert_id>/clear")
+@permission_required(Permission.ALERT_WRITE)
+def clear(alert_id: str) -> Response:
+    s, rt, actor = context()
+    alert = service.clear_alert(s, rt, actor, alert_id)
+    flash(f"Cleared “{alert.title}”.", "ok")
+    return redirect(url_for("alerts.index"))
+
+
+def _local(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,335 @@
+"""Campaigns: list, editor (schedule builder, target picker, items), detail with
+previews per targeted screen profile, and the approval queue."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from central_cms import campaigns as service
+from central_cms import models as m
+from central_cms import preview, snapshot
+from central_cms.auth import login_required, permission_required
+from central_cms.compiler import Targets
+from central_cms.errors import Invalid
+from central_cms.policy import Permission
+from central_cms.views.common import checkbox, context, flash_invalid
+from devices.protocol import DeviceKind, Fit, ItemKind, Schedule, TextSlide, TimeWindow, Weekday
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+ITEM_ROWS = 4
+WINDOW_ROWS = 2
+PRIORITIES = [(30, "Low"), (50, "Normal"), (70, "High"), (90, "Urgent")]
+
+
+def _float(raw: str | None, field: str, message: str) -> float:
+    try:
+        return float(raw or "")
+    except ValueError:
+        raise Invalid(field, message) from None
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw or default)
+    except ValueError:
+        return default
+
+
+def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
+    """The editor's fields -> CampaignInput; blank item rows are skipped."""
+    days = tuple(Weekday(d) for d in form.getlist("days") if d in Weekday.__members__.values())
+    windows = []
+    for n in range(WINDOW_ROWS):
+        start, end = form.get(f"window-{n}-start", ""), form.get(f"window-{n}-end", "")
+        if start and end:
+            try:
+                windows.append(
+                    TimeWindow(start=time.fromisoformat(start), end=time.fromisoformat(end))
+                )
+            except ValueError:
+                raise Invalid("schedules", f"Time window {n + 1}: use times like 07:00.") from None
+    try:
+        starts = date.fromisoformat(form["starts_on"]) if form.get("starts_on") else None
+        ends = date.fromisoformat(form["ends_on"]) if form.get("ends_on") else None
+    except ValueError:
+        raise Invalid("schedules", "Use dates like 2026-12-01.") from None
+    schedules: tuple[Schedule, ...] = ()
+    if starts or ends or days or windows:
+        if starts and ends and ends < starts:
+            raise Invalid("schedules", "The last day is before the first day.")
+        schedules = (Schedule(starts_on=starts, ends_on=ends, days=days, windows=tuple(windows)),)
+    items = []
+    for n in range(_int(form.get("item_rows"), ITEM_ROWS)):
+        kind_raw = form.get(f"items-{n}-kind", "")
+        media_raw = form.get(f"items-{n}-media_id", "")
+        title = form.get(f"items-{n}-title", "").strip()
+        if not kind_raw or (not media_raw and not title):
+            continue
+        try:
+            kind = ItemKind(kind_raw)
+            fit = Fit(form.get(f"items-{n}-fit", "fit"))
+        except ValueError:
+            raise Invalid("items", f"Item {n + 1}: choose image, video or text.") from None
+        text = None
+        if kind is ItemKind.TEXT:
+            text = TextSlide(
+                title=title[:200],
+                body=form.get(f"items-{n}-body", "")[:5000],
+                when=form.get(f"items-{n}-when", "")[:200],
+                venue=form.get(f"items-{n}-venue", "")[:200],
+            )
+        items.append(
+            service.ItemInput(
+                kind=kind,
+                duration_s=_float(
+                    form.get(f"items-{n}-duration_s"),
+                    "items",
+                    f"Item {n + 1}: give the seconds it shows, like 10.",
+                ),
+                media_id=int(media_raw)
+                if media_raw.isdigit() and kind is not ItemKind.TEXT
+                else None,
+                text=text,
+                alt_text=form.get(f"items-{n}-alt_text", "")[:200],
+                weight=_int(form.get(f"items-{n}-weight"), 1),
+                fit=fit,
+                link_url=form.get(f"items-{n}-link_url", "").strip() or None,
+            )
+        )
+    try:
+        kinds = frozenset(DeviceKind(k) for k in form.getlist("target_kinds"))
+    except ValueError:
+        raise Invalid("targets", "Choose signage or portal.") from None
+    targets = Targets(
+        sites=frozenset(form.getlist("target_sites")),
+        tags=frozenset(
+            t.strip().lower() for t in form.get("target_tags", "").split(",") if t.strip()
+        ),
+        kinds=kinds,
+        profiles=frozenset(form.getlist("target_profiles")),
+    )
+    return service.CampaignInput(
+        name=form.get("name", ""),
+        owner_site_id=form.get("owner_site_id", ""),
+        items=tuple(items),
+        targets=targets,
+        schedules=schedules,
+        priority=_int(form.get("priority"), 50),
+        is_default=checkbox(form.get("is_default")),
+    )
+
+
+def _form_from(campaign: m.Campaign) -> dict[str, object]:
+    """Prefill values for editing an existing campaign."""
+    values: dict[str, object] = {
+        "name": campaign.name,
+        "owner_site_id": campaign.owner_site_id,
+        "priority": str(campaign.priority),
+        "is_default": campaign.is_default,
+        "target_sites": campaign.targets.get("sites", []),
+        "target_tags": ", ".join(campaign.targets.get("tags", [])),
+        "target_kinds": campaign.targets.get("kinds", []),
+        "target_profiles": campaign.targets.get("profiles", []),
+        "days": [],
+    }
+    if campaign.schedules:
+        first = campaign.schedules[0]
+        values["starts_on"] = first.get("starts_on") or ""
+        values["ends_on"] = first.get("ends_on") or ""
+        values["days"] = first.get("days", [])
+        for n, window in enumerate(first.get("windows", [])[:WINDOW_ROWS]):
+            values[f"window-{n}-start"] = window["start"][:5]
+            values[f"window-{n}-end"] = window["end"][:5]
+    for n, item in enumerate(campaign.items):
+        values[f"items-{n}-kind"] = item.kind
+        values[f"items-{n}-media_id"] = str(item.media_id or "")
+        values[f"items-{n}-duration_s"] = f"{item.duration_s:g}"
+        values[f"items-{n}-weight"] = str(item.weight)
+        values[f"items-{n}-fit"] = item.fit
+        values[f"items-{n}-alt_text"] = item.alt_text
+        values[f"items-{n}-link_url"] = item.link_url or ""
+        for key in ("title", "body", "when", "venue"):
+            values[f"items-{n}-{key}"] = (item.text or {}).get(key, "")
+    return values
+
+
+def _editor_choices() -> dict[str, object]:
+    s, _, actor = context()
+    sites = s.scalars(select(m.Site).order_by(m.Site.name)).all()
+    tags = sorted({t for tags in s.scalars(select(m.Device.tags)) for t in tags})
+    return {
+        "sites": sites,
+        "own_sites": [site for site in sites if actor.covers_site(site.id)],
+        "profiles": s.scalars(select(m.ScreenProfile).order_by(m.ScreenProfile.name)).all(),
+        "media": s.scalars(select(m.MediaAsset).order_by(m.MediaAsset.title)).all(),
+        "known_tags": tags,
+        "kinds": list(DeviceKind),
+        "weekdays": list(Weekday),
+        "priorities": PRIORITIES,
+        "item_rows": ITEM_ROWS,
+        "window_rows": WINDOW_ROWS,
+        "fits": list(Fit),
+    }
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    s, _, _ = context()
+    status = request.args.get("status", "")
+    query = select(m.Campaign).order_by(m.Campaign.updated_at.desc())
+    if status in set(m.CampaignStatus):
+        query = query.where(m.Campaign.status == status)
+    return render_template(
+        "campaigns.html",
+        campaigns=s.scalars(query).all(),
+        status=status,
+        statuses=list(m.CampaignStatus),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"], defaults={"campaign_id": None})
+@bp.route("/<campaign_id>/edit", methods=["GET", "POST"])
+@permission_required(Permission.CAMPAIGN_WRITE)
+def edit(campaign_id: str | None) -> str | Response | tuple[str, int]:
+    s, rt, actor = context()
+    campaign = s.get(m.Campaign, campaign_id) if campaign_id else None
+    if campaign_id and campaign is None:
+        abort(404)
+    if request.method == "POST":
+        try:
+            data = parse_form(request.form)
+            saved = service.save(s, rt, actor, data, campaign_id)
+        except Invalid as error:
+            flash_invalid(error)
+            return (
+                render_template(
+                    "campaign_form.html", campaign=campaign, form=request.form, **_editor_choices()
+                ),
+                400,
+            )
+        flash(f"Saved “{saved.name}” as a draft.", "ok")
+        return redirect(url_for("campaigns.detail", campaign_id=saved.id))
+    form = _form_from(campaign) if campaign else {"priority": "50", "days": []}
+    return render_template("campaign_form.html", campaign=campaign, form=form, **_editor_choices())
+
+
+@bp.get("/<campaign_id>")
+@login_required
+def detail(campaign_id: str) -> str:
+    s, rt, actor = context()
+    campaign = s.get(m.Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    targets = snapshot.targets_of(campaign.targets)
+    reached = [d for d in snapshot.load_devices(s) if targets.matches(d)]
+    profiles = service.targeted_profiles(s, targets)
+    site = campaign.owner_site
+    tz = ZoneInfo(site.timezone)
+    schedules = [Schedule.model_validate(x) for x in campaign.schedules]
+    upcoming = preview.upcoming_windows(schedules, rt.clock.now(), tz)
+    violations = service.rule_violations(s, service.to_input(campaign))
+    return render_template(
+        "campaign_detail.html",
+        campaign=campaign,
+        reached=reached,
+        profiles=profiles,
+        upcoming=upcoming,
+        tz=site.timezone,
+        violations=violations,
+        needs_approval=service.needs_approval(s, actor, campaign),
+        Permission=Permission,
+    )
+
+
+@bp.get("/<campaign_id>/preview/<int:position>/<profile_id>.png")
+@login_required
+def item_preview(campaign_id: str, position: int, profile_id: str) -> Response:
+    s, rt, _ = context()
+    campaign = s.get(m.Campaign, campaign_id)
+    profile = s.get(m.ScreenProfile, profile_id)
+    if campaign is None or profile is None or not 0 <= position < len(campaign.items):
+        abort(404)
+    item = campaign.items[position]
+    image = None
+    if item.kind == ItemKind.IMAGE and item.media is not None:
+        image = rt.blobs.read(item.media.sha256)
+    png = preview.render(
+        width=profile.width_px,
+        height=profile.height_px,
+        image_bytes=image,
+        text=TextSlide.model_validate(item.text) if item.text else None,
+        is_video=item.kind == ItemKind.VIDEO,
+        fit=Fit(item.fit),
+        background=item.background,
+    )
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+
+
+def _transition(action: str, campaign_id: str) -> Response:
+    s, rt, actor = context()
+    try:
+        if action == "submit":
+            campaign = service.submit(s, rt, actor, campaign_id)
+            if campaign.status == m.CampaignStatus.PUBLISHED:
+                flash(f"Published “{campaign.name}”: the screens update within seconds.", "ok")
+            else:
+                flash(f"Sent “{campaign.name}” for approval.", "ok")
+        elif action == "approve":
+            campaign = service.approve(s, rt, actor, campaign_id)
+            flash(f"Approved and published “{campaign.name}”.", "ok")
+        elif action == "reject":
+            campaign = service.reject(s, rt, actor, campaign_id, request.form.get("note", ""))
+            flash(f"Sent “{campaign.name}” back to its editor.", "ok")
+        else:
+            campaign = service.archive(s, rt, actor, campaign_id)
+            flash(f"Archived “{campaign.name}”.", "ok")
+    except Invalid as error:
+        flash_invalid(error)
+    target = request.form.get("back")
+    if target == "approvals":
+        return redirect(url_for("campaigns.approvals"))
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+
+
+@bp.post("/<campaign_id>/submit")
+@permission_required(Permission.CAMPAIGN_WRITE)
+def submit(campaign_id: str) -> Response:
+    return _transition("submit", campaign_id)
+
+
+@bp.post("/<campaign_id>/approve")
+@permission_required(Permission.CAMPAIGN_APPROVE)
+def approve(campaign_id: str) -> Response:
+    return _transition("approve", campaign_id)
+
+
+@bp.post("/<campaign_id>/reject")
+@permission_required(Permission.CAMPAIGN_APPROVE)
+def reject(campaign_id: str) -> Response:
+    return _transition("reject", campaign_id)
+
+
+@bp.post("/<campaign_id>/archive")
+@permission_required(Permission.CAMPAIGN_ARCHIVE)
+def archive(campaign_id: str) -> Response:
+    return _transition("archive", campaign_id)
+
+
+@bp.get("/approvals")
+@permission_required(Permission.CAMPAIGN_APPROVE)
+def approvals() -> str:
+    s, _, _ = context()
+    pending = s.scalars(
+        select(m.Campaign)
+        .where(m.Campaign.status == m.CampaignStatus.PENDING)
+        .order_by(m.Campaign.updated_at)
+    ).all()
+    return render_template("approvals.html", pending=pending)

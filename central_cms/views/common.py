@@ -1,0 +1,29 @@
+"""Small helpers shared by the UI views."""
+
+from __future__ import annotations
+
+from flask import abort, flash
+from sqlalchemy.orm import Session
+
+from central_cms import db
+from central_cms.auth import current_actor
+from central_cms.errors import Invalid
+from central_cms.policy import Actor
+from central_cms.runtime import CmsRuntime, runtime
+
+
+def context() -> tuple[Session, CmsRuntime, Actor]:
+    actor = current_actor()
+    if actor is None:
+        abort(401)
+    return db.session(), runtime(), actor
+
+
+def flash_invalid(error: Invalid) -> None:
+    db.session().rollback()
+    for problem in error.problems:
+        flash(problem, "error")
+
+
+def checkbox(value: str | None) -> bool:
+    return value in {"on", "1", "true", "yes"}

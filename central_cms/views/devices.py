@@ -1,0 +1,121 @@
+"""Devices: list, register (shows the device's config file once), edit, broker export."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from central_cms import fleet
+from central_cms import models as m
+from central_cms.auth import login_required, permission_required
+from central_cms.errors import Invalid
+from central_cms.policy import Permission
+from central_cms.views.common import context, flash_invalid
+from devices.protocol import DeviceKind
+
+bp = Blueprint("devices", __name__, url_prefix="/devices")
+
+
+def _choices() -> dict[str, object]:
+    s, _, _ = context()
+    return {
+        "sites": s.scalars(select(m.Site).order_by(m.Site.name)).all(),
+        "profiles": s.scalars(select(m.ScreenProfile).order_by(m.ScreenProfile.name)).all(),
+        "kinds": list(DeviceKind),
+    }
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    s, _, _ = context()
+    rows = s.execute(
+        select(m.Device, m.ManifestState)
+        .outerjoin(m.ManifestState, m.ManifestState.device_id == m.Device.id)
+        .order_by(m.Device.site_id, m.Device.id)
+    ).all()
+    return render_template("devices.html", rows=rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required(Permission.DEVICE_WRITE)
+def register() -> str | tuple[str, int]:
+    s, rt, actor = context()
+    if request.method == "POST":
+        form = request.form
+        try:
+            registration = fleet.register_device(
+                s,
+                rt,
+                actor,
+                device_id=form.get("id", "").strip(),
+                name=form.get("name", ""),
+                kind=DeviceKind(form.get("kind", "signage")),
+                site_id=form.get("site_id", ""),
+                profile_id=form.get("profile_id", ""),
+                tags=form.get("tags", "").split(","),
+            )
+            return render_template(
+                "device_registered.html",
+                device=registration.device,
+                config_toml=registration.config_toml,
+            )
+        except (Invalid, ValueError) as error:
+            if isinstance(error, Invalid):
+                flash_invalid(error)
+            else:
+                flash("Choose signage or portal.", "error")
+            return render_template("device_form.html", device=None, form=form, **_choices()), 400
+    return render_template("device_form.html", device=None, form={}, **_choices())
+
+
+@bp.route("/<device_id>/edit", methods=["GET", "POST"])
+@permission_required(Permission.DEVICE_WRITE)
+def edit(device_id: str) -> str | Response | tuple[str, int]:
+    s, rt, actor = context()
+    device = s.get(m.Device, device_id)
+    if device is None:
+        abort(404)
+    if request.method == "POST":
+        form = request.form
+        try:
+            fleet.update_device(
+                s,
+                rt,
+                actor,
+                device_id,
+                name=form.get("name", ""),
+                site_id=form.get("site_id", ""),
+                profile_id=form.get("profile_id", ""),
+                tags=form.get("tags", "").split(","),
+            )
+            flash(f"Saved {device_id}.", "ok")
+            return redirect(url_for("devices.index"))
+        except Invalid as error:
+            flash_invalid(error)
+            return render_template("device_form.html", device=device, form=form, **_choices()), 400
+    return render_template("device_form.html", device=device, form={}, **_choices())
+
+
+@bp.post("/<device_id>/delete")
+@permission_required(Permission.DEVICE_WRITE)
+def delete(device_id: str) -> Response:
+    s, rt, actor = context()
+    fleet.delete_device(s, rt, actor, device_id)
+    flash(f"Removed {device_id}; its retained manifest was cleared.", "ok")
+    return redirect(url_for("devices.index"))
+
+
+@bp.get("/broker/<which>")
+@permission_required(Permission.FLEET_EXPORT)
+def broker_file(which: str) -> Response:
+    s, rt, _ = context()
+    passwords, acl = fleet.broker_files(s, rt)
+    if which not in {"passwords", "acl"}:
+        abort(404)
+    return Response(
+        passwords if which == "passwords" else acl,
+        mimetype="text/plain",
+        headers={"Content-Disposition": f"attachment; filename=mosquitto.{which}"},
+    )
