@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from central_cms.analytics.model import BatchOutcome, DeviceInfo
 from central_cms.analytics.store import EventStore, FleetStore
+from central_cms.analytics.stores import Stores
 from devices.clock import Clock, SystemClock
 from devices.config import MqttSettings
 from devices.link import MqttLink
@@ -141,8 +142,10 @@ class Ingest:
         settings: IngestSettings,
         *,
         clock: Clock | None = None,
+        health_sink: Callable[[Sequence[Health]], None] | None = None,
     ) -> None:
         self._events = events
+        self._health_sink = health_sink
         self._fleet = fleet
         self._settings = settings
         self._clock = clock or SystemClock()
@@ -261,6 +264,11 @@ class Ingest:
                     self._fleet.record_dropped(batch.device_id, batch.dropped_total)
         if health:
             self._fleet.record_health(health, now)
+            if self._health_sink is not None:
+                try:
+                    self._health_sink(health)
+                except Exception:  # health is a sample stream: a lost sample is no loss
+                    log.warning("could not copy %d health samples", len(health), exc_info=True)
         if seen:
             self._fleet.record_seen(seen, now)
         self.stats.add(messages=len(received))  # last: a waiter then sees everything stored
@@ -333,10 +341,12 @@ def parse_events(payload: bytes) -> EventBatch:
 
 
 def start_ingest_thread(
-    events: EventStore, fleet: FleetStore, settings: IngestSettings, clock: Clock | None = None
+    stores: Stores, settings: IngestSettings, clock: Clock | None = None
 ) -> Ingest:
     """Run the ingest inside another process (the CMS, for small installs); call
     `.stop()` on the result at shutdown."""
-    ingest = Ingest(events, fleet, settings, clock=clock)
+    ingest = Ingest(
+        stores.events, stores.fleet, settings, clock=clock, health_sink=stores.health_sink
+    )
     ingest.start()
     return ingest

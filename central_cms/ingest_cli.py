@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from central_cms.analytics.stores import StoreUrlError, open_stores
-from central_cms.ingest import Ingest, IngestSettings
+from central_cms.ingest import IngestSettings, start_ingest_thread
 from devices.clock import SystemClock
 from devices.config import BrokerUrl, ConfigError, MqttSettings
 
@@ -82,8 +82,7 @@ def main(argv: Sequence[str]) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    ingest = Ingest(stores.events, stores.fleet, settings, clock=clock)
-    ingest.start()
+    ingest = start_ingest_thread(stores, settings, clock)
     try:
         while not stopping.wait(options.prune_every_s):
             now = clock.now()

@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS streams (
     up_to_seq INTEGER NOT NULL DEFAULT 0,
     UNIQUE (device_id, epoch)
 );
+-- Seqs stored above a stream's watermark, for an event store kept elsewhere (InfluxDB).
+CREATE TABLE IF NOT EXISTS ledger (key INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS first_visits (
     site_id TEXT NOT NULL,
     visitor_hash TEXT NOT NULL,
@@ -242,6 +244,81 @@ class SqliteStore:
             duplicates=len(batch.events) - inserted,
             up_to_seq=up_to,
         )
+
+    # --- the ledger, for an event store kept elsewhere ----------------------------------------
+
+    def ledger_known(self, device_id: str, epoch: str, seqs: Sequence[int]) -> set[int]:
+        """Which of `seqs` the ledger already holds (at or below the watermark, or above)."""
+        conn = self._conn()
+        found = conn.execute(
+            "SELECT stream, up_to_seq FROM streams WHERE device_id = ? AND epoch = ?",
+            (device_id, epoch),
+        ).fetchone()
+        if found is None:
+            return set()
+        stream, watermark = found
+        base = stream << SEQ_BITS
+        above = [base | seq for seq in seqs if seq > watermark]
+        known = {seq for seq in seqs if seq <= watermark}
+        for start in range(0, len(above), 500):
+            chunk = above[start : start + 500]
+            known |= {
+                key & MAX_SEQ
+                for (key,) in conn.execute(
+                    f"SELECT key FROM ledger WHERE key IN ({', '.join('?' for _ in chunk)})",
+                    chunk,
+                )
+            }
+        return known
+
+    def ledger_add(self, device_id: str, epoch: str, seqs: Sequence[int]) -> int:
+        """Record seqs durably stored elsewhere; returns the contiguous watermark."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO streams (device_id, epoch) VALUES (?, ?)",
+                (device_id, epoch),
+            )
+            stream, watermark = conn.execute(
+                "SELECT stream, up_to_seq FROM streams WHERE device_id = ? AND epoch = ?",
+                (device_id, epoch),
+            ).fetchone()
+            base = stream << SEQ_BITS
+            conn.executemany(
+                "INSERT OR IGNORE INTO ledger (key) VALUES (?)",
+                [(base | seq,) for seq in seqs if seq > watermark],
+            )
+            up_to = watermark
+            for (key,) in conn.execute(
+                "SELECT key FROM ledger WHERE key > ? AND key <= ? ORDER BY key",
+                (base | watermark, base | MAX_SEQ),
+            ):
+                if key != base | (up_to + 1):
+                    break
+                up_to += 1
+            if up_to != watermark:
+                conn.execute(
+                    "DELETE FROM ledger WHERE key > ? AND key <= ?",
+                    (base | watermark, base | up_to),
+                )
+                conn.execute("UPDATE streams SET up_to_seq = ? WHERE stream = ?", (up_to, stream))
+        return int(up_to)
+
+    def record_first_visits(self, visits: Iterable[tuple[str, str, str]]) -> None:
+        """(site, visitor hash, local day) of Wi-Fi joins, for returning visitors."""
+        with self._transaction() as conn:
+            conn.executemany(_UPSERT_FIRST_VISIT, [(s, v, d, d) for s, v, d in visits])
+
+    def first_visit_days(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        conn = self._conn()
+        out = {}
+        for site, visitor in set(keys):
+            found = conn.execute(
+                "SELECT first_day FROM first_visits WHERE site_id = ? AND visitor_hash = ?",
+                (site, visitor),
+            ).fetchone()
+            if found:
+                out[(site, visitor)] = str(found[0])
+        return out
 
     def watermark(self, device_id: str, epoch: str) -> int:
         found = (

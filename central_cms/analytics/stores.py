@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.store import EventStore, FleetStore
+from devices.protocol import Health
 
 
 class StoreUrlError(ValueError):
@@ -28,6 +30,8 @@ class Stores:
     fleet: FleetStore
     # The file holding rollups to prune, when the events store is SQLite.
     sqlite: SqliteStore | None
+    # Where health samples go besides the fleet store (InfluxDB, for Grafana).
+    health_sink: Callable[[Sequence[Health]], None] | None = None
 
     def close(self) -> None:
         self.events.close()
@@ -61,6 +65,8 @@ def open_stores(url: str) -> Stores:
             org=unquote(parts.username),
             token=unquote(parts.password or ""),
             bucket=bucket,
+            report_timezone=query.get("timezone", ["UTC"])[0],
         )
-        return Stores(events=InfluxStore(settings, state=fleet), fleet=fleet, sqlite=None)
+        events = InfluxStore(settings, state=fleet)
+        return Stores(events=events, fleet=fleet, sqlite=None, health_sink=events.record_health)
     raise StoreUrlError(url, f"unknown scheme {parts.scheme!r}", "use sqlite:// or influxdb://")

@@ -1,0 +1,359 @@
+"""The InfluxDB 2.x event store, through `influxdb-client`.
+
+Durable means the write call returned: we use the synchronous write API, one request
+per chunk of points, with the client's `WritesRetry` (exponential back-off with
+jitter, honouring Retry-After). The client's default batching API writes in a
+background thread and reports failures only through callbacks, so an ack sent after
+handing it points would promise what it has not stored.
+
+Points (tags bounded by the fleet and the content catalogue; no per-visitor tag):
+
+- ``play``: tags site, device, campaign (``none`` for default content), item,
+  outcome; fields shown_s, scheduled_s, seq.
+- ``portal``: tags site, device, type (``terms_accepted``, ``session_ended``,
+  ``promo_shown``, ...), campaign, item; fields count, seq, dwell_s (sessions) and
+  visitor_hash (a keyed hash, as a field).
+- ``device_health``: tags device, site, kind; numeric health fields.
+
+A point is identified by measurement, tags and time; the time is the event's
+millisecond instant plus `seq mod 10^6` nanoseconds, so two events never collide and a
+re-send overwrites itself. The watermark and the seqs stored above it live in a
+small SQLite ledger (`SqliteStore`) shared by every ingest process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.retry import WritesRetry
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
+
+from central_cms.analytics.model import (
+    MAX_SEQ,
+    UNASSIGNED,
+    BatchOutcome,
+    DeviceInfo,
+    EventRow,
+    Filters,
+    flatten,
+)
+from central_cms.analytics.reports import (
+    PLAYS,
+    SCHEDULED_S,
+    SHOWN_S,
+    Metric,
+    daily_rollups,
+)
+from central_cms.analytics.sqlite_store import SqliteStore
+from devices.protocol import EventBatch, Health
+
+log = logging.getLogger(__name__)
+
+_CHUNK_POINTS = 5000
+_NO_CAMPAIGN = "none"
+
+
+@dataclass(frozen=True)
+class InfluxSettings:
+    url: str
+    org: str
+    token: str
+    bucket: str
+    timeout_ms: int = 30_000
+    retries: int = 5
+    retry_interval_s: float = 1.0
+    max_retry_delay_s: float = 30.0
+    # Staff read days in one time zone per installation (the city's).
+    report_timezone: str = "UTC"
+
+
+def _flux_string(value: str) -> str:
+    """A Flux string literal (values from filters are ids, but quote them properly)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def _escape_key(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def line(
+    measurement: str,
+    tags: Sequence[tuple[str, str]],
+    fields: Sequence[tuple[str, float | int | str]],
+    time_ns: int,
+) -> str:
+    """One point in InfluxDB line protocol (empty tag values are left out, as the
+    protocol requires)."""
+    head = measurement.replace(",", "\\,").replace(" ", "\\ ")
+    tag_text = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(tags) if v)
+    parts = []
+    for key, value in fields:
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = f"{value}i"
+        elif isinstance(value, float):
+            text = repr(value)
+        else:
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"{_escape_key(key)}={text}")
+    return f"{head}{tag_text} {','.join(parts)} {time_ns}"
+
+
+def event_lines(
+    batch: EventBatch, rows: Sequence[EventRow], device: DeviceInfo | None
+) -> list[str]:
+    """The points for the (new) rows of one batch, as line protocol."""
+    site = (device.site_id if device else UNASSIGNED) or "unassigned"
+    lines = []
+    for row in rows:
+        seq = row[0] & MAX_SEQ
+        at_ns = row[2] * 1_000_000 + seq % 1_000_000
+        kind = row[4]
+        fields: list[tuple[str, float | int | str]]
+        if kind == "play":
+            tags = [
+                ("site", site),
+                ("device", batch.device_id),
+                ("campaign", row[6] or _NO_CAMPAIGN),
+                ("item", row[7] or ""),
+                ("outcome", row[12] or ""),
+            ]
+            fields = [
+                ("shown_s", float(row[9] or 0.0)),
+                ("scheduled_s", float(row[10] or 0.0)),
+                ("seq", seq),
+            ]
+            lines.append(line("play", tags, fields, at_ns))
+            continue
+        tags = [
+            ("site", site),
+            ("device", batch.device_id),
+            ("type", kind.removeprefix("portal.")),
+            ("campaign", row[6] or _NO_CAMPAIGN),
+            ("item", row[7] or ""),
+        ]
+        fields = [("count", 1), ("seq", seq)]
+        if row[8]:
+            fields.append(("visitor_hash", row[8]))
+        if row[11] is not None:
+            fields.append(("dwell_s", float(row[11])))
+        lines.append(line("portal", tags, fields, at_ns))
+    return lines
+
+
+_HEALTH_FIELDS = (
+    "uptime_s",
+    "cpu_percent",
+    "load_1m",
+    "memory_used_percent",
+    "memory_available_bytes",
+    "disk_used_percent",
+    "disk_free_bytes",
+    "temperature_c",
+    "outbox_pending",
+    "outbox_dropped",
+)
+
+
+def health_line(sample: Health, device: DeviceInfo | None) -> str:
+    tags = [
+        ("device", sample.device_id),
+        ("site", device.site_id if device else "unassigned"),
+        ("kind", device.kind if device else ""),
+    ]
+    fields: list[tuple[str, float | int | str]] = [
+        (name, float(getattr(sample, name)))
+        for name in _HEALTH_FIELDS
+        if getattr(sample, name) is not None
+    ]
+    if sample.throttling is not None:
+        fields.append(("throttled", int(sample.throttling.raw)))
+    return line("device_health", tags, fields, int(sample.at.timestamp() * 1000) * 1_000_000)
+
+
+class InfluxStore:
+    """`EventStore` on InfluxDB 2.x; `state` keeps the watermarks and first visits."""
+
+    def __init__(
+        self,
+        settings: InfluxSettings,
+        *,
+        state: SqliteStore,
+        client: InfluxDBClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self._client = client or InfluxDBClient(
+            url=settings.url,
+            token=settings.token,
+            org=settings.org,
+            timeout=settings.timeout_ms,
+            retries=WritesRetry(
+                total=settings.retries,
+                retry_interval=settings.retry_interval_s,
+                max_retry_delay=settings.max_retry_delay_s,
+                exponential_base=2,
+                jitter_interval=500,
+            ),
+        )
+        self._write = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def close(self) -> None:
+        self._write.close()  # type: ignore[no-untyped-call]
+        self._client.close()  # type: ignore[no-untyped-call]
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Write and return only when the server accepted every point (else raise)."""
+        for start in range(0, len(lines), _CHUNK_POINTS):
+            self._write.write(
+                bucket=self.settings.bucket,
+                org=self.settings.org,
+                record="\n".join(lines[start : start + _CHUNK_POINTS]),
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]
+            )
+
+    def store_batches(
+        self, batches: Sequence[tuple[EventBatch, DeviceInfo | None]]
+    ) -> list[BatchOutcome]:
+        plans = []
+        lines: list[str] = []
+        for batch, device in batches:
+            seqs = [event.seq for event in batch.events]
+            known = self.state.ledger_known(batch.device_id, batch.outbox_epoch, seqs)
+            rows = [row for row in flatten(batch, device) if (row[0] & MAX_SEQ) not in known]
+            lines += event_lines(batch, rows, device)
+            plans.append((batch, device, rows))
+        self.write_lines(lines)  # raises unless the server stored all of them
+        outcomes = []
+        visits = []
+        for batch, _device, rows in plans:
+            up_to = self.state.ledger_add(
+                batch.device_id, batch.outbox_epoch, [row[0] & MAX_SEQ for row in rows]
+            )
+            visits += [(r[5], r[8], r[3]) for r in rows if r[4] == "portal.terms_accepted" and r[8]]
+            outcomes.append(
+                BatchOutcome(
+                    device_id=batch.device_id,
+                    outbox_epoch=batch.outbox_epoch,
+                    inserted=len(rows),
+                    duplicates=len(batch.events) - len(rows),
+                    up_to_seq=up_to,
+                )
+            )
+        if visits:
+            self.state.record_first_visits(visits)
+        return outcomes
+
+    def record_health(self, samples: Sequence[Health]) -> None:
+        self.write_lines([health_line(s, self.state.device(s.device_id)) for s in samples])
+
+    # --- reports ----------------------------------------------------------------------------
+
+    def _range(self, filters: Filters) -> tuple[datetime, datetime, ZoneInfo]:
+        zone = ZoneInfo(self.settings.report_timezone)
+        start = datetime.combine(filters.start, time(0), zone)
+        stop = datetime.combine(filters.end + timedelta(days=1), time(0), zone)
+        return start, stop, zone
+
+    def _query(self, flux: str) -> Iterable[dict[str, object]]:
+        for table in self._client.query_api().query(flux, org=self.settings.org):
+            for record in table.records:
+                yield record.values
+
+    def metrics(self, filters: Filters) -> list[Metric]:
+        start, stop, zone = self._range(filters)
+        narrow = ""
+        if filters.site_id is not None:
+            narrow += f" and r.site == {_flux_string(filters.site_id or 'unassigned')}"
+        campaign = ""
+        if filters.campaign_id is not None:
+            campaign = f" and r.campaign == {_flux_string(filters.campaign_id)}"
+        head = (
+            f"from(bucket: {_flux_string(self.settings.bucket)})"
+            f" |> range(start: {start.isoformat()}, stop: {stop.isoformat()})"
+        )
+        window = (
+            f"every: 1d, location: {{zone: {_flux_string(zone.key)}, offset: 0h}}, "
+            'createEmpty: false, timeSrc: "_start"'
+        )
+        out: list[Metric] = []
+        plays_flux = (
+            f'{head} |> filter(fn: (r) => r._measurement == "play"{narrow}{campaign})'
+            ' |> filter(fn: (r) => r._field == "shown_s" or r._field == "scheduled_s")'
+            ' |> group(columns: ["site", "campaign", "_field"])'
+        )
+        for fn, fields in (("sum", (SHOWN_S, SCHEDULED_S)), ("count", (PLAYS,))):
+            for v in self._query(f"{plays_flux} |> aggregateWindow(fn: {fn}, {window})"):
+                field = str(v["_field"])
+                if fn == "count" and field != "shown_s":
+                    continue
+                metric = fields[0] if fn == "count" else field
+                out.append(
+                    (
+                        _local_day(v["_time"], zone),
+                        _site(v["site"]),
+                        _campaign(v["campaign"]),
+                        "",
+                        metric,
+                        float(v["_value"] or 0),  # type: ignore[arg-type]
+                    )
+                )
+        portal_flux = (
+            f'{head} |> filter(fn: (r) => r._measurement == "portal"{narrow})'
+            ' |> pivot(rowKey: ["_time", "device"], columnKey: ["_field"], valueColumn: "_value")'
+            " |> group()"
+        )
+        rows: list[EventRow] = []
+        for v in self._query(portal_flux):
+            kind = "portal." + str(v["type"])
+            if (
+                filters.campaign_id is not None
+                and kind.startswith("portal.promo")
+                and v.get("campaign") != filters.campaign_id
+            ):
+                continue
+            dwell = v.get("dwell_s")
+            visitor = v.get("visitor_hash")
+            rows.append(
+                (
+                    0,
+                    "",
+                    0,
+                    _local_day(v["_time"], zone),
+                    kind,
+                    _site(v["site"]),
+                    _campaign(v.get("campaign")) or None,
+                    str(v.get("item") or "") or None,
+                    str(visitor) if visitor else None,
+                    None,
+                    None,
+                    float(dwell) if isinstance(dwell, int | float) else None,
+                    None,
+                )
+            )
+        first = self.state.first_visit_days(
+            (r[5], r[8]) for r in rows if r[4] == "portal.terms_accepted" and r[8]
+        )
+        out += daily_rollups(rows, first)
+        return out
+
+
+def _local_day(value: object, zone: ZoneInfo) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a time, got {value!r}")
+    return value.astimezone(zone).date().isoformat()
+
+
+def _site(value: object) -> str:
+    return "" if value in (None, "unassigned") else str(value)
+
+
+def _campaign(value: object) -> str:
+    return "" if value in (None, _NO_CAMPAIGN) else str(value)
