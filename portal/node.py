@@ -1,0 +1,251 @@
+"""The portal node: a `DeviceApplication` the device agent drives, which runs the web app
+under gunicorn (a child process it owns), relays the workers' events into the agent's
+outbox, watches gateway sessions and forwards newsletter sign-ups to the CMS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from devices.app import AgentServices, CommandOutcome
+from devices.clock import SystemClock
+from devices.config import DeviceConfig
+from devices.protocol import Alert, Command, CommandName, EventData, Manifest, NowShowing
+from portal.config import GatewayKind, PortalConfig, parse_portal_config
+from portal.gateway import Gateway, OpenNDSGateway, RecordingGateway
+from portal.relay import EventRelay, write_snapshot
+from portal.sessions import SessionMonitor
+from portal.sources import NewsletterSignup
+
+log = logging.getLogger(__name__)
+CONFIG_ENV = "DS_PORTAL_CONFIG"
+
+
+def view_path(config: DeviceConfig) -> Path:
+    return config.state_dir / "portal-view.json"
+
+
+def socket_path(config: DeviceConfig) -> Path:
+    return config.state_dir / "portal-events.sock"
+
+
+def make_gateway(portal: PortalConfig) -> Gateway:
+    if portal.gateway is GatewayKind.RECORDING:
+        return RecordingGateway(SystemClock(), trust_unknown=True)
+    return OpenNDSGateway(portal.faskey, ndsctl=portal.ndsctl)
+
+
+def gunicorn_command(portal: PortalConfig) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(portal.workers),
+        "--threads",
+        str(portal.threads),
+        "--bind",
+        f"{portal.listen_host}:{portal.listen_port}",
+        "--backlog",
+        "2048",
+        "--keep-alive",
+        "5",
+        "--graceful-timeout",
+        "5",
+        "--access-logfile",
+        "-" if os.environ.get("DS_PORTAL_ACCESS_LOG") else "/dev/null",
+        "portal.wsgi:application()",
+    ]
+
+
+class NewsletterForwarder:
+    """Consented sign-ups go to the CMS; until it answers they wait in a 0600 spool file."""
+
+    def __init__(self, url: str | None, token: str, spool: Path) -> None:
+        self._url = url
+        self._token = token
+        self._spool = spool
+        self._lock = threading.Lock()
+
+    def submit(self, signup: NewsletterSignup) -> None:
+        if self._url is None:
+            log.warning("newsletter sign-up dropped: portal.newsletter_url is not set")
+            return
+        with self._lock:
+            fd = os.open(self._spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(signup.__dict__) + "\n")
+        threading.Thread(target=self.flush, daemon=True).start()
+
+    def flush(self) -> None:
+        if self._url is None:
+            return
+        with self._lock:
+            try:
+                lines = self._spool.read_text(encoding="utf-8").splitlines()
+            except FileNotFoundError:
+                return
+            left = []
+            for line in lines:
+                # The URL is checked to be http(s) when the config is read.
+                request = urllib.request.Request(  # noqa: S310
+                    self._url,
+                    data=line.encode(),
+                    headers={
+                        "Content-Type": "application/json",
+                        "Authorization": f"Bearer {self._token}",
+                    },
+                    method="POST",
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                        response.read()
+                except OSError as error:
+                    log.info("newsletter sign-up kept for later: %s", error)
+                    left.append(line)
+            self._spool.write_text("".join(f"{line}\n" for line in left), encoding="utf-8")
+
+
+class PortalApplication:
+    """Holds the current manifest for the web app and answers portal commands."""
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        portal: PortalConfig,
+        *,
+        gateway: Gateway | None = None,
+        serve: bool = True,
+        config_path: Path | None = None,
+    ) -> None:
+        self._config = config
+        self._portal = portal
+        self._gateway = gateway or make_gateway(portal)
+        self._serve = serve
+        self._config_path = config_path
+        self._services: AgentServices | None = None
+        self._manifest: Manifest | None = None
+        self._alerts: tuple[Alert, ...] = ()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: subprocess.Popen[bytes] | None = None
+        self._relay: EventRelay | None = None
+        self._monitor: SessionMonitor | None = None
+        self._thread: threading.Thread | None = None
+        self._newsletter = NewsletterForwarder(
+            portal.newsletter_url, config.asset_token, config.state_dir / "newsletter-spool.jsonl"
+        )
+
+    @property
+    def manifest(self) -> Manifest | None:
+        with self._lock:
+            return self._manifest
+
+    def _record(self, data: EventData) -> None:
+        if self._services is not None:
+            self._services.record(data)
+
+    def start(self, services: AgentServices) -> None:
+        self._services = services
+        self._config.state_dir.mkdir(parents=True, exist_ok=True)
+        self._relay = EventRelay(socket_path(self._config), self._record, self._newsletter.submit)
+        self._relay.start()
+        self._monitor = SessionMonitor(
+            self._gateway,
+            self,
+            secret=self._portal.secret,
+            clock=services.clock,
+            session_minutes=self._session_minutes,
+        )
+        if not view_path(self._config).exists():
+            write_snapshot(view_path(self._config), None, ())
+        self._thread = threading.Thread(target=self._watch, name="portal-sessions", daemon=True)
+        self._thread.start()
+        if self._serve:
+            self._start_server()
+
+    def record(self, data: EventData) -> None:  # Recorder, for the session monitor
+        self._record(data)
+
+    def _session_minutes(self) -> int:
+        manifest = self.manifest
+        return manifest.portal.session_minutes if manifest and manifest.portal else 240
+
+    def _start_server(self) -> None:
+        env = dict(os.environ)
+        if self._config_path is not None:
+            env[CONFIG_ENV] = str(self._config_path.resolve())
+        self._server = subprocess.Popen(gunicorn_command(self._portal), env=env)
+        log.info(
+            "portal web app on %s:%s (gunicorn pid %s)",
+            self._portal.listen_host,
+            self._portal.listen_port,
+            self._server.pid,
+        )
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._portal.session_poll_s):
+            if self._monitor is not None:
+                self._monitor.poll()
+            self._newsletter.flush()
+            if self._server is not None and self._server.poll() is not None and self._serve:
+                log.error("gunicorn exited with %s; restarting it", self._server.returncode)
+                self._start_server()
+
+    def _publish(self) -> None:
+        with self._lock:
+            manifest, alerts = self._manifest, self._alerts
+        write_snapshot(view_path(self._config), manifest, alerts)
+
+    def apply_manifest(self, manifest: Manifest) -> None:
+        with self._lock:
+            self._manifest = manifest
+        self._publish()
+        log.info("portal now serves manifest %s", manifest.version)
+
+    def apply_alerts(self, alerts: Sequence[Alert]) -> None:
+        with self._lock:
+            self._alerts = tuple(alerts)
+        self._publish()
+
+    def run_command(self, command: Command) -> CommandOutcome:
+        if command.name is CommandName.DEAUTHORISE:
+            reference = command.args.get("client")
+            if not isinstance(reference, str) or not reference:
+                return CommandOutcome(False, "args.client: give the client hash or gateway token")
+            if self._monitor is None or not self._monitor.deauthorise(reference):
+                return CommandOutcome(False, "no authorised client with that hash or token")
+            return CommandOutcome(True, "client deauthorised")
+        if command.name is CommandName.REFRESH:
+            self._publish()
+            return CommandOutcome(True, "portal view rewritten")
+        return CommandOutcome(False, f"{command.name.value} is not supported on a portal node")
+
+    def now_showing(self) -> NowShowing | None:
+        return None
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._server is not None and self._server.poll() is None:
+            self._server.terminate()  # our own child, by PID
+            try:
+                self._server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._server.kill()
+        if self._relay is not None:
+            self._relay.stop()
+
+
+def portal_config_of(config: DeviceConfig) -> PortalConfig:
+    return parse_portal_config(config.sections.get("portal", {}))

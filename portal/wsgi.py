@@ -1,0 +1,44 @@
+"""The gunicorn entry point: ``gunicorn 'portal.wsgi:application()'`` with DS_PORTAL_CONFIG
+naming the node's device TOML. Each worker builds its own app from the config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from devices.clock import SystemClock
+from devices.config import load_device_config
+from portal.app import create_app
+from portal.node import CONFIG_ENV, make_gateway, portal_config_of, socket_path, view_path
+from portal.relay import FileManifestSource, SocketRecorder
+from portal.state import SqliteNonceStore
+
+
+class CacheAssets:
+    """Read-only view of the agent's content cache (objects/<aa>/<sha256>)."""
+
+    def __init__(self, root: Path) -> None:
+        self._objects = root / "objects"
+
+    def path(self, sha256: str) -> Path | None:
+        path = self._objects / sha256[:2] / sha256
+        return path if path.is_file() else None
+
+
+def application() -> Flask:
+    config = load_device_config(Path(os.environ[CONFIG_ENV]))
+    portal = portal_config_of(config)
+    relay = SocketRecorder(socket_path(config))
+    return create_app(
+        portal,
+        gateway=make_gateway(portal),
+        manifest_source=FileManifestSource(view_path(config)),
+        recorder=relay,
+        clock=SystemClock(),
+        assets=CacheAssets(config.cache_dir),
+        nonces=SqliteNonceStore(config.state_dir / "portal-nonces.sqlite3"),
+        newsletter=relay,
+        fallback_name=config.device_id,
+    )
