@@ -20,6 +20,8 @@ from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
+from central_cms.analytics.health_rules import AlertRules
+from central_cms.analytics.notify import HealthMonitor, Notifier, NullNotifier, WebhookNotifier
 from central_cms.analytics.stores import StoreUrlError, open_stores
 from central_cms.ingest import IngestSettings, start_ingest_thread
 from devices.clock import SystemClock
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retention-days", type=int, default=396, help="raw events (13 months)")
     parser.add_argument("--health-retention-days", type=int, default=30)
     parser.add_argument("--prune-every-s", type=float, default=3600.0)
+    parser.add_argument("--check-health-every-s", type=float, default=60.0)
+    parser.add_argument("--offline-after-min", type=float, default=10.0)
+    parser.add_argument("--webhook-url", help="POST device-health changes here (JSON)")
+    parser.add_argument("--webhook-secret-file", type=Path, help="HMAC-SHA256 key for it")
     return parser
 
 
@@ -82,16 +88,31 @@ def main(argv: Sequence[str]) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    notifier: Notifier = NullNotifier()
+    if options.webhook_url:
+        secret = (
+            options.webhook_secret_file.read_text(encoding="utf-8").strip()
+            if options.webhook_secret_file
+            else None
+        )
+        notifier = WebhookNotifier(options.webhook_url, secret=secret)
+    monitor = HealthMonitor(
+        stores.fleet, AlertRules(offline_after_min=options.offline_after_min), notifier, clock
+    )
     ingest = start_ingest_thread(stores, settings, clock)
+    next_prune = clock.now()
     try:
-        while not stopping.wait(options.prune_every_s):
+        while not stopping.wait(options.check_health_every_s):
             now = clock.now()
             try:
-                if stores.sqlite is not None:
-                    stores.sqlite.prune(now - timedelta(days=options.retention_days))
-                stores.fleet.prune_health(now - timedelta(days=options.health_retention_days))
+                monitor.tick()
+                if now >= next_prune:
+                    next_prune = now + timedelta(seconds=options.prune_every_s)
+                    if stores.sqlite is not None:
+                        stores.sqlite.prune(now - timedelta(days=options.retention_days))
+                    stores.fleet.prune_health(now - timedelta(days=options.health_retention_days))
             except Exception:
-                log.exception("pruning failed; will try again")
+                log.exception("health check or pruning failed; will try again")
     finally:
         ingest.stop()
         # One machine-readable line, for operators and the tests that split load.

@@ -40,6 +40,7 @@ class DeviceInfo:
     timezone: str = "UTC"
     name: str = ""
     expected_manifest_version: int | None = None
+    manifest_published_at: datetime | None = None  # when that version was published
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from central_cms.analytics.model import (
     EVENT_COLUMNS,
@@ -98,7 +99,8 @@ CREATE TABLE IF NOT EXISTS devices (
     kind TEXT NOT NULL,
     timezone TEXT NOT NULL,
     name TEXT NOT NULL,
-    expected_manifest_version INTEGER
+    expected_manifest_version INTEGER,
+    manifest_published_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS device_state (
     device_id TEXT PRIMARY KEY,
@@ -135,6 +137,25 @@ _UPSERT_FIRST_VISIT = (
     "ON CONFLICT (site_id, visitor_hash) DO UPDATE SET "
     "first_day = min(first_day, excluded.first_day), last_day = max(last_day, excluded.last_day)"
 )
+
+
+_DEVICE_SELECT = (
+    "SELECT device_id, site_id, kind, timezone, name, expected_manifest_version, "
+    "manifest_published_ms FROM devices"
+)
+
+
+def _device_info(row: tuple[Any, ...]) -> DeviceInfo:
+    device_id, site_id, kind, timezone, name, expected, published_ms = row
+    return DeviceInfo(
+        device_id=device_id,
+        site_id=site_id,
+        kind=kind,
+        timezone=timezone,
+        name=name,
+        expected_manifest_version=expected,
+        manifest_published_at=_from_ms(published_ms),
+    )
 
 
 def _ms(at: datetime) -> int:
@@ -465,10 +486,11 @@ class SqliteStore:
         with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO devices (device_id, site_id, kind, timezone, name, "
-                "expected_manifest_version) VALUES (?, ?, ?, ?, ?, ?) "
+                "expected_manifest_version, manifest_published_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id, "
                 "kind = excluded.kind, timezone = excluded.timezone, name = excluded.name, "
-                "expected_manifest_version = excluded.expected_manifest_version",
+                "expected_manifest_version = excluded.expected_manifest_version, "
+                "manifest_published_ms = excluded.manifest_published_ms",
                 [
                     (
                         d.device_id,
@@ -477,6 +499,7 @@ class SqliteStore:
                         d.timezone,
                         d.name,
                         d.expected_manifest_version,
+                        _ms(d.manifest_published_at) if d.manifest_published_at else None,
                     )
                     for d in devices
                 ],

@@ -132,7 +132,7 @@ def test_events_written_through_influxdb_client_read_back_as_sent(vm, state):
         ("item", "swim-1"),
         ("site", "riverton-lib"),
     )
-    shown = {}
+    shown: dict[int, float] = {}
     for outcome in ("completed", "interrupted"):
         shown |= exported.get(("play_shown_s", tuple(sorted((*labels, ("outcome", outcome))))), {})
     sent = {int(e.at.timestamp() * 1000): 4.0 + e.seq for e in plays.events}

@@ -267,7 +267,10 @@ def test_status_health_and_last_will_reach_the_fleet_store(broker, ingest, store
     )
     device = paho_client(f"dev-{unique}", broker.port)
     device.will_set(device_topic(device_id, Channel.STATUS), offline.encode(), qos=1, retain=True)
-    device.reconnect()
+    connected = threading.Event()
+    device.on_connect = lambda *a: connected.set()
+    device.reconnect()  # again, now with the will set
+    assert connected.wait(10)
     device.publish(device_topic(device_id, Channel.STATUS), status.encode(), qos=1, retain=True)
     device.publish(device_topic(device_id, Channel.HEALTH), health.encode(), qos=0)
     assert ingest.stats.wait_for(lambda s: s.messages >= 2, 10)

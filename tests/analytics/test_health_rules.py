@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from central_cms.analytics.health_rules import AlertRules, Level, Transitions, evaluate
+from central_cms.analytics.model import DeviceInfo
+from central_cms.analytics.notify import HealthMonitor, WebhookNotifier
+from central_cms.analytics.sqlite_store import SqliteStore
+from central_cms.analytics.store import DeviceSnapshot
+from devices.clock import ManualClock
+from devices.protocol import DeviceKind, DeviceState, Health, Status, Throttling
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+RULES = AlertRules()
+INFO = DeviceInfo(
+    "sig-road-01",
+    "great-eastern-hwy",
+    "signage",
+    "Australia/Perth",
+    expected_manifest_version=7,
+    manifest_published_at=NOW - timedelta(hours=1),
+)
+
+
+def status(state=DeviceState.ONLINE, manifest_version=7, at=NOW):
+    return Status(
+        device_id="sig-road-01",
+        kind=DeviceKind.SIGNAGE,
+        state=state,
+        software_version="1.4.0",
+        manifest_version=manifest_version,
+        at=at,
+    )
+
+
+def health(**changes):
+    fields = dict(
+        device_id="sig-road-01",
+        at=NOW,
+        uptime_s=10,
+        cpu_percent=5,
+        load_1m=0.1,
+        memory_used_percent=30,
+        memory_available_bytes=10**9,
+        disk_used_percent=40,
+        disk_free_bytes=10**10,
+        net_bytes_sent=0,
+        net_bytes_recv=0,
+        temperature_c=55.0,
+    )
+    fields.update(changes)
+    return Health(**fields)
+
+
+def snapshot(status_=None, health_=None, received=NOW, seen=NOW, info=INFO):
+    return DeviceSnapshot("sig-road-01", info, status_, received, health_, seen)
+
+
+def rules_hit(snap, now=NOW):
+    return {(f.rule, f.level) for f in evaluate(snap, RULES, now)}
+
+
+def test_a_healthy_device_raises_nothing():
+    assert rules_hit(snapshot(status(), health())) == set()
+
+
+def test_offline_is_reported_only_after_the_configured_minutes():
+    offline = snapshot(status(DeviceState.OFFLINE), health(), received=NOW - timedelta(minutes=9))
+    assert rules_hit(offline) == set()
+    assert rules_hit(offline, NOW + timedelta(minutes=2)) == {("offline", Level.CRITICAL)}
+
+
+def test_a_device_that_went_silent_without_a_last_will_counts_as_offline():
+    silent = snapshot(status(), health(), seen=NOW - timedelta(minutes=30))
+    (finding,) = evaluate(silent, RULES, NOW)
+    assert finding.rule == "offline" and "silent for 30 min" in finding.message
+
+
+def test_heat_disk_memory_and_current_throttling_are_flagged_but_old_throttling_is_not():
+    hot = health(
+        temperature_c=83.0,
+        disk_used_percent=88,
+        memory_used_percent=97,
+        throttling=Throttling(raw=0x4, flags=("throttled",)),
+    )
+    assert rules_hit(snapshot(status(), hot)) == {
+        ("temperature", Level.CRITICAL),
+        ("disk", Level.WARNING),
+        ("memory", Level.WARNING),
+        ("throttling", Level.WARNING),
+    }
+    since_boot = health(throttling=Throttling(raw=0x40000, flags=("throttling-occurred",)))
+    assert rules_hit(snapshot(status(), since_boot)) == set()
+
+
+def test_a_manifest_not_applied_after_the_grace_period_is_flagged():
+    assert rules_hit(snapshot(status(manifest_version=6), health())) == {
+        ("manifest", Level.WARNING)
+    }
+    fresh = DeviceInfo(**{**INFO.__dict__, "manifest_published_at": NOW - timedelta(minutes=5)})
+    assert rules_hit(snapshot(status(manifest_version=6), health(), info=fresh)) == set()
+
+
+def test_transitions_report_each_change_once():
+    t = Transitions()
+    hot = evaluate(snapshot(status(), health(temperature_c=77.0)), RULES, NOW)
+    assert [f.rule for f in t.update(hot).raised] == ["temperature"]
+    assert t.update(hot).raised == ()
+    hotter = evaluate(snapshot(status(), health(temperature_c=85.0)), RULES, NOW)
+    assert [f.level for f in t.update(hotter).raised] == [Level.CRITICAL]
+    assert [f.rule for f in t.update([]).cleared] == ["temperature"]
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, object], str | None, bytes]] = []
+    arrived = threading.Event()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append(
+            (json.loads(body), self.headers.get("X-Digital-Spaces-Signature"), body)
+        )
+        self.send_response(204)
+        self.end_headers()
+        Receiver.arrived.set()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.received = []
+    Receiver.arrived.clear()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/it"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_monitor_posts_a_signed_webhook_when_a_roadside_screen_goes_offline(tmp_path, webhook):
+    store = SqliteStore(tmp_path / "fleet.sqlite3")
+    store.register_devices([INFO])
+    clock = ManualClock(NOW)
+    store.record_status(status(), NOW)
+    monitor = HealthMonitor(store, RULES, WebhookNotifier(webhook, secret="s3cret"), clock)
+    assert monitor.tick().raised == ()
+    store.record_status(status(DeviceState.OFFLINE), NOW + timedelta(minutes=1))
+    clock.advance(minutes=12)
+    monitor.tick()
+    assert Receiver.arrived.wait(10)
+    payload, signature, body = Receiver.received[0]
+    assert payload["raised"] == [
+        {
+            "device_id": "sig-road-01",
+            "rule": "offline",
+            "level": "critical",
+            "message": "offline for 11 min",
+        }
+    ]
+    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert signature == f"sha256={expected}"
+    store.close()
