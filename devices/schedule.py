@@ -31,8 +31,8 @@ straight line, so within each constant-offset span the next change is the first
 wall-clock boundary (a window start or end on some local day) where the open state
 really changes, mapped back by subtracting the span's offset. At a transition the
 wall clock jumps, so the state just before and at the transition is compared
-directly. Days are scanned lazily from the day before `after`, so a typical call
-looks at one or two local days per schedule.
+directly. Spans are found a day at a time and each schedule looks at no more than
+three local days per span; most calls end in the first span.
 
 Instants returned are in UTC on purpose: Python compares and subtracts two datetimes
 that share a tzinfo by wall time, ignoring `fold`, which is wrong across a fall-back.
@@ -101,7 +101,10 @@ def _require_aware(at: datetime, name: str) -> None:
 def _wall(at: datetime, tz: ZoneInfo) -> datetime:
     """The local wall-clock time of an instant, as a naive datetime."""
     _require_aware(at, "at")
-    return at.astimezone(tz).replace(tzinfo=None)
+    # Through UTC: astimezone() leaves a datetime already in `tz` untouched, so a wall
+    # time that does not exist (02:30 on a spring-forward day) would be taken at face
+    # value instead of as the instant it stands for.
+    return at.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
 
 
 def _clock(value: time) -> time:
@@ -475,7 +478,7 @@ def next_manifest_change(
     ]
     if manifest.valid_until > after:
         candidates.append(manifest.valid_until.astimezone(UTC))
-    # Scheduled content past valid_until does not matter: the manifest changes then anyway.
+    # A schedule change later than the earliest other candidate cannot win; don't look.
     limit = min([after + horizon, *candidates])
     scheduled = _next_change(rules, after, tz, limit - after)
     if scheduled is not None:

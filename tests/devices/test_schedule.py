@@ -214,6 +214,18 @@ def test_next_change_skips_days_not_in_the_schedule() -> None:
     )
 
 
+def test_change_exactly_a_day_or_a_horizon_later_is_found() -> None:
+    saturdays = daily("09:00", "17:00", Weekday.SAT)
+    assert next_change([saturdays], at(PERTH, FRIDAY, 9), PERTH) == at(PERTH, SATURDAY, 9)
+    assert next_change([saturdays], at(PERTH, FRIDAY, 9), PERTH, horizon=timedelta(days=1)) == at(
+        PERTH, SATURDAY, 9
+    )
+    assert (
+        next_change([saturdays], at(PERTH, FRIDAY, 8, 59, 59), PERTH, horizon=timedelta(days=1))
+        is None
+    )
+
+
 def test_next_change_is_none_beyond_the_horizon_or_when_nothing_ever_changes() -> None:
     next_month = Schedule(starts_on=date(2027, 1, 10))
     assert next_change([next_month], at(PERTH, FRIDAY, 12), PERTH) is None
@@ -242,6 +254,13 @@ def test_window_skipped_by_spring_forward_does_not_open_that_day() -> None:
     assert not schedule_open(skipped, utc(2026, 10, 3, 16, 0), SYDNEY)  # 03:00 AEDT
     after_midnight = at(SYDNEY, SPRING_FORWARD, 0)
     assert next_change([skipped], after_midnight, SYDNEY) == at(SYDNEY, date(2026, 10, 5), 2)
+
+
+def test_local_time_that_does_not_exist_is_judged_as_the_instant_it_stands_for() -> None:
+    skipped = daily("02:00", "03:00")
+    imaginary = at(SYDNEY, SPRING_FORWARD, 2, 30)  # no such wall time; PEP 495 reads +10
+    assert imaginary.astimezone(UTC) == utc(2026, 10, 3, 16, 30)  # 03:30 AEDT
+    assert not schedule_open(skipped, imaginary, SYDNEY)
 
 
 def test_window_whose_start_is_skipped_opens_at_the_transition() -> None:
@@ -540,32 +559,34 @@ times_of_day = st.one_of(
 )
 
 
+# Strategies built once: rebuilding them inside every draw costs more than the test.
+zones = st.sampled_from(list(ZONE_DAYS))
+day_offsets = st.lists(st.integers(-3, 3), max_size=2)
+window_lists = st.lists(st.builds(TimeWindow, start=times_of_day, end=times_of_day), max_size=3)
+weekday_lists = st.lists(st.sampled_from(list(Weekday)), unique=True, max_size=7)
+minutes_from_midnight = st.integers(-6 * 60, 6 * 60) | st.integers(-36 * 60, 36 * 60)
+odd_microseconds = st.sampled_from([0, 0, 1, 30_000_000, 59_999_999])
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[list[Schedule], datetime, ZoneInfo]:
-    tz = draw(st.sampled_from(list(ZONE_DAYS)))
+    tz = draw(zones)
     base = draw(st.sampled_from([*ZONE_DAYS[tz], date(2026, 12, 4)]))
     schedules = []
     for _ in range(draw(st.integers(1, 3))):
-        dates = sorted(
-            draw(st.lists(st.integers(-3, 3).map(lambda d: base + timedelta(days=d)), max_size=2))
-        )
+        dates = sorted(base + timedelta(days=offset) for offset in draw(day_offsets))
         keep_first, keep_last = draw(st.booleans()), draw(st.booleans())
-        first = dates[0] if dates and keep_first else None
-        last = dates[-1] if dates and keep_last else None
-        windows = draw(
-            st.lists(st.builds(TimeWindow, start=times_of_day, end=times_of_day), max_size=3)
-        )
-        days = draw(st.lists(st.sampled_from(list(Weekday)), unique=True, max_size=7))
         schedules.append(
-            Schedule(starts_on=first, ends_on=last, days=tuple(days), windows=tuple(windows))
+            Schedule(
+                starts_on=dates[0] if dates and keep_first else None,
+                ends_on=dates[-1] if dates and keep_last else None,
+                days=tuple(draw(weekday_lists)),
+                windows=tuple(draw(window_lists)),
+            )
         )
-    local = datetime.combine(base, time(0)) + timedelta(
-        minutes=draw(st.integers(-6 * 60, 6 * 60) | st.integers(-36 * 60, 36 * 60))
-    )
-    instant = local.replace(tzinfo=tz, fold=draw(st.integers(0, 1))) + timedelta(
-        microseconds=draw(st.sampled_from([0, 0, 1, 30_000_000, 59_999_999]))
-    )
-    return schedules, instant.astimezone(UTC), tz
+    local = datetime.combine(base, time(0)) + timedelta(minutes=draw(minutes_from_midnight))
+    instant = local.replace(tzinfo=tz, fold=draw(st.integers(0, 1))).astimezone(UTC)
+    return schedules, instant + timedelta(microseconds=draw(odd_microseconds)), tz
 
 
 HORIZON = timedelta(hours=36)
