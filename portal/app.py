@@ -463,6 +463,7 @@ def create_app(
                 N_("Please open any website again to get a fresh sign-in page."),
             )
         values = {
+            "accept": "yes" if form.get("accept") == "yes" else "",
             "newsletter": "yes" if form.get("newsletter") == "yes" else "",
             "email": form.get("email", "")[:254].strip(),
         }

@@ -43,11 +43,26 @@ from portal.state import MemoryNonceStore
 # Tuesday 24 November 2026, 10:00 in Perth (UTC+8).
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 FASKEY = "portal-test-faskey"
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5b1e6"
-    "f60000000049454e44ae426082"
-)
+
+
+def _promo_png() -> bytes:
+    """A 640x360 promo image, as the CMS would send for the portal."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 360), "#f2a900")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 250, 640, 360), fill="#1d3557")
+    draw.text((32, 40), "RIVERTON", fill="#1d3557", font_size=72)
+    draw.text((32, 130), "School holidays", fill="#1d3557", font_size=48)
+    draw.text((32, 280), "Sport - art - science, ages 5-12", fill="#ffffff", font_size=32)
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+PNG = _promo_png()
 
 
 def png_asset() -> AssetRef:
