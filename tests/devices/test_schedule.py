@@ -52,7 +52,9 @@ FRIDAY = date(2026, 12, 4)
 SATURDAY = date(2026, 12, 5)
 
 
-def at(tz: ZoneInfo, day: date, hour: int, minute: int = 0, second: int = 0, fold: int = 0):
+def at(
+    tz: ZoneInfo, day: date, hour: int, minute: int = 0, second: int = 0, fold: int = 0
+) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=tz, fold=fold)
 
 
