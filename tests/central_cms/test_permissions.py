@@ -24,7 +24,7 @@ from tests.central_cms.conftest import ADMIN, login, make_user
 from tests.central_cms.images import png
 
 ROLES = list(m.Role)
-A, E, P, I = m.Role.ADMIN, m.Role.EDITOR, m.Role.APPROVER, m.Role.IT
+A, E, P, IT = m.Role.ADMIN, m.Role.EDITOR, m.Role.APPROVER, m.Role.IT
 
 
 def _campaign(session, rt, world, status: str) -> str:
@@ -142,28 +142,28 @@ ENDPOINTS = [
             "site_id": "north-pool",
             "profile_id": "indoor",
         },
-        frozenset({A, I}),
+        frozenset({A, IT}),
     ),
     Endpoint(
         "ui edit device",
         "POST",
         _static("/devices/sig-north-pool/edit"),
         lambda w: {"name": "x", "site_id": "north-pool", "profile_id": "indoor", "tags": "pool"},
-        frozenset({A, I}),
+        frozenset({A, IT}),
     ),
     Endpoint(
         "ui delete device",
         "POST",
         lambda s, rt, w: f"/devices/{_device(s, rt, w)}/delete",
         lambda w: {},
-        frozenset({A, I}),
+        frozenset({A, IT}),
     ),
     Endpoint(
         "ui export broker passwords",
         "GET",
         _static("/devices/broker/passwords"),
         lambda w: {},
-        frozenset({A, I}),
+        frozenset({A, IT}),
     ),
     Endpoint(
         "ui upload media",
@@ -254,7 +254,7 @@ ENDPOINTS = [
             "site_id": "north-pool",
             "profile_id": "indoor",
         },
-        frozenset({A, I}),
+        frozenset({A, IT}),
         api=True,
     ),
     Endpoint(
