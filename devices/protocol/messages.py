@@ -52,7 +52,16 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError(
+            "a time of day is local wall-clock time in the site's zone: drop the offset"
+        )
+    return value
+
+
 Id = Annotated[str, AfterValidator(_id)]
+LocalTime = Annotated[time, AfterValidator(_wall_clock)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 # Keyed hashes of a visitor's MAC: hex only, so a raw MAC or email cannot pass.
 VisitorHash = Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
@@ -109,8 +118,8 @@ class TimeWindow(_Frozen):
     """``[start, end)`` local wall-clock time; ``end <= start`` crosses midnight and
     belongs to the day it starts on (DESIGN.md, schedule semantics)."""
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
 
 class Schedule(_Frozen):
@@ -157,7 +166,7 @@ class Fit(StrEnum):
 class BrightnessStep(_Frozen):
     """From `at` (local time) on, the panel runs at `percent` until the next step."""
 
-    at: time
+    at: LocalTime
     percent: int = Field(ge=0, le=100)
 
 
@@ -216,8 +225,8 @@ class ContentItem(_Frozen):
 
 class OpeningHours(_Frozen):
     day: Weekday
-    opens: time
-    closes: time
+    opens: LocalTime
+    closes: LocalTime
 
 
 class SiteInfo(_Frozen):

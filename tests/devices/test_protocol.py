@@ -253,3 +253,11 @@ def test_ack_watermark_is_the_longest_stored_prefix(arrivals):
     while expected + 1 in stored:
         expected += 1
     assert watermark.up_to_seq == expected
+
+
+def test_time_of_day_with_an_offset_is_refused():
+    wire = manifest().to_json()
+    wire["items"][0]["schedules"][0]["windows"][0]["start"] = "07:00:00+08:00"
+    with pytest.raises(ProtocolError) as caught:
+        parse(Manifest, json.dumps(wire))
+    assert caught.value.field == "items.0.schedules.0.windows.0.start"
