@@ -115,11 +115,19 @@ def place(image: Image.Image, size: Size, fit: Fit, bars: RGB = BLACK) -> Image.
     """Resize a decoded image onto a canvas of `size` by the item's fit."""
     if image.size == size:
         return image if image.mode == "RGB" else image.convert("RGB")
+    # After a JPEG draft the image is within 2x of the canvas, where bilinear is as sharp
+    # as Lanczos to the eye and takes about half the time; larger reductions (PNG, WebP,
+    # which have no draft mode) keep Lanczos.
+    resample = (
+        Image.Resampling.LANCZOS
+        if image.width > 2 * size[0] and image.height > 2 * size[1]
+        else Image.Resampling.BILINEAR
+    )
     if fit is Fit.FILL:
-        return ImageOps.fit(image.convert("RGB"), size, Image.Resampling.LANCZOS)
+        return ImageOps.fit(image.convert("RGB"), size, resample)
     width, height = _scaled(image.size, size, fit)
     width, height = min(width, size[0]), min(height, size[1])
-    resized = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+    resized = image.convert("RGB").resize((width, height), resample)
     canvas = Image.new("RGB", size, BLACK if fit is Fit.LETTERBOX else bars)
     canvas.paste(resized, ((size[0] - width) // 2, (size[1] - height) // 2))
     return canvas
