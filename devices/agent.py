@@ -29,7 +29,7 @@ from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
 from devices.config import DeviceConfig
 from devices.health import HealthProbe, PiSensors
-from devices.http_fetch import CacheError, Transport, UrllibTransport
+from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
 from devices.link import MqttLink
 from devices.outbox import Outbox, OutboxSender, SenderSettings
 from devices.protocol import (
@@ -143,6 +143,9 @@ class DeviceAgent:
             config.cache_dir,
             budget_bytes=config.cache_budget_bytes,
             transport=transport or UrllibTransport(config.asset_token),
+            # Few quick retries inside one attempt; the manifest loop backs off for longer,
+            # and a newer manifest interrupts that wait.
+            retry=RetryPolicy(max_attempts=3, base_delay_s=0.5, max_delay_s=5.0),
             sleep=self._interruptible_sleep,
         )
         self.outbox = Outbox(
@@ -344,6 +347,7 @@ class DeviceAgent:
 
     def _manifest_loop(self) -> None:
         failures = 0
+        failing_version = 0
         while not self._stopping.is_set():
             self._manifest_ready.wait()
             self._manifest_ready.clear()
@@ -351,25 +355,26 @@ class DeviceAgent:
                 received = self._pending
             if received is None or self._stopping.is_set():
                 continue
+            version = received.manifest.version
             keep = {a.sha256 for a in self.current.assets} if self.current else set()
             try:
                 self.cache.prepare(
-                    received.manifest.assets,
-                    keep=keep,
-                    progress=_progress_logger(received.manifest.version),
+                    received.manifest.assets, keep=keep, progress=_progress_logger(version)
                 )
             except (CacheError, OSError) as error:
-                failures += 1
+                failures = failures + 1 if version == failing_version else 1
+                failing_version = version
                 delay = min(300.0, 2.0**failures)
                 log.warning(
                     "manifest %d not applied yet (%s); retrying in %.0fs; still playing %s",
-                    received.manifest.version,
+                    version,
                     error,
                     delay,
                     self.current.version if self.current else "nothing",
                 )
-                if not self._stopping.wait(delay):
-                    self._manifest_ready.set()
+                # A newer manifest arriving meanwhile ends the wait at once.
+                self._manifest_ready.wait(delay)
+                self._manifest_ready.set()
                 continue
             failures = 0
             with self._lock:
