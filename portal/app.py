@@ -159,9 +159,17 @@ def create_app(
     def current_view(now: datetime) -> SplashView:
         return cache.view(manifest_source.snapshot().generation, now)
 
+    chrome_memo: list[tuple[SplashView, Chrome]] = []
+
     def chrome(view: SplashView) -> Chrome:
+        """Per view, computed once (stylesheet hash, languages): the splash is hot."""
+        memo = chrome_memo[:1]
+        if memo and memo[0][0] is view:
+            return memo[0][1]
         logo = asset_url(view.logo_sha256) if view.logo_sha256 else None
-        return chrome_for(view, css_url, logo)
+        look = chrome_for(view, css_url, logo)
+        chrome_memo[:] = [(view, look)]
+        return look
 
     def pick_language(view: SplashView, asked: str | None) -> Language:
         codes = [language.code for language in chrome(view).languages]

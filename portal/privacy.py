@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 HASH_HEX_CHARS = 32
 _MAC = re.compile(r"^[0-9a-f]{12}$")
@@ -35,6 +36,7 @@ def normalise_mac(mac: str) -> str:
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
+@lru_cache(maxsize=64)  # a few keys a day; the splash asks for them on every request
 def _derive(secret: bytes, label: str) -> bytes:
     return hmac.new(secret, label.encode(), hashlib.sha256).digest()
 
