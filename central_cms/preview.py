@@ -25,8 +25,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def text_slide(slide: TextSlide, width: int, height: int) -> Image.Image:
     canvas = Image.new("RGB", (width, height), slide.background)
     draw = ImageDraw.Draw(canvas)
-    title_px = max(10, height // 6)
-    body_px = max(8, height // 14)
+    small = height < 300  # roadside LED canvases: few, large letters
+    title_px = max(10, height // (4 if small else 6))
+    body_px = max(8, height // (7 if small else 14))
     margin = width // 20
     y = height // 8
     for line in textwrap.wrap(slide.title, max(8, int(width / (title_px * 0.55))))[:3]:
@@ -69,7 +70,7 @@ def render(
         frame = frame.resize((int(width * scale), max(1, int(height * scale))))
     elif width < 240:
         # Tiny LED canvases: enlarge with hard edges so staff see the real pixels.
-        factor = 240 // width
+        factor = PREVIEW_MAX_PX // width
         frame = frame.resize((width * factor, height * factor), Image.Resampling.NEAREST)
     out = io.BytesIO()
     frame.save(out, format="PNG")

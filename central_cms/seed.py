@@ -108,7 +108,8 @@ def poster(
     for y in range(0, height, 8):  # a gentle vertical gradient
         shade = tuple(max(0, c - y * 60 // height) for c in colour)
         draw.rectangle([0, y, width, y + 8], fill=shade)
-    draw.ellipse([width * 0.65, -height * 0.2, width * 1.2, height * 0.7], fill=(255, 255, 255, 40))
+    tint = tuple(min(255, c + 35) for c in colour)
+    draw.ellipse([width * 0.78, -height * 0.25, width * 1.15, height * 0.3], fill=tint)
     draw.text(
         (width // 16, height // 3),
         title,

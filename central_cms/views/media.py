@@ -59,9 +59,9 @@ def upload() -> Response | tuple[Response, int]:
             return jsonify({"ok": False, "message": error.message}), 400
         return redirect(url_for("media.index")), 303
     message = f"Uploaded “{asset.title}”."
+    flash(message, "ok")  # shown after the script reloads the page, or after the redirect
     if wants_json:
         return jsonify({"ok": True, "message": message, "id": asset.id})
-    flash(message, "ok")
     return redirect(url_for("media.index"))
 
 
