@@ -24,6 +24,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.runtime import runtime
+from central_cms.seed import poster
 from devices.clock import SystemClock
 from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from tests.brokers import free_port
@@ -34,7 +35,6 @@ from tests.central_cms.conftest import (
     make_user,
     make_world,
 )
-from central_cms.seed import poster
 from tests.central_cms.images import mp4_header
 
 pytestmark = pytest.mark.browser
