@@ -1,0 +1,189 @@
+"""Staff analytics and IT device-health pages, in headless Chromium, on a fleet simulated
+through the real Mosquitto and ingest. Screenshots go to $DS_SCREENSHOTS (set it to
+docs/screenshots/analytics to refresh the docs), else to the test's tmp folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from central_cms import db as cms_db
+from central_cms import models as m
+from central_cms.analytics.sqlite_store import SqliteStore
+from central_cms.analytics.stores import Stores
+from central_cms.analytics.web import _sync_directory, register
+from central_cms.app import create_app
+from central_cms.config import load_config
+from central_cms.ingest import Ingest, IngestSettings
+from central_cms.publisher import RecordingPublisher
+from central_cms.runtime import runtime
+from devices.clock import ManualClock
+from tests.analytics.cityfleet import NOW, build_world, publish_fleet
+from tests.analytics.sim import mqtt_settings
+from tests.brokers import free_port, paho_client
+from tests.central_cms.conftest import PASSWORD, make_user
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def city(tmp_path, broker, unique):
+    """A CMS with the analytics pages, and two weeks of a simulated fleet ingested."""
+    clock = ManualClock(NOW)
+    config = load_config(env={}, instance_path=tmp_path / "instance").with_changes(
+        database_url=f"sqlite:///{tmp_path / 'cms.sqlite3'}", public_url="http://127.0.0.1:1"
+    )
+    app = create_app(config, publisher=RecordingPublisher(), clock=clock)
+    store = SqliteStore(tmp_path / "analytics.sqlite3")
+    register(app, Stores(events=store, fleet=store, sqlite=store))
+    session = cms_db.database(app).sessions()
+    build_world(session, runtime(app))
+    for state in session.query(m.ManifestState):
+        state.version, state.published_at = 3, NOW - timedelta(hours=2)
+    make_user(session, runtime(app), "it-ops", m.Role.IT)
+    make_user(session, runtime(app), "comms", m.Role.EDITOR)
+    session.commit()
+    session.close()
+    # the ingest learns sites from the directory the pages copy from the CMS
+    with app.app_context(), app.test_request_context():
+        _sync_directory()
+    ingest = Ingest(
+        store,
+        store,
+        IngestSettings(
+            mqtt=mqtt_settings(broker.port), client_id=f"ingest-{unique}", shared_group=f"g{unique}"
+        ),
+        clock=clock,
+    )
+    ingest.start()
+    assert ingest.link.connected.wait(10)
+    device = paho_client(f"city-{unique}", broker.port)
+    publish_fleet(
+        device,
+        clock,
+        lambda n: ingest.stats.wait_for(lambda s: s.messages >= n, 60),
+        random.Random(7),
+    )
+    device.loop_stop()
+    device.disconnect()
+    ingest.stop()
+    port = free_port()
+    httpd = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", store
+    httpd.shutdown()
+    thread.join(10)
+    store.close()
+    cms_db.database(app).engine.dispose()
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("DS_SCREENSHOTS", tmp_path / "shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def no_serious_axe_violations(page: Page) -> None:
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, [(v["id"], v["nodes"][0]["target"]) for v in serious]
+
+
+@pytest.mark.browser
+def test_staff_read_reach_and_it_reads_fleet_health_in_a_browser(city, tmp_path):
+    base, store = city
+    shots = shots_dir(tmp_path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        sign_in(page, base, "comms")
+        page.get_by_role("link", name="Analytics").click()
+        expect(page.get_by_role("heading", name="Proof of play")).to_be_visible()
+        # the two weeks up to today (15 Dec in Perth) are the default period
+        expect(page.get_by_label("From")).to_have_value("2026-12-02")
+        plays_total = store.count_events()
+        assert page.get_by_role("img", name="Plays per day").is_visible()
+        page.screenshot(path=str(shots / "analytics-report.png"), full_page=True)
+        no_serious_axe_violations(page)
+
+        page.get_by_label("Site", exact=True).select_option(label="Cannington Leisureplex")
+        page.get_by_label("Campaign", exact=True).select_option(label="Swim school enrolments")
+        page.get_by_role("button", name="Show").click()
+        page.locator("summary", has_text="Per campaign, site and day").click()
+        plays_table = page.get_by_role("table").nth(1)
+        sites_shown = set(plays_table.locator("tbody tr td:nth-child(2)").all_inner_texts())
+        assert sites_shown == {"Cannington Leisureplex"}
+        assert set(plays_table.locator("tbody tr td:nth-child(3)").all_inner_texts()) == {
+            "Swim school enrolments"
+        }
+        page.screenshot(path=str(shots / "analytics-filtered.png"), full_page=True)
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download plays as CSV").click()
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+        assert rows and {r["site"] for r in rows} == {"Cannington Leisureplex"}
+        assert sum(int(r["plays"]) for r in rows) == sum(
+            int(t) for t in plays_table.locator("tbody tr td:nth-child(4)").all_inner_texts()
+        )
+        assert plays_total > sum(int(r["plays"]) for r in rows)
+        # communications staff do not get IT's pages
+        expect(page.get_by_role("link", name="Device health")).to_have_count(0)
+        page.context.clear_cookies()
+
+        sign_in(page, base, "it-ops")
+        page.get_by_role("link", name="Device health").click()
+        problems = page.locator(".findings")
+        expect(problems).to_contain_text("led-albany-hwy-01: offline")
+        expect(problems).to_contain_text("sig-cannington-pool: temperature")
+        expect(problems).to_contain_text("sig-cannington-pool: throttling")
+        expect(problems).to_contain_text("sig-bentley-lib-desk: disk")
+        expect(problems).to_contain_text("sig-bentley-lib-desk: manifest")
+        page.screenshot(path=str(shots / "fleet.png"), full_page=True)
+        no_serious_axe_violations(page)
+        page.get_by_role("link", name="Temp.").click()
+        first_row = page.locator("table tbody tr").first
+        expect(first_row).to_contain_text("sig-cannington-pool")
+        page.get_by_label("Kind", exact=True).select_option("portal")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator("table tbody tr")).to_have_count(2)
+        page.get_by_label("Kind", exact=True).select_option("")
+        page.get_by_label("State", exact=True).select_option("offline")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator("table tbody tr")).to_have_count(1)
+        expect(page.locator("table tbody tr")).to_contain_text("led-albany-hwy-01")
+
+        page.goto(f"{base}/analytics/fleet/sig-cannington-pool")
+        expect(page.get_by_role("heading", name="sig-cannington-pool")).to_be_visible()
+        shot = page.get_by_role("img", name="What sig-cannington-pool showed")
+        expect(shot).to_be_visible()
+        assert shot.evaluate("img => img.naturalWidth") == 480
+        assert page.get_by_role("img", name="Temperature").is_visible()
+        page.screenshot(path=str(shots / "device.png"), full_page=True)
+        no_serious_axe_violations(page)
+        browser.close()
