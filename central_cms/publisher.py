@@ -68,6 +68,7 @@ class MqttPublisher:
         )
         self._lock = threading.Lock()
         self._started = False
+        self._offline = threading.Event()
 
     @property
     def connected(self) -> threading.Event:
@@ -89,15 +90,21 @@ class MqttPublisher:
 
     def publish(self, topic: str, payload: bytes, *, retain: bool) -> None:
         self.start()
-        if not self._link.connected.wait(self._timeout_s):
-            # Stored in the database; on_connect republishes it when the broker is back.
-            log.warning("broker not connected; %s waits for the reconnect", topic)
+        # Wait for the broker once per outage, not once per message: what we cannot send
+        # now is stored in the database and on_connect republishes it.
+        if not self._link.connected.is_set() and (
+            self._offline.is_set() or not self._link.connected.wait(self._timeout_s)
+        ):
+            if not self._offline.is_set():
+                log.warning("broker not connected; publishing resumes on reconnect")
+            self._offline.set()
             return
         ticket = self._link.publish(topic, payload, qos=1, retain=retain)
         if not ticket.wait(self._timeout_s):
             log.warning("publish to %s not confirmed within %.0f s", topic, self._timeout_s)
 
     def _connected(self) -> None:
+        self._offline.clear()
         if self._hook is not None:
             # Off the network thread: republishing waits for acknowledgements.
             threading.Thread(target=self._hook, name="cms-republish", daemon=True).start()

@@ -1,0 +1,115 @@
+"""The REST API: its OpenAPI document, and a campaign from draft to devices."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import select
+
+from central_cms import fleet
+from central_cms import models as m
+from devices.protocol import Manifest, parse_signed
+from tests.central_cms.conftest import make_user
+from tests.central_cms.images import mp4_header, png
+
+
+def token_for(session, rt, username: str, role: m.Role) -> dict[str, str]:
+    make_user(session, rt, username, role)
+    user = session.scalars(select(m.User).where(m.User.username == username)).one()
+    return {"Authorization": f"Bearer {fleet.create_api_token(session, rt, user, 'test')}"}
+
+
+def test_the_openapi_document_lists_the_endpoints_and_bearer_auth(client):
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    for path in (
+        "/api/v1/campaigns",
+        "/api/v1/campaigns/{campaign_id}/approve",
+        "/api/v1/media",
+        "/api/v1/devices",
+        "/api/v1/alerts",
+    ):
+        assert path in spec["paths"], path
+    assert not any(p.startswith(("/campaigns", "/device-api")) for p in spec["paths"])
+    assert spec["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
+
+
+def test_a_campaign_through_the_api_reaches_its_devices(client, session, rt, world, publisher):
+    editor = token_for(session, rt, "api-editor", m.Role.EDITOR)
+    approver = token_for(session, rt, "api-approver", m.Role.APPROVER)
+    upload = client.post(
+        "/api/v1/media",
+        headers=editor,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(png(640, 360)), "p.png"), "title": "API poster"},
+    )
+    assert upload.status_code == 201, upload.json
+    body = {
+        "name": "Library week",
+        "owner_site_id": "north-pool",
+        "priority": 70,
+        "schedules": [
+            {
+                "starts_on": "2026-12-01",
+                "ends_on": "2026-12-07",
+                "days": ["mon", "tue"],
+                "windows": [{"start": "22:00", "end": "02:00"}],
+            }
+        ],
+        "targets": {"sites": ["north-pool", "south-library"], "kinds": ["signage"]},
+        "items": [{"kind": "image", "media_id": upload.json["id"], "duration_s": 10}],
+    }
+    created = client.post("/api/v1/campaigns", json=body, headers=editor)
+    assert created.status_code == 201, created.json
+    campaign_id = created.json["id"]
+    assert (
+        client.post(f"/api/v1/campaigns/{campaign_id}/submit", headers=editor).json["status"]
+        == "pending"
+    )
+    publisher.sent.clear()
+    approved = client.post(f"/api/v1/campaigns/{campaign_id}/approve", headers=approver)
+    assert approved.json["status"] == "published"
+    manifests = [
+        parse_signed(Manifest, p, [rt.signing_key.public_key]) for _, p, _ in publisher.sent
+    ]
+    assert {mf.device_id for mf in manifests} == {"sig-north-pool", "sig-south-library"}
+    window = manifests[0].items[0].schedules[0].windows[0]
+    assert (window.start.hour, window.end.hour) == (22, 2)  # across midnight, as sent
+
+
+def test_rule_violations_come_back_as_422_naming_the_rule(client, session, rt, world):
+    editor = token_for(session, rt, "api-editor", m.Role.EDITOR)
+    video = client.post(
+        "/api/v1/media",
+        headers=editor,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(mp4_header()), "v.mp4")},
+    )
+    body = {
+        "name": "Road video",
+        "owner_site_id": "east-hall",
+        "targets": {"tags": ["roadside"]},
+        "items": [{"kind": "video", "media_id": video.json["id"], "duration_s": 3}],
+    }
+    refused = client.post("/api/v1/campaigns", json=body, headers=editor)
+    assert refused.status_code == 422
+    problems = " ".join(refused.json["problems"])
+    assert "still images only" in problems and "minimum dwell 10 s" in problems
+    assert session.scalars(select(m.Campaign)).all() == []
+
+
+def test_a_bad_upload_leaves_nothing_behind(client, session, rt, world):
+    editor = token_for(session, rt, "api-editor", m.Role.EDITOR)
+    files_before = rt.blobs.count()
+    rows_before = len(session.scalars(select(m.MediaAsset)).all())
+    refused = client.post(
+        "/api/v1/media",
+        headers=editor,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(b"GIF89a broken"), "x.gif")},
+    )
+    assert refused.status_code == 422
+    assert "damaged" in refused.json["message"] or "not a picture" in refused.json["message"]
+    assert rt.blobs.count() == files_before
+    session.expire_all()
+    assert len(session.scalars(select(m.MediaAsset)).all()) == rows_before
