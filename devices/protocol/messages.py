@@ -28,11 +28,7 @@ from pydantic import (
 from devices.protocol.canonical import JSONValue, canonical_json, loads
 from devices.protocol.errors import ProtocolError
 from devices.protocol.signing import PublicKey, SigningKey, verify
-from devices.protocol.topics import validate_id
-
-
-def _id(value: str) -> str:
-    return validate_id(value, "id")
+from devices.protocol.topics import ID_PATTERN
 
 
 def _timezone(value: str) -> str:
@@ -60,7 +56,8 @@ def _wall_clock(value: time) -> time:
     return value
 
 
-Id = Annotated[str, AfterValidator(_id)]
+# Checked by pydantic-core itself (no Python call per field): ingest validates ~100k ids/s.
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
 LocalTime = Annotated[time, AfterValidator(_wall_clock)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 # Keyed hashes of a visitor's MAC: hex only, so a raw MAC or email cannot pass.

@@ -9,7 +9,8 @@ from enum import StrEnum
 from devices.protocol.errors import ProtocolError
 
 PREFIX = "ds/v1"
-_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+_ID = re.compile(ID_PATTERN)
 
 
 class Channel(StrEnum):
