@@ -7,6 +7,7 @@ from what it is handed; there is no module-level state.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -15,13 +16,19 @@ import threading
 import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from http import HTTPStatus
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from flask import Flask, Response, abort, request, send_file
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
 
 from devices.app import AssetStore
 from devices.clock import Clock
@@ -33,7 +40,7 @@ from devices.protocol import (
 )
 from portal import detection
 from portal.config import PortalConfig
-from portal.fas import FasClient, FasError, parse_query
+from portal.fas import MAX_QUERY_CHARS, FasClient, FasError, parse_query
 from portal.gateway import Gateway
 from portal.i18n import LANGUAGES, Language, environments, translations
 from portal.pages import (
@@ -44,7 +51,7 @@ from portal.pages import (
     Chrome,
     SplashCache,
     chrome_for,
-    fill,
+    fill_parts,
     render_message,
     render_splash,
     tag_marker,
@@ -61,6 +68,9 @@ from portal.sources import (
 )
 from portal.state import MemoryNonceStore, NonceStore, Signer, StateError
 from portal.view import SplashView, splash_view
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +106,69 @@ class _SeenRecently:
             return True
 
 
-def _security_headers(response: Response, form_targets: tuple[str, ...], style_hash: str) -> None:
+@functools.lru_cache(maxsize=256)
+def security_headers(form_targets: tuple[str, ...], style_hash: str) -> tuple[tuple[str, str], ...]:
+    """The headers every page carries; built once per (form targets, inline style)."""
     form_action = " ".join(("'self'", *form_targets))
     style = f"'self' {style_hash}".strip()
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; img-src 'self'; style-src {style}; form-action {form_action}; "
-        "base-uri 'none'; frame-ancestors 'none'"
+    return (
+        (
+            "Content-Security-Policy",
+            f"default-src 'none'; img-src 'self'; style-src {style}; "
+            f"form-action {form_action}; base-uri 'none'; frame-ancestors 'none'",
+        ),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+
+
+def _security_headers(response: Response, form_targets: tuple[str, ...], style_hash: str) -> None:
+    for name, value in security_headers(form_targets, style_hash):
+        response.headers[name] = value
+
+
+@dataclass(frozen=True)
+class Page:
+    """A response decided without Flask (the splash's fast path, #6)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def response(self) -> Response:
+        return Response(self.body, status=self.status, headers=list(self.headers))
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What one FAS query tells the splash: the client, where it may be sent back to, the
+    CSP form targets and the query to carry in the page's links."""
+
+    client: FasClient
+    origin: str | None
+    form_targets: tuple[str, ...]
+    query: str
+
+
+_RATE_CHECKED = "ds.portal.rate_allowed"  # set by the fast path, so a request pays once
+
+
+def first_values(query_string: str) -> dict[str, str]:
+    """A WSGI QUERY_STRING parsed as Flask's `request.args.get` sees it (first value wins;
+    undecodable bytes stay percent-encoded); UnicodeDecodeError for non-UTF-8 raw bytes."""
+    pairs = urllib.parse.parse_qsl(
+        query_string.encode("latin-1").decode(),
+        keep_blank_values=True,
+        errors="werkzeug.url_quote",
+    )
+    args: dict[str, str] = {}
+    for key, value in pairs:
+        args.setdefault(key, value)
+    return args
 
 
 def N_(message: str) -> str:
@@ -171,17 +231,31 @@ def create_app(
         chrome_memo[:] = [(view, look)]
         return look
 
-    def pick_language(view: SplashView, asked: str | None) -> Language:
-        codes = [language.code for language in chrome(view).languages]
+    @functools.lru_cache(maxsize=256)
+    def negotiated(accept_language: str, codes: tuple[str, ...]) -> str | None:
+        # Phones send a handful of distinct Accept-Language values: parse each once.
+        return parse_accept_header(accept_language, LanguageAccept).best_match(codes)
+
+    def pick_language(view: SplashView, asked: str | None, accept_language: str | None) -> Language:
+        codes = tuple(language.code for language in chrome(view).languages)
         if asked:
             base = asked.split("_")[0].split("-")[0].lower()
             if base in codes:
                 return LANGUAGES[base]
-        best = request.accept_languages.best_match(codes)
+        best = None
+        if accept_language:
+            best = (
+                negotiated(accept_language, codes)
+                if len(accept_language) <= 256
+                else negotiated.__wrapped__(accept_language, codes)
+            )
         if best is None:
             default = config.default_language
             best = default if default in codes else "en"
         return LANGUAGES[best]
+
+    def request_language(view: SplashView, asked: str | None) -> Language:
+        return pick_language(view, asked, request.headers.get("Accept-Language"))
 
     def build_page(view: SplashView, code: str) -> CachedSplash:
         look = chrome(view)
@@ -245,20 +319,22 @@ def create_app(
         _security_headers(response, (), chrome(view).style.csp_hash if chrome(view).style else "")  # type: ignore[union-attr]
         return response
 
-    def hashes(client: FasClient, now: datetime) -> tuple[str, str]:
+    @functools.lru_cache(maxsize=4096)
+    def hashes_on(mac: str, day: date) -> tuple[str, str]:
+        # Both pseudonyms depend only on the MAC and the UTC date (privacy.py), and the
+        # splash and its impressions ask for them on every request.
+        at = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return (
-            client_hash(config.secret, client.client_mac, now),
-            visitor_hash(config.secret, client.client_mac, now, config.visitor_period_days),
+            client_hash(config.secret, mac, at),
+            visitor_hash(config.secret, mac, at, config.visitor_period_days),
         )
 
-    def fas_client() -> FasClient | None:
-        """The FAS query of this request, or None when the visitor came without one."""
-        if "fas" not in request.args:
-            return None
-        client = parse_query(request.args, level=config.fas_level, faskey=config.faskey)
-        if config.gateway_addresses and client.gateway_address not in config.gateway_addresses:
-            raise FasError("gatewayaddress", "not this node's gateway")
-        return client
+    def hashes(client: FasClient, now: datetime) -> tuple[str, str]:
+        return hashes_on(client.client_mac, now.astimezone(UTC).date())
+
+    @functools.lru_cache(maxsize=4096)
+    def promo_tag(item_id: str, visitor: str) -> str:
+        return signer.tag(_PROMO_PURPOSE, item_id, visitor)
 
     def form_targets(client: FasClient, origin: str | None) -> tuple[str, ...]:
         # CSP form-action also governs the redirects after the form is sent: to the
@@ -267,6 +343,27 @@ def create_app(
         if origin:
             targets.append(_origin_of(origin))
         return tuple(dict.fromkeys(targets))
+
+    @functools.lru_cache(maxsize=512)
+    def visit_of(fas: str, iv: str | None) -> Visit:
+        """Decrypt and check a FAS query once: the OS probe, the mini-browser and reloads
+        repeat the same query, and AES plus the field checks are the splash's dearest step.
+        A query that fails raises FasError and is not cached."""
+        query = {"fas": fas} if iv is None else {"fas": fas, "iv": iv}
+        client = parse_query(query, level=config.fas_level, faskey=config.faskey)
+        if config.gateway_addresses and client.gateway_address not in config.gateway_addresses:
+            raise FasError("gatewayaddress", "not this node's gateway")
+        origin = safe_redirect(client.origin_url)
+        return Visit(client, origin, form_targets(client, origin), urllib.parse.urlencode(query))
+
+    def visit_in(args: Mapping[str, str]) -> Visit | None:
+        """The FAS query in `args`, or None when the visitor came without one."""
+        fas = args.get("fas")
+        if fas is None:
+            return None
+        if len(fas) > MAX_QUERY_CHARS:
+            raise FasError("fas", "too long")
+        return visit_of(fas, args.get("iv"))
 
     def state_for(client: FasClient, origin: str | None, view: SplashView, now: datetime) -> str:
         return signer.sign(
@@ -296,10 +393,25 @@ def create_app(
             auth_dir=state.get("d", "opennds_auth"),
         )
 
+    def html_page(status: int, body: str, headers: Iterable[tuple[str, str]]) -> Page:
+        data = body.encode()
+        return Page(
+            status,
+            (
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(data))),
+                ("Cache-Control", "no-store"),
+                *headers,
+            ),
+            data,
+        )
+
     def splash_response(
         view: SplashView,
         language: Language,
         client: FasClient,
+        origin: str | None,
+        query: str,
         now: datetime,
         *,
         status: int = 200,
@@ -307,18 +419,15 @@ def create_app(
         errors: Mapping[str, str] | None = None,
         values: Mapping[str, str] | None = None,
         notice: str = "",
-    ) -> Response:
-        origin = safe_redirect(client.origin_url)
+        targets: tuple[str, ...] | None = None,
+    ) -> Page:
         token = state or state_for(client, origin, view, now)
         visitor = hashes(client, now)[0]
         tags = {
-            promo.item_id: signer.tag(_PROMO_PURPOSE, promo.item_id, visitor)
+            promo.item_id: promo_tag(promo.item_id, visitor)
             for promo in view.promos
             if promo.has_link
         }
-        query = urllib.parse.urlencode(
-            {k: request.args[k] for k in ("fas", "iv") if k in request.args}
-        )
         if errors or notice:
             body = render_splash(
                 envs[language.code],
@@ -338,12 +447,34 @@ def create_app(
             )
         else:
             page = cache.page(view, language.code, build_page)
-            body = fill(page.with_client, state=token, query=query, client=visitor, tags=tags)
-        response = Response(body, status=status, content_type="text/html; charset=utf-8")
-        response.headers["Cache-Control"] = "no-store"
+            body = fill_parts(page.parts, state=token, query=query, client=visitor, tags=tags)
         style = chrome(view).style
-        _security_headers(response, form_targets(client, origin), style.csp_hash if style else "")
-        return response
+        return html_page(
+            status,
+            body,
+            security_headers(
+                targets if targets is not None else form_targets(client, origin),
+                style.csp_hash if style else "",
+            ),
+        )
+
+    def splash_page(args: Mapping[str, str], accept_language: str | None) -> Page:
+        """GET /: the same answer from the fast path and from Flask. FasError when the
+        FAS query is damaged (Flask then renders the message page)."""
+        now = clock.now()
+        view = current_view(now)
+        language = pick_language(view, args.get("lang"), accept_language)
+        visit = visit_in(args)
+        if visit is None:
+            page = cache.page(view, language.code, build_page)
+            style = page.chrome.style
+            return html_page(
+                200, page.without_client, security_headers((), style.csp_hash if style else "")
+            )
+        record_impressions(visit.client, view, language, now)
+        return splash_response(
+            view, language, visit.client, visit.origin, visit.query, now, targets=visit.form_targets
+        )
 
     def record_impressions(
         client: FasClient, view: SplashView, language: Language, now: datetime
@@ -368,13 +499,16 @@ def create_app(
 
     @app.before_request
     def rate_limit() -> Response | None:
-        if limiter.allow(request.remote_addr or "?", monotonic()):
+        allowed = request.environ.get(_RATE_CHECKED)
+        if allowed is None:
+            allowed = limiter.allow(request.remote_addr or "?", monotonic())
+        if allowed:
             return None
         now = clock.now()
         view = current_view(now)
         response = message_page(
             view,
-            pick_language(view, request.args.get("lang")),
+            request_language(view, request.args.get("lang")),
             429,
             N_("Too many requests"),
             N_("This device sent too many requests in a short time."),
@@ -387,7 +521,7 @@ def create_app(
     def http_error(error: HTTPException) -> Response:
         now = clock.now()
         view = current_view(now)
-        language = pick_language(view, request.args.get("lang"))
+        language = request_language(view, request.args.get("lang"))
         status = error.code or 500
         if status == 404:
             return message_page(
@@ -410,37 +544,31 @@ def create_app(
 
     @app.get("/")
     def splash() -> Response:
-        now = clock.now()
-        view = current_view(now)
-        language = pick_language(view, request.args.get("lang"))
         try:
-            client = fas_client()
+            return splash_page(request.args, request.headers.get("Accept-Language")).response()
         except FasError as error:
             log.info("bad FAS query (%s): %s", error.field, error.problem)
+            view = current_view(clock.now())
             return message_page(
                 view,
-                language,
+                request_language(view, request.args.get("lang")),
                 400,
                 N_("This sign-in link is not valid"),
                 N_("The link may be damaged or out of date."),
                 N_("Please open any website again to get a fresh sign-in page."),
             )
-        if client is None:
-            page = cache.page(view, language.code, build_page)
-            response = Response(page.without_client, content_type="text/html; charset=utf-8")
-            response.headers["Cache-Control"] = "no-store"
-            style = page.chrome.style
-            _security_headers(response, (), style.csp_hash if style else "")
-            return response
-        record_impressions(client, view, language, now)
-        return splash_response(view, language, client, now)
+
+    def form_query() -> str:
+        return urllib.parse.urlencode(
+            {k: request.args[k] for k in ("fas", "iv") if k in request.args}
+        )
 
     @app.post("/accept")
     def accept() -> Response:
         now = clock.now()
         view = current_view(now)
         form = request.form
-        language = pick_language(view, form.get("lang"))
+        language = request_language(view, form.get("lang"))
         origin_header = request.headers.get("Origin")
         if (
             origin_header
@@ -482,13 +610,15 @@ def create_app(
                 view,
                 language,
                 client,
+                safe_redirect(client.origin_url),
+                form_query(),
                 now,
                 status=409,
                 values=values,
                 notice=gettext(
                     code, N_("The terms of use have changed. Please read them and accept again.")
                 ),
-            )
+            ).response()
         if form.get("accept") != "yes":
             errors["accept"] = gettext(code, N_("Tick the box to accept the terms of use."))
         if view.newsletter and values["newsletter"] and not _EMAIL.match(values["email"]):
@@ -501,12 +631,14 @@ def create_app(
                 view,
                 language,
                 client,
+                safe_redirect(client.origin_url),
+                form_query(),
                 now,
                 status=400,
                 state=form.get("state"),
                 errors=errors,
                 values=values,
-            )
+            ).response()
         if not gateway.verify(client):
             log.info("accept refused: gateway does not know client %s", client.client_ip)
             return message_page(
@@ -553,7 +685,7 @@ def create_app(
     def online() -> Response:
         now = clock.now()
         view = current_view(now)
-        language = pick_language(view, request.args.get("lang"))
+        language = request_language(view, request.args.get("lang"))
         return message_page(
             view,
             language,
@@ -566,7 +698,7 @@ def create_app(
     def venue() -> Response:
         now = clock.now()
         view = current_view(now)
-        language = pick_language(view, request.args.get("lang"))
+        language = request_language(view, request.args.get("lang"))
         page = cache.page(view, language.code, build_page)
         response = Response(page.without_client, content_type="text/html; charset=utf-8")
         style = page.chrome.style
@@ -670,5 +802,37 @@ def create_app(
         response.headers["Cache-Control"] = "private, no-store"
         return response
 
+    # --- fast path -----------------------------------------------------------------------
+    # GET / is nearly every request a portal gets (OS probes redirect here, mini-browsers
+    # reload it). It is answered by `splash_page` straight from WSGI, skipping Flask's
+    # request context, routing and response objects (#6); the same function answers it
+    # through Flask, so headers, CSP, escaping and events are the same. Anything else,
+    # including a rate-limited client or a damaged FAS query, goes on to Flask.
+    flask_wsgi = app.wsgi_app
+
+    def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == "/":
+            remote = environ.get("REMOTE_ADDR")
+            allowed = limiter.allow(
+                remote if isinstance(remote, str) and remote else "?", monotonic()
+            )
+            environ[_RATE_CHECKED] = allowed
+            if allowed:
+                query_string = environ.get("QUERY_STRING", "")
+                accept_language = environ.get("HTTP_ACCEPT_LANGUAGE")
+                try:
+                    page = splash_page(
+                        first_values(query_string if isinstance(query_string, str) else ""),
+                        accept_language if isinstance(accept_language, str) else None,
+                    )
+                except (FasError, UnicodeDecodeError):
+                    page = None
+                if page is not None:
+                    status = HTTPStatus(page.status)
+                    start_response(f"{status.value} {status.phrase}", list(page.headers))
+                    return (page.body,)
+        return flask_wsgi(environ, start_response)
+
+    app.wsgi_app = wsgi  # type: ignore[method-assign]
     app.extensions["portal"] = {"cache": cache, "limiter": limiter, "tz": ZoneInfo}
     return app

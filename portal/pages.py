@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -146,6 +147,11 @@ class CachedSplash:
     language: Language
     with_client: str  # rendered with placeholders
     without_client: str  # a visit without FAS parameters (nothing per request)
+    parts: tuple[str, ...] = ()  # with_client split at its placeholders, for fill_parts
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            object.__setattr__(self, "parts", split_markers(self.with_client))
 
 
 class SplashCache:
@@ -188,6 +194,30 @@ class SplashCache:
             if self._view is view:
                 self._pages[code] = page
         return page
+
+
+_MARKER = re.compile("\x00([a-z]+(?::[a-z0-9-]+)?)\x00")
+
+
+def split_markers(page: str) -> tuple[str, ...]:
+    """Text and placeholder names alternating: text, name, text, ..., text. Placeholders
+    cannot come from content: view text is stripped of NUL before it is rendered."""
+    return tuple(_MARKER.split(page))
+
+
+def fill_parts(
+    parts: tuple[str, ...], *, state: str, query: str, client: str, tags: Mapping[str, str]
+) -> str:
+    """`fill` in one pass over a page pre-split by `split_markers`. Every value is escaped
+    here; a placeholder without a value (a promo without a link) becomes empty."""
+    values = {"state": html.escape(state), "query": html.escape(query)}
+    values["client"] = html.escape(client)
+    for item_id, tag in tags.items():
+        values[f"tag:{item_id}"] = html.escape(tag)
+    out = list(parts)
+    for index in range(1, len(out), 2):
+        out[index] = values.get(out[index], "")
+    return "".join(out)
 
 
 def fill(page: str, *, state: str, query: str, client: str, tags: Mapping[str, str]) -> str:

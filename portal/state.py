@@ -14,7 +14,7 @@ import hmac
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -35,10 +35,18 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class Signer:
     secret: bytes
+    _keyed: hmac.HMAC = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The derived key and HMAC's padded inner/outer state are computed once; each
+        # token copies that state (the splash signs a form on every request, #6).
+        key = hmac.new(self.secret, b"ds-portal/sign", hashlib.sha256).digest()
+        object.__setattr__(self, "_keyed", hmac.new(key, digestmod=hashlib.sha256))
 
     def _mac(self, purpose: str, body: str) -> str:
-        key = hmac.new(self.secret, b"ds-portal/sign", hashlib.sha256).digest()
-        return _b64(hmac.new(key, f"{purpose}.{body}".encode(), hashlib.sha256).digest())
+        mac = self._keyed.copy()
+        mac.update(f"{purpose}.{body}".encode())
+        return _b64(mac.digest())
 
     def sign(self, purpose: str, payload: dict[str, str | int]) -> str:
         body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
