@@ -21,7 +21,7 @@ from central_cms.compiler import Targets
 from central_cms.errors import Forbidden, Invalid, NotFound
 from central_cms.policy import Actor
 from central_cms.runtime import runtime
-from devices.protocol import DeviceKind, Fit, ItemKind, Severity, TextSlide
+from devices.protocol import DeviceKind, Fit, ItemKind, ProfileKind, Severity, TextSlide
 
 api = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="CMS")
 auth = HTTPTokenAuth(scheme="Bearer", description="an API token made by an admin")
@@ -98,6 +98,25 @@ class DeviceIn(Schema):
 class RegistrationOut(Schema):
     device = Nested(DeviceOut)
     config_toml = String(metadata={"description": "shown once: copy it onto the Pi"})
+
+
+class ProfileSchema(Schema):
+    id = String(required=True)
+    name = String(required=True)
+    kind = String(required=True, validate=OneOf([k.value for k in ProfileKind]))
+    width_px = Integer(required=True)
+    height_px = Integer(required=True)
+    min_dwell_s = Float(load_default=0)
+    allow_video = Boolean(load_default=True)
+    transitions = Boolean(load_default=True)
+    forbid_contact_text = Boolean(
+        load_default=False, metadata={"description": "no QR codes, phone numbers or URLs"}
+    )
+    night_blank_start = String(load_default=None, allow_none=True, metadata={"example": "23:00"})
+    night_blank_end = String(load_default=None, allow_none=True, metadata={"example": "05:00"})
+    brightness = List(
+        Dict(), load_default=[], metadata={"example": [{"at": "06:00", "percent": 80}]}
+    )
 
 
 class MediaOut(Schema):
@@ -220,6 +239,30 @@ def create_site(data: dict[str, Any]) -> Any:
     )
     s.commit()
     return site
+
+
+@api.get("/profiles")
+@api.auth_required(auth)
+@api.output(ProfileSchema(many=True))
+def list_profiles() -> Any:
+    return db.session().scalars(select(m.ScreenProfile).order_by(m.ScreenProfile.id)).all()
+
+
+@api.put("/profiles/<profile_id>")
+@api.auth_required(auth)
+@api.input(ProfileSchema, arg_name="data")
+@api.output(ProfileSchema)
+def save_profile(profile_id: str, data: dict[str, Any]) -> Any:
+    """Create or replace a screen profile; its devices get new manifests."""
+    s = db.session()
+    saved = fleet.save_profile(
+        s,
+        runtime(),
+        _actor(),
+        m.ScreenProfile(**{**data, "id": profile_id, "max_content_age_s": None}),
+    )
+    s.commit()
+    return saved
 
 
 @api.get("/devices")

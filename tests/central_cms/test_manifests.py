@@ -18,7 +18,7 @@ from central_cms.compiler import Targets
 from central_cms.manifests import sync_manifests
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
-from devices.protocol import Channel, ItemKind, Manifest, device_topic, parse_signed
+from devices.protocol import Channel, ItemKind, Manifest, PublicKey, device_topic, parse_signed
 from tests.central_cms.conftest import ADMIN
 
 
@@ -44,7 +44,7 @@ def published_to(publisher) -> dict[str, Manifest]:
     return found
 
 
-_KEY: list = []
+_KEY: list[PublicKey] = []
 
 
 @pytest.fixture(autouse=True)
@@ -164,3 +164,21 @@ def test_two_cms_processes_never_publish_the_same_version(
         select(m.ManifestState.version).where(m.ManifestState.device_id == "sig-north-pool")
     ).one()
     assert final == max(versions)
+
+
+def test_renditions_are_made_once_per_profile_and_reused(session, rt, world, publisher):
+    data = swim(world, owner_site_id="east-hall", targets=Targets(sites=frozenset({"east-hall"})))
+    for _ in range(2):
+        campaign = campaigns.save(session, rt, ADMIN, data)
+        campaigns.submit(session, rt, ADMIN, campaign.id)
+        campaigns.approve(session, rt, ADMIN, campaign.id)
+    made = session.scalars(
+        select(m.Rendition).where(m.Rendition.media_id == world.media["poster"])
+    ).all()
+    assert sorted(r.profile_id for r in made) == ["indoor", "led-small"]
+    led = next(r for r in made if r.profile_id == "led-small")
+    assert (led.width_px, led.height_px) == (192, 96)
+    manifests = published_to(publisher)
+    led_manifest = manifests["led-east-hall"]
+    assert led_manifest.items[0].asset == led.sha256
+    assert rt.blobs.path(led.sha256).exists()

@@ -245,6 +245,23 @@ ENDPOINTS = [
         api=True,
     ),
     Endpoint(
+        "api save profile",
+        "PUT",
+        _static("/api/v1/profiles/led-state-road"),
+        lambda w: {
+            "id": "led-state-road",
+            "name": "LED state road",
+            "kind": "roadside",
+            "width_px": 384,
+            "height_px": 192,
+            "min_dwell_s": 40,
+            "allow_video": False,
+            "forbid_contact_text": True,
+        },
+        frozenset({A, IT}),
+        api=True,
+    ),
+    Endpoint(
         "api register device",
         "POST",
         _static("/api/v1/devices"),
@@ -335,7 +352,7 @@ ENDPOINTS = [
 
 def _audit_count(session) -> int:
     session.expire_all()
-    return session.scalar(select(func.count()).select_from(m.AuditEntry))
+    return int(session.scalar(select(func.count()).select_from(m.AuditEntry)) or 0)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
