@@ -246,6 +246,10 @@ class _Selection:
     item_parts: tuple[bytes, ...]
     default_parts: tuple[bytes, ...]
     assets: dict[str, AssetRef]
+    campaign_ids: frozenset[str]
+
+
+_NOTHING = _Selection((), (), (), (), {}, frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +286,7 @@ class ManifestCompiler:
         self._bases: dict[str, tuple[CampaignSpec, tuple[ContentItem, ...], bytes]] = {}
         # (site, profile, kind, first day, last day) -> what untagged campaigns give
         self._shared: dict[tuple[str, str, str, date, date], _Selection] = {}
+        self._per_tag: dict[tuple[str, str, str, str, date, date], _Selection] = {}
         self._classes: dict[tuple[str, str, str, frozenset[str], date, date], _Class] = {}
         self._generation = index.generation
         self._json: dict[int, tuple[object, bytes]] = {}
@@ -359,9 +364,11 @@ class ManifestCompiler:
         item_parts: list[bytes] = []
         default_parts: list[bytes] = []
         assets: dict[str, AssetRef] = {}
+        ids: list[str] = []
         for campaign in campaigns:
             if not campaign.overlaps(first, last):
                 continue
+            ids.append(campaign.id)
             block = self._block(campaign, profile_id)
             if campaign.is_default:
                 defaults.extend(block.contents)
@@ -372,7 +379,45 @@ class ManifestCompiler:
             for asset in block.assets:
                 assets[asset.sha256] = asset
         return _Selection(
-            tuple(items), tuple(defaults), tuple(item_parts), tuple(default_parts), assets
+            tuple(items),
+            tuple(defaults),
+            tuple(item_parts),
+            tuple(default_parts),
+            assets,
+            frozenset(ids),
+        )
+
+    def _tagged(self, device: DeviceSpec, first: date, last: date) -> _Selection:
+        """Tagged campaigns, per tag (shared by every device with that tag at the site),
+        joined; re-selected as a whole only if one campaign came through two tags."""
+        per_tag: list[_Selection] = []
+        for tag in sorted(device.tags):
+            key = (device.site_id, device.profile_id, device.kind.value, tag, first, last)
+            found = self._per_tag.get(key)
+            if found is None:
+                probe = DeviceSpec(
+                    "", device.kind, device.site_id, device.profile_id, frozenset({tag})
+                )
+                found = self._per_tag[key] = self._select(
+                    self.index.tagged_candidates(probe), device.profile_id, first, last
+                )
+            per_tag.append(found)
+        if not per_tag:
+            return _NOTHING
+        if len(per_tag) == 1:
+            return per_tag[0]
+        total = sum(len(p.campaign_ids) for p in per_tag)
+        if len(frozenset().union(*(p.campaign_ids for p in per_tag))) != total:
+            return self._select(
+                self.index.tagged_candidates(device), device.profile_id, first, last
+            )
+        return _Selection(
+            tuple(i for p in per_tag for i in p.items),
+            tuple(i for p in per_tag for i in p.defaults),
+            tuple(d for p in per_tag for d in p.item_parts),
+            tuple(d for p in per_tag for d in p.default_parts),
+            {sha: a for p in per_tag for sha, a in p.assets.items()},
+            frozenset().union(*(p.campaign_ids for p in per_tag)),
         )
 
     def _selection(self, device: DeviceSpec, first: date, last: date) -> _Class:
@@ -380,6 +425,7 @@ class ManifestCompiler:
         devices alike in those four share one selection (and one content hash)."""
         if self._generation != self.index.generation:
             self._shared.clear()
+            self._per_tag.clear()
             self._classes.clear()
             self._generation = self.index.generation
         class_key = (device.site_id, device.profile_id, device.kind.value, device.tags, first, last)
@@ -393,7 +439,7 @@ class ManifestCompiler:
             shared = self._shared[shared_key] = self._select(
                 campaigns, device.profile_id, first, last
             )
-        tagged = self._select(self.index.tagged_candidates(device), device.profile_id, first, last)
+        tagged = self._tagged(device, first, last)
         assets = {**shared.assets, **tagged.assets}
         site = self.catalogue.sites[device.site_id]
         profile = self.catalogue.profiles[device.profile_id]

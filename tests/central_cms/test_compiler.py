@@ -243,3 +243,22 @@ def test_the_index_finds_exactly_the_campaigns_a_full_scan_finds(all_targets):
     for device in DEVICES:
         expected = {c.id for c in campaigns if c.targets.matches(device)}
         assert {c.id for c in index.candidates(device)} == expected
+
+
+TWO_TAGS = DeviceSpec(
+    "sig-bentley-2", DeviceKind.SIGNAGE, "bentley", "indoor", frozenset({"library", "roadside"})
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(targets_strategy, min_size=1, max_size=12))
+def test_compiled_manifests_hold_exactly_the_matching_campaigns(all_targets):
+    """Whatever the compiler shares between alike devices (untagged part, per-tag part,
+    whole classes), each manifest holds the items of exactly the campaigns that match."""
+    campaigns = [campaign(f"c{n}", t) for n, t in enumerate(all_targets)]
+    compiler = ManifestCompiler(CATALOGUE, CampaignIndex(campaigns))
+    for device in [*DEVICES, TWO_TAGS]:
+        compiled = compiler.compile(device, generated_at=NOW, valid_until=UNTIL).manifest
+        expected = {f"{c.id}-1" for c in campaigns if c.targets.matches(device)}
+        assert {i.id for i in compiled.items} == expected
+        assert len(compiled.items) == len(expected)  # no campaign twice
