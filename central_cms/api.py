@@ -21,7 +21,15 @@ from central_cms.compiler import Targets
 from central_cms.errors import Forbidden, Invalid, NotFound
 from central_cms.policy import Actor
 from central_cms.runtime import runtime
-from devices.protocol import DeviceKind, Fit, ItemKind, ProfileKind, Severity, TextSlide
+from devices.protocol import (
+    CommandName,
+    DeviceKind,
+    Fit,
+    ItemKind,
+    ProfileKind,
+    Severity,
+    TextSlide,
+)
 
 api = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="CMS")
 auth = HTTPTokenAuth(scheme="Bearer", description="an API token made by an admin")
@@ -93,6 +101,18 @@ class DeviceIn(Schema):
     site_id = String(required=True)
     profile_id = String(required=True)
     tags = List(String(), load_default=[])
+
+
+class CommandIn(Schema):
+    name = String(required=True, validate=OneOf([c.value for c in CommandName]))
+    args = Dict(load_default={})
+
+
+class CommandOut(Schema):
+    id = String()
+    device_id = String()
+    name = String()
+    expires_at = String()
 
 
 class RegistrationOut(Schema):
@@ -289,6 +309,18 @@ def register_device(data: dict[str, Any]) -> Any:
         tags=data["tags"],
     )
     return {"device": registration.device, "config_toml": registration.config_toml}
+
+
+@api.post("/devices/<device_id>/commands")
+@api.auth_required(auth)
+@api.input(CommandIn, arg_name="data")
+@api.output(CommandOut, status_code=202)
+def send_command(device_id: str, data: dict[str, Any]) -> Any:
+    """Send a signed command (reboot, refresh, screenshot, identify, ...) to one device."""
+    command = fleet.send_command(
+        db.session(), runtime(), _actor(), device_id, CommandName(data["name"]), data["args"]
+    )
+    return {**command.to_json(), "expires_at": command.expires_at.isoformat()}
 
 
 @api.get("/media")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,17 @@ from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
 from devices.broker import acl_file, hash_password, new_password, password_file
 from devices.config import device_config_toml
-from devices.protocol import Channel, DeviceKind, ProtocolError, device_topic, validate_id
+from devices.protocol import (
+    Channel,
+    Command,
+    CommandName,
+    DeviceKind,
+    ProtocolError,
+    device_topic,
+    sign,
+    validate_id,
+)
+from devices.protocol.messages import Scalar
 
 
 def token_hash(token: str) -> str:
@@ -134,6 +145,37 @@ def delete_device(session: Session, rt: CmsRuntime, actor: Actor, device_id: str
     # An empty retained payload removes the old manifest from the broker.
     rt.publisher.publish(device_topic(device_id, Channel.MANIFEST), b"", retain=True)
     session.commit()
+
+
+def send_command(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    device_id: str,
+    name: CommandName,
+    args: dict[str, Scalar] | None = None,
+    *,
+    lifetime: timedelta = timedelta(minutes=5),
+) -> Command:
+    """Sign and send one command; the device ignores it once `expires_at` has passed."""
+    require(actor, Permission.DEVICE_WRITE)
+    if session.get(m.Device, device_id) is None:
+        raise NotFound(device_id)
+    now = rt.clock.now()
+    command = Command(
+        id=f"cmd-{secrets.token_hex(8)}",
+        device_id=device_id,
+        name=name,
+        args=args or {},
+        issued_at=now,
+        expires_at=now + lifetime,
+    )
+    audit.record(session, actor, "device.command", "device", device_id, now, command=name.value)
+    rt.publisher.publish(
+        device_topic(device_id, Channel.COMMANDS), sign(command, rt.signing_key), retain=False
+    )
+    session.commit()
+    return command
 
 
 def save_site(

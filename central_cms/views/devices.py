@@ -12,7 +12,7 @@ from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
 from central_cms.views.common import context, flash_invalid
-from devices.protocol import DeviceKind
+from devices.protocol import CommandName, DeviceKind
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
@@ -23,6 +23,7 @@ def _choices() -> dict[str, object]:
         "sites": s.scalars(select(m.Site).order_by(m.Site.name)).all(),
         "profiles": s.scalars(select(m.ScreenProfile).order_by(m.ScreenProfile.name)).all(),
         "kinds": list(DeviceKind),
+        "commands": [c for c in CommandName if c is not CommandName.DEAUTHORISE],
     }
 
 
@@ -105,6 +106,19 @@ def delete(device_id: str) -> Response:
     fleet.delete_device(s, rt, actor, device_id)
     flash(f"Removed {device_id}; its retained manifest was cleared.", "ok")
     return redirect(url_for("devices.index"))
+
+
+@bp.post("/<device_id>/command")
+@permission_required(Permission.DEVICE_WRITE)
+def command(device_id: str) -> Response:
+    s, rt, actor = context()
+    try:
+        name = CommandName(request.form.get("name", ""))
+    except ValueError:
+        abort(400)
+    fleet.send_command(s, rt, actor, device_id, name)
+    flash(f"Sent “{name.value}” to {device_id}.", "ok")
+    return redirect(url_for("devices.edit", device_id=device_id))
 
 
 @bp.get("/broker/<which>")

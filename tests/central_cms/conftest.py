@@ -22,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from central_cms import db as cms_db
 from central_cms import models as m
@@ -105,7 +106,7 @@ def rt(app: Flask) -> CmsRuntime:
 
 
 @pytest.fixture
-def session(app: Flask) -> Iterator[cms_db.Session]:
+def session(app: Flask) -> Iterator[Session]:
     s = cms_db.database(app).sessions()
     yield s
     s.close()
@@ -123,7 +124,7 @@ class World:
     media: dict[str, int] = field(default_factory=dict)
 
 
-def make_world(session: cms_db.Session, rt: CmsRuntime, suffix: str = "") -> World:
+def make_world(session: Session, rt: CmsRuntime, suffix: str = "") -> World:
     from central_cms import fleet, library
     from tests.central_cms.images import png
 
@@ -140,7 +141,7 @@ def make_world(session: cms_db.Session, rt: CmsRuntime, suffix: str = "") -> Wor
             requires_approval=approval,
         )
         world.sites.append(site_id)
-    for pid, kind, w, h, dwell, video, contact in (
+    for pid, profile_kind, w, h, dwell, video, contact in (
         ("indoor", ProfileKind.INDOOR, 1920, 1080, 0, True, False),
         ("led-small", ProfileKind.ROADSIDE, 192, 96, 10, False, True),
         ("splash", ProfileKind.PORTAL, 1080, 1920, 0, True, False),
@@ -152,12 +153,12 @@ def make_world(session: cms_db.Session, rt: CmsRuntime, suffix: str = "") -> Wor
             m.ScreenProfile(
                 id=pid,
                 name=pid.title(),
-                kind=kind.value,
+                kind=profile_kind.value,
                 width_px=w,
                 height_px=h,
                 min_dwell_s=dwell,
                 allow_video=video,
-                transitions=kind is not ProfileKind.ROADSIDE,
+                transitions=profile_kind is not ProfileKind.ROADSIDE,
                 forbid_contact_text=contact,
                 brightness=[],
             ),
@@ -191,15 +192,13 @@ def make_world(session: cms_db.Session, rt: CmsRuntime, suffix: str = "") -> Wor
 
 
 @pytest.fixture
-def world(session: cms_db.Session, rt: CmsRuntime, publisher: RecordingPublisher) -> World:
+def world(session: Session, rt: CmsRuntime, publisher: RecordingPublisher) -> World:
     made = make_world(session, rt)
     publisher.sent.clear()
     return made
 
 
-def make_user(
-    session: cms_db.Session, rt: CmsRuntime, username: str, role: m.Role, sites=()
-) -> None:
+def make_user(session: Session, rt: CmsRuntime, username: str, role: m.Role, sites=()) -> None:
     from central_cms import fleet
 
     fleet.create_user(
@@ -257,7 +256,7 @@ class RetainedWatcher:
 
     def wait_for(self, predicate, timeout_s: float = 10) -> bool:
         with self._changed:
-            return self._changed.wait_for(lambda: predicate(self.latest), timeout_s)
+            return bool(self._changed.wait_for(lambda: predicate(self.latest), timeout_s))
 
     def stop(self) -> None:
         self._client.loop_stop()

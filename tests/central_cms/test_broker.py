@@ -34,7 +34,7 @@ def live_app(config, clock, request):
         rt = runtime(app)
 
         def stop():
-            rt.publisher.stop()  # type: ignore[attr-defined]
+            rt.publisher.stop()
             cms_db.database(app).engine.dispose()
 
         request.addfinalizer(stop)
@@ -95,7 +95,7 @@ def test_the_cms_republishes_after_the_broker_restarts_empty(live_app, tmp_path)
         first.stop()
 
         broker.restart()  # no persistence: every retained message is gone
-        assert rt.publisher.connected.wait(30)  # type: ignore[attr-defined]
+        assert rt.publisher.connected.wait(30)
         again = RetainedWatcher(topic, port=port)
         assert again.wait_for(lambda seen: topic in seen, timeout_s=30), "not republished"
         republished = parse_signed(Manifest, again.latest[topic], [rt.signing_key.public_key])

@@ -62,7 +62,7 @@ def server(config, request):
     def stop():
         httpd.shutdown()
         thread.join(10)
-        runtime(app).publisher.stop()  # type: ignore[attr-defined]
+        runtime(app).publisher.stop()
         cms_db.database(app).engine.dispose()
 
     request.addfinalizer(stop)

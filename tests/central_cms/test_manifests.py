@@ -182,3 +182,15 @@ def test_renditions_are_made_once_per_profile_and_reused(session, rt, world, pub
     led_manifest = manifests["led-east-hall"]
     assert led_manifest.items[0].asset == led.sha256
     assert rt.blobs.path(led.sha256).exists()
+
+
+def test_commands_are_signed_and_not_retained(session, rt, world, publisher):
+    from devices.protocol import Command, CommandName
+
+    sent = fleet.send_command(session, rt, ADMIN, "sig-east-hall", CommandName.REBOOT)
+    ((topic, payload, retain),) = publisher.sent
+    assert topic == device_topic("sig-east-hall", Channel.COMMANDS)
+    assert not retain
+    received = parse_signed(Command, payload, [rt.signing_key.public_key])
+    assert received == sent
+    assert received.expires_at - received.issued_at == timedelta(minutes=5)

@@ -35,9 +35,9 @@ def _table_of(change) -> str | None:
         name = getattr(part, "name", None)
         table = getattr(part, "table", None)
         if table is not None:
-            return table.name
+            return str(table.name)
         if name is not None and hasattr(part, "columns"):
-            return name
+            return str(name)
         if isinstance(part, str):
             return part
     return None
