@@ -70,6 +70,12 @@ def test_manifests_and_alerts_are_retained_signed_on_mosquitto(live_app):
         assert watcher.wait_for(lambda seen: alert_topic(scope) in seen)
         alert = parse_signed(Alert, watcher.latest[alert_topic(scope)], [rt.signing_key.public_key])
         assert alert.title == "Pool closed" and not alert.cleared
+        alerts.clear_alert(session, rt, ADMIN, alert.id)
+        assert watcher.wait_for(
+            lambda seen: (
+                parse_signed(Alert, seen[alert_topic(scope)], [rt.signing_key.public_key]).cleared
+            )
+        ), "the cleared alert did not replace the retained one"
     finally:
         session.close()
         watcher.stop()
