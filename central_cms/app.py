@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from central_cms import db
+from central_cms.analytics.stores import Stores
+from central_cms.analytics.web import register as register_analytics
 from central_cms.auth import current_actor, load_session_actor
 from central_cms.blobs import BlobStore
 from central_cms.config import CmsConfig, load_config
@@ -30,7 +32,10 @@ def create_app(
     publisher: ManifestPublisher | None = None,
     clock: Clock | None = None,
     migrate: bool = True,
+    analytics: Stores | None = None,
 ) -> Flask:
+    """`analytics`: the analytics stores; by default the SQLite file in the instance folder
+    (or DS_ANALYTICS_STORE)."""
     config = config or load_config()
     app = APIFlask(
         __name__,
@@ -105,6 +110,7 @@ def create_app(
     from central_cms.views import register_blueprints
 
     register_blueprints(app)
+    register_analytics(app, analytics)
     return app
 
 

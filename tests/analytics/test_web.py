@@ -21,7 +21,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.stores import Stores
-from central_cms.analytics.web import _sync_directory, register
+from central_cms.analytics.web import _sync_directory
 from central_cms.app import create_app
 from central_cms.config import load_config
 from central_cms.ingest import Ingest, IngestSettings
@@ -51,9 +51,13 @@ def city(tmp_path, broker, unique):
     config = load_config(env={}, instance_path=tmp_path / "instance").with_changes(
         database_url=f"sqlite:///{tmp_path / 'cms.sqlite3'}", public_url="http://127.0.0.1:1"
     )
-    app = create_app(config, publisher=RecordingPublisher(), clock=clock)
     store = SqliteStore(tmp_path / "analytics.sqlite3")
-    register(app, Stores(events=store, fleet=store, sqlite=store))
+    app = create_app(
+        config,
+        publisher=RecordingPublisher(),
+        clock=clock,
+        analytics=Stores(events=store, fleet=store, sqlite=store),
+    )
     session = cms_db.database(app).sessions()
     build_world(session, runtime(app))
     for state in session.query(m.ManifestState):
