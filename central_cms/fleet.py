@@ -107,6 +107,49 @@ def register_device(
     return Registration(device, toml)
 
 
+def reissue_credentials(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    device_id: str,
+    *,
+    data_dir: str = "/var/lib/digital-spaces",
+    extra: str = "",
+) -> Registration:
+    """New MQTT password and asset token for a device (a rebuilt or lost Pi); the old ones
+    stop working once the broker's password file is exported again. `data_dir` and
+    `extra` (TOML sections such as [player]) go into the configuration file."""
+    require(actor, Permission.DEVICE_WRITE)
+    device = session.get(m.Device, device_id)
+    if device is None:
+        raise NotFound(f"No device called {device_id}.")
+    password, token = new_password(), secrets.token_urlsafe(32)
+    device.mqtt_password_hash = hash_password(password)
+    device.asset_token_hash = token_hash(token)
+    audit.record(
+        session,
+        actor,
+        "device.credentials",
+        "device",
+        device_id,
+        rt.clock.now(),
+        site=device.site_id,
+    )
+    session.flush()
+    toml = device_config_toml(
+        device_id=device_id,
+        kind=DeviceKind(device.kind),
+        brokers=rt.config.device_brokers,
+        username=device_id,
+        password=password,
+        public_keys=[rt.signing_key.public_key.to_text()],
+        asset_token=token,
+        data_dir=data_dir,
+        extra=extra,
+    )
+    return Registration(device, toml)
+
+
 def update_device(
     session: Session,
     rt: CmsRuntime,

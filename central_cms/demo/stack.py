@@ -1,0 +1,291 @@
+"""The whole system on one machine: broker, CMS with its ingest, signage players on the
+headless display, and a portal node with the recording gateway. Used by
+`digital-spaces demo` and by the end-to-end test."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from central_cms import db, fleet
+from central_cms import models as m
+from central_cms.app import create_app
+from central_cms.config import load_config
+from central_cms.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
+from central_cms.manifests import sync_manifests
+from central_cms.policy import Actor
+from central_cms.runtime import runtime
+from central_cms.seed import DEMO_PASSWORD, USERS, seed_demo
+from devices.agent import DeviceAgent, RecordingSystem
+from devices.config import load_device_config
+from devices.health import FakePiSensors
+from portal.config import parse_portal_config
+from portal.fas import FasClient, encode_query
+from portal.node import PortalApplication
+from signage_player.cli import make_player
+from signage_player.display import Display
+
+log = logging.getLogger(__name__)
+
+# The devices the demo runs: screens at five sites, one roadside LED panel, one portal.
+# The other seeded devices stay registered and show as offline on the fleet page.
+DEMO_PLAYERS = (
+    "sig-riverton-lp-foyer-01",
+    "sig-riverton-lib-foyer-01",
+    "sig-cannington-lp-foyer-01",
+    "sig-cannington-lib-foyer-01",
+    "sig-bentley-lib-foyer-01",
+    "led-albany-hwy-01",
+)
+DEMO_PORTAL = "portal-cannington-lp-01"
+DEMO_VISITOR_MAC = "02:00:00:00:de:01"  # locally administered: not a real NIC
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    data_dir: Path
+    fresh: bool = False
+    host: str = "127.0.0.1"
+    cms_port: int = 8000
+    portal_port: int = 8080
+    players: tuple[str, ...] = DEMO_PLAYERS
+    portal: str | None = DEMO_PORTAL
+
+
+@dataclass
+class RunningDevice:
+    device_id: str
+    agent: DeviceAgent
+    display: Display | None = None
+
+
+@dataclass
+class DemoStack:
+    """Everything the demo started, in start order; `stop()` undoes it in reverse."""
+
+    options: DemoOptions
+    app: Flask
+    broker: MosquittoBroker | InProcessBroker
+    cms_server: BaseWSGIServer
+    gateway_server: ThreadingHTTPServer
+    devices: list[RunningDevice] = field(default_factory=list)
+    visitor_url: str = ""
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def cms_url(self) -> str:
+        return f"http://{self.options.host}:{self.cms_server.server_port}"
+
+    def display(self, device_id: str) -> Display:
+        for device in self.devices:
+            if device.device_id == device_id and device.display is not None:
+                return device.display
+        raise KeyError(device_id)
+
+    def stop(self) -> None:
+        for device in reversed(self.devices):
+            try:
+                device.agent.stop()
+            except Exception:
+                log.exception("stopping %s failed", device.device_id)
+        self.cms_server.shutdown()
+        self.gateway_server.shutdown()
+        rt = runtime(self.app)
+        ingest = getattr(self.app.extensions.get("ds_analytics"), "ingest", None)
+        if ingest is not None:
+            ingest.stop()
+        stop_publisher = getattr(rt.publisher, "stop", None)
+        if stop_publisher is not None:
+            stop_publisher()
+        self.broker.stop()
+
+
+def _secrets(path: Path) -> dict[str, str]:
+    """Secrets made on the first run and kept in the data folder, so a second run reuses them."""
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    values = {
+        "cms_mqtt_password": secrets.token_urlsafe(24),
+        "portal_secret": secrets.token_hex(32),
+        "faskey": secrets.token_hex(16),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+    return values
+
+
+def _gateway_server(host: str) -> ThreadingHTTPServer:
+    """Stands in for openNDS's authentication endpoint: the portal sends the visitor's
+    browser here after they accept; a real gateway would open the firewall."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            target = query.get("redir", [""])[0]
+            body = (
+                "<!doctype html><html lang=en><meta charset=utf-8>"
+                "<meta name=viewport content='width=device-width'>"
+                "<title>You are online</title><main><h1>You are online</h1>"
+                "<p>This demo gateway stands in for openNDS: it would now let you through to "
+                f"<a href='{_escape(target)}'>{_escape(target)}</a>.</p></main></html>"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return ThreadingHTTPServer((host, 0), Handler)
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def start_stack(
+    options: DemoOptions, progress: Callable[[str], None] = lambda message: None
+) -> DemoStack:
+    data = options.data_dir.resolve()
+    if options.fresh and data.exists():
+        progress(f"removing {data} (--fresh)")
+        shutil.rmtree(data)
+    data.mkdir(parents=True, exist_ok=True)
+    kept = _secrets(data / "secrets.json")
+    broker_port = free_port(options.host)
+    broker_url = f"mqtt://127.0.0.1:{broker_port}"
+
+    progress("CMS database and signing key")
+    os.environ["DS_INGEST_IN_PROCESS"] = "1"  # the ingest runs inside the demo's CMS
+    config = load_config(env={}, instance_path=data / "cms").with_changes(
+        database_url=f"sqlite:///{data / 'cms' / 'cms.sqlite3'}",
+        public_url=f"http://{options.host}:{options.cms_port}",
+        mqtt_brokers=(broker_url,),
+        mqtt_username="cms",
+        mqtt_password=kept["cms_mqtt_password"],
+        device_brokers=(broker_url,),
+    )
+    app = create_app(config)
+    rt = runtime(app)
+    session = db.database(app).sessions()
+    try:
+        if session.query(m.Site).first() is None:
+            progress("seeding the demo city: sites, screens, media, campaigns, staff")
+            seed_demo(session, rt)
+        progress("device credentials")
+        admin = Actor("demo", m.Role.ADMIN)
+        configs: dict[str, Path] = {}
+        gateway = _gateway_server(options.host)
+        for device_id in (*options.players, *([options.portal] if options.portal else [])):
+            portal = device_id == options.portal
+            extra = (
+                "[portal]\n"
+                f'secret = "{kept["portal_secret"]}"\n'
+                f'faskey = "{kept["faskey"]}"\n'
+                f'listen = "{options.host}:{options.portal_port}"\n'
+                'gateway = "recording"\n'
+                "workers = 1\nthreads = 8\nsession_poll_s = 5\n"
+                if portal
+                else '[player]\ndisplay = "headless"\n'
+            ) + "[intervals]\nhealth_s = 30\noutbox_resend_s = 5\n"
+            registration = fleet.reissue_credentials(
+                session,
+                rt,
+                admin,
+                device_id,
+                data_dir=str(data / "devices" / device_id),
+                extra=extra,
+            )
+            text = registration.config_toml.replace(
+                "[mqtt]\n", "[mqtt]\nconnect_jitter_s = 0.5\n", 1
+            )
+            path = data / "devices" / f"{device_id}.toml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            path.chmod(0o600)
+            configs[device_id] = path
+        session.commit()
+
+        progress("MQTT broker")
+        passwords, acl = fleet.broker_files(session, rt)
+        broker_dir = data / "broker"
+        broker_dir.mkdir(parents=True, exist_ok=True)
+        (broker_dir / "passwords").write_text(passwords, encoding="utf-8")
+        (broker_dir / "acl").write_text(acl, encoding="utf-8")
+        broker = start_demo_broker(
+            broker_dir, broker_port, broker_dir / "passwords", broker_dir / "acl", fleet=100
+        )
+        progress(broker.description)
+
+        start_publisher = getattr(rt.publisher, "start", None)
+        if start_publisher is not None:
+            start_publisher()
+        sync_manifests(session, rt)
+    finally:
+        session.close()
+
+    progress("CMS web server")
+    cms_server = make_server(options.host, options.cms_port, app, threaded=True)
+    stack = DemoStack(options, app, broker, cms_server, gateway)
+    for server, name in ((cms_server, "cms-http"), (gateway, "demo-gateway")):
+        thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+        thread.start()
+        stack._threads.append(thread)
+
+    for device_id in options.players:
+        progress(f"signage player {device_id}")
+        device_config = load_device_config(configs[device_id])
+        player, display = make_player(device_config)
+        agent = DeviceAgent(
+            device_config, player, sensors=FakePiSensors(), system=RecordingSystem()
+        )
+        agent.start()
+        stack.devices.append(RunningDevice(device_id, agent, display))
+
+    if options.portal:
+        progress(f"portal node {options.portal}")
+        device_config = load_device_config(configs[options.portal])
+        portal_config = parse_portal_config(device_config.sections.get("portal", {}))
+        node = PortalApplication(device_config, portal_config, config_path=configs[options.portal])
+        agent = DeviceAgent(device_config, node, sensors=FakePiSensors(), system=RecordingSystem())
+        agent.start()
+        stack.devices.append(RunningDevice(options.portal, agent))
+        stack.visitor_url = visitor_url(options, portal_config.faskey, gateway.server_port)
+    return stack
+
+
+def visitor_url(options: DemoOptions, faskey: str, gateway_port: int) -> str:
+    """The splash URL openNDS would send a phone to, for a pretend visitor."""
+    client = FasClient(
+        hid=secrets.token_hex(32),
+        client_ip="10.77.1.23",
+        client_mac=DEMO_VISITOR_MAC,
+        gateway_address=f"{options.host}:{gateway_port}",
+        gateway_name="Cannington Leisureplex",
+        origin_url="http://neverssl.com/",
+    )
+    query = encode_query(client, level=2, faskey=faskey, iv=secrets.token_hex(8))
+    return f"http://{options.host}:{options.portal_port}/?{urllib.parse.urlencode(query)}"
+
+
+def staff_logins() -> list[tuple[str, str, str]]:
+    return [(username, role.value, DEMO_PASSWORD) for username, role, _ in USERS]
