@@ -12,8 +12,8 @@ ndsctl = ["ndsctl"]                  # the command that reaches openNDS's contro
 visitor_period_days = 90
 rate_per_s = 5.0                     # token bucket per client, per worker process
 rate_burst = 40
-workers = 2
-threads = 4
+workers = 2                          # one per core
+threads = 2                          # per worker; more only queue on the GIL (bench/portal.py)
 newsletter_url = "https://cms.example.org/api/newsletter"  # optional
 ```
 """
@@ -49,7 +49,7 @@ class PortalConfig:
     rate_per_s: float = 5.0
     rate_burst: int = 40
     workers: int = 2
-    threads: int = 4
+    threads: int = 2
     state_max_age_s: int = 1800
     session_poll_s: float = 15.0
     newsletter_url: str | None = None
@@ -120,7 +120,7 @@ def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
         rate_per_s=number("rate_per_s", 5.0, 0.1, 1e9),
         rate_burst=int(number("rate_burst", 40, 1, 1e9)),
         workers=int(number("workers", 2, 1, 64)),
-        threads=int(number("threads", 4, 1, 256)),
+        threads=int(number("threads", 2, 1, 256)),
         state_max_age_s=int(number("state_max_age_s", 1800, 60, 86400)),
         session_poll_s=number("session_poll_s", 15.0, 0.05, 3600),
         newsletter_url=newsletter,
