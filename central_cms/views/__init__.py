@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         devices,
         home,
         media,
+        screens,
         sites,
         users,
     )
@@ -43,6 +44,7 @@ def register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
+    screens.register(app)  # the Screens page and its nav entry (issue 8)
 
     @app.errorhandler(Forbidden)
     def _forbidden(error: Forbidden):  # type: ignore[no-untyped-def]

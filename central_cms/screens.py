@@ -1,0 +1,262 @@
+"""Screens (issue 8): what every signage screen shows now, from the screenshots the
+devices send back.
+
+The pure part picks a device's latest screenshot out of its command results and decides
+which devices are due for a new one. The I/O part is small: a per-device claim in the
+CMS database, so that however many viewers and CMS processes look at the page, each
+device is asked at most once per interval, and the signed `screenshot` command itself.
+
+Screenshots asked for automatically (because someone is looking at the page) are not
+written to the audit log: they change nothing and would bury staff actions under
+thousands of lines a day. The "Refresh screenshots" button goes through
+`fleet.send_command`, so it is permission-checked and audited like any other command.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from central_cms import fleet
+from central_cms.models import Base, Timestamp
+from central_cms.policy import Actor, Permission, require
+from central_cms.runtime import CmsRuntime
+from devices.protocol import Channel, Command, CommandName, CommandResult, device_topic, sign
+
+log = logging.getLogger(__name__)
+
+ENV_MAX_AGE = "DS_CMS_SCREENSHOT_MAX_AGE_S"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class ScreensSettingsError(ValueError):
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        super().__init__(f"{key}: {problem} ({fix})")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ScreensSettings:
+    # A screenshot older than this is replaced: the CMS asks the device for a new one
+    # when someone views the page. It is also the rate limit: one request per device
+    # per this many seconds, whoever is looking.
+    max_age_s: float = 30.0
+    # The page reloads itself this often (meta refresh), unless paused.
+    reload_s: int = 10
+
+    @property
+    def max_age(self) -> timedelta:
+        return timedelta(seconds=self.max_age_s)
+
+
+def load_screens_settings(env: Mapping[str, str]) -> ScreensSettings:
+    raw = env.get(ENV_MAX_AGE, "").strip()
+    if not raw:
+        return ScreensSettings()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ScreensSettingsError(ENV_MAX_AGE, f"{raw!r} is not a number", "use 5..3600") from None
+    if not 5 <= value <= 3600:
+        raise ScreensSettingsError(ENV_MAX_AGE, f"{value:g} s is out of range", "use 5..3600")
+    return ScreensSettings(max_age_s=value)
+
+
+class ScreenshotRequest(Base):
+    """When the CMS last asked a device for a screenshot; shared by every CMS process.
+
+    No foreign key to devices: a row outliving its device is harmless, and deleting a
+    device need not know about this table."""
+
+    __tablename__ = "screenshot_requests"
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+# --- pure ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    """What a device's command result says about a screenshot, without the pixels."""
+
+    device_id: str
+    command_id: str
+    at: datetime
+    width_px: int | None
+    height_px: int | None
+
+
+def _is_screenshot(result: CommandResult) -> bool:
+    return result.ok and isinstance(result.data.get("png_base64"), str)
+
+
+def latest_screenshot(results: Iterable[CommandResult]) -> Screenshot | None:
+    """The newest successful screenshot among `results` (in any order)."""
+    found = max((r for r in results if _is_screenshot(r)), key=lambda r: r.at, default=None)
+    if found is None:
+        return None
+    width, height = found.data.get("width_px"), found.data.get("height_px")
+    return Screenshot(
+        device_id=found.device_id,
+        command_id=found.command_id,
+        at=found.at,
+        width_px=width if isinstance(width, int) and width > 0 else None,
+        height_px=height if isinstance(height, int) and height > 0 else None,
+    )
+
+
+def screenshot_png(results: Iterable[CommandResult], command_id: str | None) -> bytes | None:
+    """The PNG bytes of the screenshot `command_id` (or of the newest one, if None);
+    None if there is none or what the device sent is not a PNG."""
+    candidates = sorted((r for r in results if _is_screenshot(r)), key=lambda r: r.at, reverse=True)
+    for result in candidates:
+        if command_id is not None and result.command_id != command_id:
+            continue
+        try:
+            png = base64.b64decode(str(result.data["png_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            png = b""
+        if png.startswith(PNG_SIGNATURE):  # serve only what really is a PNG
+            return png
+        if command_id is not None:
+            return None
+    return None
+
+
+def is_due(*, online: bool, shot_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
+    """Should the CMS ask this device for a new screenshot? Only an online device can
+    answer; one with no screenshot yet is due at once."""
+    return online and (shot_at is None or now - shot_at >= max_age)
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.Insert
+    return sqlite.Insert
+
+
+def claim_request(session: Session, device_id: str, now: datetime, interval: timedelta) -> bool:
+    """Atomically take the right to ask `device_id` for a screenshot at `now`: true for
+    exactly one caller per `interval`, across CMS processes. Commits.
+
+    The first request inserts the row; later ones win only by moving `requested_at`
+    forward with a conditional UPDATE. On PostgreSQL a competing transaction waits for
+    the row and re-checks the condition, so it loses; SQLite serialises writers."""
+    # RETURNING rather than rowcount: psycopg reports -1 for INSERT ... ON CONFLICT.
+    connection = session.connection()
+    won = (
+        connection.execute(
+            _insert(session)(ScreenshotRequest)
+            .values(device_id=device_id, requested_at=now)
+            .on_conflict_do_nothing(index_elements=["device_id"])
+            .returning(ScreenshotRequest.device_id)
+        ).first()
+        is not None
+    )
+    if not won:
+        moved = connection.execute(
+            update(ScreenshotRequest)
+            .where(
+                ScreenshotRequest.device_id == device_id,
+                ScreenshotRequest.requested_at <= now - interval,
+            )
+            .values(requested_at=now)
+            .returning(ScreenshotRequest.device_id)
+        )
+        won = moved.first() is not None
+    session.commit()
+    return won
+
+
+def _stamp(session: Session, device_id: str, now: datetime) -> None:
+    statement = _insert(session)(ScreenshotRequest).values(device_id=device_id, requested_at=now)
+    session.connection().execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id"], set_={"requested_at": statement.excluded.requested_at}
+        )
+    )
+
+
+def requested_at(session: Session, device_ids: Iterable[str]) -> dict[str, datetime]:
+    ids = list(device_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ScreenshotRequest.device_id, ScreenshotRequest.requested_at).where(
+            ScreenshotRequest.device_id.in_(ids)
+        )
+    )
+    return {device_id: at for device_id, at in rows}
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def _send_unaudited(rt: CmsRuntime, device_id: str, now: datetime, lifetime: timedelta) -> None:
+    command = Command(
+        id=f"cmd-{secrets.token_hex(8)}",
+        device_id=device_id,
+        name=CommandName.SCREENSHOT,
+        issued_at=now,
+        expires_at=now + lifetime,
+    )
+    rt.publisher.publish(
+        device_topic(device_id, Channel.COMMANDS), sign(command, rt.signing_key), retain=False
+    )
+
+
+def request_due(
+    session: Session, rt: CmsRuntime, due: Sequence[str], settings: ScreensSettings
+) -> list[str]:
+    """Ask each device in `due` for a screenshot, unless another viewer or process did
+    within the interval; returns the devices asked. A request the device cannot act on
+    within the interval is stale, so that is also its lifetime."""
+    now = rt.clock.now()
+    asked = []
+    for device_id in due:
+        if claim_request(session, device_id, now, settings.max_age):
+            _send_unaudited(rt, device_id, now, settings.max_age)
+            asked.append(device_id)
+    if asked:
+        log.debug("asked %d screens for a screenshot: %s", len(asked), ", ".join(asked))
+    return asked
+
+
+def refresh_screenshots(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    device_ids: Sequence[str],
+    settings: ScreensSettings,
+) -> list[str]:
+    """Staff asked for fresh screenshots now: one signed, audited command per device
+    (whatever the rate limit says), which also restarts each device's interval."""
+    require(actor, Permission.DEVICE_WRITE)
+    now = rt.clock.now()
+    for device_id in device_ids:
+        fleet.send_command(
+            session,
+            rt,
+            actor,
+            device_id,
+            CommandName.SCREENSHOT,
+            lifetime=settings.max_age,
+        )
+        _stamp(session, device_id, now)
+        session.commit()
+    if device_ids:
+        log.info("%s asked %d screens for a screenshot", actor.username, len(device_ids))
+    return list(device_ids)

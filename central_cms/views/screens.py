@@ -1,0 +1,265 @@
+"""Screens (issue 8): a grid of every signage device with what it shows right now.
+
+The screenshots live in the analytics fleet store (the ingest records every command
+result there, and the device-health page reads them the same way), so this page reads
+that store; which device exists, its site and name come from the CMS database. The
+per-device "last asked" time lives in the CMS database (`central_cms.screens`), the one
+place every CMS process shares.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from werkzeug.wrappers import Response
+
+from central_cms import models as m
+from central_cms.analytics.store import DeviceSnapshot, FleetStore
+from central_cms.analytics.web import AnalyticsContext, fleet_rows
+from central_cms.auth import login_required, permission_required
+from central_cms.nav import NavEntry, add_nav
+from central_cms.policy import Permission
+from central_cms.screens import (
+    Screenshot,
+    ScreensSettings,
+    is_due,
+    latest_screenshot,
+    load_screens_settings,
+    refresh_screenshots,
+    request_due,
+    requested_at,
+    screenshot_png,
+)
+from central_cms.views.common import context
+from devices.protocol import DeviceKind, NowShowing
+
+bp = Blueprint("screens", __name__, url_prefix="/screens")
+
+# Asking for fresh screenshots sends commands: the roles that may send commands.
+REFRESH_PERMISSION = Permission.DEVICE_WRITE
+# Results looked through for a device's latest screenshot when the newest result is not
+# one (a reboot or identify came back since).
+_RESULTS_SCANNED = 10
+
+
+def register(app: Flask, settings: ScreensSettings | None = None) -> None:
+    """Register the page and its nav entry; settings from DS_CMS_SCREENSHOT_MAX_AGE_S."""
+    app.extensions["ds_screens"] = settings or load_screens_settings(os.environ)
+    app.register_blueprint(bp)
+    add_nav(app, NavEntry("Screens", "screens.index", Permission.READ, 55))
+
+
+def _settings() -> ScreensSettings:
+    found: ScreensSettings = current_app.extensions["ds_screens"]
+    return found
+
+
+def _analytics() -> AnalyticsContext:
+    found: AnalyticsContext = current_app.extensions["ds_analytics"]
+    return found
+
+
+@dataclass(frozen=True)
+class Tile:
+    device: m.Device
+    online: bool
+    showing: str
+    showing_since: datetime | None
+    shot: Screenshot | None
+    requested_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return self.device.name or self.device.id
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(ZoneInfo(self.device.site.timezone))
+
+
+def _latest(store: FleetStore, device_id: str) -> Screenshot | None:
+    # The newest result is usually the screenshot this page asked for; reading one body
+    # (a PNG of up to a few MB) rather than ten keeps the page cheap.
+    newest = store.command_results(device_id, limit=1)
+    if not newest:
+        return None
+    return latest_screenshot(newest) or latest_screenshot(
+        store.command_results(device_id, limit=_RESULTS_SCANNED)
+    )
+
+
+def _showing(session: Session, now_showing: NowShowing | None, known: bool) -> str:
+    if not known:
+        return "Not reported yet"
+    if now_showing is None:
+        return "Nothing reported"
+    if now_showing.alert_id:
+        alert = session.get(m.Alert, now_showing.alert_id)
+        return f"Alert: {alert.title}" if alert else f"Alert {now_showing.alert_id}"
+    if now_showing.item_id is None:
+        return "Nothing scheduled (blank)"
+    item = session.get(m.CampaignItem, now_showing.item_id)
+    if item is None:
+        return f"Item {now_showing.item_id}"
+    label = (
+        item.alt_text
+        or (item.media.title if item.media else "")
+        or str((item.text or {}).get("title", ""))
+        or item.id
+    )
+    owner = "Default content" if item.campaign.is_default else item.campaign.name
+    return f"{owner}: {label}"
+
+
+def _signage_devices(session: Session, site_id: str) -> list[m.Device]:
+    query = (
+        select(m.Device)
+        .options(joinedload(m.Device.site), joinedload(m.Device.profile))
+        .where(m.Device.kind == DeviceKind.SIGNAGE.value)
+    )
+    if site_id:
+        query = query.where(m.Device.site_id == site_id)
+    # By site, then by the name staff see (the id when a device has no name).
+    return sorted(session.scalars(query), key=lambda d: (d.site.name, (d.name or d.id).lower()))
+
+
+def _tiles(session: Session, devices: list[m.Device], now: datetime) -> list[Tile]:
+    analytics = _analytics()
+    store = analytics.stores.fleet
+    snapshots = {s.device_id: s for s in store.fleet()}
+    wanted = [
+        snapshots.get(d.id) or DeviceSnapshot(d.id, None, None, None, None, None) for d in devices
+    ]
+    rows = {r.snapshot.device_id: r for r in fleet_rows(wanted, analytics.rules, now)}
+    asked = requested_at(session, (d.id for d in devices))
+    tiles = []
+    for device in devices:
+        row = rows[device.id]
+        status = row.snapshot.status
+        tiles.append(
+            Tile(
+                device=device,
+                online=row.online,
+                showing=_showing(session, status.now_showing if status else None, bool(status)),
+                showing_since=status.now_showing.since if status and status.now_showing else None,
+                shot=_latest(store, device.id),
+                requested_at=asked.get(device.id),
+            )
+        )
+    return tiles
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    session, rt, actor = context()
+    settings = _settings()
+    sites = session.scalars(
+        select(m.Site)
+        .where(
+            m.Site.id.in_(select(m.Device.site_id).where(m.Device.kind == DeviceKind.SIGNAGE.value))
+        )
+        .order_by(m.Site.name)
+    ).all()
+    site_id = request.args.get("site", "")
+    if site_id and site_id not in {s.id for s in sites}:
+        site_id = ""
+    paused = request.args.get("paused") == "1"
+    now = rt.clock.now()
+    tiles = _tiles(session, _signage_devices(session, site_id), now)
+    due = [
+        t.device.id
+        for t in tiles
+        if is_due(
+            online=t.online,
+            shot_at=t.shot.at if t.shot else None,
+            now=now,
+            max_age=settings.max_age,
+        )
+    ]
+    asked = set(request_due(session, rt, due, settings))
+    if asked:
+        tiles = [
+            Tile(t.device, t.online, t.showing, t.showing_since, t.shot, now)
+            if t.device.id in asked
+            else t
+            for t in tiles
+        ]
+    return render_template(
+        "screens.html",
+        tiles=tiles,
+        sites=sites,
+        site_id=site_id,
+        paused=paused,
+        settings=settings,
+        now=now,
+        online=sum(1 for t in tiles if t.online),
+        can_refresh=actor.can(REFRESH_PERMISSION),
+    )
+
+
+@bp.post("/refresh")
+@permission_required(REFRESH_PERMISSION)
+def refresh() -> Response:
+    session, rt, actor = context()
+    site_id = request.form.get("site", "")
+    if site_id and session.get(m.Site, site_id) is None:
+        site_id = ""
+    now = rt.clock.now()
+    devices = _signage_devices(session, site_id)
+    online = [t.device.id for t in _tiles(session, devices, now) if t.online]
+    refresh_screenshots(session, rt, actor, online, _settings())
+    if online:
+        flash(
+            f"Asked {len(online)} online screen{'s' if len(online) != 1 else ''} for a "
+            "new screenshot. They appear within a few seconds.",
+            "ok",
+        )
+    else:
+        flash("No screen is online, so none was asked for a screenshot.", "warning")
+    paused = request.form.get("paused") == "1"
+    kept: dict[str, Any] = {"site": site_id, "paused": "1" if paused else ""}
+    return redirect(url_for("screens.index", **{k: v for k, v in kept.items() if v}))
+
+
+@bp.get("/<device_id>/screenshot.png")
+@login_required
+def screenshot(device_id: str) -> Response:
+    session, _, _ = context()
+    device = session.get(m.Device, device_id)
+    if device is None or device.kind != DeviceKind.SIGNAGE.value:
+        abort(404)
+    store = _analytics().stores.fleet
+    png = screenshot_png(
+        store.command_results(device_id, limit=_RESULTS_SCANNED), request.args.get("shot")
+    )
+    if png is None:
+        abort(404)
+    # Always the live picture: never from a browser's or a proxy's cache.
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+def screens_url(**changes: str) -> str:
+    """This page's URL with the current filters and `changes` (empty values dropped)."""
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("site", "paused")}
+    args.update(changes)
+    return url_for("screens.index", **{k: v for k, v in args.items() if v})
+
+
+bp.add_app_template_global(screens_url, "screens_url")
