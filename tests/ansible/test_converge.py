@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from cryptography import x509
@@ -56,6 +57,7 @@ MQTT_PASSWORD = 'pa"ss\\wörd #1'  # quotes, a backslash and non-ASCII: TOML esc
 FAS_KEY = "0123456789abcdef0123456789abcdef"
 PORTAL_SECRET = "ab" * 32
 CMS_MQTT_PASSWORD = "cms-password"
+INFLUX_TOKEN = "tok/en+with=base64=="
 PI_CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 \
 fsck.repair=yes rootwait quiet splash plymouth.ignore-serial-consoles"
 CONVERGE_TIMEOUT_S = 1500
@@ -258,6 +260,9 @@ def _inventory(
                             "cms_server_tls_certificate": certificate,
                             "cms_server_tls_private_key": private_key,
                             "cms_server_ingest_instances": 2,
+                            "cms_server_influxdb_url": "https://influx.test:8086",
+                            "cms_server_influxdb_org": "city",
+                            "cms_server_influxdb_token": INFLUX_TOKEN,
                         }
                     }
                 },
@@ -595,8 +600,14 @@ def test_cms_configuration_is_what_the_cms_reads(estate: Estate) -> None:
     ]
     environment = estate.path(CMS, "/etc/digital-spaces/cms.env")
     assert oct(environment.stat().st_mode & 0o777) == "0o640"
-    assert "DS_ANALYTICS_STORE=sqlite:///var/lib/digital-spaces/cms/analytics.sqlite3" in (
-        environment.read_text()
+    store = urlsplit(_settings(environment.read_text())["DS_ANALYTICS_STORE"])
+    assert (store.scheme, store.hostname, store.port, store.path) == (
+        "influxdbs",
+        "influx.test",
+        8086,
+        "/digital-spaces",
     )
+    assert (unquote(store.username or ""), unquote(store.password or "")) == ("city", INFLUX_TOKEN)
+    assert parse_qs(store.query)["state"] == ["/var/lib/digital-spaces/cms/analytics-state.sqlite3"]
     nginx = estate.chroot(CMS, "nginx", "-t")
     assert nginx.returncode == 0, nginx.stderr
