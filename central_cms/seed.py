@@ -80,7 +80,8 @@ PROFILES = [
         True,
         ("23:00", "05:00"),
     ),
-    ("portal", "Wi-Fi splash page", "portal", 1080, 1920, 0, True, True, False, None),
+    # Promotions sit in a 16:9 card on a phone's splash page.
+    ("portal", "Wi-Fi splash page", "portal", 1280, 720, 0, True, True, False, None),
 ]
 ROADSIDE_BRIGHTNESS = [
     {"at": "06:00", "percent": 70},
@@ -350,20 +351,39 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
             ),
         ),
     ]
-    for name, owner, priority, targets, schedules, items in plan:
-        campaign = campaigns.save(
-            session,
-            rt,
-            admin,
-            campaigns.CampaignInput(
-                name=name,
-                owner_site_id=owner,
-                items=items,
-                targets=targets,
-                schedules=schedules,
-                priority=priority,
-            ),
+    inputs = [
+        campaigns.CampaignInput(
+            name=name,
+            owner_site_id=owner,
+            items=items,
+            targets=targets,
+            schedules=schedules,
+            priority=priority,
         )
+        for name, owner, priority, targets, schedules, items in plan
+    ]
+    # Each building's screens fall back to a welcome slide when nothing else is on.
+    inputs += [
+        campaigns.CampaignInput(
+            name=f"Welcome: {name}",
+            owner_site_id=site_id,
+            items=(
+                campaigns.ItemInput(
+                    kind=ItemKind.TEXT,
+                    duration_s=15,
+                    text=TextSlide(title=f"Welcome to {name}", body="Open daily 6am to 9pm"),
+                ),
+            ),
+            targets=Targets(sites=frozenset({site_id}), kinds=frozenset({DeviceKind.SIGNAGE})),
+            schedules=(),
+            priority=50,
+            is_default=True,
+        )
+        for site_id, name, _ in SITES
+        if site_id != "roadside"
+    ]
+    for data in inputs:
+        campaign = campaigns.save(session, rt, admin, data)
         if campaigns.submit(session, rt, admin, campaign.id).status == m.CampaignStatus.PENDING:
             campaigns.approve(session, rt, admin, campaign.id)
     session.commit()

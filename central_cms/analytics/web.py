@@ -82,6 +82,7 @@ def register(app: Flask, stores: Stores | None = None, rules: AlertRules | None 
     context = AnalyticsContext(stores=stores, rules=rules or AlertRules())
     app.extensions["ds_analytics"] = context
     app.register_blueprint(bp)
+    sync_directory(app)
     add_nav(app, NavEntry("Analytics", "analytics.index", Permission.READ, 60))
     add_nav(app, NavEntry("Device health", "analytics.fleet", FLEET_PERMISSION, 65))
     flag = str(app.config.get("DS_INGEST_IN_PROCESS", os.environ.get("DS_INGEST_IN_PROCESS", "")))
@@ -124,6 +125,13 @@ class Names:
         if not campaign_id:
             return "Default content and alerts"
         return self.campaigns.get(campaign_id, campaign_id)
+
+
+def sync_directory(app: Flask) -> None:
+    """Tell the analytics store about every device and site now, so the ingest files events
+    under their site from the first one, not only after someone opens an analytics page."""
+    with app.app_context():
+        _sync_directory()
 
 
 def _sync_directory() -> Names:

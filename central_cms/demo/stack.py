@@ -21,6 +21,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from central_cms import db, fleet
 from central_cms import models as m
+from central_cms.analytics.web import sync_directory
 from central_cms.app import create_app
 from central_cms.config import load_config
 from central_cms.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
@@ -79,7 +80,7 @@ class DemoStack:
     app: Flask
     broker: MosquittoBroker | InProcessBroker
     cms_server: BaseWSGIServer
-    gateway_server: ThreadingHTTPServer
+    upstream_server: ThreadingHTTPServer
     devices: list[RunningDevice] = field(default_factory=list)
     visitor_url: str = ""
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -101,7 +102,7 @@ class DemoStack:
             except Exception:
                 log.exception("stopping %s failed", device.device_id)
         self.cms_server.shutdown()
-        self.gateway_server.shutdown()
+        self.upstream_server.shutdown()
         rt = runtime(self.app)
         ingest = getattr(self.app.extensions.get("ds_analytics"), "ingest", None)
         if ingest is not None:
@@ -129,20 +130,18 @@ def _secrets(path: Path) -> dict[str, str]:
     return values
 
 
-def _gateway_server(host: str) -> ThreadingHTTPServer:
-    """Stands in for openNDS's authentication endpoint: the portal sends the visitor's
-    browser here after they accept; a real gateway would open the firewall."""
+def _upstream_server(host: str) -> ThreadingHTTPServer:
+    """Stands in for the website a visitor was trying to open when the portal caught them;
+    after they accept, the portal sends them back to it."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-            target = query.get("redir", [""])[0]
             body = (
                 "<!doctype html><html lang=en><meta charset=utf-8>"
                 "<meta name=viewport content='width=device-width'>"
                 "<title>You are online</title><main><h1>You are online</h1>"
-                "<p>This demo gateway stands in for openNDS: it would now let you through to "
-                f"<a href='{_escape(target)}'>{_escape(target)}</a>.</p></main></html>"
+                f"<p>This is the page you opened ({_escape(self.path)}), reached after "
+                "accepting the Wi-Fi terms.</p></main></html>"
             ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -194,7 +193,7 @@ def start_stack(
         progress("device credentials")
         admin = Actor("demo", m.Role.ADMIN)
         configs: dict[str, Path] = {}
-        gateway = _gateway_server(options.host)
+        upstream = _upstream_server(options.host)
         for device_id in (*options.players, *([options.portal] if options.portal else [])):
             portal = device_id == options.portal
             extra = (
@@ -224,6 +223,7 @@ def start_stack(
             path.chmod(0o600)
             configs[device_id] = path
         session.commit()
+        sync_directory(app)  # the seeded devices and sites, before any event arrives
 
         progress("MQTT broker")
         passwords, acl = fleet.broker_files(session, rt)
@@ -245,8 +245,8 @@ def start_stack(
 
     progress("CMS web server")
     cms_server = make_server(options.host, options.cms_port, app, threaded=True)
-    stack = DemoStack(options, app, broker, cms_server, gateway)
-    for server, name in ((cms_server, "cms-http"), (gateway, "demo-gateway")):
+    stack = DemoStack(options, app, broker, cms_server, upstream)
+    for server, name in ((cms_server, "cms-http"), (upstream, "demo-upstream")):
         thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
         thread.start()
         stack._threads.append(thread)
@@ -269,19 +269,20 @@ def start_stack(
         agent = DeviceAgent(device_config, node, sensors=FakePiSensors(), system=RecordingSystem())
         agent.start()
         stack.devices.append(RunningDevice(options.portal, agent))
-        stack.visitor_url = visitor_url(options, portal_config.faskey, gateway.server_port)
+        stack.visitor_url = visitor_url(options, portal_config.faskey, upstream.server_port)
     return stack
 
 
-def visitor_url(options: DemoOptions, faskey: str, gateway_port: int) -> str:
-    """The splash URL openNDS would send a phone to, for a pretend visitor."""
+def visitor_url(options: DemoOptions, faskey: str, upstream_port: int) -> str:
+    """The splash URL openNDS would send a phone to, for a pretend visitor who was opening
+    a page on the demo's stand-in upstream server."""
     client = FasClient(
         hid=secrets.token_hex(32),
         client_ip="10.77.1.23",
         client_mac=DEMO_VISITOR_MAC,
-        gateway_address=f"{options.host}:{gateway_port}",
+        gateway_address="10.77.1.1:2050",  # the recording gateway never sends anyone there
         gateway_name="Cannington Leisureplex",
-        origin_url="http://neverssl.com/",
+        origin_url=f"http://{options.host}:{upstream_port}/news",
     )
     query = encode_query(client, level=2, faskey=faskey, iv=secrets.token_hex(8))
     return f"http://{options.host}:{options.portal_port}/?{urllib.parse.urlencode(query)}"

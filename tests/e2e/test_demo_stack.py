@@ -1,0 +1,228 @@
+"""The whole system as `digital-spaces demo` runs it, driven as people use it.
+
+Editor and approver in the CMS, screens checked from their own frames, a visitor on the
+Wi-Fi splash at a phone viewport, an alert to one site, then the analytics page.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image, ImageDraw
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from central_cms.demo.broker import free_port
+from central_cms.demo.stack import DemoOptions, DemoStack, start_stack
+from central_cms.seed import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("DS_E2E_SCREENSHOTS", ROOT / "docs" / "screenshots" / "e2e"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+TARGETED = ("sig-cannington-lp-foyer-01", "sig-bentley-lib-foyer-01")
+CAMPAIGN = "Summer swim carnival"
+MAGENTA = (230, 0, 126)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[DemoStack]:
+    options = DemoOptions(
+        data_dir=tmp_path_factory.mktemp("demo"),
+        fresh=True,
+        cms_port=free_port(),
+        portal_port=free_port(),
+    )
+    running = start_stack(options)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+def poster() -> bytes:
+    image = Image.new("RGB", (1600, 900), MAGENTA)
+    ImageDraw.Draw(image).text((80, 80), CAMPAIGN, fill="white")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def shows_campaign(frame: Image.Image) -> bool:
+    r, g, b = frame.convert("RGB").getpixel((frame.width // 2, frame.height // 2))
+    return r > 190 and g < 60 and 90 < b < 170
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
+
+
+def save_frame(stack: DemoStack, device_id: str, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / name).write_bytes(stack.display(device_id).screenshot())
+
+
+def player(stack: DemoStack, device_id: str):
+    return next(d.agent.app for d in stack.devices if d.device_id == device_id)
+
+
+def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(stack, browser):
+    base = stack.cms_url
+    today = datetime.now(ZoneInfo("Australia/Perth")).date()
+
+    # 1. The editor uploads a poster and makes an urgent campaign for two sites.
+    editor = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(editor, base, "editor")
+    editor.get_by_role("link", name="Media").click()
+    editor.get_by_label("Picture or video").set_input_files(
+        files=[{"name": "carnival.png", "mimeType": "image/png", "buffer": poster()}]
+    )
+    editor.get_by_label("Title").fill(CAMPAIGN)
+    editor.get_by_role("button", name="Upload").click()
+    expect(editor.get_by_text(f"Uploaded “{CAMPAIGN}”.")).to_be_visible()
+
+    editor.get_by_role("link", name="Campaigns").click()
+    editor.get_by_role("link", name="New campaign").click()
+    editor.get_by_label("Name").fill(CAMPAIGN)
+    editor.get_by_label("Owner site").select_option("cannington-leisureplex")
+    editor.get_by_label("Priority").select_option("90")
+    editor.get_by_label("First day").fill(today.isoformat())
+    editor.get_by_label("Last day").fill((today + timedelta(days=7)).isoformat())
+    editor.get_by_label("Cannington Leisureplex").check()
+    editor.get_by_label("Bentley Library").check()
+    editor.get_by_label("Screens", exact=True).check()
+    editor.get_by_label("Wi-Fi splash pages").check()
+    editor.locator("#items-0-kind").select_option("image")
+    editor.locator("#items-0-media_id").select_option(label=f"{CAMPAIGN} (image)")
+    editor.locator("#items-0-duration_s").fill("10")
+    editor.locator("#items-0-alt_text").fill("Summer swim carnival, all welcome")
+    editor.locator("#items-0-link_url").fill("https://www.example.org/carnival")
+    editor.get_by_role("button", name="Save draft").click()
+    expect(editor.get_by_text("as a draft")).to_be_visible()
+    editor.get_by_role("button", name="Send for approval").click()
+    expect(editor.get_by_text("for approval")).to_be_visible()
+    editor.screenshot(path=str(SHOTS / "01-campaign-sent-for-approval.png"), full_page=True)
+
+    # 2. The approver publishes it.
+    approver = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(approver, base, "approver")
+    approver.get_by_role("link", name="Approvals").click()
+    approver.get_by_role("button", name="Approve and publish").click()
+    expect(approver.get_by_text("Approved and published")).to_be_visible()
+
+    # 3. Within seconds the two sites' screens show it, checked from their own frames.
+    for device_id in TARGETED:
+        frame = stack.display(device_id).wait_for(shows_campaign, timeout_s=45)
+        assert frame is not None, f"{device_id} never showed the campaign"
+        save_frame(stack, device_id, f"02-screen-{device_id}.png")
+    others = [d.device_id for d in stack.devices if d.display and d.device_id not in TARGETED]
+    for device_id in others:
+        assert not shows_campaign(stack.display(device_id).wait_for(lambda f: True, 5))
+        manifest = (
+            player(stack, device_id)._manifest
+            if hasattr(player(stack, device_id), "_manifest")
+            else None
+        )
+        assert manifest is None or all(i.campaign_name != CAMPAIGN for i in manifest.items)
+    save_frame(stack, "sig-riverton-lp-foyer-01", "03-screen-not-targeted.png")
+
+    # 4. A visitor on a phone: the splash shows the promotion; they follow it, come back
+    #    and accept the terms.
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.route(
+        "https://www.example.org/**",
+        lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>Carnival</h1>"),
+    )
+
+    def splash_has_promo() -> bool:
+        phone.goto(stack.visitor_url)  # the node swaps manifests once the poster is cached
+        return phone.get_by_role("heading", name="What's on").count() > 0
+
+    assert _eventually(splash_has_promo, 45)
+    expect(phone.get_by_alt_text("Summer swim carnival, all welcome")).to_be_visible(timeout=30_000)
+    phone.screenshot(path=str(SHOTS / "04-visitor-splash.png"), full_page=True)
+    promo = phone.get_by_role("link", name=re.compile(r"^Find out more"))
+    promo.click()
+    expect(phone.get_by_role("heading", name="Carnival")).to_be_visible()
+    phone.go_back()
+    phone.get_by_label("I accept the terms of use").check()
+    phone.get_by_role("button", name="Accept and go online").click()
+    expect(phone.get_by_role("heading", name="You are online")).to_be_visible()
+    phone.screenshot(path=str(SHOTS / "05-visitor-online.png"), full_page=True)
+
+    # 5. An alert to one site switches its screens, and only its screens.
+    admin = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(admin, base, "admin")
+    admin.get_by_role("link", name="Alerts").click()
+    admin.get_by_label("Send to").select_option("cannington-leisureplex")
+    admin.get_by_label("Title").fill("Pool closed: lightning")
+    admin.get_by_label("Message").fill("The outdoor pool is closed until the storm passes.")
+    admin.get_by_role("button", name="Send alert").click()
+    alerted = player(stack, "sig-cannington-lp-foyer-01")
+    bentley = player(stack, "sig-bentley-lib-foyer-01")
+    display = stack.display("sig-cannington-lp-foyer-01")
+    assert display.wait_for(lambda f: not shows_campaign(f) and _alert_showing(alerted), 15)
+    save_frame(stack, "sig-cannington-lp-foyer-01", "06-screen-alert.png")
+    assert not _alert_showing(bentley)
+
+    # 6. The analytics page shows the campaign's plays and the Wi-Fi session.
+    plays = editor.locator(
+        "table", has=editor.get_by_role("columnheader", name="Shown / scheduled")
+    )
+    sessions = editor.get_by_role("table", name="Wi-Fi sessions and visitors per site per day")
+
+    def analytics_ready() -> bool:
+        editor.goto(f"{base}/analytics/")
+        return (
+            plays.get_by_role("row", name=re.compile(CAMPAIGN)).count() >= 2  # both sites
+            and sessions.get_by_role("row", name=re.compile(r"Cannington Leisureplex 1 ")).count()
+            == 1
+        )
+
+    if not _eventually(analytics_ready, 60):
+        editor.screenshot(path=str(SHOTS / "07-analytics.png"), full_page=True)
+        raise AssertionError("plays or the Wi-Fi session never reached analytics")
+    editor.screenshot(path=str(SHOTS / "07-analytics.png"), full_page=True)
+
+
+def _alert_showing(app) -> bool:
+    now_showing = app.now_showing()
+    return now_showing is not None and now_showing.alert_id is not None
+
+
+def _eventually(predicate, timeout_s: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(1)  # the ingest batches; re-read the page once a second
+    return False
