@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from devices import __version__
+from devices import __version__, systemd
 from devices.app import AgentServices, CommandOutcome, DeviceApplication
 from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
@@ -468,13 +468,25 @@ class DeviceAgent:
 
     def _main_loop(self) -> None:
         next_health = self._monotonic()
+        watchdog_s = systemd.watchdog_interval_s()
+        next_watchdog = self._monotonic()
+        systemd.notify("READY=1")
         while not self._stopping.is_set():
             timeout: float | None = None
+            if watchdog_s is not None:
+                now = self._monotonic()
+                if now >= next_watchdog:
+                    systemd.notify("WATCHDOG=1")
+                    next_watchdog = now + watchdog_s
+                timeout = max(0.0, next_watchdog - now)
             if self.link.connected.is_set():
                 try:
-                    timeout = self.sender.pump()
+                    resend_in = self.sender.pump()
                 except Exception:
                     log.exception("outbox pump failed")
+                    resend_in = None
+                if resend_in is not None:
+                    timeout = resend_in if timeout is None else min(timeout, resend_in)
                 now = self._monotonic()
                 if now >= next_health:
                     try:
