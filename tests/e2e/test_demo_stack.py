@@ -71,7 +71,7 @@ def poster() -> bytes:
     return out.getvalue()
 
 
-def shows_campaign(frame: Image.Image) -> bool:
+def shows_campaign(frame):
     r, g, b = frame.convert("RGB").getpixel((frame.width // 2, frame.height // 2))
     return r > 190 and g < 60 and 90 < b < 170
 
@@ -161,7 +161,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
         lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>Carnival</h1>"),
     )
 
-    def splash_has_promo() -> bool:
+    def splash_has_promo():
         phone.goto(stack.visitor_url)  # the node swaps manifests once the poster is cached
         return phone.get_by_role("heading", name="What's on").count() > 0
 
@@ -198,7 +198,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
     )
     sessions = editor.get_by_role("table", name="Wi-Fi sessions and visitors per site per day")
 
-    def analytics_ready() -> bool:
+    def analytics_ready():
         editor.goto(f"{base}/analytics/")
         return (
             plays.get_by_role("row", name=re.compile(CAMPAIGN)).count() >= 2  # both sites
