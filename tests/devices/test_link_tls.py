@@ -113,9 +113,9 @@ def test_link_connects_over_tls_and_carries_messages(tls_broker):
 
 def test_link_refuses_a_broker_whose_certificate_it_cannot_verify(tls_broker, tmp_path):
     port, _ = tls_broker
-    stranger_ca, _, _ = (
-        make_pki(tmp_path / "other") if (tmp_path / "other").mkdir() is None else None
-    )
+    other = tmp_path / "other"
+    other.mkdir()
+    stranger_ca, _, _ = make_pki(other)
     link = link_to(port, stranger_ca, threading.Event())
     link.start()
     try:
