@@ -31,17 +31,8 @@ from devices.clock import ManualClock
 from tests.analytics.cityfleet import NOW, build_world, publish_fleet
 from tests.analytics.sim import mqtt_settings
 from tests.brokers import free_port, paho_client
+from tests.browsers import launch_chromium
 from tests.central_cms.conftest import PASSWORD, make_user
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
@@ -125,7 +116,7 @@ def test_staff_read_reach_and_it_reads_fleet_health_in_a_browser(city, tmp_path)
     base, store = city
     shots = shots_dir(tmp_path)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
         sign_in(page, base, "comms")
         page.get_by_role("link", name="Analytics").click()

@@ -28,6 +28,7 @@ from central_cms.seed import poster
 from devices.clock import SystemClock
 from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from tests.brokers import free_port
+from tests.browsers import launch_chromium
 from tests.central_cms.conftest import (
     PASSWORD,
     RetainedWatcher,
@@ -38,15 +39,6 @@ from tests.central_cms.conftest import (
 from tests.central_cms.images import mp4_header
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
@@ -79,7 +71,7 @@ def shots(tmp_path) -> Path:
 @pytest.fixture
 def browser():
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 

@@ -53,6 +53,7 @@ from devices.protocol import (
     parse_signed,
 )
 from signage_player.render import render_text_slide
+from tests.browsers import launch_chromium
 from tests.central_cms.conftest import ADMIN, T0, World, csrf_of, login, make_user
 
 INDOOR = ("sig-north-pool", "sig-south-library", "sig-east-hall")
@@ -483,7 +484,7 @@ def test_screens_in_chromium_pass_axe_and_stop_reloading(config, tmp_path):
 
     from tests.brokers import free_port
     from tests.central_cms.conftest import PASSWORD, make_world
-    from tests.central_cms.test_browser import CHROMIUM_ARGS, shot
+    from tests.central_cms.test_browser import shot
 
     port = free_port()
     clock = ManualClock(T0)
@@ -600,7 +601,7 @@ def test_screens_in_chromium_pass_axe_and_stop_reloading(config, tmp_path):
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/login")
             page.get_by_label("User name").fill("it-ops")

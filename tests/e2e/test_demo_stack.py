@@ -21,20 +21,12 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from central_cms.demo.broker import free_port
 from central_cms.demo.stack import DemoOptions, DemoStack, start_stack
 from central_cms.seed import DEMO_PASSWORD
+from tests.browsers import launch_chromium
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("DS_E2E_SCREENSHOTS", ROOT / "docs" / "screenshots" / "e2e"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TARGETED = ("sig-cannington-lp-foyer-01", "sig-bentley-lib-foyer-01")
 CAMPAIGN = "Summer swim carnival"
 MAGENTA = (230, 0, 126)
@@ -56,9 +48,7 @@ def stack(tmp_path_factory) -> Iterator[DemoStack]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 

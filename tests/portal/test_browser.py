@@ -14,19 +14,11 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.browsers import CHROMIUM, launch_chromium
 from tests.portal.conftest import Portal, make_portal
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+
 PHONE = {"width": 390, "height": 844}
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
@@ -37,7 +29,7 @@ def browser():
         pytest.skip("chromium is not installed")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
