@@ -58,7 +58,7 @@ class PublicKey:
     def to_text(self) -> str:
         return _TEXT_PREFIX + base64.b64encode(self.raw).decode("ascii")
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         return hashlib.sha256(self.raw).hexdigest()[:16]
 
