@@ -37,7 +37,7 @@ def _string(text: str, path: str) -> str:
 def _key(name: object, path: str) -> str:
     if not isinstance(name, str) or not name:
         raise TomlRenderError(path or "<root>", name, "keys must be non-empty strings")
-    return name if _BARE_KEY.match(name) else _string(name, path)
+    return name if _BARE_KEY.fullmatch(name) else _string(name, path)
 
 
 def _scalar(value: object, path: str) -> str:

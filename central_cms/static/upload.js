@@ -21,7 +21,8 @@
       var answer = {};
       try { answer = JSON.parse(request.responseText); } catch (ignored) { answer = {}; }
       if (request.status === 200 && answer.ok) {
-        status.textContent = answer.message + " Reloading…";
+        // The confirmation itself comes with the reloaded page, as a no-JavaScript post would.
+        status.textContent = "Uploaded. Reloading…";
         window.location.reload();
       } else {
         box.hidden = true;
