@@ -7,24 +7,30 @@ Prints:
   fanout_ratio=...                  verified / raw
   verify_ms_mean=...                Ed25519 verify + strict parse per manifest
 
-Each simulated device is a real MQTT connection (a paho client without its own thread;
-one selector loop drives them all, so the bench measures the broker and our layer, not
-a thousand Python threads). Runs against its own Mosquitto with the generated
-configuration on a free port. Connecting is not timed.
+Each simulated device is a real MQTT connection. On a real fleet every Pi verifies its
+own manifest in parallel; here the devices are split over --processes worker processes
+(default: one per core), each driving its share of paho clients from one selector loop,
+so the bench measures the broker and our layer rather than a thousand Python threads.
+Raw and verified runs use the same processes and connections. Runs against its own
+Mosquitto with the generated configuration on a free port. Connecting is not timed.
 
-    .venv/bin/python bench/fanout.py [--devices 1000]
+    .venv/bin/python bench/fanout.py [--devices 1000] [--processes 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import resource
 import selectors
 import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -38,6 +44,7 @@ from devices.protocol import (
     ContentItem,
     ItemKind,
     Manifest,
+    PublicKey,
     Schedule,
     SigningKey,
     TimeWindow,
@@ -48,6 +55,8 @@ from devices.protocol import (
 )
 from tests.brokers import free_port, start_mosquitto
 from tests.devices.factories import T0, asset_for, manifest
+
+RAW_PREFIX = "bench/raw/"
 
 
 def realistic_manifest(device_id: str, version: int) -> Manifest:
@@ -88,47 +97,36 @@ def _socket(client: mqtt.Client) -> socket.socket:
 
 
 class Fleet:
-    """N paho clients driven by one selector loop."""
+    """Some of the devices: paho clients driven by one selector loop."""
 
-    def __init__(self, port: int, count: int, on_message) -> None:
+    def __init__(self, port: int, device_ids: list[str], on_message: Callable[..., None]) -> None:
         self.selector = selectors.DefaultSelector()
         self.clients: list[mqtt.Client] = []
         self.port = port
-        self.count = count
+        self.device_ids = device_ids
         self.on_message = on_message
         self.subscribed = 0
 
-    def connect_all(self, topic_of, chunk: int = 100) -> None:
-        for start in range(0, self.count, chunk):
-            batch = []
-            for index in range(start, min(self.count, start + chunk)):
-                client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-dev-{index}")
-                client.user_data_set(index)
-                client.on_connect = lambda c, index, *a: c.subscribe(topic_of(index), 1)
+    def connect_all(self, chunk: int = 100) -> None:
+        for start in range(0, len(self.device_ids), chunk):
+            for device_id in self.device_ids[start : start + chunk]:
+                client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id)
+                client.user_data_set(device_id)
+                client.on_connect = lambda c, device_id, *a: c.subscribe(
+                    [(RAW_PREFIX + device_id, 1), (device_topic(device_id, Channel.MANIFEST), 1)]
+                )
                 client.on_subscribe = self._on_subscribe
                 client.on_message = self.on_message
                 client.connect("127.0.0.1", self.port, keepalive=120)
                 self.selector.register(_socket(client), selectors.EVENT_READ, client)
                 self.clients.append(client)
-                batch.append(client)
-            target = start + len(batch)
             deadline = time.monotonic() + 30
-            while self.subscribed < target:
+            while self.subscribed < len(self.clients):
                 self.pump(0.05)
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"only {self.subscribed} of {target} subscribed")
+                    raise TimeoutError(f"only {self.subscribed} of {len(self.clients)} subscribed")
 
-    def resubscribe(self, topic_of) -> None:
-        self.subscribed = 0
-        for index, client in enumerate(self.clients):
-            client.subscribe(topic_of(index), 1)
-        deadline = time.monotonic() + 30
-        while self.subscribed < self.count:
-            self.pump(0.05)
-            if time.monotonic() > deadline:
-                raise TimeoutError("resubscribe timed out")
-
-    def _on_subscribe(self, *args) -> None:
+    def _on_subscribe(self, *args: object) -> None:
         self.subscribed += 1
 
     def pump(self, timeout: float) -> None:
@@ -144,7 +142,35 @@ class Fleet:
             client.loop_write()
 
 
-def run(devices: int) -> dict[str, float]:
+def worker(port: int, device_ids: list[str], key_text: str, pipe: Connection) -> None:
+    """One process of simulated devices: receives, verifies, reports the last arrival."""
+    trusted = [PublicKey.from_text(key_text)]
+    received: dict[str, float] = {}
+    verify_s: list[float] = []
+
+    def on_message(client: mqtt.Client, device_id: str, message: mqtt.MQTTMessage) -> None:
+        if not message.topic.startswith(RAW_PREFIX):
+            began = time.monotonic()
+            parsed = parse_signed(Manifest, bytes(message.payload), trusted)
+            verify_s.append(time.monotonic() - began)
+            assert parsed.device_id == device_id
+        received[device_id] = time.monotonic()
+
+    fleet = Fleet(port, device_ids, on_message)
+    fleet.connect_all()
+    pipe.send("ready")
+    while (command := pipe.recv()) != "stop":
+        received.clear()
+        verify_s.clear()
+        pipe.send("armed")
+        deadline = time.monotonic() + 60
+        while len(received) < len(device_ids) and time.monotonic() < deadline:
+            fleet.pump(0.01)
+        pipe.send((command, len(received), max(received.values(), default=0.0), verify_s[:]))
+    fleet.close()
+
+
+def run(devices: int, processes: int) -> dict[str, float]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * devices + 256)), hard))
     key = SigningKey.generate()
@@ -154,52 +180,64 @@ def run(devices: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         broker = start_mosquitto(Path(folder), mosquitto_conf(port=port, fleet_size=devices), port)
+        context = multiprocessing.get_context("fork")
+        pipes, workers = [], []
         try:
-            received: dict[int, float] = {}
-            verify_s: list[float] = []
-            mode = {"verify": False}
-            trusted = [key.public_key]
-
-            def on_message(client, index, message) -> None:
-                if mode["verify"]:
-                    began = time.perf_counter()
-                    parsed = parse_signed(Manifest, message.payload, trusted)
-                    verify_s.append(time.perf_counter() - began)
-                    assert parsed.device_id == ids[index]
-                received[index] = time.perf_counter()
-
-            fleet = Fleet(port, devices, on_message)
-            fleet.connect_all(lambda i: f"bench/raw/{i}")
+            for index in range(processes):
+                ours, theirs = context.Pipe()
+                share = ids[index::processes]
+                process = context.Process(
+                    target=worker, args=(port, share, key.public_key.to_text(), theirs)
+                )
+                process.start()
+                pipes.append(ours)
+                workers.append(process)
+            for pipe in pipes:
+                if pipe.recv() != "ready":
+                    raise RuntimeError("a worker failed to connect its devices")
             publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-cms")
             publisher.max_inflight_messages_set(1000)
             publisher.connect("127.0.0.1", port)
-            fleet.selector.register(_socket(publisher), selectors.EVENT_READ, publisher)
-            fleet.clients.append(publisher)
+            publisher.loop_start()
 
-            def publish_all(topic_of) -> float:
-                received.clear()
-                began = time.perf_counter()
-                for index, payload in enumerate(payloads):
-                    publisher.publish(topic_of(index), payload, qos=1)
-                deadline = time.monotonic() + 60
-                while len(received) < devices:
-                    fleet.pump(0.01)
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{len(received)} of {devices} received")
-                return max(received.values()) - began
+            def publish_all(
+                phase: str, topic_of: Callable[[str], str]
+            ) -> tuple[float, list[float]]:
+                for pipe in pipes:
+                    pipe.send(phase)
+                for pipe in pipes:
+                    assert pipe.recv() == "armed"
+                began = time.monotonic()
+                for device_id, payload in zip(ids, payloads, strict=True):
+                    publisher.publish(topic_of(device_id), payload, qos=1)
+                last, verify_s, count = 0.0, [], 0
+                for pipe in pipes:
+                    _, got, latest, times = pipe.recv()
+                    count += got
+                    last = max(last, latest)
+                    verify_s += times
+                if count != devices:
+                    raise TimeoutError(f"{phase}: {count} of {devices} received")
+                return last - began, verify_s
 
-            fleet.pump(0.1)
-            raw_s = publish_all(lambda i: f"bench/raw/{i}")
-            fleet.clients.pop()  # the publisher takes no part in resubscribing
-            fleet.resubscribe(lambda i: device_topic(ids[i], Channel.MANIFEST))
-            fleet.clients.append(publisher)
-            mode["verify"] = True
-            verified_s = publish_all(lambda i: device_topic(ids[i], Channel.MANIFEST))
-            fleet.close()
+            raw_s, _ = publish_all("raw", lambda d: RAW_PREFIX + d)
+            verified_s, verify_s = publish_all(
+                "verify", lambda d: device_topic(d, Channel.MANIFEST)
+            )
+            publisher.loop_stop()
+            publisher.disconnect()
+            for pipe in pipes:
+                pipe.send("stop")
+            for process in workers:
+                process.join(timeout=30)
         finally:
+            for process in workers:
+                if process.is_alive():
+                    process.kill()
             broker.stop()
     return {
         "fanout_devices": devices,
+        "fanout_processes": processes,
         "fanout_payload_bytes": len(payloads[0]),
         "fanout_raw_s": raw_s,
         "fanout_publish_to_verified_s": verified_s,
@@ -211,8 +249,9 @@ def run(devices: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     options = parser.parse_args()
-    for name, value in run(options.devices).items():
+    for name, value in run(options.devices, options.processes).items():
         print(f"{name}={value:.4f}" if isinstance(value, float) else f"{name}={value}")
 
 
