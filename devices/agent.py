@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from devices import __version__, systemd
@@ -498,13 +497,6 @@ class DeviceAgent:
                 timeout = until_health if timeout is None else min(timeout, until_health)
             self._wake.wait(timeout if timeout is not None else 5.0)
             self._wake.clear()
-
-    def status_snapshot(self) -> Status:
-        return self._status(DeviceState.ONLINE)
-
-    def active_alert_ids(self, at: datetime) -> list[str]:
-        with self._lock:
-            return [a.id for a in self._alerts.values() if a.active_at(at)]
 
 
 def _progress_logger(version: int) -> Callable[[str, int, int], None]:
