@@ -25,8 +25,6 @@ from tests.browsers import launch_chromium
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(os.environ.get("DS_E2E_SCREENSHOTS", ROOT / "docs" / "screenshots" / "e2e"))
 TARGETED = ("sig-cannington-lp-foyer-01", "sig-bentley-lib-foyer-01")
 CAMPAIGN = "Summer swim carnival"
 MAGENTA = (230, 0, 126)
@@ -43,6 +41,15 @@ def stack(tmp_path_factory) -> Iterator[DemoStack]:
     running = start_stack(options)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """DS_E2E_SCREENSHOTS=docs/screenshots/e2e refreshes the committed screenshots."""
+    folder = os.environ.get("DS_E2E_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("e2e-shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -74,16 +81,17 @@ def sign_in(page: Page, base: str, username: str) -> None:
     expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
 
 
-def save_frame(stack: DemoStack, device_id: str, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / name).write_bytes(stack.display(device_id).screenshot())
+def save_frame(stack: DemoStack, device_id: str, path: Path) -> None:
+    path.write_bytes(stack.display(device_id).screenshot())
 
 
 def player(stack: DemoStack, device_id: str):
     return next(d.agent.app for d in stack.devices if d.device_id == device_id)
 
 
-def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(stack, browser):
+def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
+    stack, browser, shots
+):
     base = stack.cms_url
     today = datetime.now(ZoneInfo("Australia/Perth")).date()
 
@@ -118,7 +126,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
     expect(editor.get_by_text("as a draft")).to_be_visible()
     editor.get_by_role("button", name="Send for approval").click()
     expect(editor.get_by_text("for approval")).to_be_visible()
-    editor.screenshot(path=str(SHOTS / "01-campaign-sent-for-approval.png"), full_page=True)
+    editor.screenshot(path=str(shots / "01-campaign-sent-for-approval.png"), full_page=True)
 
     # 2. The approver publishes it.
     approver = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -131,7 +139,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
     for device_id in TARGETED:
         frame = stack.display(device_id).wait_for(shows_campaign, timeout_s=45)
         assert frame is not None, f"{device_id} never showed the campaign"
-        save_frame(stack, device_id, f"02-screen-{device_id}.png")
+        save_frame(stack, device_id, shots / f"02-screen-{device_id}.png")
     others = [d.device_id for d in stack.devices if d.display and d.device_id not in TARGETED]
     for device_id in others:
         assert not shows_campaign(stack.display(device_id).wait_for(lambda f: True, 5))
@@ -141,7 +149,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
             else None
         )
         assert manifest is None or all(i.campaign_name != CAMPAIGN for i in manifest.items)
-    save_frame(stack, "sig-riverton-lp-foyer-01", "03-screen-not-targeted.png")
+    save_frame(stack, "sig-riverton-lp-foyer-01", shots / "03-screen-not-targeted.png")
 
     # 4. A visitor on a phone: the splash shows the promotion; they follow it, come back
     #    and accept the terms.
@@ -157,7 +165,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
 
     assert _eventually(splash_has_promo, 45)
     expect(phone.get_by_alt_text("Summer swim carnival, all welcome")).to_be_visible(timeout=30_000)
-    phone.screenshot(path=str(SHOTS / "04-visitor-splash.png"), full_page=True)
+    phone.screenshot(path=str(shots / "04-visitor-splash.png"), full_page=True)
     promo = phone.get_by_role("link", name=re.compile(r"^Find out more"))
     promo.click()
     expect(phone.get_by_role("heading", name="Carnival")).to_be_visible()
@@ -165,7 +173,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
     phone.get_by_label("I accept the terms of use").check()
     phone.get_by_role("button", name="Accept and go online").click()
     expect(phone.get_by_role("heading", name="You are online")).to_be_visible()
-    phone.screenshot(path=str(SHOTS / "05-visitor-online.png"), full_page=True)
+    phone.screenshot(path=str(shots / "05-visitor-online.png"), full_page=True)
 
     # 5. An alert to one site switches its screens, and only its screens.
     admin = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -179,7 +187,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
     bentley = player(stack, "sig-bentley-lib-foyer-01")
     display = stack.display("sig-cannington-lp-foyer-01")
     assert display.wait_for(lambda f: not shows_campaign(f) and _alert_showing(alerted), 15)
-    save_frame(stack, "sig-cannington-lp-foyer-01", "06-screen-alert.png")
+    save_frame(stack, "sig-cannington-lp-foyer-01", shots / "06-screen-alert.png")
     assert not _alert_showing(bentley)
 
     # 6. The analytics page shows the campaign's plays and the Wi-Fi session.
@@ -197,9 +205,9 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(s
         )
 
     if not _eventually(analytics_ready, 60):
-        editor.screenshot(path=str(SHOTS / "07-analytics.png"), full_page=True)
+        editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
         raise AssertionError("plays or the Wi-Fi session never reached analytics")
-    editor.screenshot(path=str(SHOTS / "07-analytics.png"), full_page=True)
+    editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
 
 
 def _alert_showing(app) -> bool:
