@@ -15,15 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from devices.config import ConfigError
+
 ENV_PREFIX = "DS_CMS_"
 
 
-class CmsConfigError(Exception):
-    def __init__(self, key: str, problem: str, fix: str) -> None:
-        super().__init__(f"{key}: {problem} ({fix})")
-        self.key = key
-        self.problem = problem
-        self.fix = fix
+class CmsConfigError(ConfigError):
+    """A CMS setting that stops start-up; same shape as a device's ConfigError."""
 
 
 @dataclass(frozen=True)
