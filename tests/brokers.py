@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+# The demo starts its broker the same way: one definition of these serves both.
+from central_cms.demo.broker import free_port, wait_until_listening
+
+__all__ = ["RunningBroker", "free_port", "paho_client", "start_mosquitto"]
+
 SYSTEM_BROKER = ("127.0.0.1", 1883)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mosquitto exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)  # polling a port that is coming up; nothing to wait on instead
-    raise TimeoutError(f"mosquitto did not listen on {port} within {timeout_s}s")
 
 
 @dataclass
@@ -52,7 +36,8 @@ class RunningBroker:
             self.process = subprocess.Popen(
                 ["mosquitto", "-c", str(self.conf_path)], stdout=log, stderr=log
             )
-        _wait_until_listening(self.port, self.process, timeout_s)
+        process = self.process
+        wait_until_listening(self.port, timeout_s, lambda: process.poll() is None)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is None:

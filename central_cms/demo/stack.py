@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from flask import Flask
+from markupsafe import escape
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from central_cms import db, fleet
@@ -83,7 +84,6 @@ class DemoStack:
     upstream_server: ThreadingHTTPServer
     devices: list[RunningDevice] = field(default_factory=list)
     visitor_url: str = ""
-    _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
     def cms_url(self) -> str:
@@ -156,8 +156,6 @@ def _upstream_server(host: str) -> ThreadingHTTPServer:
 
 
 def _escape(text: str) -> str:
-    from markupsafe import escape
-
     return str(escape(text))
 
 
@@ -249,7 +247,6 @@ def start_stack(
     for server, name in ((cms_server, "cms-http"), (upstream, "demo-upstream")):
         thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
         thread.start()
-        stack._threads.append(thread)
 
     for device_id in options.players:
         progress(f"signage player {device_id}")

@@ -22,6 +22,7 @@ from central_cms.demo.broker import free_port
 from central_cms.demo.stack import DemoOptions, DemoStack, start_stack
 from central_cms.seed import DEMO_PASSWORD
 from tests.browsers import launch_chromium
+from tests.devices.harness import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -163,7 +164,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
         phone.goto(stack.visitor_url)  # the node swaps manifests once the poster is cached
         return phone.get_by_role("heading", name="What's on").count() > 0
 
-    assert _eventually(splash_has_promo, 45)
+    assert eventually(splash_has_promo, 45, every_s=1)
     expect(phone.get_by_alt_text("Summer swim carnival, all welcome")).to_be_visible(timeout=30_000)
     phone.screenshot(path=str(shots / "04-visitor-splash.png"), full_page=True)
     promo = phone.get_by_role("link", name=re.compile(r"^Find out more"))
@@ -204,7 +205,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
             == 1
         )
 
-    if not _eventually(analytics_ready, 60):
+    if not eventually(analytics_ready, 60, every_s=1):
         editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
         raise AssertionError("plays or the Wi-Fi session never reached analytics")
     editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
@@ -213,14 +214,3 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
 def _alert_showing(app) -> bool:
     now_showing = app.now_showing()
     return now_showing is not None and now_showing.alert_id is not None
-
-
-def _eventually(predicate, timeout_s: float) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1)  # the ingest batches; re-read the page once a second
-    return False

@@ -3,7 +3,6 @@ relayed into the agent's outbox, and the portal's commands."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -28,16 +27,11 @@ from devices.protocol import (
 from portal.gateway import RecordingGateway
 from portal.node import PortalApplication, portal_config_of
 from portal.privacy import client_hash
+from tests.brokers import free_port
 from tests.portal.conftest import DirAssets, Visitor, portal_manifest
 from tests.portal.test_app import find
 
 KEY = "ed25519:" + "A" * 43 + "="
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -26,6 +26,7 @@ from portal.gateway import OpenNDSGateway
 from portal.privacy import client_hash
 from portal.sessions import SessionMonitor
 from portal.sources import MemoryRecorder, MemorySource
+from tests.brokers import free_port
 from tests.portal.conftest import DirAssets, portal_config, portal_manifest
 from tests.portal.opennds_harness import Harness, opennds, skip_unless_possible
 
@@ -58,14 +59,6 @@ class RunningPortal:
     def stop(self) -> None:
         if self.server is not None:
             self.server.shutdown()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=[1, 2], ids=["fas-level-1", "fas-level-2"])
