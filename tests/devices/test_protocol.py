@@ -29,8 +29,10 @@ from devices.protocol import (
     parse_signed,
     parse_topic,
     sign,
+    verify,
 )
 from devices.protocol.cli import schema_documents
+from devices.protocol.signing import signed_body
 from tests.devices.factories import T0, manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,3 +263,38 @@ def test_time_of_day_with_an_offset_is_refused():
     with pytest.raises(ProtocolError) as caught:
         parse(Manifest, json.dumps(wire))
     assert caught.value.field == "items.0.schedules.0.windows.0.start"
+
+
+def test_signed_but_invalid_content_is_refused_naming_the_field():
+    key = SigningKey.generate()
+    wire = manifest().to_json()
+    wire["items"][0]["duration_s"] = -1
+    payload = canonical_json(key.sign(wire))
+    with pytest.raises(ProtocolError) as refused:
+        parse_signed(Manifest, payload, [key.public_key])
+    assert refused.value.field == "items.0.duration_s"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [{"text": "x", "zz": 1}, {"a": 1, "text": "x"}, {"a": 1, "b": [2]}, {}],
+    ids=["signature first", "in the middle", "last", "alone"],
+)
+def test_received_bytes_verify_wherever_the_signature_member_sits(content):
+    key = SigningKey.generate()
+    signed = canonical_json(key.sign(content))
+    assert loads(signed_body(signed, [key.public_key])) == content
+    altered = signed.replace(b'"x"', b'"y"').replace(b"1", b"3")
+    if altered != signed:
+        assert signed_body(altered, [key.public_key]) is None
+
+
+def test_a_nested_signature_lookalike_falls_back_to_the_general_check():
+    key = SigningKey.generate()
+    decoy = {"alg": "ed25519", "key_id": key.public_key.key_id, "value": "A" * 86 + "=="}
+    content = {"a": {"signature": decoy}, "text": 'quoted "signature":{"alg":"ed25519"}'}
+    signed = canonical_json(key.sign(content))
+    # Cutting the nested member gives bytes nobody signed: the fast check declines...
+    assert signed_body(signed, [key.public_key]) is None
+    # ...and the general check over the canonical form still accepts the real signature.
+    assert verify(loads(signed), [key.public_key]) == content
