@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from central_cms.analytics.sqlite_store import SqliteStore  # noqa: E402
 from devices.broker import mosquitto_conf  # noqa: E402
 from devices.outbox import time_ordered_uuid  # noqa: E402
 from devices.protocol import (  # noqa: E402
@@ -257,11 +257,11 @@ def main() -> int:
             for worker in workers:
                 out, _ = worker.communicate(timeout=60)
                 print(f"# {out.strip()}")
-            conn = sqlite3.connect(db)
-            stored, distinct = conn.execute(
-                "SELECT count(*), count(DISTINCT event_id) FROM events"
-            ).fetchone()
-            conn.close()
+            # Read back from the raw batches the store keeps, event by event.
+            store = SqliteStore(db)
+            ids = [event_id for *_, event_id in store.event_keys()]
+            store.close()
+            stored, distinct = len(ids), len(set(ids))
             acked = sum(fleet.acked.values())
             print(f"ingest_events={generated}")
             print(f"ingest_acked_events={acked}")

@@ -51,7 +51,8 @@ from central_cms.analytics.reports import (
     daily_rollups,
 )
 from central_cms.analytics.sqlite_store import SqliteStore
-from devices.protocol import EventBatch, Health
+from devices.protocol import Health
+from devices.protocol.events_wire import Batch
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,7 @@ def line(
     return f"{head}{tag_text} {','.join(parts)} {time_ns}"
 
 
-def event_lines(
-    batch: EventBatch, rows: Sequence[EventRow], device: DeviceInfo | None
-) -> list[str]:
+def event_lines(batch: Batch, rows: Sequence[EventRow], device: DeviceInfo | None) -> list[str]:
     """The points for the (new) rows of one batch, as line protocol."""
     site = (device.site_id if device else UNASSIGNED) or "unassigned"
     lines = []
@@ -220,14 +219,14 @@ class InfluxStore:
             )
 
     def store_batches(
-        self, batches: Sequence[tuple[EventBatch, DeviceInfo | None]]
+        self, batches: Sequence[tuple[Batch, DeviceInfo | None]]
     ) -> list[BatchOutcome]:
         plans = []
         lines: list[str] = []
         for batch, device in batches:
             seqs = [event.seq for event in batch.events]
             known = self.state.ledger_known(batch.device_id, batch.outbox_epoch, seqs)
-            rows = [row for row in flatten(batch, device) if (row[0] & MAX_SEQ) not in known]
+            rows = flatten([e for e in batch.events if e.seq not in known], device)
             lines += event_lines(batch, rows, device)
             plans.append((batch, device, rows))
         self.write_lines(lines)  # raises unless the server stored all of them

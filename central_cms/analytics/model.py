@@ -1,24 +1,21 @@
 """Values the analytics store keeps and answers with; pure, no I/O.
 
-An event from a device becomes one flat row (`EventRow`) keyed by (device, outbox
-epoch, seq): the outbox assigns that key together with the event id, every re-send
-carries both, and the key ascends with time per device, so it makes a cheap primary
-key. The SQLite store packs it into one integer, `stream << 32 | seq`, where the
-stream numbers a (device, epoch) pair: inserts then append to the table's own b-tree.
-(A unique index on the random event UUIDs would cost about a tenth of the insert
-rate; see issue 7.)
+An event from a device is known by (device, outbox epoch, seq): the outbox assigns
+that key together with the event id, every re-send carries both, and the key ascends
+with time per device. `EventRow` is one event as a flat row (the InfluxDB store's
+points), keyed `stream << 32 | seq` where the stream numbers a (device, epoch) pair.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from devices.protocol import (
-    EventBatch,
+from devices.protocol.events_wire import (
+    Event,
     PlayEvent,
     PromoClickedEvent,
     PromoShownEvent,
@@ -111,30 +108,43 @@ def local_day(at: datetime, timezone: str) -> str:
     return at.astimezone(_zone(timezone)).date().isoformat()
 
 
+class LocalDays:
+    """`local_day` for many instants in one zone, converting once per 15 minutes: every
+    UTC offset in use is a multiple of 15 minutes, so the local date is the same
+    throughout a 15-minute UTC slot."""
+
+    def __init__(self, timezone: str) -> None:
+        self._zone = _zone(timezone)
+        self._days: dict[int, str] = {}
+
+    def of(self, at: datetime) -> str:
+        slot = int(at.timestamp()) // 900
+        day = self._days.get(slot)
+        if day is None:
+            day = self._days[slot] = at.astimezone(self._zone).date().isoformat()
+        return day
+
+
+def site_of(device: DeviceInfo | None) -> tuple[str, str]:
+    """(site id, time zone) to file a device's events under."""
+    return (device.site_id, device.timezone) if device else (UNASSIGNED, "UTC")
+
+
 def flatten(
-    batch: EventBatch, device: DeviceInfo | None, *, stream: int = 0, after_seq: int = 0
+    events: Iterable[Event], device: DeviceInfo | None, *, stream: int = 0
 ) -> list[EventRow]:
-    """One row per event with seq above `after_seq`; the site and its local day come
-    from the device directory."""
-    site_id = device.site_id if device else UNASSIGNED
-    zone = _zone(device.timezone if device else "UTC")
+    """One row per event; the site and its local day come from the device directory."""
+    site_id, timezone = site_of(device)
+    days = LocalDays(timezone)
     base = stream << SEQ_BITS
     rows: list[EventRow] = []
     append = rows.append
-    days: dict[int, str] = {}
-    for event in batch.events:
-        if event.seq <= after_seq:
-            continue
+    for event in events:
         if event.seq > MAX_SEQ:
             raise ValueError(f"seq {event.seq} is beyond {MAX_SEQ}: start a new outbox epoch")
         at = event.at
         at_ms = int(at.timestamp() * 1000)
-        # Every UTC offset in use is a multiple of 15 minutes, so the local date is the
-        # same throughout a 15-minute UTC slot: convert once per slot, not per event.
-        slot = at_ms // 900_000
-        day = days.get(slot)
-        if day is None:
-            day = days[slot] = at.astimezone(zone).date().isoformat()
+        day = days.of(at)
         key = base | event.seq
         if isinstance(event, PlayEvent):
             play = event.data
@@ -152,7 +162,7 @@ def flatten(
                     play.shown_s,
                     play.scheduled_s,
                     None,
-                    play.outcome.value,
+                    play.outcome,
                 )
             )
         elif isinstance(event, SplashShownEvent | TermsAcceptedEvent):
@@ -162,7 +172,7 @@ def flatten(
                     event.id,
                     at_ms,
                     day,
-                    event.type,
+                    event.TYPE,
                     site_id,
                     None,
                     None,
@@ -180,7 +190,7 @@ def flatten(
                     event.id,
                     at_ms,
                     day,
-                    event.type,
+                    event.TYPE,
                     site_id,
                     event.data.campaign_id,
                     event.data.item_id,
@@ -198,7 +208,7 @@ def flatten(
                     event.id,
                     at_ms,
                     day,
-                    event.type,
+                    event.TYPE,
                     site_id,
                     None,
                     None,

@@ -14,12 +14,13 @@ from typing import Protocol
 
 from central_cms.analytics.model import BatchOutcome, DeviceInfo, Filters
 from central_cms.analytics.reports import Metric, Report, build_report
-from devices.protocol import CommandResult, EventBatch, Health, Status
+from devices.protocol import CommandResult, Health, Status
+from devices.protocol.events_wire import Batch
 
 
 class EventStore(Protocol):
     def store_batches(
-        self, batches: Sequence[tuple[EventBatch, DeviceInfo | None]]
+        self, batches: Sequence[tuple[Batch, DeviceInfo | None]]
     ) -> list[BatchOutcome]:
         """Store the batches durably (one batch is all or nothing) and return, per batch,
         the contiguous watermark the device may be acknowledged with. Only returns once

@@ -8,27 +8,66 @@ acknowledge past a hole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Sequence
+
+SeqRange = tuple[int, int]  # first and last seq, inclusive
 
 
 class AckWatermark:
-    """Contiguous watermark of stored sequence numbers for one device epoch."""
+    """Contiguous watermark of stored sequence numbers for one device epoch, and the
+    stored runs above it (a few ranges, not one entry per event)."""
 
-    def __init__(self, up_to_seq: int = 0) -> None:
+    def __init__(self, up_to_seq: int = 0, above: Iterable[SeqRange] = ()) -> None:
         self.up_to_seq = up_to_seq
-        self._above: set[int] = set()
+        self._above: list[SeqRange] = []
+        self._merge(sorted(above))
 
-    def add(self, stored_seqs: Iterable[int]) -> int:
-        """Record durably stored seqs; returns the new contiguous watermark."""
-        for seq in stored_seqs:
-            if seq > self.up_to_seq:
-                self._above.add(seq)
-        while self.up_to_seq + 1 in self._above:
-            self.up_to_seq += 1
-            self._above.discard(self.up_to_seq)
-        return self.up_to_seq
+    @property
+    def above(self) -> tuple[SeqRange, ...]:
+        """Stored ranges beyond a gap, in order; empty when there is no gap."""
+        return tuple(self._above)
 
     @property
     def gaps(self) -> bool:
         """Whether seqs above the watermark are waiting for a hole to be filled."""
         return bool(self._above)
+
+    def holds(self, seq: int) -> bool:
+        """Whether `seq` is stored already."""
+        if seq <= self.up_to_seq:
+            return True
+        index = bisect.bisect_right(self._above, seq, key=_first) - 1
+        return index >= 0 and self._above[index][0] <= seq <= self._above[index][1]
+
+    def add(self, stored_seqs: Iterable[int]) -> int:
+        """Record durably stored seqs; returns the new contiguous watermark."""
+        self._merge(_runs(sorted(stored_seqs)))
+        return self.up_to_seq
+
+    def _merge(self, ranges: Sequence[SeqRange]) -> None:
+        merged: list[SeqRange] = []
+        for first, last in sorted([*self._above, *ranges]):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+            else:
+                merged.append((first, last))
+        while merged and merged[0][0] <= self.up_to_seq + 1:
+            self.up_to_seq = max(self.up_to_seq, merged.pop(0)[1])
+        self._above = merged
+
+
+def _first(seq_range: SeqRange) -> int:
+    return seq_range[0]
+
+
+def _runs(seqs: Sequence[int]) -> list[SeqRange]:
+    if seqs and seqs[-1] - seqs[0] == len(seqs) - 1 and len(set(seqs)) == len(seqs):
+        return [(seqs[0], seqs[-1])]  # the usual batch: one unbroken run
+    runs: list[SeqRange] = []
+    for seq in seqs:
+        if runs and seq <= runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], seq))
+        else:
+            runs.append((seq, seq))
+    return runs

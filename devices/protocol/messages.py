@@ -60,13 +60,16 @@ def _wall_clock(value: time) -> time:
 # Checked by pydantic-core itself (no Python call per field): ingest validates ~100k ids/s.
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 LocalTime = Annotated[time, AfterValidator(_wall_clock)]
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+VISITOR_HASH_PATTERN = r"^[0-9a-f]{16,64}$"
+SHORT_TEXT_MAX = 200
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN)]
 # Keyed hashes of a visitor's MAC: hex only, so a raw MAC or email cannot pass.
-VisitorHash = Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
+VisitorHash = Annotated[str, Field(pattern=VISITOR_HASH_PATTERN)]
 HttpUrl = Annotated[str, AfterValidator(_http_url), Field(max_length=2048)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
-ShortText = Annotated[str, Field(max_length=200)]
+ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
 LongText = Annotated[str, Field(max_length=5000)]
 Scalar = str | int | float | bool | None
 
@@ -466,11 +469,11 @@ class SessionEndedData(_Frozen):
     reason: ShortText = ""
 
 
-_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class _EventBase(_Frozen):
-    id: Annotated[str, Field(pattern=_UUID)]
+    id: Annotated[str, Field(pattern=UUID_PATTERN)]
     seq: int = Field(ge=1)
     at: AwareDatetime
 

@@ -24,6 +24,7 @@ from central_cms.analytics.influx_store import InfluxSettings, InfluxStore
 from central_cms.analytics.model import DeviceInfo, Filters
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.store import report
+from devices.protocol.events_wire import from_model
 from tests.analytics.events import batch, joined, play, promo, session_ended
 from tests.brokers import free_port
 
@@ -123,7 +124,7 @@ def test_events_written_through_influxdb_client_read_back_as_sent(vm, state):
             promo(3, T0, clicked=True),
         ],
     )
-    outcomes = store.store_batches([(plays, SIG), (visits, PORTAL)])
+    outcomes = store.store_batches([(from_model(plays), SIG), (from_model(visits), PORTAL)])
     assert [o.up_to_seq for o in outcomes] == [200, 3]
     exported = vm.export("play_.*|portal_.*")
     labels = (
@@ -164,11 +165,11 @@ def test_a_resend_is_not_written_twice_and_the_ack_waits_for_a_gap(vm, state):
     first = batch("sig-riverton-01", [play(n, T0 + timedelta(seconds=n)) for n in range(1, 11)])
     later = batch("sig-riverton-01", [play(n, T0 + timedelta(seconds=n)) for n in range(21, 31)])
     gap = batch("sig-riverton-01", [play(n, T0 + timedelta(seconds=n)) for n in range(11, 21)])
-    assert store.store_batches([(first, SIG)])[0].up_to_seq == 10
-    assert store.store_batches([(later, SIG)])[0].up_to_seq == 10
-    again = store.store_batches([(later, SIG)])[0]
+    assert store.store_batches([(from_model(first), SIG)])[0].up_to_seq == 10
+    assert store.store_batches([(from_model(later), SIG)])[0].up_to_seq == 10
+    again = store.store_batches([(from_model(later), SIG)])[0]
     assert (again.inserted, again.duplicates, again.up_to_seq) == (0, 10, 10)
-    assert store.store_batches([(gap, SIG)])[0].up_to_seq == 30
+    assert store.store_batches([(from_model(gap), SIG)])[0].up_to_seq == 30
     points = sum(len(v) for k, v in vm.export("play_seq").items())
     assert points == 30
     store.close()
@@ -178,7 +179,7 @@ def test_a_write_the_server_refused_is_never_acknowledged(vm, state):
     store = influx(vm.url, state, retries=0)
     vm.stop()
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, no ack
-        store.store_batches([(batch("sig-riverton-01", [play(1, T0)]), SIG)])
+        store.store_batches([(from_model(batch("sig-riverton-01", [play(1, T0)])), SIG)])
     assert state.watermark("sig-riverton-01", "a" * 32) == 0
     store.close()
 
@@ -216,8 +217,8 @@ def test_the_whole_store_answers_like_sqlite_against_a_live_influxdb(tmp_path, s
             promo(8, T0, True),
         ],
     )
-    store.store_batches([(events, info)])
-    reference.store_batches([(events, info)])
+    store.store_batches([(from_model(events), info)])
+    reference.store_batches([(from_model(events), info)])
     filters = Filters(date(2025, 12, 1), date(2025, 12, 2), site_id=info.site_id)
     assert report(store, filters) == report(reference, filters)
     store.close()

@@ -257,6 +257,25 @@ def test_ack_watermark_is_the_longest_stored_prefix(arrivals):
     assert watermark.up_to_seq == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=1, max_value=80), max_size=20), max_size=8))
+def test_ack_watermark_kept_as_ranges_knows_every_stored_seq_after_a_reload(batches):
+    """The store keeps (watermark, ranges above it) between batches and processes."""
+    from devices.protocol.acks import AckWatermark
+
+    stored: set[int] = set()
+    watermark = AckWatermark()
+    for seqs in batches:
+        reloaded = AckWatermark(watermark.up_to_seq, watermark.above)
+        assert [reloaded.holds(seq) for seq in range(1, 82)] == [
+            seq in stored for seq in range(1, 82)
+        ]
+        watermark = reloaded
+        watermark.add(seqs)
+        stored |= set(seqs)
+    assert len(watermark.above) <= len(stored)
+
+
 def test_time_of_day_with_an_offset_is_refused():
     wire = manifest().to_json()
     wire["items"][0]["schedules"][0]["windows"][0]["start"] = "07:00:00+08:00"

@@ -1,0 +1,177 @@
+"""The ingest's decoder for ``ds.events/1``: msgspec Structs mirroring the event models.
+
+The pydantic models in `messages.py` remain the contract: devices build their batches
+with them and the JSON Schemas in docs/protocol/ come from them. The ingest decodes the
+whole fleet's events, and there pydantic-core costs about 20 us an event on the
+project's 2-core reference machine where msgspec costs about 3 us (bench/ingest.py).
+Every constraint is mirrored, never loosened: tests/devices/test_events_wire.py checks
+that whatever the models write decodes to the same values here, and that nothing the
+models refuse is accepted here (this decoder may only be stricter, e.g. no "1" for 1).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+
+from devices.protocol.errors import ProtocolError
+from devices.protocol.messages import (
+    SHA256_PATTERN,
+    SHORT_TEXT_MAX,
+    UUID_PATTERN,
+    VISITOR_HASH_PATTERN,
+    EventBatch,
+)
+from devices.protocol.topics import ID_PATTERN
+
+
+def _whole(pattern: str) -> str:
+    # msgspec matches with Python's re, where "$" also matches before a final newline;
+    # pydantic-core's regex does not, so anchor at the very end as it does.
+    return pattern.removesuffix("$") + r"\Z"
+
+
+Id = Annotated[str, msgspec.Meta(pattern=_whole(ID_PATTERN))]
+Sha256 = Annotated[str, msgspec.Meta(pattern=_whole(SHA256_PATTERN))]
+VisitorHash = Annotated[str, msgspec.Meta(pattern=_whole(VISITOR_HASH_PATTERN))]
+ShortText = Annotated[str, msgspec.Meta(max_length=SHORT_TEXT_MAX)]
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """Plain values only (no cycles), so the garbage collector need not track them."""
+
+
+class PlayData(_Struct, frozen=True):
+    item_id: Id
+    started_at: Instant
+    ended_at: Instant
+    shown_s: NonNegative
+    scheduled_s: NonNegative
+    outcome: Literal["completed", "interrupted"]
+    campaign_id: Id | None = None
+    alert_id: Id | None = None
+    asset_sha256: Sha256 | None = None
+    reason: ShortText | None = None
+
+
+class SplashShownData(_Struct, frozen=True):
+    client_hash: VisitorHash
+    visitor_hash: VisitorHash
+    language: ShortText
+
+
+class TermsAcceptedData(_Struct, frozen=True):
+    client_hash: VisitorHash
+    visitor_hash: VisitorHash
+    terms_version: ShortText
+    language: ShortText
+    newsletter_opt_in: bool = False
+
+
+class PromoData(_Struct, frozen=True):
+    client_hash: VisitorHash
+    item_id: Id
+    campaign_id: Id | None = None
+
+
+class SessionEndedData(_Struct, frozen=True):
+    client_hash: VisitorHash
+    duration_s: NonNegative
+    bytes_in: Count | None = None
+    bytes_out: Count | None = None
+    reason: ShortText = ""
+
+
+class _Event(_Struct, frozen=True, tag_field="type"):
+    TYPE: ClassVar[str]
+    id: Annotated[str, msgspec.Meta(pattern=_whole(UUID_PATTERN))]
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    at: Instant
+
+
+class PlayEvent(_Event, frozen=True, tag="play"):
+    TYPE: ClassVar[str] = "play"
+    data: PlayData
+
+
+class SplashShownEvent(_Event, frozen=True, tag="portal.splash_shown"):
+    TYPE: ClassVar[str] = "portal.splash_shown"
+    data: SplashShownData
+
+
+class TermsAcceptedEvent(_Event, frozen=True, tag="portal.terms_accepted"):
+    TYPE: ClassVar[str] = "portal.terms_accepted"
+    data: TermsAcceptedData
+
+
+class PromoShownEvent(_Event, frozen=True, tag="portal.promo_shown"):
+    TYPE: ClassVar[str] = "portal.promo_shown"
+    data: PromoData
+
+
+class PromoClickedEvent(_Event, frozen=True, tag="portal.promo_clicked"):
+    TYPE: ClassVar[str] = "portal.promo_clicked"
+    data: PromoData
+
+
+class SessionEndedEvent(_Event, frozen=True, tag="portal.session_ended"):
+    TYPE: ClassVar[str] = "portal.session_ended"
+    data: SessionEndedData
+
+
+Event = (
+    PlayEvent
+    | SplashShownEvent
+    | TermsAcceptedEvent
+    | PromoShownEvent
+    | PromoClickedEvent
+    | SessionEndedEvent
+)
+
+
+class Batch(_Struct, frozen=True):
+    """A decoded ``ds.events/1``: the same fields as `messages.EventBatch`."""
+
+    schema_name: Literal["ds.events/1"] = msgspec.field(name="schema")
+    device_id: Id
+    outbox_epoch: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}\Z")]
+    events: Annotated[tuple[Event, ...], msgspec.Meta(min_length=1, max_length=5000)]
+    dropped_total: Count = 0
+
+
+_DECODER = msgspec.json.Decoder(Batch)
+_PATH_PART = re.compile(r"\[(\d+)\]|\.(\w+)")
+
+
+def decode_batch(payload: bytes) -> Batch:
+    """Decode and check an event batch; ProtocolError names the field at fault."""
+    try:
+        batch = _DECODER.decode(payload)
+    except msgspec.ValidationError as error:
+        message, _, path = str(error).partition(" - at `")
+        raise ProtocolError(_field(path.rstrip("`")), message) from None
+    except msgspec.DecodeError as error:
+        raise ProtocolError("$", f"not valid JSON: {error}") from None
+    seq = 0
+    for index, event in enumerate(batch.events):
+        if event.seq <= seq:
+            raise ProtocolError(f"events.{index}.seq", "events must be in ascending seq order")
+        seq = event.seq
+    return batch
+
+
+def from_model(batch: EventBatch) -> Batch:
+    """The decoded form of a batch built with the models (tests, in-process callers)."""
+    return decode_batch(batch.encode())
+
+
+def _field(path: str) -> str:
+    """msgspec's ``$.events[3].data.seq`` as the models name it: ``events.3.data.seq``."""
+    parts = [index or name for index, name in _PATH_PART.findall(path.removeprefix("$"))]
+    return ".".join(parts) or "$"
