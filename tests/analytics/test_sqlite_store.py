@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from central_cms.analytics.model import DeviceInfo, Filters
-from central_cms.analytics.reports import DwellRow, PlayRow, PromoRow, WifiRow
+from central_cms.analytics.model import EVENT_COLUMNS, DeviceInfo, Filters, flatten
+from central_cms.analytics.reports import (
+    RETURNING,
+    VISITORS,
+    DwellRow,
+    PlayRow,
+    PromoRow,
+    WifiRow,
+    daily_rollups,
+    daily_sums,
+)
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.store import report
 from devices.protocol.events_wire import from_model
@@ -203,3 +213,74 @@ def test_events_of_an_unknown_device_are_kept_under_no_site(store):
     outcome = store_one(store, plays("sig-unknown-01", range(1, 3), T0), None)
     assert outcome.up_to_seq == 2
     assert {row.site_id for row in report(store, days("2026-12-01", "2026-12-01")).plays} == {""}
+
+
+def mixed_events():
+    a, b = "aa" * 8, "bb" * 8
+    late = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 Dec in Perth
+    return batch(
+        "portal-riverton-01",
+        [
+            play(1, T0),
+            play(2, T0, campaign=None, shown_s=3),
+            joined(3, T0, a),
+            joined(4, T0, b),
+            joined(5, late, a),
+            session_ended(6, T0, a, 20 * 60),
+            session_ended(7, late, b, 3 * 3600),
+            promo(8, T0, clicked=False),
+            promo(9, late, clicked=True),
+        ],
+    )
+
+
+def test_figures_summed_on_arrival_match_the_rollup_of_the_raw_events():
+    """SQLite sums as events arrive; InfluxDB and the first format roll up raw rows: the
+    same events must give the same figures either way."""
+    events = from_model(mixed_events()).events
+    on_arrival = daily_sums(events, PORTAL)
+    from_rows = daily_rollups(flatten(events, PORTAL), {})
+    distinct = {(d, s, VISITORS): 0.0 for d, s, _ in on_arrival.joins}
+    for day, site, _ in on_arrival.joins:
+        distinct[(day, site, VISITORS)] += 1
+    assert sorted(on_arrival.metrics) == [m for m in from_rows if m[4] not in (VISITORS, RETURNING)]
+    assert distinct == {(m[0], m[1], m[4]): m[5] for m in from_rows if m[4] == VISITORS}
+    assert on_arrival.last_day == "2026-12-02"
+
+
+def test_a_store_in_the_first_format_opens_with_its_figures_and_watermarks(tmp_path):
+    events = from_model(mixed_events())
+    path = tmp_path / "first-format.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            f"CREATE TABLE events ({', '.join(EVENT_COLUMNS)});"
+            "CREATE TABLE streams (stream INTEGER PRIMARY KEY, device_id TEXT, epoch TEXT, "
+            "up_to_seq INTEGER NOT NULL DEFAULT 0, UNIQUE (device_id, epoch));"
+            "CREATE TABLE ledger (key INTEGER PRIMARY KEY);"
+            "CREATE TABLE first_visits (site_id, visitor_hash, first_day, last_day, "
+            "PRIMARY KEY (site_id, visitor_hash));"
+        )
+        old.executemany(
+            "INSERT INTO first_visits VALUES ('riverton-lib', ?, '2026-12-01', ?)",
+            [("aa" * 8, "2026-12-02"), ("bb" * 8, "2026-12-01")],
+        )
+        old.execute("INSERT INTO streams VALUES (1, 'portal-riverton-01', ?, 9)", (EPOCH,))
+        old.executemany(
+            f"INSERT INTO events VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})",
+            flatten(events.events, PORTAL, stream=1),
+        )
+        # an InfluxDB install's ledger: seqs 12-13 stored beyond a gap in stream 2
+        old.execute("INSERT INTO streams VALUES (2, 'sig-riverton-01', ?, 10)", (EPOCH,))
+        old.executemany("INSERT INTO ledger VALUES (?)", [(2 << 32 | 12,), (2 << 32 | 13,)])
+    fresh = SqliteStore(tmp_path / "fresh.sqlite3")
+    store_one(fresh, mixed_events(), PORTAL)
+    migrated = SqliteStore(path)
+    try:
+        window = days("2026-12-01", "2026-12-02")
+        assert report(migrated, window) == report(fresh, window)
+        assert migrated.ledger_known("sig-riverton-01", EPOCH, [11, 12, 13, 14]) == {12, 13}
+        assert migrated.ledger_add("sig-riverton-01", EPOCH, [11]) == 13
+        assert store_one(migrated, mixed_events(), PORTAL).inserted == 0  # seqs 1-9 kept
+    finally:
+        fresh.close()
+        migrated.close()
