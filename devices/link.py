@@ -244,7 +244,9 @@ class MqttLink:
         reason_code: ReasonCode,
         properties: object,
     ) -> None:
-        if self.connected.is_set():
+        if self._stopping.is_set():
+            log.info("%s disconnected", self.client_id)
+        elif self.connected.is_set():
             log.warning("%s lost its connection: %s", self.client_id, reason_code)
         self.connected.clear()
 
