@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=options.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic announces each of its plugins at INFO on import: noise on every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return _load(SUBCOMMANDS[options.command][0])(options.args)
 
 
