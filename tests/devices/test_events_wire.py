@@ -126,6 +126,11 @@ def test_what_the_models_write_decodes_to_the_same_values():
     ("path", "value", "field"),
     [
         (("events", 0, "data", "item_id"), "swim-1\n", "events.0.data.item_id"),
+        # patterns are checked a whole batch at a time, one value per line: a value with
+        # a newline inside must not pass as two good ones
+        (("events", 3, "data", "item_id"), "holiday-1\nholiday-2", "events.3.data.item_id"),
+        (("events", 5, "id"), "0190f3a1-0000-7000-8000-00000000000G", "events.5.id"),
+        (("events", 0, "data", "asset_sha256"), "E" * 64, "events.0.data.asset_sha256"),
         (("events", 0, "at"), "2026-12-01T09:30:00", "events.0.at"),  # no offset
         (("events", 1, "data", "visitor_hash"), "aa:bb:cc:dd:ee:ff", "events.1.data.visitor_hash"),
         (("events", 2, "data", "language"), "x" * 201, "events.2.data.language"),
