@@ -830,7 +830,7 @@ def create_app(
                 if page is not None:
                     status = HTTPStatus(page.status)
                     start_response(f"{status.value} {status.phrase}", list(page.headers))
-                    return (page.body,)
+                    return [page.body]  # a list: Granian sends it in one write
         return flask_wsgi(environ, start_response)
 
     app.wsgi_app = wsgi  # type: ignore[method-assign]

@@ -1,5 +1,5 @@
 """`digital-spaces portal --config portal.toml`: the device agent plus the portal web app
-under gunicorn."""
+under its production server (Granian, see `portal.node.server_command`)."""
 
 from __future__ import annotations
 

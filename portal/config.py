@@ -3,7 +3,7 @@
 ```toml
 [portal]
 secret = "64 random hex characters"  # signs form state and tracker links; keys MAC hashes
-listen = "10.77.1.1:8000"            # where gunicorn binds (the gateway's FAS address)
+listen = "10.77.1.1:8000"            # where the web server binds (the gateway's FAS address)
 gateway = "opennds"                  # or "recording" (demo, tests)
 fas_level = 2                        # openNDS fas_secure_enabled: 1 or 2
 faskey = "..."                       # openNDS faskey

@@ -219,8 +219,8 @@ class RecordingGateway:
 
     def __init__(self, clock: Clock, *, trust_unknown: bool = False) -> None:
         self._clock = clock
-        # The demo runs several gunicorn workers, each with its own recording gateway, so
-        # none has seen the client: trust well-formed clients there (never in production).
+        # In the demo each web server worker builds its own recording gateway, so none
+        # has seen the client: trust well-formed clients there (never in production).
         self._trust_unknown = trust_unknown
         self._lock = threading.Lock()
         self._sessions: dict[str, GatewaySession] = {}

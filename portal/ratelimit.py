@@ -1,4 +1,4 @@
-"""Per-client token buckets, in process (so per gunicorn worker: a client's real budget is
+"""Per-client token buckets, in process (so per web server worker: a client's real budget is
 `workers` times the configured one, which still stops a burst from one phone)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Between the node process (device agent, session monitor) and the gunicorn workers that
+"""Between the node process (device agent, session monitor) and the web server workers that
 serve the splash: the current manifest travels in a file, events and newsletter sign-ups
 in datagrams over a Unix socket.
 

@@ -98,7 +98,7 @@ class MemoryNonceStore:
 
 
 class SqliteNonceStore:
-    """Shared by every gunicorn worker of the node, so a replay to another worker fails too."""
+    """Shared by every web server worker of the node, so a replay to another worker fails too."""
 
     def __init__(self, path: Path) -> None:
         self._path = path

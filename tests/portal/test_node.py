@@ -1,5 +1,6 @@
-"""The portal node: gunicorn serving the manifest the agent hands over, worker events
-relayed into the agent's outbox, and the portal's commands."""
+"""The portal node: its web server (Granian) serving the manifest the agent hands over,
+worker events relayed into the agent's outbox, the server kept running, and the portal's
+commands."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 
 from devices.clock import ManualClock
@@ -59,7 +61,7 @@ class FakeServices:
         pass
 
 
-def device_config(tmp_path: Path, port: int):
+def device_config(tmp_path: Path, port: int, **portal: object):
     from devices.protocol import SigningKey
 
     public = SigningKey.generate().public_key.to_text()
@@ -77,6 +79,7 @@ def device_config(tmp_path: Path, port: int):
             "threads": 2,
             "rate_per_s": 1000,
             "rate_burst": 1000,
+            **portal,
         },
     }
     config_path = tmp_path / "portal.toml"
@@ -128,10 +131,10 @@ def wait_until_serving(base: str) -> None:
             break
         except OSError:
             ready.wait(0.1)
-    assert ready.is_set(), "gunicorn did not start"
+    assert ready.is_set(), "the web server did not start"
 
 
-def test_gunicorn_serves_the_agents_manifest_and_events_reach_the_outbox(node):
+def test_the_web_server_serves_the_agents_manifest_and_events_reach_the_outbox(node):
     app, services, base = node
     wait_until_serving(base)
     app.apply_manifest(portal_manifest())
@@ -163,6 +166,44 @@ def test_gunicorn_serves_the_agents_manifest_and_events_reach_the_outbox(node):
         opener.open(request, timeout=5)
     assert done.value.code == 303 and done.value.headers["Location"] == "http://neverssl.com/"
     assert services.wait_for(TermsAcceptedData)
+
+
+def test_a_killed_web_server_leaves_no_workers_and_the_node_starts_another(tmp_path):
+    port = free_port()
+    config, path, raw = device_config(tmp_path, port, session_poll_s=0.1)
+    write_toml(path, raw)
+    services = FakeServices(ManualClock(datetime.now(UTC)), DirAssets(tmp_path))
+    app = PortalApplication(config, portal_config_of(config), config_path=path)
+    app.start(services)
+    app.apply_manifest(portal_manifest())
+    base = f"http://127.0.0.1:{port}"
+    visitor = Visitor("02:00:00:00:00:45", "10.77.1.45", "abcd", "http://neverssl.com/", 1)
+    try:
+        wait_until_serving(base)
+        assert app.server_pid is not None
+        first = psutil.Process(app.server_pid)
+        workers = first.children()
+        assert len(workers) == 2
+        first.kill()  # as the OOM killer would: no chance to stop its workers
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, "workers outlived their server and hold the port"
+
+        restarted = threading.Event()
+        for _ in range(100):
+            if app.server_pid not in (None, first.pid):
+                restarted.set()
+                break
+            restarted.wait(0.1)
+        assert restarted.is_set(), "the node did not start a new server"
+        wait_until_serving(base)
+        status, page = get(base + visitor.splash_url())
+        assert status == 200 and "Cannington Leisureplex" in page
+        second = psutil.Process(app.server_pid)
+        running = [second, *second.children()]
+    finally:
+        app.stop()
+    _, alive = psutil.wait_procs(running, timeout=10)
+    assert not alive, "stopping the node left web server processes running"
 
 
 def test_portal_keeps_serving_the_last_view_after_a_restart_without_the_cms(tmp_path):

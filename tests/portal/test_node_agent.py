@@ -1,7 +1,7 @@
 """The portal node end to end on the real device agent: a signed manifest from the broker
-reaches the splash page that gunicorn serves, and visitors' events travel the agent's
-outbox to an acknowledging consumer, also across a broker outage. Nothing is faked but
-the gateway (openNDS is tested on its own in test_opennds.py)."""
+reaches the splash page that the web server (Granian) serves, and visitors' events travel
+the agent's outbox to an acknowledging consumer, also across a broker outage. Nothing is
+faked but the gateway (openNDS is tested on its own in test_opennds.py)."""
 
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def serves_manifest(node: Node, sha256: str) -> bool:
             Phone("02:00:00:00:00:01", "10.77.1.250").splash_url(node.base_url)
         )
     except OSError:
-        return False  # gunicorn still starting
+        return False  # the web server is still starting
     page = body.decode()
     return status == 200 and SERVED in page and f'src="/assets/{sha256}"' in page
 
