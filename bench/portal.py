@@ -1,8 +1,10 @@
-"""Splash throughput: the portal under its production server (gunicorn, as `digital-spaces
-portal` starts it) next to openNDS's own built-in splash (NDS_SPLASH=1 in the harness),
-both under `wrk -c200 -d10s --latency`. Prints name=value lines; never fails on timing.
+"""Splash throughput: the portal under its production server (Granian, with the command
+line `digital-spaces portal` starts it with) next to openNDS's own built-in splash
+(NDS_SPLASH=1 in the harness), both under `wrk -c200 -d10s --latency`. Prints name=value
+lines; never fails on timing.
 
     sudo .venv/bin/python bench/portal.py [--duration 10] [--connections 200] [--no-opennds]
+    .venv/bin/python bench/portal.py --server gunicorn   # the server it replaced, to compare
     .venv/bin/python bench/portal.py --stages     # CPU-us per request by stage, in process
 
 The portal's request is a level-2 FAS splash (decrypt, sign the form state, fill the cached
@@ -11,11 +13,14 @@ per-client rate limit, since every wrk connection comes from 127.0.0.1. openNDS 
 from inside the harness's client namespace, against the splash URL it redirects a phone to;
 its slowness and dropped connections are counted, not treated as failure.
 
-Besides requests/s and latency it prints the CPU time the server (gunicorn master and
+Besides requests/s and latency it prints the CPU time the server (main process and
 workers) and wrk spent per request, and the load average around the run: on a shared
 machine those say whether a figure is the portal's limit or the machine's. wrk keeps
 `connections` requests in flight, so by Little's law the mean latency is connections/rps
 (`littles_law_mean_ms`): a p99 under 50 ms at 200 connections needs well over 4,000 req/s.
+`portal_connections_served` (rps x wrk's mean latency) checks that: well below
+`connections`, the server left connections waiting unaccepted (Granian's --backpressure
+does that), so wrk's latencies leave out the wait and the p99 flatters.
 """
 
 from __future__ import annotations
@@ -42,8 +47,9 @@ import psutil
 
 from devices.config import parse_device_config
 from devices.protocol import SigningKey
+from portal.config import PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
-from portal.node import CONFIG_ENV, gunicorn_command, portal_config_of, socket_path, view_path
+from portal.node import CONFIG_ENV, portal_config_of, server_command, socket_path, view_path
 from portal.relay import EventRelay, write_snapshot
 from tests.portal.conftest import portal_manifest
 
@@ -65,6 +71,10 @@ def parse_wrk(text: str) -> dict[str, float]:
     def millis(value: str, unit: str) -> float:
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
+    def mean() -> float:
+        found = re.search(r"^\s*Latency\s+([\d.]+)(us|ms|s|m)\s", text, re.M)
+        return millis(*found.groups()) if found else float("nan")
+
     def percentile(label: str) -> float:
         found = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
         return millis(*found.groups()) if found else float("nan")
@@ -74,6 +84,7 @@ def parse_wrk(text: str) -> dict[str, float]:
     )
     return {
         "rps": number(r"Requests/sec:\s+([\d.]+)"),
+        "mean_ms": mean(),
         "p50_ms": percentile("50"),
         "p90_ms": percentile("90"),
         "p99_ms": percentile("99"),
@@ -102,11 +113,34 @@ def wrk(url: str, connections: int, duration_s: int, prefix: list[str] | None = 
     return done.stdout + done.stderr
 
 
+def gunicorn_command(portal: PortalConfig, worker_class: str) -> list[str]:
+    """How the node ran the portal before Granian (#6), kept to compare against."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        worker_class,
+        "--workers",
+        str(portal.workers),
+        "--threads",
+        str(portal.threads),
+        "--bind",
+        f"{portal.listen_host}:{portal.listen_port}",
+        "--backlog",
+        "2048",
+        "--keep-alive",
+        "5",
+        "portal.wsgi:application()",
+    ]
+
+
 def bench_portal(
     connections: int,
     duration_s: int,
     workers: int,
     threads: int,
+    server_name: str,
     worker_class: str,
     extra: list[str],
 ) -> dict[str, float]:
@@ -156,9 +190,11 @@ def bench_portal(
         relay = EventRelay(socket_path(config), count, count)
         relay.start()
         portal = portal_config_of(config)
-        command = gunicorn_command(portal)
-        command[command.index("--worker-class") + 1] = worker_class
-        command[-1:-1] = extra
+        if server_name == "gunicorn":
+            command = gunicorn_command(portal, worker_class)
+        else:
+            command = server_command(portal)
+        command[-1:-1] = extra  # before the app
         server = subprocess.Popen(
             command,
             env={**os.environ, CONFIG_ENV: str(path)},
@@ -189,8 +225,26 @@ def bench_portal(
                     raise SystemExit("portal did not start")
                 time.sleep(0.2)
             print(f"portal_splash_bytes={len(body)}")
-            processes = [psutil.Process(server.pid), *psutil.Process(server.pid).children()]
-            print(f"portal_gunicorn_processes={len(processes)}")
+            children = psutil.Process(server.pid).children()
+            processes = [psutil.Process(server.pid), *children]
+            print(f"portal_server_processes={len(processes)}")
+            # wrk's keep-alive connections stay with the worker that accepted them, so wrk
+            # starts once every worker has built its app (it holds the nonce database open).
+            nonces = str(config.state_dir / "portal-nonces.sqlite3")
+            while not all(any(f.path == nonces for f in w.open_files()) for w in children):
+                if time.monotonic() > deadline:
+                    raise SystemExit("a worker did not start")
+                time.sleep(0.1)
+            split: list[int] = []
+
+            def count_connections() -> None:
+                time.sleep(duration_s / 2)
+                for child in children:
+                    held = child.net_connections("tcp")
+                    split.append(sum(c.status == psutil.CONN_ESTABLISHED for c in held))
+
+            sampler = threading.Thread(target=count_connections, daemon=True)
+            sampler.start()
 
             def server_cpu_s() -> float:
                 return sum(sum(p.cpu_times()[:2]) for p in processes)
@@ -204,6 +258,8 @@ def bench_portal(
             figures = parse_wrk(wrk(url, connections, duration_s))
             server_used, wrk_used = server_cpu_s() - server_before, wrk_cpu_s() - wrk_before
             print(f"load_average_after={os.getloadavg()[0]:.2f}")
+            sampler.join()
+            print(f"portal_worker_connections={','.join(map(str, split))}")
             requests = max(figures["requests"], 1.0)
             figures["server_cpu_us"] = server_used / requests * 1e6
             figures["wrk_cpu_us"] = wrk_used / requests * 1e6
@@ -350,13 +406,19 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--worker-class", default="gthread", help="to compare: sync")
+    parser.add_argument("--threads", type=int, default=2, help="Python threads per worker")
     parser.add_argument(
-        "--gunicorn-arg",
+        "--server",
+        choices=("granian", "gunicorn"),
+        default="granian",
+        help="granian: as the node runs it; gunicorn: what it replaced",
+    )
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn's: gthread, sync")
+    parser.add_argument(
+        "--server-arg",
         action="append",
         default=[],
-        help="e.g. --gunicorn-arg=--http-parser=python",
+        help="added to the server's command line, e.g. --server-arg=--runtime-mode=st",
     )
     parser.add_argument("--no-opennds", action="store_true")
     parser.add_argument("--stages", action="store_true", help="profile one worker in process")
@@ -369,17 +431,21 @@ def main() -> int:
     print(f"duration_s={options.duration}")
     print(f"workers={options.workers}")
     print(f"threads={options.threads}")
-    print(f"worker_class={options.worker_class}")
-    print(f"gunicorn_args={' '.join(options.gunicorn_arg)}")
+    print(f"server={options.server}")
+    if options.server == "gunicorn":
+        print(f"worker_class={options.worker_class}")
+    print(f"server_args={' '.join(options.server_arg)}")
     portal = bench_portal(
         options.connections,
         options.duration,
         options.workers,
         options.threads,
+        options.server,
         options.worker_class,
-        options.gunicorn_arg,
+        options.server_arg,
     )
     print(f"portal_splash_rps={portal['rps']:.0f}")
+    print(f"portal_splash_mean_ms={portal['mean_ms']:.1f}")
     print(f"portal_splash_p50_ms={portal['p50_ms']:.1f}")
     print(f"portal_splash_p90_ms={portal['p90_ms']:.1f}")
     print(f"portal_splash_p99_ms={portal['p99_ms']:.1f}")
@@ -389,6 +455,7 @@ def main() -> int:
     print(f"portal_cores_used={portal['cores_used']:.2f}")
     rps = max(portal["rps"], 1.0)
     print(f"littles_law_mean_ms={options.connections / rps * 1000:.1f}")
+    print(f"portal_connections_served={portal['rps'] * portal['mean_ms'] / 1000:.0f}")
     if not options.no_opennds:
         nds = bench_opennds(options.connections, options.duration)
         if nds is not None:
