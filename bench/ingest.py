@@ -1,7 +1,7 @@
 """End-to-end ingest throughput: simulated devices -> Mosquitto -> ingest -> SQLite -> acks.
 
     .venv/bin/python bench/ingest.py [--devices 20] [--batches 5] [--events-per-batch 5000]
-                                     [--window 2] [--ingest-processes 1]
+                                     [--window 2] [--ingest-processes N]
 
 Starts its own Mosquitto (fleet-sized queue limits) on a free port, then in one run:
 1. `ingest_broker_only_events_per_s`: the same messages to a subscriber that stores
@@ -203,7 +203,9 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--events-per-batch", type=int, default=5000)
     parser.add_argument("--window", type=int, default=2)
-    parser.add_argument("--ingest-processes", type=int, default=1)
+    # One per core by default, as a deployment would run them (a shared subscription
+    # splits the fleet's events between them; see central_cms/ingest.py).
+    parser.add_argument("--ingest-processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--synchronous", default="FULL")
     options = parser.parse_args()
     per_batch = options.events_per_batch
