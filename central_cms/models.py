@@ -301,3 +301,33 @@ class AuditEntry(Base):
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NewsletterSignup(Base):
+    """A visitor's consented newsletter sign-up, forwarded by a portal node (issue 6).
+
+    Personal data: it never goes into analytics, and audit entries and logs name the row's
+    id, never the address. One row per address per site (stored lower-cased), so a node
+    re-sending a sign-up it is not sure arrived makes no second row. Deleting the row (a
+    person asking to be removed) removes the address."""
+
+    __tablename__ = "newsletter_signups"
+    __table_args__ = (
+        UniqueConstraint("site_id", "email"),
+        # The per-device rate limit counts a device's recent sign-ups.
+        Index("ix_newsletter_signups_device_received", "source_device_id", "received_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8))
+    # The version of the terms (with the newsletter consent text) the visitor accepted.
+    terms_version: Mapped[str] = mapped_column(String(40))
+    consented_at: Mapped[datetime] = mapped_column(Timestamp)
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    # The portal node that forwarded it; kept (as None) if the device is deleted later.
+    source_device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), nullable=True
+    )
+
+    site: Mapped[Site] = relationship()
