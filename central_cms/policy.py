@@ -23,6 +23,8 @@ class Permission(StrEnum):
     USER_WRITE = "user.write"
     AUDIT_READ = "audit.read"
     FLEET_EXPORT = "fleet.export"
+    # Newsletter sign-ups are visitors' email addresses: list, export and delete them.
+    NEWSLETTER = "newsletter.manage"
 
 
 _EVERYTHING = frozenset(Permission)
@@ -37,6 +39,9 @@ POLICY: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGN_PUBLISH,
             Permission.CAMPAIGN_ARCHIVE,
             Permission.ALERT_WRITE,
+            # Communications staff send the newsletter (site editors: their sites only).
+            # Approvers, IT and viewers have no need for visitors' addresses.
+            Permission.NEWSLETTER,
         }
     ),
     Role.APPROVER: frozenset(
