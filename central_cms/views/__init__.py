@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         devices,
         home,
         media,
+        newsletter,
         screens,
         sites,
         users,
@@ -40,6 +41,7 @@ def register_blueprints(app: Flask) -> None:
         alerts.bp,
         audit_log.bp,
         users.bp,
+        newsletter.bp,
         device_api.bp,
     ):
         app.register_blueprint(blueprint)
@@ -62,5 +64,7 @@ def register_blueprints(app: Flask) -> None:
     add_nav(app, NavEntry("Alerts", "alerts.index", order=30))
     add_nav(app, NavEntry("Sites", "sites.index", order=40))
     add_nav(app, NavEntry("Devices", "devices.index", order=50))
+    # Visitors' email addresses: only the roles that may see personal data get the link.
+    add_nav(app, NavEntry("Newsletter sign-ups", "newsletter.index", Permission.NEWSLETTER, 70))
     add_nav(app, NavEntry("Audit log", "audit_log.index", Permission.AUDIT_READ, 80))
     add_nav(app, NavEntry("Users", "users.index", Permission.USER_WRITE, 90))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from central_cms import alerts, campaigns, fleet
+from central_cms import alerts, campaigns, fleet, newsletter
 from central_cms import models as m
 from central_cms.compiler import Targets
 from devices.protocol import DeviceKind, ItemKind, Severity, TextSlide
@@ -77,6 +77,15 @@ def _device(session, rt, _world) -> str:
         tags=[],
     )
     return device_id
+
+
+def _signup(session, rt, _world) -> int:
+    """A newsletter sign-up as the north-pool portal node stores it."""
+    data = newsletter.SignupInput(
+        f"perm-{secrets.token_hex(3)}@example.org", "north-pool", "en", "2026-1"
+    )
+    device = session.get(m.Device, "portal-north-pool")
+    return newsletter.store_signup(session, device, data, rt.clock.now()).id
 
 
 def campaign_form(world) -> dict[str, Any]:
@@ -235,6 +244,28 @@ ENDPOINTS = [
             "role": "viewer",
         },
         frozenset({A}),
+    ),
+    # Newsletter sign-ups are visitors' email addresses: reading them is guarded too.
+    Endpoint(
+        "ui newsletter sign-ups page",
+        "GET",
+        _static("/newsletter/"),
+        lambda w: {},
+        frozenset({A, E}),
+    ),
+    Endpoint(
+        "ui newsletter sign-ups csv",
+        "GET",
+        _static("/newsletter/export.csv"),
+        lambda w: {},
+        frozenset({A, E}),
+    ),
+    Endpoint(
+        "ui delete newsletter sign-up",
+        "POST",
+        lambda s, rt, w: f"/newsletter/{_signup(s, rt, w)}/delete",
+        lambda w: {},
+        frozenset({A, E}),
     ),
     Endpoint(
         "api create site",
