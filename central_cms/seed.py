@@ -156,6 +156,8 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
             site.portal_settings = {
                 "ssid": "City Free WiFi",
                 "terms": {"version": "2026-1", "text": {"en": "Be kind. Fair use applies."}},
+                # The opt-in reaches the CMS through each node's portal.newsletter_url.
+                "newsletter": True,
             }
     for pid, name, kind, w, h, dwell, video, transitions, no_contact, night in PROFILES:
         fleet.save_profile(

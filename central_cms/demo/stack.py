@@ -200,6 +200,8 @@ def start_stack(
                 f'faskey = "{kept["faskey"]}"\n'
                 f'listen = "{options.host}:{options.portal_port}"\n'
                 'gateway = "recording"\n'
+                # Visitors' newsletter sign-ups go to the demo CMS's device API.
+                f'newsletter_url = "{config.public_url}/device-api/v1/newsletter-signups"\n'
                 "workers = 1\nthreads = 8\nsession_poll_s = 5\n"
                 if portal
                 else '[player]\ndisplay = "headless"\n'
