@@ -255,8 +255,10 @@ def bench_portal(
 
             print(f"load_average_before={os.getloadavg()[0]:.2f}")
             server_before, wrk_before = server_cpu_s(), wrk_cpu_s()
+            machine_before = machine_busy_s()
             figures = parse_wrk(wrk(url, connections, duration_s))
             server_used, wrk_used = server_cpu_s() - server_before, wrk_cpu_s() - wrk_before
+            others_used = machine_busy_s() - machine_before - server_used - wrk_used
             print(f"load_average_after={os.getloadavg()[0]:.2f}")
             sampler.join()
             print(f"portal_worker_connections={','.join(map(str, split))}")
@@ -264,12 +266,20 @@ def bench_portal(
             figures["server_cpu_us"] = server_used / requests * 1e6
             figures["wrk_cpu_us"] = wrk_used / requests * 1e6
             figures["cores_used"] = (server_used + wrk_used) / duration_s
+            # CPU that other work on the machine took during the run: the disturbance.
+            print(f"machine_other_cores_used={max(others_used, 0.0) / duration_s:.2f}")
             print(f"portal_events_relayed={events['n']}")
             return figures
         finally:
             server.terminate()
             server.wait(timeout=15)
             relay.stop()
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (all but idle and I/O wait)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def bench_opennds(connections: int, duration_s: int) -> dict[str, float] | None:
