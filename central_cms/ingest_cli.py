@@ -5,6 +5,12 @@
 
 Run several with distinct --client-id and the same --group to split the load through
 an MQTT shared subscription. SIGTERM or SIGINT stops it cleanly.
+
+Every --check-health-every-s it evaluates the device-health alert rules and tells
+--webhook-url what changed. Their thresholds (offline after N minutes, temperature,
+disk, memory, manifest grace) live in the store: IT sets them in the CMS under
+Device health > Alert rules, and each check reads them afresh, so a change applies
+within a minute without a restart. Until IT saves some, the defaults apply.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
-from central_cms.analytics.health_rules import AlertRules
 from central_cms.analytics.notify import HealthMonitor, Notifier, NullNotifier, WebhookNotifier
 from central_cms.analytics.stores import StoreUrlError, open_stores
 from central_cms.ingest import IngestSettings, start_ingest_thread
@@ -49,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--health-retention-days", type=int, default=30)
     parser.add_argument("--prune-every-s", type=float, default=3600.0)
     parser.add_argument("--check-health-every-s", type=float, default=60.0)
-    parser.add_argument("--offline-after-min", type=float, default=10.0)
+    # Removed: the threshold is set in the CMS, so the dashboard and the notifier agree.
+    parser.add_argument("--offline-after-min", help=argparse.SUPPRESS)
     parser.add_argument("--webhook-url", help="POST device-health changes here (JSON)")
     parser.add_argument("--webhook-secret-file", type=Path, help="HMAC-SHA256 key for it")
     return parser
@@ -57,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     options = build_parser().parse_args(argv)
+    if options.offline_after_min is not None:
+        print(
+            "digital-spaces ingest: --offline-after-min is no longer read; set 'Offline after' "
+            "in the CMS under Device health > Alert rules (it applies to every ingest).",
+            file=sys.stderr,
+        )
+        return 2
     try:
         brokers = tuple(
             BrokerUrl.parse(url, "--broker")
@@ -96,9 +109,7 @@ def main(argv: Sequence[str]) -> int:
             else None
         )
         notifier = WebhookNotifier(options.webhook_url, secret=secret)
-    monitor = HealthMonitor(
-        stores.fleet, AlertRules(offline_after_min=options.offline_after_min), notifier, clock
-    )
+    monitor = HealthMonitor(stores.fleet, notifier, clock)
     ingest = start_ingest_thread(stores, settings, clock)
     next_prune = clock.now()
     try:

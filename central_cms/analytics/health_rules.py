@@ -7,8 +7,9 @@ every minute.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -25,7 +26,93 @@ class Level(StrEnum):
 
 
 @dataclass(frozen=True)
+class Limit:
+    """The plausible range of one threshold (inclusive), in its unit."""
+
+    low: float
+    high: float
+    unit: str
+
+
+# What IT may set. Offline waits at least two minutes because devices report health every
+# minute: a shorter wait would raise an alert for one late sample.
+LIMITS: dict[str, Limit] = {
+    "offline_after_min": Limit(2, 7 * 24 * 60, "minutes"),
+    "temperature_warning_c": Limit(30, 100, "°C"),
+    "temperature_critical_c": Limit(30, 100, "°C"),
+    "disk_warning_percent": Limit(1, 100, "%"),
+    "disk_critical_percent": Limit(1, 100, "%"),
+    "memory_warning_percent": Limit(1, 100, "%"),
+    "manifest_grace_min": Limit(1, 7 * 24 * 60, "minutes"),
+}
+
+# (warning, critical): the warning must come first, or it could never be raised.
+_ORDERED = (
+    ("temperature_warning_c", "temperature_critical_c"),
+    ("disk_warning_percent", "disk_critical_percent"),
+)
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """One threshold refused: `fix` is a sentence a form can show next to the field."""
+
+    field: str
+    value: object
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.field}={self.value!r}: {self.fix}"
+
+
+class AlertRulesError(ValueError):
+    """Thresholds refused; `problems` names every field at fault, `field` the first."""
+
+    def __init__(self, problems: Sequence[RuleProblem]) -> None:
+        self.problems = tuple(problems)
+        self.field = self.problems[0].field
+        super().__init__("alert rules: " + "; ".join(str(p) for p in self.problems))
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def rule_problems(values: Mapping[str, object]) -> list[RuleProblem]:
+    """Everything wrong with a set of thresholds (empty when they are usable)."""
+    problems = []
+    usable: dict[str, float] = {}
+    for name, limit in LIMITS.items():
+        value = values.get(name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            problems.append(RuleProblem(name, value, "Enter a number."))
+        elif not limit.low <= value <= limit.high:
+            span = f"{_number(limit.low)} to {_number(limit.high)} {limit.unit}"
+            problems.append(RuleProblem(name, value, f"Enter a number from {span}."))
+        else:
+            usable[name] = float(value)
+    for warning, critical in _ORDERED:
+        if warning in usable and critical in usable and usable[warning] >= usable[critical]:
+            level = f"{_number(usable[critical])} {LIMITS[critical].unit}"
+            problems.append(
+                RuleProblem(
+                    warning,
+                    values[warning],
+                    f"The warning level must be below the critical level ({level}).",
+                )
+            )
+    return problems
+
+
+@dataclass(frozen=True)
 class AlertRules:
+    """IT's thresholds. The defaults apply until IT saves their own on the alert rules
+    page; the fleet store keeps them, so the dashboard and the notifier agree."""
+
     offline_after_min: float = 10
     temperature_warning_c: float = 75
     temperature_critical_c: float = 82  # the Pi firmware throttles from 80-85 C
@@ -35,9 +122,9 @@ class AlertRules:
     manifest_grace_min: float = 15
 
     def __post_init__(self) -> None:
-        for name in ("offline_after_min", "manifest_grace_min"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
+        problems = rule_problems(asdict(self))
+        if problems:
+            raise AlertRulesError(problems)
 
 
 @dataclass(frozen=True)

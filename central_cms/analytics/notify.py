@@ -9,7 +9,7 @@ import logging
 import threading
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -78,27 +78,38 @@ class WebhookNotifier:
 
 class HealthMonitor:
     """Evaluates the rules over the fleet; notifies changes. Call `tick()` periodically
-    (the ingest does, every minute) or `run()` on a thread until `stop()`."""
+    (the ingest does, every minute) or `run()` on a thread until `stop()`.
+
+    The thresholds are read from the fleet store on every tick, so what IT saves on the
+    alert rules page applies from the next tick on, without restarting the ingest.
+    """
 
     def __init__(
         self,
         fleet: FleetStore,
-        rules: AlertRules,
         notifier: Notifier,
         clock: Clock,
         interval_s: float = 60.0,
     ) -> None:
         self._fleet = fleet
-        self._rules = rules
         self._notifier = notifier
         self._clock = clock
         self._interval_s = interval_s
         self._transitions = Transitions()
         self._stopping = threading.Event()
+        self._rules: AlertRules | None = None
+
+    def _read_rules(self) -> AlertRules:
+        rules = self._fleet.alert_rules()
+        if rules != self._rules:  # a change of state is worth a log line; each tick is not
+            log.info("alert rules: %s", ", ".join(f"{k}={v:g}" for k, v in asdict(rules).items()))
+            self._rules = rules
+        return rules
 
     def tick(self) -> Changes:
         now = self._clock.now()
-        changes = self._transitions.update(evaluate_fleet(self._fleet.fleet(), self._rules, now))
+        rules = self._read_rules()
+        changes = self._transitions.update(evaluate_fleet(self._fleet.fleet(), rules, now))
         for finding in changes.raised:
             log.warning("device %s: %s (%s)", finding.device_id, finding.message, finding.rule)
         for finding in changes.cleared:

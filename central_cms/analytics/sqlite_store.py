@@ -26,13 +26,14 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from central_cms.analytics.health_rules import AlertRules, AlertRulesError
 from central_cms.analytics.model import (
     EVENT_COLUMNS,
     MAX_SEQ,
@@ -133,6 +134,12 @@ CREATE TABLE IF NOT EXISTS command_results (
     at_ms INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (device_id, command_id)
+);
+-- IT's alert thresholds, one row: a JSON object of `AlertRules` fields, so a field
+-- added later loads with its default.
+CREATE TABLE IF NOT EXISTS alert_rules (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body TEXT NOT NULL
 );
 """
 
@@ -661,3 +668,25 @@ class SqliteStore:
             ).rowcount
             conn.execute("DELETE FROM command_results WHERE at_ms < ?", (_ms(older_than),))
         return int(removed)
+
+    def alert_rules(self) -> AlertRules:
+        found = self._conn().execute("SELECT body FROM alert_rules WHERE id = 1").fetchone()
+        if found is None:
+            return AlertRules()
+        try:
+            saved = msgspec.json.decode(found[0])
+            known = {f.name: saved[f.name] for f in fields(AlertRules) if f.name in saved}
+            return AlertRules(**known)
+        except (msgspec.DecodeError, TypeError, AlertRulesError) as error:
+            # Saved rules are checked first, so only a hand edit or tighter limits in a
+            # newer version get here; the pages show the defaults then, for IT to re-save.
+            log.warning("saved alert rules unusable, using the defaults: %s", error)
+            return AlertRules()
+
+    def save_alert_rules(self, rules: AlertRules) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO alert_rules (id, body) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                (msgspec.json.encode(rules).decode(),),
+            )

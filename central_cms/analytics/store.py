@@ -2,7 +2,8 @@
 
 `EventStore` has two real implementations (SQLite, the embedded default, and InfluxDB
 2.x) and answers the staff reports; `FleetStore` (SQLite) keeps the device directory,
-the latest retained status, bounded health history and command results for IT.
+the latest retained status, bounded health history, command results and the alert
+rules' thresholds for IT.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from central_cms.analytics.model import BatchOutcome, DeviceInfo, Filters
 from central_cms.analytics.reports import Metric, Report, build_report
 from devices.protocol import CommandResult, Health, Status
 from devices.protocol.events_wire import Batch
+
+if TYPE_CHECKING:  # health_rules evaluates DeviceSnapshot, defined here
+    from central_cms.analytics.health_rules import AlertRules
 
 
 class EventStore(Protocol):
@@ -75,3 +79,11 @@ class FleetStore(Protocol):
     def command_results(self, device_id: str, limit: int = 20) -> list[CommandResult]: ...
 
     def prune_health(self, older_than: datetime) -> int: ...
+
+    def alert_rules(self) -> AlertRules:
+        """The thresholds IT saved, or the defaults while none are saved."""
+        ...
+
+    def save_alert_rules(self, rules: AlertRules) -> None:
+        """Replace the saved thresholds; the CMS pages and the ingest's notifier read them."""
+        ...

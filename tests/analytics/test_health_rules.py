@@ -152,7 +152,7 @@ def test_the_monitor_posts_a_signed_webhook_when_a_roadside_screen_goes_offline(
     store.register_devices([INFO])
     clock = ManualClock(NOW)
     store.record_status(status(), NOW)
-    monitor = HealthMonitor(store, RULES, WebhookNotifier(webhook, secret="s3cret"), clock)
+    monitor = HealthMonitor(store, WebhookNotifier(webhook, secret="s3cret"), clock)
     assert monitor.tick().raised == ()
     store.record_status(status(DeviceState.OFFLINE), NOW + timedelta(minutes=1))
     clock.advance(minutes=12)
