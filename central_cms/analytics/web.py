@@ -8,7 +8,9 @@ default ``sqlite:///<instance>/analytics.sqlite3``), the same URL `digital-space
 ingest --store` writes. With ``DS_INGEST_IN_PROCESS`` true the CMS runs the ingest on
 a thread itself (small installs). The device directory (site, kind, time zone,
 published manifest version) is copied from the CMS database into the store before
-each page, so the ingest and the alert rules know it too.
+each page, so the ingest and the alert rules know it too. The alert rules' thresholds
+live in the fleet store too: IT edits them on /analytics/alert-rules, and the pages and
+the ingest's notifier read them from there.
 """
 
 from __future__ import annotations
@@ -30,16 +32,19 @@ from flask import (
     abort,
     current_app,
     flash,
+    redirect,
     render_template,
     request,
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
-from central_cms import db
+from central_cms import audit, db
 from central_cms import models as m
+from central_cms.analytics import rules_form
 from central_cms.analytics.charts import bar_chart, column_chart, line_chart
-from central_cms.analytics.health_rules import AlertRules, Finding, Level, evaluate
+from central_cms.analytics.health_rules import LIMITS, AlertRules, Finding, Level, evaluate
 from central_cms.analytics.model import DeviceInfo, Filters
 from central_cms.analytics.reports import DWELL_BUCKETS, Report
 from central_cms.analytics.store import DeviceSnapshot, report
@@ -67,11 +72,15 @@ MAX_RANGE_DAYS = 400
 @dataclass
 class AnalyticsContext:
     stores: Stores
-    rules: AlertRules
     ingest: Any = None  # the in-process Ingest, if any
 
+    @property
+    def rules(self) -> AlertRules:
+        """The thresholds IT saved (or the defaults), read afresh for each page."""
+        return self.stores.fleet.alert_rules()
 
-def register(app: Flask, stores: Stores | None = None, rules: AlertRules | None = None) -> None:
+
+def register(app: Flask, stores: Stores | None = None) -> None:
     """Register the pages, their nav entries, and (if configured) the in-process ingest."""
     if stores is None:
         url = app.config.get("DS_ANALYTICS_STORE") or os.environ.get(
@@ -79,7 +88,7 @@ def register(app: Flask, stores: Stores | None = None, rules: AlertRules | None 
         )
         os.makedirs(app.instance_path, exist_ok=True)
         stores = open_stores(url)
-    context = AnalyticsContext(stores=stores, rules=rules or AlertRules())
+    context = AnalyticsContext(stores=stores)
     app.extensions["ds_analytics"] = context
     app.register_blueprint(bp)
     sync_directory(app)
@@ -546,6 +555,69 @@ def device(device_id: str) -> str:
         screenshot=screenshot,
         hours=str(span_h),
         now=now,
+    )
+
+
+RULES_AUDIT_ACTION = "alert_rules.save"
+
+
+@bp.route("/alert-rules", methods=["GET", "POST"])
+@permission_required(FLEET_PERMISSION)
+def alert_rules() -> str | tuple[str, int] | BaseResponse:
+    store = _context().stores.fleet
+    saved = store.alert_rules()
+    if request.method == "GET":
+        return _rules_page(rules_form.form_values(saved), {})
+    submitted = rules_form.read_form(request.form)
+    if submitted.rules is None:
+        return _rules_page(submitted.values, submitted.errors), 400
+    changed = rules_form.changes(saved, submitted.rules)
+    if not changed:
+        flash("Nothing changed: these are the thresholds in use.", "ok")
+        return redirect(url_for("analytics.alert_rules"))
+    actor = current_actor()
+    if actor is None:  # permission_required lets only a signed-in actor through
+        abort(401)
+    session = db.session()
+    # The audit row is flushed first so a CMS database that refuses it stops the change;
+    # the store (another database) commits before the audit row does.
+    audit.record(
+        session, actor, RULES_AUDIT_ACTION, "alert_rules", "fleet", runtime().clock.now(), **changed
+    )
+    session.flush()
+    store.save_alert_rules(submitted.rules)
+    session.commit()
+    flash(
+        "Saved. Device health shows problems by the new thresholds now, "
+        "and notifications follow them within a minute.",
+        "ok",
+    )
+    return redirect(url_for("analytics.alert_rules"))
+
+
+def _rules_page(values: dict[str, str], errors: dict[str, str]) -> str:
+    last = (
+        db.session()
+        .scalars(
+            select(m.AuditEntry)
+            .where(m.AuditEntry.action == RULES_AUDIT_ACTION)
+            .order_by(m.AuditEntry.id.desc())
+            .limit(1)
+        )
+        .first()
+    )
+    return render_template(
+        "analytics/alert_rules.html",
+        groups=rules_form.GROUPS,
+        fields=rules_form.FIELDS,
+        values=values,
+        errors=errors,
+        defaults=rules_form.form_values(AlertRules()),
+        limits={
+            name: (rules_form.shown(lim.low), rules_form.shown(lim.high))
+            for name, lim in LIMITS.items()
+        },
+        last=last,
     )
 
 
