@@ -109,7 +109,9 @@ def main(argv: Sequence[str]) -> int:
             else None
         )
         notifier = WebhookNotifier(options.webhook_url, secret=secret)
-    monitor = HealthMonitor(stores.fleet, notifier, clock)
+    monitor = HealthMonitor(
+        stores.fleet, notifier, clock, options.check_health_every_s, owner=options.client_id
+    )
     ingest = start_ingest_thread(stores, settings, clock)
     next_prune = clock.now()
     try:

@@ -226,8 +226,12 @@ class Changes:
 class Transitions:
     """Remembers the active findings; `update` returns what changed since the last call."""
 
-    def __init__(self) -> None:
-        self._active: dict[tuple[str, str], Finding] = {}
+    def __init__(self, active: Iterable[Finding] = ()) -> None:
+        self._active: dict[tuple[str, str], Finding] = {f.key: f for f in active}
+
+    @property
+    def active(self) -> tuple[Finding, ...]:
+        return tuple(self._active.values())
 
     def update(self, findings: Sequence[Finding]) -> Changes:
         current = {f.key: f for f in findings}

@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 import threading
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from central_cms.analytics.health_rules import (
@@ -82,6 +84,10 @@ class HealthMonitor:
 
     The thresholds are read from the fleet store on every tick, so what IT saves on the
     alert rules page applies from the next tick on, without restarting the ingest.
+
+    Every ingest process runs a monitor, but only the one holding the store's lease
+    (three intervals long, renewed each tick) evaluates and notifies, so IT hears of a
+    change once; if it stops, another takes over from the findings it had raised.
     """
 
     def __init__(
@@ -90,12 +96,14 @@ class HealthMonitor:
         notifier: Notifier,
         clock: Clock,
         interval_s: float = 60.0,
+        owner: str | None = None,
     ) -> None:
         self._fleet = fleet
         self._notifier = notifier
         self._clock = clock
         self._interval_s = interval_s
-        self._transitions = Transitions()
+        self._owner = owner or f"{socket.gethostname()}-{os.getpid()}"
+        self._transitions: Transitions | None = None  # None while another process notifies
         self._stopping = threading.Event()
         self._rules: AlertRules | None = None
 
@@ -108,6 +116,14 @@ class HealthMonitor:
 
     def tick(self) -> Changes:
         now = self._clock.now()
+        lease = timedelta(seconds=3 * self._interval_s)
+        raised_before = self._fleet.claim_monitor(self._owner, now, lease)
+        if raised_before is None:
+            self._transitions = None
+            return Changes(raised=(), cleared=())
+        if self._transitions is None:
+            log.info("health monitor %s notifies from now on", self._owner)
+            self._transitions = Transitions(raised_before)
         rules = self._read_rules()
         changes = self._transitions.update(evaluate_fleet(self._fleet.fleet(), rules, now))
         for finding in changes.raised:
@@ -118,6 +134,7 @@ class HealthMonitor:
             self._notifier.notify(changes, now)
         except OSError as error:
             log.warning("could not notify %d changes: %s", len(changes.raised), error)
+        self._fleet.save_monitor_state(self._owner, self._transitions.active)
         return changes
 
     def run(self, on_error: Callable[[Exception], None] | None = None) -> None:

@@ -27,13 +27,13 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from central_cms.analytics.health_rules import AlertRules, AlertRulesError
+from central_cms.analytics.health_rules import AlertRules, AlertRulesError, Finding, Level
 from central_cms.analytics.model import (
     EVENT_COLUMNS,
     MAX_SEQ,
@@ -140,6 +140,13 @@ CREATE TABLE IF NOT EXISTS command_results (
 CREATE TABLE IF NOT EXISTS alert_rules (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     body TEXT NOT NULL
+);
+-- Which ingest process notifies IT, until when, and what it has raised.
+CREATE TABLE IF NOT EXISTS health_monitor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    active TEXT NOT NULL DEFAULT '[]'
 );
 """
 
@@ -689,4 +696,30 @@ class SqliteStore:
                 "INSERT INTO alert_rules (id, body) VALUES (1, ?) "
                 "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 (msgspec.json.encode(rules).decode(),),
+            )
+
+    def claim_monitor(self, owner: str, now: datetime, lease: timedelta) -> list[Finding] | None:
+        with self._transaction() as conn:
+            found = conn.execute(
+                "SELECT owner, expires_ms, active FROM health_monitor WHERE id = 1"
+            ).fetchone()
+            if found is not None and found[0] != owner and found[1] > _ms(now):
+                return None
+            conn.execute(
+                "INSERT INTO health_monitor (id, owner, expires_ms) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, "
+                "expires_ms = excluded.expires_ms",
+                (owner, _ms(now + lease)),
+            )
+        return [
+            Finding(device_id, rule, Level(level), message)
+            for device_id, rule, level, message in msgspec.json.decode(found[2] if found else "[]")
+        ]
+
+    def save_monitor_state(self, owner: str, active: Sequence[Finding]) -> None:
+        state = [(f.device_id, f.rule, f.level.value, f.message) for f in active]
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE health_monitor SET active = ? WHERE id = 1 AND owner = ?",
+                (msgspec.json.encode(state).decode(), owner),
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from central_cms.analytics.model import BatchOutcome, DeviceInfo, Filters
@@ -19,7 +19,7 @@ from devices.protocol import CommandResult, Health, Status
 from devices.protocol.events_wire import Batch
 
 if TYPE_CHECKING:  # health_rules evaluates DeviceSnapshot, defined here
-    from central_cms.analytics.health_rules import AlertRules
+    from central_cms.analytics.health_rules import AlertRules, Finding
 
 
 class EventStore(Protocol):
@@ -86,4 +86,14 @@ class FleetStore(Protocol):
 
     def save_alert_rules(self, rules: AlertRules) -> None:
         """Replace the saved thresholds; the CMS pages and the ingest's notifier read them."""
+        ...
+
+    def claim_monitor(self, owner: str, now: datetime, lease: timedelta) -> list[Finding] | None:
+        """Take or renew the health monitor's lease for `owner` and return the findings
+        the last holder had raised; None while another owner's lease runs. Several
+        ingest processes share one fleet store, and only one of them should notify."""
+        ...
+
+    def save_monitor_state(self, owner: str, active: Sequence[Finding]) -> None:
+        """The findings `owner` has raised, for whoever holds the lease next."""
         ...

@@ -170,3 +170,43 @@ def test_the_monitor_posts_a_signed_webhook_when_a_roadside_screen_goes_offline(
     expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert signature == f"sha256={expected}"
     store.close()
+
+
+class Recording:
+    def __init__(self):
+        self.raised: list[str] = []
+        self.cleared: list[str] = []
+
+    def notify(self, changes, at):
+        self.raised += [f.rule for f in changes.raised]
+        self.cleared += [f.rule for f in changes.cleared]
+
+
+def test_of_two_ingest_processes_one_notifies_and_the_other_takes_over_where_it_left(tmp_path):
+    path = tmp_path / "fleet.sqlite3"
+    first_store, second_store = SqliteStore(path), SqliteStore(path)
+    first_store.register_devices([INFO])
+    first_store.record_status(status(), NOW)
+    first_store.record_health([health()], NOW)
+    clock = ManualClock(NOW)
+    first, second = Recording(), Recording()
+    monitors = [
+        HealthMonitor(first_store, first, clock, interval_s=60, owner="ingest-1"),
+        HealthMonitor(second_store, second, clock, interval_s=60, owner="ingest-2"),
+    ]
+    first_store.record_status(status(DeviceState.OFFLINE), NOW + timedelta(minutes=1))
+    for _ in range(15):  # both tick every minute for a quarter of an hour
+        clock.advance(minutes=1)
+        for monitor in monitors:
+            monitor.tick()
+    assert (first.raised, second.raised) == (["offline"], [])
+
+    clock.advance(minutes=4)  # ingest-1 stopped: its three-minute lease runs out
+    monitors[1].tick()
+    assert second.raised == []  # already raised by ingest-1: not announced again
+    first_store.record_status(status(), clock.now())
+    clock.advance(minutes=1)
+    monitors[1].tick()
+    assert (first.cleared, second.cleared) == ([], ["offline"])
+    first_store.close()
+    second_store.close()
