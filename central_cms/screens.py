@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import io
 import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from PIL import Image
 from sqlalchemy import String, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -131,6 +134,26 @@ def screenshot_png(results: Iterable[CommandResult], command_id: str | None) -> 
         if command_id is not None:
             return None
     return None
+
+
+THUMBNAIL_WIDTH_PX = 480
+
+
+@functools.lru_cache(maxsize=256)  # a tile's thumbnail is asked for on every reload
+def thumbnail(png: bytes, width_px: int = THUMBNAIL_WIDTH_PX) -> tuple[bytes, str]:
+    """A screenshot small enough for a wall of tiles: (bytes, media type).
+
+    A 1080p frame is a few MB as PNG; scaled to the tile's width as JPEG it is tens of
+    kB. A frame already that narrow (a roadside LED canvas) stays the PNG it is, so
+    its pixels are not blurred."""
+    with Image.open(io.BytesIO(png)) as image:
+        if image.width <= width_px:
+            return png, "image/png"
+        height_px = max(1, round(image.height * width_px / image.width))
+        small = image.convert("RGB").resize((width_px, height_px), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=82, optimize=True)
+    return out.getvalue(), "image/jpeg"
 
 
 def is_due(*, online: bool, shot_at: datetime | None, now: datetime, max_age: timedelta) -> bool:

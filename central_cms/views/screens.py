@@ -46,6 +46,7 @@ from central_cms.screens import (
     request_due,
     requested_at,
     screenshot_png,
+    thumbnail,
 )
 from central_cms.views.common import context
 from devices.protocol import DeviceKind, NowShowing
@@ -238,9 +239,7 @@ def refresh() -> Response:
     return redirect(url_for("screens.index", **{k: v for k, v in kept.items() if v}))
 
 
-@bp.get("/<device_id>/screenshot.png")
-@login_required
-def screenshot(device_id: str) -> Response:
+def _png(device_id: str) -> bytes:
     session, _, _ = context()
     device = session.get(m.Device, device_id)
     if device is None or device.kind != DeviceKind.SIGNAGE.value:
@@ -251,8 +250,30 @@ def screenshot(device_id: str) -> Response:
     )
     if png is None:
         abort(404)
-    # Always the live picture: never from a browser's or a proxy's cache.
-    return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
+    return png
+
+
+def _picture(body: bytes, mimetype: str) -> Response:
+    # A screenshot named by its command id never changes, so the browser may keep it
+    # (the page reloads every few seconds); without one it is whatever is newest.
+    cache = "private, max-age=86400, immutable" if request.args.get("shot") else "no-store"
+    return Response(body, mimetype=mimetype, headers={"Cache-Control": cache})
+
+
+@bp.get("/<device_id>/screenshot.png")
+@login_required
+def screenshot(device_id: str) -> Response:
+    return _picture(_png(device_id), "image/png")
+
+
+@bp.get("/<device_id>/thumbnail")
+@login_required
+def screenshot_thumbnail(device_id: str) -> Response:
+    try:
+        body, mimetype = thumbnail(_png(device_id))
+    except (OSError, ValueError):  # a PNG signature on bytes Pillow cannot decode
+        abort(404)
+    return _picture(body, mimetype)
 
 
 def screens_url(**changes: str) -> str:

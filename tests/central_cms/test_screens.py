@@ -212,8 +212,10 @@ def test_page_shows_every_signage_screen_with_its_latest_screenshot(
     # Times are the site's wall clock (Perth, UTC+8): T0 is 08:00 there.
     assert "Taken 12 s ago (07:59:48)" in pool
     shot = fleet_live["sig-north-pool"]
-    src = f"/screens/sig-north-pool/screenshot.png?shot={shot.command_id}"
+    src = f"/screens/sig-north-pool/thumbnail?shot={shot.command_id}"
     assert f'src="{src}"' in pool
+    full = f"/screens/sig-north-pool/screenshot.png?shot={shot.command_id}"
+    assert f'href="{full}"' in pool
     assert 'alt="Screenshot of sig-north-pool at North Pool, taken 07:59:48 on 1 Dec"' in pool
     assert 'width="480" height="270"' in pool
     assert "data:image" not in page.text  # never the pixels inline
@@ -222,9 +224,10 @@ def test_page_shows_every_signage_screen_with_its_latest_screenshot(
     assert "No screenshot yet" in found["sig-east-hall"]
     assert "Nothing scheduled (blank)" in found[ROADSIDE]
     assert 'class="pixels"' in found[ROADSIDE]  # a 192x96 canvas is scaled up crisply
-    # The picture behind the tile is the stored one.
+    # The picture behind the tile is the stored one (already tile-sized: as it is).
     image = client.get(src)
     assert image.data == base64.b64decode(str(shot.data["png_base64"]))
+    assert client.get(full).data == image.data
 
 
 def test_filtering_by_site_shows_only_that_sites_screens(app, client, session, fleet_live):
@@ -398,22 +401,22 @@ def test_only_roles_that_send_commands_may_ask_for_screenshots(app, session, fle
 # --- the picture ------------------------------------------------------------------------
 
 
-def test_the_png_endpoint_returns_the_stored_bytes_uncached(
+def test_the_png_endpoint_returns_the_stored_bytes_cached_only_when_named(
     app, client, clock, session, fleet_live
 ):
     make_user(session, runtime(app), "viewer", m.Role.VIEWER)
     login(client, "viewer")
     shot = fleet_live[ROADSIDE]
     stored = base64.b64decode(str(shot.data["png_base64"]))
-    for url in (
-        f"/screens/{ROADSIDE}/screenshot.png",
-        f"/screens/{ROADSIDE}/screenshot.png?shot={shot.command_id}",
+    for url, cache in (
+        (f"/screens/{ROADSIDE}/screenshot.png", "no-store"),  # whatever is newest
+        (f"/screens/{ROADSIDE}/screenshot.png?shot={shot.command_id}", "immutable"),
     ):
         response = client.get(url)
         assert response.status_code == 200
         assert response.data == stored
         assert response.mimetype == "image/png"
-        assert response.headers["Cache-Control"] == "no-store"
+        assert cache in response.headers["Cache-Control"]
     # A newer screenshot replaces it; the older one stays reachable by its id.
     newer = report_screenshot(
         fleet_store(app), ROADSIDE, frame_png("Later", (192, 96)), timedelta(0), clock
@@ -425,6 +428,34 @@ def test_the_png_endpoint_returns_the_stored_bytes_uncached(
     assert client.get("/screens/sig-east-hall/screenshot.png").status_code == 404  # none yet
     assert client.get("/screens/portal-north-pool/screenshot.png").status_code == 404
     assert client.get("/screens/nobody/screenshot.png").status_code == 404
+
+
+def test_a_tile_gets_a_small_jpeg_of_a_full_hd_frame_and_a_roadside_canvas_as_it_is(
+    app, client, clock, session, world
+):
+    make_user(session, runtime(app), "viewer", m.Role.VIEWER)
+    login(client, "viewer")
+    big = report_screenshot(
+        fleet_store(app), "sig-east-hall", frame_png("Term 1", (1920, 1080)), timedelta(0), clock
+    )
+    small = report_screenshot(
+        fleet_store(app), ROADSIDE, frame_png("Roadworks", (192, 96)), timedelta(0), clock
+    )
+    tile = client.get(f"/screens/sig-east-hall/thumbnail?shot={big.command_id}")
+    assert tile.mimetype == "image/jpeg"
+    assert "immutable" in tile.headers["Cache-Control"]
+    with Image.open(io.BytesIO(tile.data)) as image:
+        assert image.size == (480, 270)
+    full = base64.b64decode(str(big.data["png_base64"]))
+    assert len(tile.data) < len(full) / 4
+    canvas = client.get(f"/screens/{ROADSIDE}/thumbnail?shot={small.command_id}")
+    assert canvas.mimetype == "image/png"
+    assert canvas.data == base64.b64decode(str(small.data["png_base64"]))
+    assert client.get("/screens/portal-north-pool/thumbnail").status_code == 404
+    anonymous = app.test_client()
+    assert (
+        anonymous.get(f"/screens/sig-east-hall/thumbnail?shot={big.command_id}").status_code == 302
+    )
 
 
 def test_something_that_is_not_a_png_is_never_served(app, client, clock, session, world):
@@ -611,7 +642,12 @@ def test_screens_in_chromium_pass_axe_and_stop_reloading(config, tmp_path):
             expect(page.get_by_role("heading", name="Screens", exact=True)).to_be_visible()
             pool = page.get_by_role("img", name=re.compile(r"^Screenshot of sig-north-pool"))
             expect(pool).to_be_visible()
-            assert pool.evaluate("i => i.naturalWidth") == 960
+            # Visible is not loaded: wait for the picture itself (a tile-sized copy of 960).
+            loaded = (
+                "i => i.complete ? i.naturalWidth"
+                " : new Promise(r => i.onload = () => r(i.naturalWidth))"
+            )
+            assert pool.evaluate(loaded) == 480
             shot(page, folder / "screens.png", full_page=True)
             # The live page reloads itself (a timed refresh, which axe flags by rule
             # meta-refresh); WCAG 2.2.1 allows it because the first control after the
