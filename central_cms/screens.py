@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import io
 import logging
 import secrets
@@ -139,7 +138,6 @@ def screenshot_png(results: Iterable[CommandResult], command_id: str | None) -> 
 THUMBNAIL_WIDTH_PX = 480
 
 
-@functools.lru_cache(maxsize=256)  # a tile's thumbnail is asked for on every reload
 def thumbnail(png: bytes, width_px: int = THUMBNAIL_WIDTH_PX) -> tuple[bytes, str]:
     """A screenshot small enough for a wall of tiles: (bytes, media type).
 

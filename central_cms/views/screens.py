@@ -10,6 +10,8 @@ place every CMS process shares.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -266,14 +268,31 @@ def screenshot(device_id: str) -> Response:
     return _picture(_png(device_id), "image/png")
 
 
+# Thumbnails of named screenshots, newest last: every viewer's page asks for every
+# tile's, and scaling a 1080p frame costs tens of ms. Keyed by id, so the cache holds
+# only the small copies (a few MB at most), never the full frames.
+_THUMBNAILS: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()
+_THUMBNAILS_KEPT = 256
+_THUMBNAILS_LOCK = threading.Lock()
+
+
 @bp.get("/<device_id>/thumbnail")
 @login_required
 def screenshot_thumbnail(device_id: str) -> Response:
-    try:
-        body, mimetype = thumbnail(_png(device_id))
-    except (OSError, ValueError):  # a PNG signature on bytes Pillow cannot decode
-        abort(404)
-    return _picture(body, mimetype)
+    key = (device_id, request.args.get("shot", ""))
+    with _THUMBNAILS_LOCK:
+        cached = _THUMBNAILS.get(key) if key[1] else None
+    if cached is None:
+        try:
+            cached = thumbnail(_png(device_id))
+        except (OSError, ValueError):  # a PNG signature on bytes Pillow cannot decode
+            abort(404)
+        if key[1]:
+            with _THUMBNAILS_LOCK:
+                _THUMBNAILS[key] = cached
+                while len(_THUMBNAILS) > _THUMBNAILS_KEPT:
+                    _THUMBNAILS.popitem(last=False)
+    return _picture(*cached)
 
 
 def screens_url(**changes: str) -> str:
