@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,11 @@ def server_command(portal: PortalConfig) -> list[str]:
     ]
 
 
+# Answers after which a sign-up is sent again later: the CMS is down, overloaded, or
+# does not know this node's token yet (credentials being re-issued).
+_TRY_AGAIN = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
+
+
 class NewsletterForwarder:
     """Consented sign-ups go to the CMS; until it answers they wait in a 0600 spool file."""
 
@@ -129,6 +135,16 @@ class NewsletterForwarder:
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
                         response.read()
+                except urllib.error.HTTPError as error:
+                    if error.code in _TRY_AGAIN:
+                        log.info("newsletter sign-up kept for later: CMS answered %s", error.code)
+                        left.append(line)
+                    else:
+                        # Refused for good (another site, malformed, too large): keeping it
+                        # would only re-send it forever. Log without the address.
+                        log.warning(
+                            "newsletter sign-up dropped: the CMS refused it with %s", error.code
+                        )
                 except OSError as error:
                     log.info("newsletter sign-up kept for later: %s", error)
                     left.append(line)

@@ -90,3 +90,23 @@ def test_a_spooled_signup_reaches_the_cms_once_it_answers(serve, session, portal
     submit(forwarder, SIGNUP)
     assert spool.read_text(encoding="utf-8") == ""
     assert [r.id for r in stored(session)] == [row.id]
+
+
+def test_a_signup_the_cms_refuses_for_good_leaves_the_spool(
+    serve, session, portal_token, tmp_path, caplog
+):
+    """A node must not keep a visitor's address, re-sending it forever, once the CMS has
+    said no (here: the node posts for a site that is not its own)."""
+    port = free_port()
+    serve(port)
+    spool = tmp_path / "newsletter-spool.jsonl"
+    forwarder = NewsletterForwarder(
+        f"http://127.0.0.1:{port}/device-api/v1/newsletter-signups", portal_token, spool
+    )
+    elsewhere = NewsletterSignup("visitor@example.org", "south-library", "en", "2026-1")
+    with caplog.at_level("WARNING", logger="portal.node"):
+        submit(forwarder, elsewhere)
+    assert spool.read_text(encoding="utf-8") == ""
+    assert stored(session) == []
+    assert "refused it with 403" in caplog.text
+    assert "visitor@example.org" not in caplog.text
