@@ -12,8 +12,9 @@ ndsctl = ["ndsctl"]                  # the command that reaches openNDS's contro
 visitor_period_days = 90
 rate_per_s = 5.0                     # token bucket per client, per worker process
 rate_burst = 40
-workers = 2                          # one per core
-threads = 2                          # per worker; more only queue on the GIL (bench/portal.py)
+workers = 2                          # web server processes, at most one per core
+threads = 2                          # Python threads per worker (bench/portal.py)
+pin_workers = true                   # each worker on a core of its own, if there are enough
 newsletter_url = "https://cms.example.org/api/newsletter"  # optional
 ```
 """
@@ -50,6 +51,7 @@ class PortalConfig:
     rate_burst: int = 40
     workers: int = 2
     threads: int = 2
+    pin_workers: bool = True
     state_max_age_s: int = 1800
     session_poll_s: float = 15.0
     newsletter_url: str | None = None
@@ -72,6 +74,12 @@ def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
                 f"portal.{key}", f"{value} is out of range", f"use {minimum} to {maximum}"
             )
         return float(value)
+
+    def flag(key: str, default: bool) -> bool:
+        value = section.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"portal.{key}", f"{value!r} is not true or false", "write true")
+        return value
 
     def strings(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         value = section.get(key, list(default))
@@ -121,6 +129,7 @@ def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
         rate_burst=int(number("rate_burst", 40, 1, 1e9)),
         workers=int(number("workers", 2, 1, 64)),
         threads=int(number("threads", 2, 1, 256)),
+        pin_workers=flag("pin_workers", True),
         state_max_age_s=int(number("state_max_age_s", 1800, 60, 86400)),
         session_poll_s=number("session_poll_s", 15.0, 0.05, 3600),
         newsletter_url=newsletter,

@@ -4,13 +4,9 @@ worker process calls `application()` and builds its own app from the config."""
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import sys
 from pathlib import Path
 
-import psutil
 from flask import Flask
 
 from devices.clock import SystemClock
@@ -26,6 +22,7 @@ from portal.node import (
 )
 from portal.relay import FileManifestSource, SocketRecorder
 from portal.state import SqliteNonceStore
+from portal.worker import pin_to_a_core, stop_with_the_server
 
 
 class CacheAssets:
@@ -39,33 +36,13 @@ class CacheAssets:
         return path if path.is_file() else None
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _stop_with_the_server() -> None:
-    """Granian's workers outlive a killed main process and keep serving on its port, out of
-    the node's reach; so the kernel kills this worker when its parent dies, and a worker
-    whose parent is already gone (not the node's child) stops at once. SIGKILL, because a
-    worker still building its app runs the main process's SIGTERM handler, which would
-    only set a flag in the worker's copy of the server."""
-    if sys.platform != "linux":
-        return
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    node = os.environ.get(NODE_PID_ENV)
-    if node is None:  # the server was started by hand
-        return
-    try:
-        orphaned = psutil.Process(os.getppid()).ppid() != int(node)
-    except psutil.NoSuchProcess:
-        orphaned = True
-    if orphaned:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def application() -> Flask:
-    _stop_with_the_server()
+    node = os.environ.get(NODE_PID_ENV)
+    stop_with_the_server(int(node) if node else None)
     config = load_device_config(Path(os.environ[CONFIG_ENV]))
     portal = portal_config_of(config)
+    if portal.pin_workers:
+        pin_to_a_core(portal.workers, config.state_dir / "portal-cores.lock")
     relay = SocketRecorder(socket_path(config))
     return create_app(
         portal,

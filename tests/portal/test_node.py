@@ -4,6 +4,7 @@ commands."""
 
 from __future__ import annotations
 
+import os
 import threading
 import urllib.error
 import urllib.parse
@@ -204,6 +205,41 @@ def test_a_killed_web_server_leaves_no_workers_and_the_node_starts_another(tmp_p
         app.stop()
     _, alive = psutil.wait_procs(running, timeout=10)
     assert not alive, "stopping the node left web server processes running"
+
+
+def pinned_workers(server: psutil.Process, count: int, leave_out: set[int]) -> list[psutil.Process]:
+    """The server's `count` workers, other than `leave_out`, once each has taken its core
+    (a worker pins itself while it builds its app)."""
+    found = threading.Event()
+    workers: list[psutil.Process] = []
+    for _ in range(200):
+        workers = [w for w in server.children() if w.pid not in leave_out]
+        if len(workers) == count and all(len(w.cpu_affinity()) == 1 for w in workers):
+            found.set()
+            break
+        found.wait(0.05)
+    assert found.is_set(), "the workers did not pin themselves"
+    return workers
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
+def test_each_worker_has_a_core_of_its_own_and_a_respawned_one_takes_the_freed_core(node):
+    app, _, base = node
+    wait_until_serving(base)
+    assert app.server_pid is not None
+    server = psutil.Process(app.server_pid)
+    workers = pinned_workers(server, 2, set())
+    cores = [w.cpu_affinity()[0] for w in workers]
+    assert len(set(cores)) == 2
+    for worker, core in zip(workers, cores, strict=True):
+        # The Rust and Python threads started after the pinning inherited it.
+        assert all(os.sched_getaffinity(t.id) == {core} for t in worker.threads())
+    assert len(server.cpu_affinity()) == len(os.sched_getaffinity(0))  # main: unpinned
+
+    workers[0].kill()
+    [respawned] = pinned_workers(server, 1, {w.pid for w in workers})
+    assert respawned.cpu_affinity() == [cores[0]]
+    assert get(base + "/api/captive")[0] == 200
 
 
 def test_portal_keeps_serving_the_last_view_after_a_restart_without_the_cms(tmp_path):
