@@ -54,6 +54,7 @@ from portal.relay import EventRelay, write_snapshot
 from tests.portal.conftest import portal_manifest
 
 HARNESS = Path("/work/shared/tools/opennds-netns.sh")
+SHOW_WRK = "--show-wrk" in sys.argv  # wrk's own report (latency distribution) on stderr
 FASKEY = "bench-faskey"
 
 
@@ -110,6 +111,8 @@ def wrk(url: str, connections: int, duration_s: int, prefix: list[str] | None = 
         url,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60)
+    if SHOW_WRK:
+        print(done.stdout + done.stderr, file=sys.stderr)
     return done.stdout + done.stderr
 
 
@@ -140,6 +143,7 @@ def bench_portal(
     duration_s: int,
     workers: int,
     threads: int,
+    pin_workers: bool,
     server_name: str,
     worker_class: str,
     extra: list[str],
@@ -161,6 +165,7 @@ def bench_portal(
                 "listen": f"127.0.0.1:{port}",
                 "workers": workers,
                 "threads": threads,
+                "pin_workers": pin_workers,
                 "rate_per_s": 1e9,
                 "rate_burst": 1_000_000_000,
             },
@@ -171,6 +176,8 @@ def bench_portal(
             for key, value in values.items():
                 if isinstance(value, list):
                     lines.append(f"{key} = [" + ", ".join(f'"{v}"' for v in value) + "]")
+                elif isinstance(value, bool):
+                    lines.append(f"{key} = {str(value).lower()}")
                 elif isinstance(value, str):
                     lines.append(f'{key} = "{value}"')
                 else:
@@ -417,6 +424,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="Python threads per worker")
+    parser.add_argument("--no-pin", action="store_true", help="portal.pin_workers = false")
     parser.add_argument(
         "--server",
         choices=("granian", "gunicorn"),
@@ -431,6 +439,7 @@ def main() -> int:
         help="added to the server's command line, e.g. --server-arg=--runtime-mode=st",
     )
     parser.add_argument("--no-opennds", action="store_true")
+    parser.add_argument("--show-wrk", action="store_true", help="wrk's report on stderr")
     parser.add_argument("--stages", action="store_true", help="profile one worker in process")
     options = parser.parse_args()
     print(f"cpus={os.cpu_count()}")
@@ -441,6 +450,9 @@ def main() -> int:
     print(f"duration_s={options.duration}")
     print(f"workers={options.workers}")
     print(f"threads={options.threads}")
+    # gunicorn as the node ran it, unpinned.
+    pin = not options.no_pin and options.server == "granian"
+    print(f"pin_workers={str(pin).lower()}")
     print(f"server={options.server}")
     if options.server == "gunicorn":
         print(f"worker_class={options.worker_class}")
@@ -450,6 +462,7 @@ def main() -> int:
         options.duration,
         options.workers,
         options.threads,
+        pin,
         options.server,
         options.worker_class,
         options.server_arg,
