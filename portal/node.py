@@ -47,8 +47,9 @@ def make_gateway(portal: PortalConfig) -> Gateway:
 def server_command(portal: PortalConfig) -> list[str]:
     """The production server for the web app: Granian, whose Rust side parses HTTP, keeps
     connections alive and waits on slow clients, so a worker's Python threads only run the
-    app. bench/portal.py on 2 cores: ~9,000-11,000 splashes/s with p99 ~40-55 ms at 200
-    connections, where gunicorn's gthread workers gave ~3,000/s and p99 ~135 ms (#6)."""
+    app. bench/portal.py on 2 cores, 200 connections, 2 workers x 2 threads pinned: 8,500-
+    13,300 splashes/s, p99 31-40 ms, ~130-200 CPU-us a request; gunicorn's gthread
+    workers gave 2,900-4,400/s, p99 77-135 ms, 400-590 CPU-us (#6)."""
     return [
         sys.executable,
         "-m",
