@@ -15,7 +15,7 @@ rate_burst = 40
 workers = 2                          # web server processes, at most one per core
 threads = 2                          # Python threads per worker (bench/portal.py)
 pin_workers = true                   # each worker on a core of its own, if there are enough
-newsletter_url = "https://cms.example.org/api/newsletter"  # optional
+newsletter_url = "https://cms.example.org/device-api/v1/newsletter-signups"  # optional
 ```
 """
 
