@@ -200,6 +200,24 @@ def _days_and_site_args(filters: Filters) -> list[object]:
     return args if filters.site_id is None else [*args, filters.site_id]
 
 
+def _visitor_metrics(conn: sqlite3.Connection, where: str, args: list[object]) -> list[Metric]:
+    """Distinct and returning visitors per day and site, from the Wi-Fi joins kept
+    (`where` filters `wifi_joins v`)."""
+    out: list[Metric] = []
+    for day, site, visitors, returning in conn.execute(
+        "SELECT v.day, v.site_id, count(*), count(CASE WHEN f.first_day < v.day THEN 1 END) "
+        "FROM wifi_joins v LEFT JOIN first_visits f "
+        "ON f.site_id = v.site_id AND f.visitor_hash = v.visitor_hash "
+        f"WHERE {where} GROUP BY 1, 2",
+        args,
+    ):
+        out += [
+            (day, site, "", "", VISITORS, float(visitors)),
+            (day, site, "", "", RETURNING, float(returning)),
+        ]
+    return out
+
+
 def _ranges(text: str) -> list[SeqRange]:
     """Stored seq ranges above a watermark, as kept in `streams.above`: "5-9,12-12"."""
     return [
@@ -421,18 +439,7 @@ class SqliteStore:
     def metrics(self, filters: Filters) -> list[Metric]:
         conn = self._conn()
         # Distinct visitors of the days still kept raw; older days have them in rollups.
-        out: list[Metric] = []
-        for day, site, visitors, returning in conn.execute(
-            "SELECT v.day, v.site_id, count(*), count(CASE WHEN f.first_day < v.day THEN 1 END) "
-            "FROM wifi_joins v LEFT JOIN first_visits f "
-            "ON f.site_id = v.site_id AND f.visitor_hash = v.visitor_hash "
-            f"WHERE {_days_and_site(filters, 'v.')} GROUP BY 1, 2",
-            _days_and_site_args(filters),
-        ):
-            out += [
-                (day, site, "", "", VISITORS, float(visitors)),
-                (day, site, "", "", RETURNING, float(returning)),
-            ]
+        out = _visitor_metrics(conn, _days_and_site(filters, "v."), _days_and_site_args(filters))
         rollup_where, rollup_args = _days_and_site(filters), _days_and_site_args(filters)
         if filters.campaign_id is not None:
             # Wi-Fi metrics have no campaign: the campaign filter narrows plays and promos.
@@ -457,22 +464,7 @@ class SqliteStore:
         """
         cutoff = older_than.date().isoformat()
         with self._transaction() as conn:
-            visitors = conn.execute(
-                "SELECT v.day, v.site_id, count(*), "
-                "count(CASE WHEN f.first_day < v.day THEN 1 END) FROM wifi_joins v "
-                "LEFT JOIN first_visits f "
-                "ON f.site_id = v.site_id AND f.visitor_hash = v.visitor_hash "
-                "WHERE v.day < ? GROUP BY 1, 2",
-                (cutoff,),
-            ).fetchall()
-            conn.executemany(
-                _ADD_TO_ROLLUP,
-                [
-                    (day, site, "", "", metric, float(value))
-                    for day, site, count, returning in visitors
-                    for metric, value in ((VISITORS, count), (RETURNING, returning))
-                ],
-            )
+            conn.executemany(_ADD_TO_ROLLUP, _visitor_metrics(conn, "v.day < ?", [cutoff]))
             conn.execute("DELETE FROM wifi_joins WHERE day < ?", (cutoff,))
             removed = conn.execute(
                 "SELECT total(events) FROM raw_batches WHERE last_day < ?", (cutoff,)
