@@ -7,58 +7,22 @@ Wi-Fi splash at a phone viewport, an alert to one site, then the analytics page.
 from __future__ import annotations
 
 import io
-import os
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageDraw
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-from central_cms.demo.broker import free_port
-from central_cms.demo.stack import DemoOptions, DemoStack, start_stack
-from central_cms.seed import DEMO_PASSWORD
-from tests.browsers import launch_chromium
 from tests.devices.harness import eventually
+from tests.e2e.support import alert_showing, player, save_frame, sign_in
 
 pytestmark = pytest.mark.browser
 
 TARGETED = ("sig-cannington-lp-foyer-01", "sig-bentley-lib-foyer-01")
 CAMPAIGN = "Summer swim carnival"
 MAGENTA = (230, 0, 126)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[DemoStack]:
-    options = DemoOptions(
-        data_dir=tmp_path_factory.mktemp("demo"),
-        fresh=True,
-        cms_port=free_port(),
-        portal_port=free_port(),
-    )
-    running = start_stack(options)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """DS_E2E_SCREENSHOTS=docs/screenshots/e2e refreshes the committed screenshots."""
-    folder = os.environ.get("DS_E2E_SCREENSHOTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("e2e-shots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright)
-        yield launched
-        launched.close()
 
 
 def poster() -> bytes:
@@ -72,22 +36,6 @@ def poster() -> bytes:
 def shows_campaign(frame):
     r, g, b = frame.convert("RGB").getpixel((frame.width // 2, frame.height // 2))
     return r > 190 and g < 60 and 90 < b < 170
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
-
-
-def save_frame(stack: DemoStack, device_id: str, path: Path) -> None:
-    path.write_bytes(stack.display(device_id).screenshot())
-
-
-def player(stack: DemoStack, device_id: str):
-    return next(d.agent.app for d in stack.devices if d.device_id == device_id)
 
 
 def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
@@ -187,9 +135,9 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
     alerted = player(stack, "sig-cannington-lp-foyer-01")
     bentley = player(stack, "sig-bentley-lib-foyer-01")
     display = stack.display("sig-cannington-lp-foyer-01")
-    assert display.wait_for(lambda f: not shows_campaign(f) and _alert_showing(alerted), 15)
+    assert display.wait_for(lambda f: not shows_campaign(f) and alert_showing(alerted), 15)
     save_frame(stack, "sig-cannington-lp-foyer-01", shots / "06-screen-alert.png")
-    assert not _alert_showing(bentley)
+    assert not alert_showing(bentley)
 
     # 6. The analytics page shows the campaign's plays and the Wi-Fi session.
     plays = editor.locator(
@@ -209,8 +157,3 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
         editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
         raise AssertionError("plays or the Wi-Fi session never reached analytics")
     editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
-
-
-def _alert_showing(app) -> bool:
-    now_showing = app.now_showing()
-    return now_showing is not None and now_showing.alert_id is not None
