@@ -34,6 +34,8 @@ class CmsConfig:
     mqtt_username: str = "cms"
     mqtt_password: str = ""
     manifest_horizon_days: int = 14
+    # How often each CMS process ticks manifest renewal (one process renews per tick).
+    manifest_renewal_minutes: int = 5
     max_upload_mb: int = 200
     max_image_pixels: int = 40_000_000
     secure_cookies: bool = False
@@ -56,6 +58,7 @@ class CmsConfig:
 
 _INT_KEYS = {
     "manifest_horizon_days": (1, 60),
+    "manifest_renewal_minutes": (1, 1440),
     "max_upload_mb": (1, 4096),
     "max_image_pixels": (1_000_000, 500_000_000),
     "login_attempts_per_15min": (1, 1000),
