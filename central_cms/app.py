@@ -23,6 +23,7 @@ from central_cms.nav import nav_entries
 from central_cms.publisher import ManifestPublisher, MqttPublisher
 from central_cms.renewal import ManifestRenewer
 from central_cms.runtime import CmsRuntime
+from devices.broker import client_id_for
 from devices.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,11 @@ def create_app(
     if publisher is None:
         publisher = MqttPublisher(
             config.mqtt_brokers,
-            client_id=f"cms-{config.instance_path.name}-{id(app):x}"[:60],
+            client_id=client_id_for(
+                config.mqtt_username,
+                config.mqtt_password,
+                f"cms-{config.instance_path.name}-{id(app):x}"[:60],
+            ),
             username=config.mqtt_username,
             password=config.mqtt_password,
             on_connect=lambda: republish(app),

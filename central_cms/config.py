@@ -31,8 +31,16 @@ class CmsConfig:
     secret_key: str
     public_url: str = "http://127.0.0.1:5000"
     mqtt_brokers: tuple[str, ...] = ("mqtt://127.0.0.1:1883",)
-    mqtt_username: str = "cms"
-    mqtt_password: str = ""
+    # This process's broker account. The broker makes an account's username its client id
+    # (issue 13, point 7), so each CMS process needs its own: gunicorn workers get
+    # cms-1, cms-2, ... (central_cms/gunicorn_conf.py), ingest processes ingest-1, ...
+    mqtt_username: str = "cms-1"
+    mqtt_password: str = ""  # shared by the service accounts below
+    # How many of each service account `export-broker` writes (cms-1.., ingest-1..).
+    mqtt_cms_accounts: int = 4
+    mqtt_ingest_accounts: int = 2
+    # The account of the ingest the CMS runs in-process (DS_INGEST_IN_PROCESS, the demo).
+    mqtt_ingest_username: str = "ingest-1"
     manifest_horizon_days: int = 14
     # How often each CMS process ticks manifest renewal (one process renews per tick).
     manifest_renewal_minutes: int = 5
@@ -62,10 +70,19 @@ _INT_KEYS = {
     "max_upload_mb": (1, 4096),
     "max_image_pixels": (1_000_000, 500_000_000),
     "login_attempts_per_15min": (1, 1000),
+    "mqtt_cms_accounts": (1, 256),
+    "mqtt_ingest_accounts": (1, 256),
 }
 _LIST_KEYS = {"mqtt_brokers", "device_brokers"}
 _BOOL_KEYS = {"secure_cookies"}
-_STR_KEYS = {"database_url", "secret_key", "public_url", "mqtt_username", "mqtt_password"}
+_STR_KEYS = {
+    "database_url",
+    "secret_key",
+    "public_url",
+    "mqtt_username",
+    "mqtt_password",
+    "mqtt_ingest_username",
+}
 KNOWN_KEYS = {"instance_path"} | set(_INT_KEYS) | _LIST_KEYS | _BOOL_KEYS | _STR_KEYS
 
 

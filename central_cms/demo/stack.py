@@ -178,7 +178,7 @@ def start_stack(
         database_url=f"sqlite:///{data / 'cms' / 'cms.sqlite3'}",
         public_url=f"http://{options.host}:{options.cms_port}",
         mqtt_brokers=(broker_url,),
-        mqtt_username="cms",
+        mqtt_username="cms-1",
         mqtt_password=kept["cms_mqtt_password"],
         device_brokers=(broker_url,),
     )
