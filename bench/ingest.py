@@ -216,7 +216,9 @@ def main() -> int:
         folder = Path(tmp)
         port = free_port()
         broker = start_mosquitto(
-            folder / "mosquitto", mosquitto_conf(port=port, fleet_size=10_000), port
+            folder / "mosquitto",
+            mosquitto_conf(port=port, fleet_size=10_000, allow_anonymous=True),
+            port,
         )
         workers: list[subprocess.Popen[str]] = []
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from apiflask import APIFlask
@@ -20,7 +21,9 @@ from central_cms.csrf import init_csrf
 from central_cms.keys import load_or_create_signing_key
 from central_cms.nav import nav_entries
 from central_cms.publisher import ManifestPublisher, MqttPublisher
+from central_cms.renewal import ManifestRenewer
 from central_cms.runtime import CmsRuntime
+from devices.broker import client_id_for
 from devices.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -33,9 +36,11 @@ def create_app(
     clock: Clock | None = None,
     migrate: bool = True,
     analytics: Stores | None = None,
+    renewal: bool | None = None,
 ) -> Flask:
     """`analytics`: the analytics stores; by default the SQLite file in the instance folder
-    (or DS_ANALYTICS_STORE)."""
+    (or DS_ANALYTICS_STORE). `renewal`: start the manifest renewer's thread; by default
+    when the app publishes to the real broker (so each gunicorn worker ticks it)."""
     config = config or load_config()
     app = APIFlask(
         __name__,
@@ -62,21 +67,34 @@ def create_app(
         db.migrate(database.engine)
     clock = clock or SystemClock()
     signing_key = load_or_create_signing_key(config.signing_key_path)
+    if renewal is None:
+        renewal = publisher is None
     if publisher is None:
         publisher = MqttPublisher(
             config.mqtt_brokers,
-            client_id=f"cms-{config.instance_path.name}-{id(app):x}"[:60],
+            client_id=client_id_for(
+                config.mqtt_username,
+                config.mqtt_password,
+                f"cms-{config.instance_path.name}-{id(app):x}"[:60],
+            ),
             username=config.mqtt_username,
             password=config.mqtt_password,
             on_connect=lambda: republish(app),
         )
-    app.extensions["ds_runtime"] = CmsRuntime(
+    rt = CmsRuntime(
         config=config,
         clock=clock,
         signing_key=signing_key,
         publisher=publisher,
         blobs=BlobStore(config.media_path / "blobs"),
     )
+    app.extensions["ds_runtime"] = rt
+    renewer = ManifestRenewer(
+        database.sessions, rt, timedelta(minutes=config.manifest_renewal_minutes)
+    )
+    app.extensions["ds_renewer"] = renewer
+    if renewal:
+        renewer.start()
     init_csrf(app)
     app.before_request(load_session_actor)
 
@@ -112,6 +130,12 @@ def create_app(
     register_blueprints(app)
     register_analytics(app, analytics)
     return app
+
+
+def manifest_renewer(app: Flask) -> ManifestRenewer:
+    """The app's renewer (started by `create_app`, or by the caller with `renewal=False`)."""
+    found: ManifestRenewer = app.extensions["ds_renewer"]
+    return found
 
 
 def republish(app: Flask) -> None:

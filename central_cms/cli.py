@@ -1,12 +1,14 @@
 """`digital-spaces cms ...`: run the CMS, or one admin command.
 
-run [--host H] [--port P]   serve the staff UI and API (Flask's server; use gunicorn in production)
+run [--host H] [--port P]   serve the staff UI and API (Flask's server; use gunicorn in production);
+                            like every CMS process it renews manifests every few minutes
 migrate                     upgrade the database to the newest schema
 public-key                  print the manifest signing key devices must trust
 export-broker --passwords F --acl F   write Mosquitto's password and ACL files for the fleet
 create-user NAME --role R   add a staff user (password from DS_CMS_NEW_PASSWORD or asked)
 create-token NAME LABEL     print a new API token for a user
-sync                        recompile every device and publish what changed (run daily)
+sync                        recompile every device and publish what changed now (the running
+                            CMS does this by itself; no cron job needed)
 seed-demo                   load the demo city's sites, screens, media and campaigns
 """
 
@@ -72,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from central_cms.app import create_app
     from central_cms.runtime import runtime
 
-    app = create_app(config)
+    # Only a serving CMS renews manifests; a one-off admin command must not start to.
+    app = create_app(config, renewal=options.command == "run")
     rt = runtime(app)
     with app.app_context():
         session = db.database(app).sessions()

@@ -31,9 +31,19 @@ class CmsConfig:
     secret_key: str
     public_url: str = "http://127.0.0.1:5000"
     mqtt_brokers: tuple[str, ...] = ("mqtt://127.0.0.1:1883",)
-    mqtt_username: str = "cms"
-    mqtt_password: str = ""
+    # This process's broker account. The broker makes an account's username its client id
+    # (issue 13, point 7), so each CMS process needs its own: gunicorn workers get
+    # cms-1, cms-2, ... (central_cms/gunicorn_conf.py), ingest processes ingest-1, ...
+    mqtt_username: str = "cms-1"
+    mqtt_password: str = ""  # shared by the service accounts below
+    # How many of each service account `export-broker` writes (cms-1.., ingest-1..).
+    mqtt_cms_accounts: int = 4
+    mqtt_ingest_accounts: int = 2
+    # The account of the ingest the CMS runs in-process (DS_INGEST_IN_PROCESS, the demo).
+    mqtt_ingest_username: str = "ingest-1"
     manifest_horizon_days: int = 14
+    # How often each CMS process ticks manifest renewal (one process renews per tick).
+    manifest_renewal_minutes: int = 5
     max_upload_mb: int = 200
     max_image_pixels: int = 40_000_000
     secure_cookies: bool = False
@@ -56,13 +66,23 @@ class CmsConfig:
 
 _INT_KEYS = {
     "manifest_horizon_days": (1, 60),
+    "manifest_renewal_minutes": (1, 1440),
     "max_upload_mb": (1, 4096),
     "max_image_pixels": (1_000_000, 500_000_000),
     "login_attempts_per_15min": (1, 1000),
+    "mqtt_cms_accounts": (1, 256),
+    "mqtt_ingest_accounts": (1, 256),
 }
 _LIST_KEYS = {"mqtt_brokers", "device_brokers"}
 _BOOL_KEYS = {"secure_cookies"}
-_STR_KEYS = {"database_url", "secret_key", "public_url", "mqtt_username", "mqtt_password"}
+_STR_KEYS = {
+    "database_url",
+    "secret_key",
+    "public_url",
+    "mqtt_username",
+    "mqtt_password",
+    "mqtt_ingest_username",
+}
 KNOWN_KEYS = {"instance_path"} | set(_INT_KEYS) | _LIST_KEYS | _BOOL_KEYS | _STR_KEYS
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +18,13 @@ from central_cms.errors import Invalid, NotFound
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
-from devices.broker import acl_file, hash_password, new_password, password_file
+from devices.broker import (
+    acl_file,
+    hash_password,
+    new_password,
+    password_file,
+    service_accounts,
+)
 from devices.config import device_config_toml
 from devices.protocol import (
     Channel,
@@ -74,6 +81,12 @@ def register_device(
     _check_id(device_id, "id")
     if session.get(m.Device, device_id) is not None:
         raise Invalid("id", f"A device called {device_id} already exists.")
+    if re.fullmatch(r"(cms|ingest)-\d+", device_id) or device_id in {
+        rt.config.mqtt_username,
+        rt.config.mqtt_ingest_username,
+    }:
+        # Its broker account would be a CMS or ingest account (issue 13, point 7).
+        raise Invalid("id", f"{device_id} is a CMS broker account; choose another id.")
     if session.get(m.Site, site_id) is None:
         raise Invalid("site_id", "Choose a site.")
     if session.get(m.ScreenProfile, profile_id) is None:
@@ -332,10 +345,21 @@ def create_api_token(session: Session, rt: CmsRuntime, user: m.User, name: str) 
 
 
 def broker_files(session: Session, rt: CmsRuntime) -> tuple[str, str]:
-    """(Mosquitto password file, ACL file) for the whole fleet and the CMS account."""
+    """(Mosquitto password file, ACL file) for the whole fleet and the service accounts.
+
+    One account per CMS and ingest process (the broker ties client ids to usernames):
+    `cms-1..N` and `ingest-1..M` from the configured counts, plus the configured accounts
+    themselves, all with the CMS's MQTT password; the ingest accounts may only read what
+    devices report and write acks."""
+    config = rt.config
     devices = session.scalars(select(m.Device).order_by(m.Device.id)).all()
     hashes = {d.id: d.mqtt_password_hash for d in devices if d.mqtt_password_hash}
-    cms_user = rt.config.mqtt_username
-    if rt.config.mqtt_password:
-        hashes[cms_user] = hash_password(rt.config.mqtt_password)
-    return password_file(hashes), acl_file([d.id for d in devices], [cms_user])
+    cms_users = sorted({*service_accounts("cms", config.mqtt_cms_accounts), config.mqtt_username})
+    ingest_users = sorted(
+        {*service_accounts("ingest", config.mqtt_ingest_accounts), config.mqtt_ingest_username}
+        - set(cms_users)
+    )
+    if config.mqtt_password:
+        for user in (*cms_users, *ingest_users):
+            hashes[user] = hash_password(config.mqtt_password)
+    return password_file(hashes), acl_file([d.id for d in devices], cms_users, ingest_users)

@@ -1,9 +1,10 @@
 """`digital-spaces ingest`: store device events, health and status; prune on schedule.
 
     digital-spaces ingest --store sqlite:///var/lib/digital-spaces/analytics.sqlite3 \\
-        --broker mqtt://127.0.0.1:1883 --client-id ingest-1
+        --broker mqtt://127.0.0.1:1883 --username ingest-1 --password-file F
 
-Run several with distinct --client-id and the same --group to split the load through
+Run several, each with its own account (ingest-1, ingest-2, ...: the broker makes the
+username the client id) and the same --group to split the load through
 an MQTT shared subscription. SIGTERM or SIGINT stops it cleanly.
 
 Every --check-health-every-s it evaluates the device-health alert rules and tells
@@ -29,6 +30,7 @@ from types import FrameType
 from central_cms.analytics.notify import HealthMonitor, Notifier, NullNotifier, WebhookNotifier
 from central_cms.analytics.stores import StoreUrlError, open_stores
 from central_cms.ingest import IngestSettings, start_ingest_thread
+from devices.broker import client_id_for
 from devices.clock import SystemClock
 from devices.config import BrokerUrl, ConfigError, MqttSettings
 
@@ -45,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-file", type=Path, help="file holding the broker password (not argv)"
     )
     parser.add_argument("--ca-file", type=Path)
-    parser.add_argument("--client-id", default=f"ingest-{os.uname().nodename}")
+    parser.add_argument(
+        "--client-id",
+        help="default: the --username (the broker ties client ids to accounts: run each "
+        "ingest under its own, ingest-1, ingest-2, ...), else ingest-<host>",
+    )
     parser.add_argument("--group", default="ingest", help="shared-subscription group")
     parser.add_argument(
         "--no-share", action="store_true", help="plain subscriptions (one ingest only)"
@@ -81,6 +87,9 @@ def main(argv: Sequence[str]) -> int:
         return 2
     password = (
         options.password_file.read_text(encoding="utf-8").strip() if options.password_file else None
+    )
+    options.client_id = options.client_id or client_id_for(
+        options.username, password, f"ingest-{os.uname().nodename}"
     )
     settings = IngestSettings(
         mqtt=MqttSettings(

@@ -331,3 +331,21 @@ class NewsletterSignup(Base):
     )
 
     site: Mapped[Site] = relationship()
+
+
+class JobLease(Base):
+    """Who runs a periodic job (e.g. manifest renewal) right now, and how it last went.
+
+    Every CMS process ticks the job; the one holding an unexpired lease runs it, so
+    several gunicorn workers renew once, and a crashed holder's lease simply expires
+    (issue 13, point 3). The row also records the last run, for IT."""
+
+    __tablename__ = "job_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    # The last run that recompiled every device (not only those due for renewal).
+    last_full_run_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    last_published: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -6,7 +6,8 @@
     digital-spaces broker hash-password        # reads a password on stdin
 
 The password file and ACL themselves come from the CMS, which knows the fleet:
-`digital-spaces cms export-mosquitto`.
+`digital-spaces cms export-broker`. Without a password file the command refuses
+(anyone could connect under any device's client id) unless given --allow-anonymous.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devices.broker import TlsFiles, hash_password, mosquitto_conf
+from devices.broker import BrokerConfigError, TlsFiles, hash_password, mosquitto_conf
 
 
 def main(argv: Sequence[str]) -> int:
@@ -32,6 +33,11 @@ def main(argv: Sequence[str]) -> int:
     config.add_argument("--tls-cert", type=Path)
     config.add_argument("--tls-key", type=Path)
     config.add_argument("--tls-port", type=int, default=8883)
+    config.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        help="without --password-file: let anyone connect (a throwaway test broker only)",
+    )
     sub.add_parser("hash-password", help="print the Mosquitto hash of a password read on stdin")
     options = parser.parse_args(argv)
 
@@ -51,8 +57,8 @@ def main(argv: Sequence[str]) -> int:
     )
     if options.fleet_size < 1:
         parser.error("--fleet-size must be at least 1")
-    sys.stdout.write(
-        mosquitto_conf(
+    try:
+        text = mosquitto_conf(
             port=options.port,
             bind=options.bind,
             password_file=options.password_file,
@@ -60,6 +66,10 @@ def main(argv: Sequence[str]) -> int:
             persistence_dir=options.persistence_dir,
             fleet_size=options.fleet_size,
             tls=tls,
+            allow_anonymous=options.allow_anonymous,
         )
-    )
+    except BrokerConfigError as error:
+        print(f"digital-spaces broker config: refused: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
     return 0

@@ -101,17 +101,21 @@ def register(app: Flask, stores: Stores | None = None) -> None:
 
 def _start_ingest(app: Flask, stores: Stores) -> Any:
     from central_cms.ingest import IngestSettings, start_ingest_thread
+    from devices.broker import client_id_for
     from devices.config import BrokerUrl, MqttSettings
 
     config = runtime(app).config
     settings = IngestSettings(
         mqtt=MqttSettings(
             brokers=tuple(BrokerUrl.parse(u, "mqtt_brokers") for u in config.mqtt_brokers),
-            username=config.mqtt_username or None,
+            username=config.mqtt_ingest_username or None,
             password=config.mqtt_password or None,
             connect_jitter_s=0,
         ),
-        client_id=f"cms-ingest-{os.getpid()}",
+        # Its own account: under the CMS's, the broker would give both the same client id.
+        client_id=client_id_for(
+            config.mqtt_ingest_username, config.mqtt_password, f"cms-ingest-{os.getpid()}"
+        ),
     )
     return start_ingest_thread(stores, settings, runtime(app).clock)
 

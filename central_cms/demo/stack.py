@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from central_cms import db, fleet
 from central_cms import models as m
 from central_cms.analytics.web import sync_directory
-from central_cms.app import create_app
+from central_cms.app import create_app, manifest_renewer
 from central_cms.config import load_config
 from central_cms.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
 from central_cms.manifests import sync_manifests
@@ -103,6 +103,7 @@ class DemoStack:
                 log.exception("stopping %s failed", device.device_id)
         self.cms_server.shutdown()
         self.upstream_server.shutdown()
+        manifest_renewer(self.app).stop()
         rt = runtime(self.app)
         ingest = getattr(self.app.extensions.get("ds_analytics"), "ingest", None)
         if ingest is not None:
@@ -177,11 +178,11 @@ def start_stack(
         database_url=f"sqlite:///{data / 'cms' / 'cms.sqlite3'}",
         public_url=f"http://{options.host}:{options.cms_port}",
         mqtt_brokers=(broker_url,),
-        mqtt_username="cms",
+        mqtt_username="cms-1",
         mqtt_password=kept["cms_mqtt_password"],
         device_brokers=(broker_url,),
     )
-    app = create_app(config)
+    app = create_app(config, renewal=False)  # started below, once the broker runs
     rt = runtime(app)
     session = db.database(app).sessions()
     try:
@@ -240,6 +241,7 @@ def start_stack(
         if start_publisher is not None:
             start_publisher()
         sync_manifests(session, rt)
+        manifest_renewer(app).start()  # as in production: campaigns enter the horizon
     finally:
         session.close()
 

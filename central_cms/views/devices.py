@@ -11,6 +11,7 @@ from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
+from central_cms.renewal import last_renewal
 from central_cms.views.common import context, flash_invalid
 from devices.protocol import CommandName, DeviceKind
 
@@ -30,13 +31,18 @@ def _choices() -> dict[str, object]:
 @bp.get("/")
 @login_required
 def index() -> str:
-    s, _, _ = context()
+    s, rt, _ = context()
     rows = s.execute(
         select(m.Device, m.ManifestState)
         .outerjoin(m.ManifestState, m.ManifestState.device_id == m.Device.id)
         .order_by(m.Device.site_id, m.Device.id)
     ).all()
-    return render_template("devices.html", rows=rows)
+    return render_template(
+        "devices.html",
+        rows=rows,
+        renewal=last_renewal(s),
+        renewal_minutes=rt.config.manifest_renewal_minutes,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -13,7 +13,9 @@ from tests.brokers import free_port, start_mosquitto
 def broker(tmp_path):
     """A Mosquitto of our own with the fleet-sized queue limits, stopped by PID."""
     port = free_port()
-    running = start_mosquitto(tmp_path / "mosquitto", mosquitto_conf(port=port), port)
+    running = start_mosquitto(
+        tmp_path / "mosquitto", mosquitto_conf(port=port, allow_anonymous=True), port
+    )
     yield running
     running.stop()
 

@@ -426,6 +426,10 @@ def test_cms_runs_under_gunicorn_with_migrations_first_and_ingest_instances(
     (exec_start,) = unit["ExecStart"]
     assert exec_start.startswith(f"{BIN}/gunicorn ")
     assert exec_start.endswith("'central_cms.app:create_app()'")
+    # Each worker its own broker account (issue 13, point 7), and each ingest instance.
+    assert " --config python:central_cms.gunicorn_conf " in exec_start
+    (ingest_start,) = _unit(estate, CMS, "digital-spaces-ingest@.service")["ExecStart"]
+    assert " --username ingest-%i " in ingest_start
     assert unit["ExecStartPre"] == [
         f"{BIN}/digital-spaces cms --config /etc/digital-spaces/cms.toml migrate"
     ]
@@ -547,6 +551,11 @@ def test_mosquitto_is_sized_for_the_fleet_and_requires_accounts(estate: Estate) 
     text = estate.text(CMS, "/etc/mosquitto/conf.d/digital-spaces.conf")
     assert re.search(r"^listener 8883$", text, re.MULTILINE)
     assert re.search(r"^certfile /etc/mosquitto/certs/digital-spaces/cms\.crt$", text, re.M)
+    # Both listeners (devices over TLS, the CMS and ingest on loopback) tie ids to accounts.
+    assert (
+        re.findall(r"^use_username_as_clientid true$", text, re.M)
+        == ["use_username_as_clientid true"] * 2
+    )
 
 
 def test_mosquitto_starts_with_the_rendered_configuration(estate: Estate) -> None:

@@ -30,7 +30,10 @@ def live_app(config, clock, request):
     """The CMS with its real MQTT publisher on the given broker URL."""
 
     def make(broker_url: str):
-        app = create_app(config.with_changes(mqtt_brokers=(broker_url,)), clock=clock)
+        # No renewal thread: it would outlive the test and tick on the next test's data.
+        app = create_app(
+            config.with_changes(mqtt_brokers=(broker_url,)), clock=clock, renewal=False
+        )
         rt = runtime(app)
 
         def stop():

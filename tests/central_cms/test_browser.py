@@ -44,8 +44,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def server(config, request):
     port = free_port()
-    app = create_app(
-        config.with_changes(public_url=f"http://127.0.0.1:{port}"), clock=SystemClock()
+    app = create_app(  # no renewal thread: it would outlive the test
+        config.with_changes(public_url=f"http://127.0.0.1:{port}"),
+        clock=SystemClock(),
+        renewal=False,
     )
     httpd = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -57,7 +57,10 @@ def test_seed_then_export_the_broker_files(tmp_path, capsys, monkeypatch):
     passwords = (tmp_path / "pw").read_text()
     acl = (tmp_path / "acl").read_text()
     users = dict(line.split(":", 1) for line in passwords.splitlines())
-    assert check_password("cms-secret-password", users["cms"])
+    # One account per CMS and ingest process: the broker ties client ids to usernames.
+    for account in ("cms-1", "cms-4", "ingest-1", "ingest-2"):
+        assert check_password("cms-secret-password", users[account])
+    assert "user ingest-1\ntopic read ds/v1/devices/+/" in acl
     assert "sig-riverton-lp-foyer-01" in users and "led-albany-hwy-01" in users
     assert (
         "user sig-riverton-lp-foyer-01\ntopic read ds/v1/devices/sig-riverton-lp-foyer-01/" in acl

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from devices.broker import BrokerLimits, mosquitto_conf
+from devices.broker import BrokerLimits, acl_file, hash_password, mosquitto_conf, password_file
 from devices.clock import ManualClock
 from devices.config import BrokerUrl, ConfigError, device_config_toml, load_device_config
 from devices.health import FakePiSensors, HealthProbe, VcgencmdSensors, decode_throttled
@@ -96,7 +96,7 @@ def test_health_sample_carries_pi_sensors_and_outbox_figures(tmp_path):
 
 
 def test_generated_broker_config_is_sized_for_the_fleet_not_the_stock_defaults():
-    text = mosquitto_conf(port=1883, fleet_size=5000)
+    text = mosquitto_conf(port=1883, fleet_size=5000, allow_anonymous=True)
     limits = BrokerLimits.for_fleet(5000)
     assert f"max_queued_messages {limits.max_queued_messages}" in text
     assert limits.max_queued_messages >= 5000 * 20 > 1000
@@ -105,14 +105,30 @@ def test_generated_broker_config_is_sized_for_the_fleet_not_the_stock_defaults()
 
 def test_broker_cli_prints_a_config_mosquitto_accepts(tmp_path):
     port = free_port()
+    (tmp_path / "passwords").write_text(password_file({"sig-a": hash_password("pw")}))
+    (tmp_path / "acl").write_text(acl_file(["sig-a"], ["cms-1"]))
+    files = ["--password-file", str(tmp_path / "passwords"), "--acl-file", str(tmp_path / "acl")]
     out = subprocess.run(
-        [sys.executable, "-m", "devices.cli", "broker", "config", "--port", str(port)],
+        [sys.executable, "-m", "devices.cli", "broker", "config", "--port", str(port), *files],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    assert f"listener {port} 127.0.0.1\nuse_username_as_clientid true\n" in out
     broker = start_mosquitto(tmp_path, out, port)  # raises if Mosquitto refuses the file
     try:
         assert broker.process is not None and broker.process.poll() is None
     finally:
         broker.stop()
+
+
+def test_broker_config_without_a_password_file_is_refused_unless_asked_and_says_why():
+    command = [sys.executable, "-m", "devices.cli", "broker", "config", "--acl-file", "/x/acl"]
+    refused = subprocess.run(command, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert refused.stdout == ""  # nothing a shell redirect could install as the config
+    assert "any client id" in refused.stderr and "--allow-anonymous" in refused.stderr
+    assert "--password-file" in refused.stderr
+    asked = subprocess.run([*command, "--allow-anonymous"], capture_output=True, text=True)
+    assert asked.returncode == 0
+    assert "allow_anonymous true\n" in asked.stdout

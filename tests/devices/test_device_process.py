@@ -67,7 +67,9 @@ class DeviceProcess:
 @pytest.fixture
 def broker(tmp_path):
     port = free_port()
-    running = start_mosquitto(tmp_path / "broker", mosquitto_conf(port=port, fleet_size=10), port)
+    running = start_mosquitto(
+        tmp_path / "broker", mosquitto_conf(port=port, fleet_size=10, allow_anonymous=True), port
+    )
     yield running
     running.stop()
 

@@ -17,7 +17,9 @@ from tests.devices.harness import Observer, unique_id
 @pytest.fixture
 def broker(tmp_path):
     port = free_port()
-    running = start_mosquitto(tmp_path / "b", mosquitto_conf(port=port, fleet_size=10), port)
+    running = start_mosquitto(
+        tmp_path / "b", mosquitto_conf(port=port, fleet_size=10, allow_anonymous=True), port
+    )
     yield running
     running.stop()
 

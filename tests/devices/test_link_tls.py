@@ -79,7 +79,9 @@ def make_pki(folder):
 def tls_broker(tmp_path):
     ca, cert, key = make_pki(tmp_path)
     plain, secure = free_port(), free_port()
-    conf = mosquitto_conf(port=plain, tls=TlsFiles(certfile=cert, keyfile=key, port=secure))
+    conf = mosquitto_conf(
+        port=plain, tls=TlsFiles(certfile=cert, keyfile=key, port=secure), allow_anonymous=True
+    )
     broker = start_mosquitto(tmp_path / "broker", conf, plain)
     yield secure, ca
     broker.stop()

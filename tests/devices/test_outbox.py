@@ -117,7 +117,9 @@ def test_stream_through_a_dropping_broker_arrives_complete_and_exactly_once(tmp_
     contiguous ack never passes a gap, so the device's re-sends fill every one."""
     port = free_port()
     tiny = BrokerLimits(max_inflight_messages=1, max_queued_messages=2, max_queued_bytes=0)
-    broker = start_mosquitto(tmp_path / "broker", mosquitto_conf(port=port, limits=tiny), port)
+    broker = start_mosquitto(
+        tmp_path / "broker", mosquitto_conf(port=port, limits=tiny, allow_anonymous=True), port
+    )
     consumer = AckingConsumer(port)
     device_id = unique_id("sig")
     app = RecordingApp()

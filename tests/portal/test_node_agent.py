@@ -257,7 +257,9 @@ def test_signed_manifest_reaches_the_splash_and_visitor_events_are_acknowledged(
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[RunningBroker]:
     port = free_port()
-    broker = start_mosquitto(tmp_path / "broker", mosquitto_conf(port=port), port)
+    broker = start_mosquitto(
+        tmp_path / "broker", mosquitto_conf(port=port, allow_anonymous=True), port
+    )
     yield broker
     broker.stop()
 

@@ -282,7 +282,9 @@ def own_broker(tmp_path) -> Iterator[RunningBroker]:
     port = free_port()
     data = tmp_path / "broker"
     data.mkdir()
-    broker = start_mosquitto(data, mosquitto_conf(port=port, persistence_dir=data), port)
+    broker = start_mosquitto(
+        data, mosquitto_conf(port=port, persistence_dir=data, allow_anonymous=True), port
+    )
     yield broker
     broker.stop()
 
