@@ -1,6 +1,6 @@
 """job leases: one CMS process at a time renews manifests (issue 13, point 3)
 
-Revision ID: r0010
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "r0010"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
