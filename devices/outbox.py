@@ -4,7 +4,9 @@ Every event is written to SQLite first (WAL, synchronous=FULL: a Pi loses power 
 often than it crashes), with a unique time-ordered id and the next sequence number of
 this outbox's epoch. Events leave the disk only when the CMS acknowledges their seq.
 When the disk budget is reached the oldest events are dropped and counted, and the
-count travels with every batch and health sample.
+count travels with every batch and health sample; the dropped seqs, too, travel with
+every batch until an ack passes them, so the ingest's contiguous watermark can move
+past the hole they leave (issue 13.4).
 
 `Outbox` is the store; `OutboxSender` decides what to (re)send and when, and only
 moves bytes through the `publish` function it is given.
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from devices.clock import Clock
 from devices.protocol import EVENT_TYPE_OF_DATA, EventAck, EventBatch, EventData
+from devices.protocol.messages import MAX_DROPPED_RANGES
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,11 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL
+);
+-- Seqs dropped for the budget and not yet acknowledged, as ranges [first_seq, last_seq].
+CREATE TABLE IF NOT EXISTS dropped (
+    first_seq INTEGER PRIMARY KEY,
+    last_seq  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -113,6 +121,7 @@ class Outbox:
                 "SELECT seq, LENGTH(body) FROM events ORDER BY seq LIMIT 1"
             ).fetchone()
             self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+            self._remember_dropped(int(seq))
             self._count -= 1
             self._bytes -= size
             dropped += 1
@@ -123,6 +132,26 @@ class Outbox:
                 "outbox full: dropped %d oldest events (%d in all)", dropped, self.dropped_total
             )
 
+    def _remember_dropped(self, seq: int) -> None:
+        # The oldest event goes first, so a drop usually extends the newest range.
+        extended = self._db.execute(
+            "UPDATE dropped SET last_seq = ? WHERE last_seq = ?", (seq, seq - 1)
+        ).rowcount
+        if not extended:
+            self._db.execute("INSERT INTO dropped (first_seq, last_seq) VALUES (?, ?)", (seq, seq))
+
+    def dropped_ranges(self) -> list[tuple[int, int]]:
+        """Seq ranges dropped for the budget that no ack has passed yet."""
+        with self._lock:
+            return self._dropped_ranges()
+
+    def _dropped_ranges(self) -> list[tuple[int, int]]:
+        rows = self._db.execute(
+            "SELECT first_seq, last_seq FROM dropped ORDER BY first_seq LIMIT ?",
+            (MAX_DROPPED_RANGES,),
+        ).fetchall()
+        return [(int(first), int(last)) for first, last in rows]
+
     def batch_after(self, after_seq: int, max_events: int) -> tuple[bytes, int] | None:
         """The next batch to publish (encoded), and its highest seq; None if nothing is left."""
         with self._lock:
@@ -130,13 +159,16 @@ class Outbox:
                 "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, max_events),
             ).fetchall()
+            # Every dropped seq is older than every event kept, so below this batch.
+            dropped = self._dropped_ranges()
         if not rows:
             return None
         # Bodies were made from validated models; splice them rather than re-validate.
         events = ",".join(body for _, body in rows)
+        ranges = f',"dropped":{json.dumps(dropped, separators=(",", ":"))}' if dropped else ""
         payload = (
             f'{{"schema":"{EventBatch.SCHEMA}","device_id":{json.dumps(self.device_id)},'
-            f'"outbox_epoch":"{self.epoch}","dropped_total":{self.dropped_total},'
+            f'"outbox_epoch":"{self.epoch}","dropped_total":{self.dropped_total}{ranges},'
             f'"events":[{events}]}}'
         )
         return payload.encode("utf-8"), int(rows[-1][0])
@@ -148,10 +180,21 @@ class Outbox:
                 "SELECT COALESCE(SUM(LENGTH(body)), 0), COUNT(*) FROM events WHERE seq <= ?",
                 (up_to_seq,),
             ).fetchone()
-            if count:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
                 self._db.execute("DELETE FROM events WHERE seq <= ?", (up_to_seq,))
-                self._count -= count
-                self._bytes -= size
+                # The ingest has counted dropped seqs up to here as lost: stop telling it.
+                self._db.execute("DELETE FROM dropped WHERE last_seq <= ?", (up_to_seq,))
+                self._db.execute(
+                    "UPDATE dropped SET first_seq = ? WHERE first_seq <= ?",
+                    (up_to_seq + 1, up_to_seq),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._count -= count
+            self._bytes -= size
         return int(count)
 
     def first_pending_seq(self) -> int | None:

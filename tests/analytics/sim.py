@@ -50,13 +50,14 @@ class SimDevice:
         *,
         resend_after_s: float = 1.0,
         batch_events: int = 500,
+        budget_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.device_id = device_id
         self.clock = ManualClock(T0)
         self.outbox = Outbox(
             folder / f"{device_id}.sqlite3",
             device_id=device_id,
-            budget_bytes=64 * 1024 * 1024,
+            budget_bytes=budget_bytes,
             clock=self.clock,
         )
         self.sender = OutboxSender(

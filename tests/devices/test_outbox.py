@@ -70,6 +70,23 @@ def test_full_outbox_drops_the_oldest_and_counts_them(tmp_path, clock):
     assert batch.dropped_total == outbox.dropped_total
 
 
+def test_dropped_seqs_travel_with_every_batch_until_an_ack_passes_them(tmp_path, clock):
+    outbox = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=2000, clock=clock)
+    for n in range(40):
+        outbox.record(play(n))
+    first_kept = outbox.first_pending_seq()
+    assert outbox.dropped_ranges() == [(1, first_kept - 1)]
+    outbox.close()
+
+    again = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=2000, clock=clock)
+    payload, _ = again.batch_after(first_kept, 1)  # any batch, even a later one
+    assert parse(EventBatch, payload).dropped == ((1, first_kept - 1),)
+    again.acknowledge(first_kept)
+    payload, _ = again.batch_after(first_kept, 1)
+    assert parse(EventBatch, payload).dropped == ()
+    assert again.dropped_total == first_kept - 1
+
+
 def test_a_new_outbox_starts_a_new_epoch(tmp_path, clock):
     first = Outbox(tmp_path / "a.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
     second = Outbox(tmp_path / "b.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
