@@ -73,6 +73,7 @@ class Outbox:
         self._db.executescript(_SCHEMA)
         self.epoch = self._meta("epoch") or self._set_meta("epoch", secrets.token_hex(16))
         self.dropped_total = int(self._meta("dropped_total") or 0)
+        self._highest_sent = int(self._meta("highest_sent") or 0)
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events")
         self._count, self._bytes = row.fetchone()
 
@@ -197,6 +198,18 @@ class Outbox:
             self._bytes -= size
         return int(count)
 
+    @property
+    def highest_sent(self) -> int:
+        """The highest seq ever published from this outbox (kept across restarts, so an
+        ack for what the previous run sent is still believed)."""
+        return self._highest_sent
+
+    def mark_sent(self, seq: int) -> None:
+        if seq > self._highest_sent:
+            with self._lock:
+                self._set_meta("highest_sent", str(seq))
+                self._highest_sent = seq
+
     def first_pending_seq(self) -> int | None:
         with self._lock:
             row = self._db.execute("SELECT MIN(seq) FROM events").fetchone()
@@ -242,6 +255,7 @@ class OutboxSender:
         first = outbox.first_pending_seq()
         self.acked = (first - 1) if first is not None else 0
         self.sent_up_to = self.acked
+        self.refused_acks = 0
         self._last_progress = monotonic()
         self.resends = 0
 
@@ -257,6 +271,17 @@ class OutboxSender:
             return
         with self._lock:
             if ack.up_to_seq <= self.acked:
+                return
+            if ack.up_to_seq > self._outbox.highest_sent:
+                # Acknowledging what was never sent: forged or confused (issue 13.5).
+                # Believing it would delete every pending event unsent.
+                self.refused_acks += 1
+                log.warning(
+                    "ignoring ack up to seq %d for %s: nothing above %d was sent",
+                    ack.up_to_seq,
+                    ack.device_id,
+                    self._outbox.highest_sent,
+                )
                 return
             self.acked = ack.up_to_seq
             self.sent_up_to = max(self.sent_up_to, self.acked)
@@ -287,6 +312,8 @@ class OutboxSender:
                 if batch is None:
                     break
                 payload, last_seq = batch
+                # Noted before publishing, so the ack cannot outrun it.
+                self._outbox.mark_sent(last_seq)
                 self._publish(payload)
                 self.sent_up_to = last_seq
             if self.sent_up_to > self.acked:

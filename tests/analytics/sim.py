@@ -70,6 +70,7 @@ class SimDevice:
             ),
         )
         self.recorded = 0
+        self.acks_received = 0
         self.drained = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -111,6 +112,7 @@ class SimDevice:
 
     def _ack(self, topic: str, payload: bytes) -> None:
         self.sender.on_ack(parse(EventAck, payload))
+        self.acks_received += 1
         if self.outbox.pending == 0:
             self.drained.set()
         self._wake.set()

@@ -129,6 +129,23 @@ def test_sender_ignores_acks_for_another_epoch(tmp_path, clock):
     assert outbox.pending == 1
 
 
+def test_sender_refuses_an_ack_beyond_what_was_ever_sent_and_believes_the_last_run(tmp_path, clock):
+    outbox = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
+    for n in range(10):
+        outbox.record(play(n))
+    sender = OutboxSender(outbox, lambda payload: None, SenderSettings(window_events=6))
+    sender.pump()  # 1-6 sent
+    sender.on_ack(EventAck(device_id="sig-a", outbox_epoch=outbox.epoch, up_to_seq=7))
+    assert (sender.acked, outbox.pending, sender.refused_acks) == (0, 10, 1)
+    outbox.close()
+
+    # After a restart the ack for what the last run sent still counts.
+    again = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
+    restarted = OutboxSender(again, lambda payload: None)
+    restarted.on_ack(EventAck(device_id="sig-a", outbox_epoch=again.epoch, up_to_seq=6))
+    assert (restarted.acked, again.pending) == (6, 4)
+
+
 def test_stream_through_a_dropping_broker_arrives_complete_and_exactly_once(tmp_path):
     """Mosquitto with a tiny queue drops QoS 1 messages for a slow subscriber; the
     contiguous ack never passes a gap, so the device's re-sends fill every one."""
