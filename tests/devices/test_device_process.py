@@ -220,7 +220,8 @@ def test_a_reboot_replayed_after_the_restart_it_caused_does_not_run_again(
         assert cms.wait_for(lambda: {"reboot-0", "identify-2"} <= set(results()), 30)
         assert not results()["reboot-0"].ok
         assert "not after the last reboot" in results()["reboot-0"].detail
-        assert list(results()).count("reboot-1") == 1  # the replay got no second answer
+        answers = [parse(CommandResult, p).command_id for p in cms.payloads(results_topic)]
+        assert answers.count("reboot-1") <= 1  # the replay got no second answer
     finally:
         cms.publish(commands_topic, b"", retain=True)
         cms.close()
