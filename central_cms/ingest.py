@@ -4,7 +4,9 @@ Messages arrive on the MQTT link's thread and are only queued there; one writer
 thread validates them, stores events in groups (one transaction for many batches),
 and only after the store returned (the write is durable) publishes `events/ack` with
 the watermark the store computed from what it holds. A batch the broker dropped
-leaves a gap that the watermark never passes; the device re-sends it.
+leaves a gap that the watermark never passes; the device re-sends it. Seqs the device
+itself dropped unsent (its outbox budget) are listed in its batches: the store lets the
+watermark pass them and counts them as lost (issue 13.4).
 
 With a shared subscription (`$share/<group>/...`) several ingest processes split the
 events of the fleet; since the watermark lives in the shared store, whichever process

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from devices import __version__, systemd
 from devices.app import AgentServices, CommandOutcome, DeviceApplication
 from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
+from devices.commands import CommandLog
 from devices.config import DeviceConfig
 from devices.health import HealthProbe, PiSensors
 from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
@@ -171,7 +171,8 @@ class DeviceAgent:
         self._pending: _Received | None = None
         self._alert_payloads: dict[str, bytes] = {}
         self._alerts: dict[str, Alert] = {}
-        self._seen_commands: deque[str] = deque(maxlen=200)
+        # Kept on disk: a command replayed after a restart must not run again (13.6).
+        self._command_log = CommandLog(config.state_dir / "commands.json")
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
         self._threads: list[threading.Thread] = []
         self.rejected_messages = 0
@@ -319,9 +320,7 @@ class DeviceAgent:
         except ProtocolError as error:
             self._reject(topic, error)
             return
-        if command.id in self._seen_commands:
-            return  # QoS 1 may deliver twice; run once
-        self._seen_commands.append(command.id)
+        # The command worker checks for a repeat: it writes to disk, this thread must not.
         self._commands.submit(self._run_command, command)
 
     def _on_ack(self, topic: str, payload: bytes) -> None:
@@ -400,14 +399,22 @@ class DeviceAgent:
 
     def _run_command(self, command: Command) -> None:
         now = self.clock.now()
+        if not self._command_log.first_time(command, now):
+            # A QoS 1 repeat, a retained copy or a replay, perhaps from before a restart.
+            log.info("command %s (%s) was taken already; not again", command.id, command.name)
+            return
         if now >= command.expires_at:
             outcome = CommandOutcome(
                 ok=False, detail=f"expired at {command.expires_at.isoformat()}"
             )
         elif command.name is CommandName.REBOOT:
-            self._publish_result(command, CommandOutcome(ok=True, detail="rebooting"))
-            self.system.reboot()
-            return
+            refusal = self._command_log.reboot_refusal(command)
+            if refusal is None:
+                self._publish_result(command, CommandOutcome(ok=True, detail="rebooting"))
+                self.system.reboot()
+                return
+            log.warning("command %s: %s", command.id, refusal)
+            outcome = CommandOutcome(ok=False, detail=refusal)
         else:
             try:
                 outcome = self.app.run_command(command)

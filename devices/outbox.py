@@ -4,7 +4,9 @@ Every event is written to SQLite first (WAL, synchronous=FULL: a Pi loses power 
 often than it crashes), with a unique time-ordered id and the next sequence number of
 this outbox's epoch. Events leave the disk only when the CMS acknowledges their seq.
 When the disk budget is reached the oldest events are dropped and counted, and the
-count travels with every batch and health sample.
+count travels with every batch and health sample; the dropped seqs, too, travel with
+every batch until an ack passes them, so the ingest's contiguous watermark can move
+past the hole they leave (issue 13.4).
 
 `Outbox` is the store; `OutboxSender` decides what to (re)send and when, and only
 moves bytes through the `publish` function it is given.
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from devices.clock import Clock
 from devices.protocol import EVENT_TYPE_OF_DATA, EventAck, EventBatch, EventData
+from devices.protocol.messages import MAX_DROPPED_RANGES
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,11 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL
+);
+-- Seqs dropped for the budget and not yet acknowledged, as ranges [first_seq, last_seq].
+CREATE TABLE IF NOT EXISTS dropped (
+    first_seq INTEGER PRIMARY KEY,
+    last_seq  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -65,6 +73,7 @@ class Outbox:
         self._db.executescript(_SCHEMA)
         self.epoch = self._meta("epoch") or self._set_meta("epoch", secrets.token_hex(16))
         self.dropped_total = int(self._meta("dropped_total") or 0)
+        self._highest_sent = int(self._meta("highest_sent") or 0)
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events")
         self._count, self._bytes = row.fetchone()
 
@@ -113,6 +122,7 @@ class Outbox:
                 "SELECT seq, LENGTH(body) FROM events ORDER BY seq LIMIT 1"
             ).fetchone()
             self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+            self._remember_dropped(int(seq))
             self._count -= 1
             self._bytes -= size
             dropped += 1
@@ -123,6 +133,26 @@ class Outbox:
                 "outbox full: dropped %d oldest events (%d in all)", dropped, self.dropped_total
             )
 
+    def _remember_dropped(self, seq: int) -> None:
+        # The oldest event goes first, so a drop usually extends the newest range.
+        extended = self._db.execute(
+            "UPDATE dropped SET last_seq = ? WHERE last_seq = ?", (seq, seq - 1)
+        ).rowcount
+        if not extended:
+            self._db.execute("INSERT INTO dropped (first_seq, last_seq) VALUES (?, ?)", (seq, seq))
+
+    def dropped_ranges(self) -> list[tuple[int, int]]:
+        """Seq ranges dropped for the budget that no ack has passed yet."""
+        with self._lock:
+            return self._dropped_ranges()
+
+    def _dropped_ranges(self) -> list[tuple[int, int]]:
+        rows = self._db.execute(
+            "SELECT first_seq, last_seq FROM dropped ORDER BY first_seq LIMIT ?",
+            (MAX_DROPPED_RANGES,),
+        ).fetchall()
+        return [(int(first), int(last)) for first, last in rows]
+
     def batch_after(self, after_seq: int, max_events: int) -> tuple[bytes, int] | None:
         """The next batch to publish (encoded), and its highest seq; None if nothing is left."""
         with self._lock:
@@ -130,13 +160,16 @@ class Outbox:
                 "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, max_events),
             ).fetchall()
+            # Every dropped seq is older than every event kept, so below this batch.
+            dropped = self._dropped_ranges()
         if not rows:
             return None
         # Bodies were made from validated models; splice them rather than re-validate.
         events = ",".join(body for _, body in rows)
+        ranges = f',"dropped":{json.dumps(dropped, separators=(",", ":"))}' if dropped else ""
         payload = (
             f'{{"schema":"{EventBatch.SCHEMA}","device_id":{json.dumps(self.device_id)},'
-            f'"outbox_epoch":"{self.epoch}","dropped_total":{self.dropped_total},'
+            f'"outbox_epoch":"{self.epoch}","dropped_total":{self.dropped_total}{ranges},'
             f'"events":[{events}]}}'
         )
         return payload.encode("utf-8"), int(rows[-1][0])
@@ -148,11 +181,34 @@ class Outbox:
                 "SELECT COALESCE(SUM(LENGTH(body)), 0), COUNT(*) FROM events WHERE seq <= ?",
                 (up_to_seq,),
             ).fetchone()
-            if count:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
                 self._db.execute("DELETE FROM events WHERE seq <= ?", (up_to_seq,))
-                self._count -= count
-                self._bytes -= size
+                # The ingest has counted dropped seqs up to here as lost: stop telling it.
+                self._db.execute("DELETE FROM dropped WHERE last_seq <= ?", (up_to_seq,))
+                self._db.execute(
+                    "UPDATE dropped SET first_seq = ? WHERE first_seq <= ?",
+                    (up_to_seq + 1, up_to_seq),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._count -= count
+            self._bytes -= size
         return int(count)
+
+    @property
+    def highest_sent(self) -> int:
+        """The highest seq ever published from this outbox (kept across restarts, so an
+        ack for what the previous run sent is still believed)."""
+        return self._highest_sent
+
+    def mark_sent(self, seq: int) -> None:
+        if seq > self._highest_sent:
+            with self._lock:
+                self._set_meta("highest_sent", str(seq))
+                self._highest_sent = seq
 
     def first_pending_seq(self) -> int | None:
         with self._lock:
@@ -199,6 +255,7 @@ class OutboxSender:
         first = outbox.first_pending_seq()
         self.acked = (first - 1) if first is not None else 0
         self.sent_up_to = self.acked
+        self.refused_acks = 0
         self._last_progress = monotonic()
         self.resends = 0
 
@@ -214,6 +271,17 @@ class OutboxSender:
             return
         with self._lock:
             if ack.up_to_seq <= self.acked:
+                return
+            if ack.up_to_seq > self._outbox.highest_sent:
+                # Acknowledging what was never sent: forged or confused (issue 13.5).
+                # Believing it would delete every pending event unsent.
+                self.refused_acks += 1
+                log.warning(
+                    "ignoring ack up to seq %d for %s: nothing above %d was sent",
+                    ack.up_to_seq,
+                    ack.device_id,
+                    self._outbox.highest_sent,
+                )
                 return
             self.acked = ack.up_to_seq
             self.sent_up_to = max(self.sent_up_to, self.acked)
@@ -244,6 +312,8 @@ class OutboxSender:
                 if batch is None:
                     break
                 payload, last_seq = batch
+                # Noted before publishing, so the ack cannot outrun it.
+                self._outbox.mark_sent(last_seq)
                 self._publish(payload)
                 self.sent_up_to = last_seq
             if self.sent_up_to > self.acked:

@@ -234,7 +234,10 @@ class InfluxStore:
         visits = []
         for batch, _device, rows in plans:
             up_to = self.state.ledger_add(
-                batch.device_id, batch.outbox_epoch, [row[0] & MAX_SEQ for row in rows]
+                batch.device_id,
+                batch.outbox_epoch,
+                [row[0] & MAX_SEQ for row in rows],
+                dropped=batch.dropped,
             )
             visits += [(r[5], r[8], r[3]) for r in rows if r[4] == "portal.terms_accepted" and r[8]]
             outcomes.append(

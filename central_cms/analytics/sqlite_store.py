@@ -61,13 +61,15 @@ log = logging.getLogger(__name__)
 
 _SCHEMA = """
 -- One stream per device outbox epoch: its acknowledgement watermark, and the seq
--- ranges stored above it while a gap waits for a re-send ("5-9,12-12").
+-- ranges stored above it while a gap waits for a re-send ("5-9,12-12"); `lost` counts
+-- the seqs the device dropped unsent (its disk budget), which the watermark passes.
 CREATE TABLE IF NOT EXISTS streams (
     stream INTEGER PRIMARY KEY,
     device_id TEXT NOT NULL,
     epoch TEXT NOT NULL,
     up_to_seq INTEGER NOT NULL DEFAULT 0,
     above TEXT NOT NULL DEFAULT '',
+    lost INTEGER NOT NULL DEFAULT 0,
     UNIQUE (device_id, epoch)
 );
 -- The raw events, as received: zlib of a ds.events/1 document holding exactly the
@@ -317,6 +319,7 @@ class SqliteStore:
     def _store_one(self, conn: sqlite3.Connection, prepared: _Prepared) -> BatchOutcome:
         batch = prepared.batch
         stream, watermark = self._stream(conn, batch.device_id, batch.outbox_epoch)
+        lost = self._skip_dropped(conn, stream, watermark, batch.dropped)
         events = batch.events
         if watermark.gaps or watermark.holds(events[0].seq):
             # A re-send: anything stored already (and perhaps since pruned) is skipped.
@@ -336,6 +339,8 @@ class SqliteStore:
                 (stream, events[0].seq, len(events), sums.last_day, prepared.body),
             )
             self._advance(conn, stream, watermark, [event.seq for event in events])
+        elif lost:
+            self._advance(conn, stream, watermark, ())
         if batch.dropped_total:
             self._record_dropped(conn, batch.device_id, batch.dropped_total)
         return BatchOutcome(
@@ -357,6 +362,27 @@ class SqliteStore:
             (device_id, epoch),
         ).fetchone()
         return int(stream), AckWatermark(up_to, _ranges(above))
+
+    @staticmethod
+    def _skip_dropped(
+        conn: sqlite3.Connection,
+        stream: int,
+        watermark: AckWatermark,
+        dropped: Sequence[SeqRange],
+    ) -> int:
+        """Let the watermark pass what the device dropped unsent, counting what was
+        never stored as lost; the caller saves the watermark."""
+        if not dropped:
+            return 0
+        lost = watermark.skip(dropped)
+        if lost:
+            conn.execute("UPDATE streams SET lost = lost + ? WHERE stream = ?", (lost, stream))
+            log.warning(
+                "%d events of stream %d were dropped by the device unsent; counted as lost",
+                lost,
+                stream,
+            )
+        return lost
 
     @staticmethod
     def _advance(
@@ -385,10 +411,18 @@ class SqliteStore:
         watermark = AckWatermark(found[0], _ranges(found[1]))
         return {seq for seq in seqs if watermark.holds(seq)}
 
-    def ledger_add(self, device_id: str, epoch: str, seqs: Sequence[int]) -> int:
-        """Record seqs durably stored elsewhere; returns the contiguous watermark."""
+    def ledger_add(
+        self,
+        device_id: str,
+        epoch: str,
+        seqs: Sequence[int],
+        dropped: Sequence[SeqRange] = (),
+    ) -> int:
+        """Record seqs durably stored elsewhere, and those the device dropped unsent;
+        returns the contiguous watermark."""
         with self._transaction() as conn:
             stream, watermark = self._stream(conn, device_id, epoch)
+            self._skip_dropped(conn, stream, watermark, dropped)
             self._advance(conn, stream, watermark, seqs)
         return watermark.up_to_seq
 
@@ -485,6 +519,8 @@ class SqliteStore:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(streams)")}
             if "above" not in columns:
                 conn.execute("ALTER TABLE streams ADD COLUMN above TEXT NOT NULL DEFAULT ''")
+            if "lost" not in columns:
+                conn.execute("ALTER TABLE streams ADD COLUMN lost INTEGER NOT NULL DEFAULT 0")
             if "ledger" in tables:
                 held: dict[int, list[int]] = {}
                 for (key,) in conn.execute("SELECT key FROM ledger ORDER BY key"):
@@ -624,6 +660,9 @@ class SqliteStore:
                 "dropped_total FROM device_state"
             )
         }
+        lost = dict(
+            self._conn().execute("SELECT device_id, sum(lost) FROM streams GROUP BY device_id")
+        )
         snapshots = []
         for device_id in sorted(set(devices) | set(states)):
             status, received_ms, health, seen_ms, dropped = states.get(
@@ -638,6 +677,7 @@ class SqliteStore:
                     health=Health.model_validate_json(health) if health else None,
                     last_seen=_from_ms(seen_ms),
                     outbox_dropped_total=dropped or 0,
+                    events_lost=int(lost.get(device_id) or 0),
                 )
             )
         return snapshots

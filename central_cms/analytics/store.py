@@ -53,6 +53,8 @@ class DeviceSnapshot:
     health: Health | None
     last_seen: datetime | None
     outbox_dropped_total: int = 0
+    # Events the device dropped unsent (outbox budget) that the store never received.
+    events_lost: int = 0
 
 
 class FleetStore(Protocol):

@@ -45,13 +45,21 @@ class AckWatermark:
         self._merge(_runs(sorted(stored_seqs)))
         return self.up_to_seq
 
+    def skip(self, dropped: Iterable[SeqRange]) -> int:
+        """Mark seqs the device dropped unsent as done, though not stored, so the
+        watermark can pass them (issue 13.4); returns how many of them were not stored
+        already, the events lost for good. Marking the same range again counts nothing."""
+        ranges = _merged(dropped)  # the wire forbids overlaps; count each seq once anyway
+        lost = sum(last - first + 1 for first, last in _without(ranges, self._held()))
+        self._merge(ranges)
+        return lost
+
+    def _held(self) -> list[SeqRange]:
+        held = [(1, self.up_to_seq)] if self.up_to_seq >= 1 else []
+        return [*held, *self._above]
+
     def _merge(self, ranges: Sequence[SeqRange]) -> None:
-        merged: list[SeqRange] = []
-        for first, last in sorted([*self._above, *ranges]):
-            if merged and first <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-            else:
-                merged.append((first, last))
+        merged = _merged([*self._above, *ranges])
         while merged and merged[0][0] <= self.up_to_seq + 1:
             self.up_to_seq = max(self.up_to_seq, merged.pop(0)[1])
         self._above = merged
@@ -71,3 +79,29 @@ def _runs(seqs: Sequence[int]) -> list[SeqRange]:
         else:
             runs.append((seq, seq))
     return runs
+
+
+def _merged(ranges: Iterable[SeqRange]) -> list[SeqRange]:
+    merged: list[SeqRange] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _without(ranges: Sequence[SeqRange], held: Sequence[SeqRange]) -> list[SeqRange]:
+    """The parts of sorted `ranges` outside the sorted, disjoint `held` ranges."""
+    out: list[SeqRange] = []
+    for first, last in ranges:
+        start = first
+        for held_first, held_last in held:
+            if held_last < start or held_first > last:
+                continue
+            if held_first > start:
+                out.append((start, held_first - 1))
+            start = max(start, held_last + 1)
+        if start <= last:
+            out.append((start, last))
+    return out

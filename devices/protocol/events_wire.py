@@ -23,11 +23,13 @@ import msgspec
 
 from devices.protocol.errors import ProtocolError
 from devices.protocol.messages import (
+    MAX_DROPPED_RANGES,
     SHA256_PATTERN,
     SHORT_TEXT_MAX,
     UUID_PATTERN,
     VISITOR_HASH_PATTERN,
     EventBatch,
+    dropped_ranges_problem,
 )
 from devices.protocol.topics import ID_PATTERN
 
@@ -46,6 +48,7 @@ ShortText = Annotated[str, msgspec.Meta(max_length=SHORT_TEXT_MAX)]
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
+Seq = Annotated[int, msgspec.Meta(ge=1)]
 
 
 class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
@@ -96,7 +99,7 @@ class SessionEndedData(_Struct, frozen=True):
 class _Event(_Struct, frozen=True, tag_field="type"):
     TYPE: ClassVar[str]
     id: str  # UUID_PATTERN, checked by `_check_patterns`
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    seq: Seq
     at: Instant
 
 
@@ -148,6 +151,9 @@ class Batch(_Struct, frozen=True):
     outbox_epoch: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}\Z")]
     events: Annotated[tuple[Event, ...], msgspec.Meta(min_length=1, max_length=5000)]
     dropped_total: Count = 0
+    dropped: Annotated[
+        tuple[tuple[Seq, Seq], ...], msgspec.Meta(max_length=MAX_DROPPED_RANGES)
+    ] = ()
 
 
 _DECODER = msgspec.json.Decoder(Batch)
@@ -168,6 +174,9 @@ def decode_batch(payload: bytes) -> Batch:
         if event.seq <= seq:
             raise ProtocolError(f"events.{index}.seq", "events must be in ascending seq order")
         seq = event.seq
+    problem = dropped_ranges_problem(batch.dropped, batch.events[0].seq)
+    if problem is not None:
+        raise ProtocolError("dropped", problem)
     _check_patterns(batch)
     return batch
 

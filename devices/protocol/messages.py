@@ -543,6 +543,24 @@ EVENT_TYPES: dict[str, type[_EventBase]] = {
 }
 
 _OutboxEpoch = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+DroppedRange = tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
+MAX_DROPPED_RANGES = 1000
+
+
+def dropped_ranges_problem(ranges: tuple[tuple[int, int], ...], first_seq: int) -> str | None:
+    """What is wrong with a batch's `dropped` ranges, if anything. An outbox drops its
+    oldest events, so every dropped seq lies below the events it still sends: a range
+    at or above the batch's first seq would let the watermark skip events to come."""
+    previous = 0
+    for first, last in ranges:
+        if first > last:
+            return f"dropped range [{first}, {last}] must not end before it starts"
+        if first <= previous:
+            return "dropped ranges must ascend without overlapping"
+        if last >= first_seq:
+            return f"dropped range [{first}, {last}] must lie below the first event's seq"
+        previous = last
+    return None
 
 
 class EventBatch(Message):
@@ -558,12 +576,19 @@ class EventBatch(Message):
     outbox_epoch: _OutboxEpoch
     events: tuple[Event, ...] = Field(min_length=1, max_length=5000)
     dropped_total: int = Field(default=0, ge=0)
+    # Seq ranges [first, last] the outbox dropped for its disk budget and the CMS has
+    # not acknowledged yet (issue 13.4): the ingest counts them as lost and lets its
+    # watermark pass them, or the stream would wait for them forever.
+    dropped: tuple[DroppedRange, ...] = Field(default=(), max_length=MAX_DROPPED_RANGES)
 
     @model_validator(mode="after")
     def _sequence_ascends(self) -> Self:
         seqs = [event.seq for event in self.events]
         if any(b <= a for a, b in itertools.pairwise(seqs)):
             raise ValueError("events must be in strictly ascending seq order")
+        problem = dropped_ranges_problem(self.dropped, self.events[0].seq)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -50,13 +50,14 @@ class SimDevice:
         *,
         resend_after_s: float = 1.0,
         batch_events: int = 500,
+        budget_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.device_id = device_id
         self.clock = ManualClock(T0)
         self.outbox = Outbox(
             folder / f"{device_id}.sqlite3",
             device_id=device_id,
-            budget_bytes=64 * 1024 * 1024,
+            budget_bytes=budget_bytes,
             clock=self.clock,
         )
         self.sender = OutboxSender(
@@ -69,6 +70,7 @@ class SimDevice:
             ),
         )
         self.recorded = 0
+        self.acks_received = 0
         self.drained = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -110,6 +112,7 @@ class SimDevice:
 
     def _ack(self, topic: str, payload: bytes) -> None:
         self.sender.on_ack(parse(EventAck, payload))
+        self.acks_received += 1
         if self.outbox.pending == 0:
             self.drained.set()
         self._wake.set()

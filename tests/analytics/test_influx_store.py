@@ -175,6 +175,22 @@ def test_a_resend_is_not_written_twice_and_the_ack_waits_for_a_gap(vm, state):
     store.close()
 
 
+def test_seqs_the_device_dropped_unsent_let_the_ack_pass_and_count_as_lost(vm, state):
+    store = influx(vm.url, state)
+    first = batch("sig-riverton-01", [play(n, T0 + timedelta(seconds=n)) for n in range(1, 11)])
+    assert store.store_batches([(from_model(first), SIG)])[0].up_to_seq == 10
+    # The outbox filled: 5-30 went unacknowledged (5-10 had reached the CMS), 11-30 unsent.
+    held = batch("sig-riverton-01", [play(n, T0 + timedelta(seconds=n)) for n in range(31, 41)])
+    held = held.model_copy(update={"dropped": ((5, 30),), "dropped_total": 26})
+    for _ in range(2):  # a re-send carries the same ranges: counted once
+        outcome = store.store_batches([(from_model(held), SIG)])[0]
+        assert outcome.up_to_seq == 40
+    (snapshot,) = [s for s in state.fleet() if s.device_id == "sig-riverton-01"]
+    assert snapshot.events_lost == 20
+    assert sum(len(v) for v in vm.export("play_seq").values()) == 20
+    store.close()
+
+
 def test_a_write_the_server_refused_is_never_acknowledged(vm, state):
     store = influx(vm.url, state, retries=0)
     vm.stop()

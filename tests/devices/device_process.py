@@ -3,7 +3,9 @@
     python -m tests.devices.device_process --config device.toml --emit 300
 
 records `--emit` proof-of-play events into the outbox at start, prints
-`recorded N`, then runs until SIGTERM (or until a test kills it).
+`recorded N`, then runs until SIGTERM (or until a test kills it). Commands it runs and
+reboots it is asked for are printed (`ran <command id>`, `rebooted`), so a test sees
+them across restarts; the reboot is a fake that reboots nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devices.agent import DeviceAgent, RecordingSystem
-from devices.app import AgentServices
+from devices.agent import DeviceAgent
+from devices.app import AgentServices, CommandOutcome
 from devices.config import load_device_config
-from devices.protocol import PlayData, PlayOutcome
+from devices.protocol import Command, PlayData, PlayOutcome
 from tests.devices.harness import RecordingApp
 
 
@@ -43,6 +45,17 @@ class EmittingApp(RecordingApp):
             )
         print(f"recorded {self.emit}", flush=True)
 
+    def run_command(self, command: Command) -> CommandOutcome:
+        print(f"ran {command.id}", flush=True)
+        return super().run_command(command)
+
+
+class PrintingSystem:
+    """The reboot seam: tells the test instead of rebooting the machine."""
+
+    def reboot(self) -> None:
+        print("rebooted", flush=True)
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -51,7 +64,7 @@ def main() -> int:
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     agent = DeviceAgent(
-        load_device_config(options.config), EmittingApp(options.emit), system=RecordingSystem()
+        load_device_config(options.config), EmittingApp(options.emit), system=PrintingSystem()
     )
     agent.start()
     if agent.link.connected.wait(30):

@@ -1,4 +1,5 @@
-"""A real device process killed with SIGKILL: the broker's last will and the outbox."""
+"""A real device process killed with SIGKILL: the broker's last will, the outbox, and
+commands that come back after a restart."""
 
 from __future__ import annotations
 
@@ -8,12 +9,24 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from devices.broker import mosquitto_conf
-from devices.protocol import Channel, DeviceState, SigningKey, Status, device_topic, parse
+from devices.protocol import (
+    Channel,
+    Command,
+    CommandName,
+    CommandResult,
+    DeviceState,
+    SigningKey,
+    Status,
+    device_topic,
+    parse,
+    sign,
+)
 from tests.brokers import free_port, start_mosquitto
 from tests.devices.harness import (
     AckingConsumer,
@@ -152,3 +165,65 @@ def test_outbox_events_survive_sigkill_and_arrive_exactly_once_after_ack(
             outbox.close()
     finally:
         consumer.close()
+
+
+def test_a_reboot_replayed_after_the_restart_it_caused_does_not_run_again(
+    tmp_path, broker, processes
+):
+    device_id = unique_id("sig")
+    key = SigningKey.generate()
+    config = write_device_config(tmp_path, device_id, port=broker.port, keys=[key])
+    status_topic = device_topic(device_id, Channel.STATUS)
+    results_topic = device_topic(device_id, Channel.COMMAND_RESULTS)
+    commands_topic = device_topic(device_id, Channel.COMMANDS)
+    cms = Observer(broker.port, [status_topic, results_topic])
+    now = datetime.now(UTC)
+
+    def command(name: CommandName, command_id: str, issued_at: datetime = now) -> bytes:
+        return sign(
+            Command(
+                id=command_id,
+                device_id=device_id,
+                name=name,
+                issued_at=issued_at,
+                expires_at=now + timedelta(minutes=10),
+            ),
+            key,
+        )
+
+    def states() -> list[DeviceState]:
+        return [parse(Status, p).state for p in cms.payloads(status_topic) if p]
+
+    def results() -> dict[str, CommandResult]:
+        found = (parse(CommandResult, p) for p in cms.payloads(results_topic))
+        return {r.command_id: r for r in found}
+
+    try:
+        first = DeviceProcess(config)
+        processes.append(first)
+        assert cms.wait_for(lambda: states()[-1:] == [DeviceState.ONLINE], 30)
+        # Retained, so the broker hands it to every later session too, as a replay would.
+        cms.publish(commands_topic, command(CommandName.REBOOT, "reboot-1"), retain=True)
+        assert first.wait_for_line("rebooted")
+        first.kill(signal.SIGKILL)  # the reboot itself
+        assert cms.wait_for(lambda: states()[-1:] == [DeviceState.OFFLINE], 30)
+
+        second = DeviceProcess(config)
+        processes.append(second)
+        assert cms.wait_for(lambda: states()[-1:] == [DeviceState.ONLINE], 30)
+        # The replayed reboot arrives first; a reboot issued earlier is refused, though
+        # its id is new; then a command that does run, after both.
+        cms.publish(
+            commands_topic, command(CommandName.REBOOT, "reboot-0", now - timedelta(seconds=1))
+        )
+        cms.publish(commands_topic, command(CommandName.IDENTIFY, "identify-2"))
+        assert second.wait_for_line("ran identify-2")
+        assert "rebooted" not in second.lines
+        assert cms.wait_for(lambda: {"reboot-0", "identify-2"} <= set(results()), 30)
+        assert not results()["reboot-0"].ok
+        assert "not after the last reboot" in results()["reboot-0"].detail
+        answers = [parse(CommandResult, p).command_id for p in cms.payloads(results_topic)]
+        assert answers.count("reboot-1") <= 1  # the replay got no second answer
+    finally:
+        cms.publish(commands_topic, b"", retain=True)
+        cms.close()

@@ -41,16 +41,17 @@ def _id(seq: int) -> str:
 
 
 def every_kind_of_event() -> EventBatch:
-    """One event of each type with every optional field set."""
+    """One event of each type with every optional field set, above seqs dropped."""
     at = [AT + timedelta(seconds=n) for n in range(7)]
     return EventBatch(
         device_id="riverton-library-sc-01",
         outbox_epoch="f" * 32,
-        dropped_total=3,
+        dropped_total=8,
+        dropped=((1, 2), (4, 9)),  # the wire allows several ranges
         events=(
             PlayEvent(
-                id=_id(1),
-                seq=1,
+                id=_id(11),
+                seq=11,
                 at=at[1],
                 data=PlayData(
                     item_id="swim-1",
@@ -66,14 +67,14 @@ def every_kind_of_event() -> EventBatch:
                 ),
             ),
             SplashShownEvent(
-                id=_id(2),
-                seq=2,
+                id=_id(12),
+                seq=12,
                 at=at[2],
                 data=SplashShownData(client_hash=VISITOR, visitor_hash=VISITOR, language="vi"),
             ),
             TermsAcceptedEvent(
-                id=_id(3),
-                seq=3,
+                id=_id(13),
+                seq=13,
                 at=at[3],
                 data=TermsAcceptedData(
                     client_hash=VISITOR,
@@ -84,17 +85,20 @@ def every_kind_of_event() -> EventBatch:
                 ),
             ),
             PromoShownEvent(
-                id=_id(4),
-                seq=4,
+                id=_id(14),
+                seq=14,
                 at=at[4],
                 data=PromoShownData(client_hash=VISITOR, item_id="holiday-1", campaign_id="hols"),
             ),
             PromoClickedEvent(
-                id=_id(5), seq=5, at=at[5], data=PromoClickedData(client_hash=VISITOR, item_id="h")
+                id=_id(15),
+                seq=15,
+                at=at[5],
+                data=PromoClickedData(client_hash=VISITOR, item_id="h"),
             ),
             SessionEndedEvent(
-                id=_id(7),
-                seq=7,
+                id=_id(17),
+                seq=17,
                 at=at[6],
                 data=SessionEndedData(
                     client_hash=VISITOR, duration_s=1800, bytes_in=10, bytes_out=20, reason="idle"
@@ -136,7 +140,11 @@ def test_what_the_models_write_decodes_to_the_same_values():
         (("events", 2, "data", "language"), "x" * 201, "events.2.data.language"),
         (("events", 0, "data", "shown_s"), -1, "events.0.data.shown_s"),
         (("events", 3, "type"), "portal.unknown", "events.3.type"),
-        (("events", 4, "seq"), 4, "events.4.seq"),  # not ascending
+        (("events", 4, "seq"), 14, "events.4.seq"),  # not ascending
+        (("dropped", 0, 0), 0, "dropped.0.0"),
+        (("dropped", 1, 1), 11, "dropped"),  # reaches the batch's first event
+        (("dropped", 1, 0), 2, "dropped"),  # overlaps the range before
+        (("dropped", 0, 0), 3, "dropped"),  # ends before it starts
         (("events",), [], "events"),
         (("outbox_epoch",), "F" * 32, "outbox_epoch"),
         (("schema",), "ds.events/2", "schema"),
@@ -158,8 +166,8 @@ def test_a_batch_the_models_refuse_is_refused_naming_the_field(path, value, fiel
 
 def test_numbers_in_strings_are_refused_though_the_models_coerce_them():
     wire = json.loads(every_kind_of_event().encode())
-    wire["events"][0]["seq"] = "1"
-    assert parse(EventBatch, json.dumps(wire)).events[0].seq == 1
+    wire["events"][0]["seq"] = "11"
+    assert parse(EventBatch, json.dumps(wire)).events[0].seq == 11
     with pytest.raises(ProtocolError, match="Expected `int`"):
         decode_batch(json.dumps(wire).encode())
 

@@ -70,6 +70,23 @@ def test_full_outbox_drops_the_oldest_and_counts_them(tmp_path, clock):
     assert batch.dropped_total == outbox.dropped_total
 
 
+def test_dropped_seqs_travel_with_every_batch_until_an_ack_passes_them(tmp_path, clock):
+    outbox = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=2000, clock=clock)
+    for n in range(40):
+        outbox.record(play(n))
+    first_kept = outbox.first_pending_seq()
+    assert outbox.dropped_ranges() == [(1, first_kept - 1)]
+    outbox.close()
+
+    again = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=2000, clock=clock)
+    payload, _ = again.batch_after(first_kept, 1)  # any batch, even a later one
+    assert parse(EventBatch, payload).dropped == ((1, first_kept - 1),)
+    again.acknowledge(first_kept)
+    payload, _ = again.batch_after(first_kept, 1)
+    assert parse(EventBatch, payload).dropped == ()
+    assert again.dropped_total == first_kept - 1
+
+
 def test_a_new_outbox_starts_a_new_epoch(tmp_path, clock):
     first = Outbox(tmp_path / "a.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
     second = Outbox(tmp_path / "b.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
@@ -110,6 +127,23 @@ def test_sender_ignores_acks_for_another_epoch(tmp_path, clock):
     sender.pump()
     sender.on_ack(EventAck(device_id="sig-a", outbox_epoch="f" * 32, up_to_seq=1))
     assert outbox.pending == 1
+
+
+def test_sender_refuses_an_ack_beyond_what_was_ever_sent_and_believes_the_last_run(tmp_path, clock):
+    outbox = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
+    for n in range(10):
+        outbox.record(play(n))
+    sender = OutboxSender(outbox, lambda payload: None, SenderSettings(window_events=6))
+    sender.pump()  # 1-6 sent
+    sender.on_ack(EventAck(device_id="sig-a", outbox_epoch=outbox.epoch, up_to_seq=7))
+    assert (sender.acked, outbox.pending, sender.refused_acks) == (0, 10, 1)
+    outbox.close()
+
+    # After a restart the ack for what the last run sent still counts.
+    again = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
+    restarted = OutboxSender(again, lambda payload: None)
+    restarted.on_ack(EventAck(device_id="sig-a", outbox_epoch=again.epoch, up_to_seq=6))
+    assert (restarted.acked, again.pending) == (6, 4)
 
 
 def test_stream_through_a_dropping_broker_arrives_complete_and_exactly_once(tmp_path):

@@ -276,6 +276,37 @@ def test_ack_watermark_kept_as_ranges_knows_every_stored_seq_after_a_reload(batc
     assert len(watermark.above) <= len(stored)
 
 
+seq_ranges = st.lists(
+    st.tuples(st.integers(min_value=1, max_value=80), st.integers(min_value=0, max_value=10)),
+    max_size=4,
+).map(lambda pairs: [(first, first + length) for first, length in pairs])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(1, 90), max_size=20), seq_ranges), max_size=8))
+def test_dropped_ranges_pass_the_watermark_and_count_only_what_was_never_stored(steps):
+    """Issue 13.4: seqs the device dropped unsent are done, not stored; a seq counts as
+    lost once, and only if it was not stored before."""
+    from devices.protocol.acks import AckWatermark
+
+    done: set[int] = set()
+    lost_total = 0
+    watermark = AckWatermark()
+    for stored, dropped in steps:
+        watermark = AckWatermark(watermark.up_to_seq, watermark.above)  # as a store reloads
+        skipped = {seq for first, last in dropped for seq in range(first, last + 1)}
+        assert watermark.skip(dropped) == len(skipped - done)
+        lost_total += len(skipped - done)
+        watermark.add(stored)
+        done |= skipped | set(stored)
+        expected = 0
+        while expected + 1 in done:
+            expected += 1
+        assert watermark.up_to_seq == expected
+        assert all(watermark.holds(seq) == (seq in done) for seq in range(1, 100))
+    assert lost_total <= len(done)
+
+
 def test_time_of_day_with_an_offset_is_refused():
     wire = manifest().to_json()
     wire["items"][0]["schedules"][0]["windows"][0]["start"] = "07:00:00+08:00"
