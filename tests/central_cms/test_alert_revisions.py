@@ -4,6 +4,7 @@ devices can tell a clear or an edit from a replay of what it replaced."""
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import threading
 from datetime import timedelta
@@ -170,3 +171,63 @@ def test_two_cms_processes_publish_a_scopes_alerts_in_revision_order(config, clo
         watcher.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
         watcher.loop_stop()
         watcher.disconnect()
+
+
+def test_staff_change_a_live_alert_and_devices_get_the_new_words(
+    client, session, rt, publisher, clock
+):
+    add_site(session, rt, "cannington-lp")
+    fleet.create_user(
+        session, rt, None, username="comms", password=PASSWORD, role=m.Role.ADMIN, sites=[]
+    )
+    session.commit()
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"username": "comms", "password": PASSWORD, "csrf_token": token})
+    page = client.get("/alerts/")
+    sent = client.post(
+        "/alerts/",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "scope": "cannington-lp",
+            "severity": "warning",
+            "title": "Cannington Leisureplex closed",
+            "body": "",
+            "minutes": "60",
+        },
+        follow_redirects=True,
+    )
+    [before] = published(publisher, rt, "cannington-lp")
+    assert f'/alerts/{before.id}/edit"' in sent.text
+
+    form = client.get(f"/alerts/{before.id}/edit")
+    assert 'value="Cannington Leisureplex closed"' in form.text and 'value="60"' in form.text
+    clock.advance(minutes=10)
+    changed = client.post(
+        f"/alerts/{before.id}/edit",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "severity": "emergency",
+            "title": "Cannington closed until 3pm",
+            "body": "Power failure",
+            "minutes": "30",
+        },
+        follow_redirects=True,
+    )
+    assert "Changed “Cannington closed until 3pm”" in changed.text
+    after = published(publisher, rt, "cannington-lp")[-1]
+    assert (after.id, after.issued_at) == (before.id, before.issued_at)
+    assert (after.title, after.severity, after.revision > before.revision) == (
+        "Cannington closed until 3pm",
+        Severity.EMERGENCY,
+        True,
+    )
+    assert after.expires_at == clock.now() + timedelta(minutes=30)
+
+
+PASSWORD = "correct horse battery"
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)

@@ -160,7 +160,7 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
     expect(admin.get_by_text(f"Cleared “{CLOSED}”.")).to_be_visible()
     cleared_at = time.monotonic()
 
-    def left_s() -> float:
+    def left_s():
         return max(0.0, 5.0 - (time.monotonic() - cleared_at))
 
     assert display.wait_for(lambda f: shows_campaign(f) and not alert_showing(alerted), 5), (
