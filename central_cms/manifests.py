@@ -24,7 +24,7 @@ from central_cms import snapshot
 from central_cms.compiler import CampaignIndex, DeviceSpec, ManifestCompiler, Targets
 from central_cms.media import rendition
 from central_cms.runtime import CmsRuntime
-from devices.protocol import Channel, Fit, ItemKind, alert_topic, device_topic, sign
+from devices.protocol import Channel, Fit, ItemKind, device_topic, sign
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +197,8 @@ def republish_all(session: Session, rt: CmsRuntime) -> int:
             device_topic(state.device_id, Channel.MANIFEST), state.payload, retain=True
         )
         count += 1
-    from central_cms.alerts import latest_payloads
-
-    for scope, payload in latest_payloads(session, rt).items():
-        rt.publisher.publish(alert_topic(scope), payload, retain=True)
-        count += 1
     session.rollback()
+    from central_cms import alerts
+
+    count += alerts.republish(session, rt)
     return count

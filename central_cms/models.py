@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -256,6 +257,19 @@ class Alert(Base):
     expires_at: Mapped[datetime] = mapped_column(Timestamp)
     cleared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(100))
+    # The revision of this alert's latest message on its scope's topic (issue 13); 0 for
+    # alerts sent before revisions existed.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AlertScope(Base):
+    """Per alert scope, the highest revision stamped on a message for it. Its row stays
+    locked from the stamp until the commit after publishing, so CMS processes publish
+    one scope's messages in revision order (central_cms/alerts.py)."""
+
+    __tablename__ = "alert_scopes"
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 class User(Base):

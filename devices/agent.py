@@ -293,8 +293,18 @@ class DeviceAgent:
             return False
         with self._lock:
             known = self._alerts.get(scope)
-            if known is not None and alert.issued_at <= known.issued_at and alert != known:
-                log.warning("ignoring alert %s: older than %s", alert.id, known.id)
+            if known is not None and alert.order <= known.order:
+                # The same message again (QoS 1, the retained copy after a restart) changes
+                # nothing; an older one (a replay) must not undo a clear or an edit.
+                if alert != known:
+                    log.warning(
+                        "ignoring alert %s revision %d on %s: not newer than revision %d of %s",
+                        alert.id,
+                        alert.revision,
+                        scope,
+                        known.revision,
+                        known.id,
+                    )
                 return False
             self._alerts[scope] = alert
             self._alert_payloads[scope] = payload
@@ -302,7 +312,11 @@ class DeviceAgent:
         if persist:
             self._stored.save_alerts(payloads)
         log.info(
-            "alert %s for %s: %s", alert.id, scope, "cleared" if alert.cleared else alert.title
+            "alert %s revision %d for %s: %s",
+            alert.id,
+            alert.revision,
+            scope,
+            "cleared" if alert.cleared else alert.title,
         )
         return True
 

@@ -3,6 +3,15 @@
 Promotions are the manifest's items whose schedules are open now (the same evaluator as
 the signage player), highest priority first; when none is open, the site's open default
 items. Colours from the CMS are kept only when their contrast passes WCAG 2.1 AA.
+
+Under an alert (issue 13), by severity:
+
+- info: a banner above the normal page; promotions and opening hours stay.
+- warning and emergency: the alert replaces the promotions and the opening hours (a
+  closed pool's usual hours, or a swim carnival next to a fire warning, would mislead).
+
+Whatever the severity, the visitor can still read and accept the terms and go online:
+the Wi-Fi is how many of them will find out more.
 """
 
 from __future__ import annotations
@@ -46,6 +55,11 @@ class AlertBanner:
     title: str
     body: str
     severity: Severity
+
+    @property
+    def replaces_content(self) -> bool:
+        """Whether the page drops its promotions and opening hours for this alert."""
+        return self.severity is not Severity.INFO
 
 
 @dataclass(frozen=True)
@@ -155,12 +169,15 @@ def splash_view(
     )
     change = next_manifest_change(manifest, alerts, at)
     banner = AlertBanner(_clean(alert.title), _clean(alert.body), alert.severity) if alert else None
+    if banner is not None and banner.replaces_content:
+        promos, hours = (), ()  # nor are promotions counted as shown
     key = "|".join(
         [
             str(manifest.version),
             ",".join(p.item_id for p in promos),
             alert.id if alert else "",
             str(alert.issued_at) if alert else "",
+            str(alert.revision) if alert else "",  # an edit changes the words
         ]
     )
     return SplashView(

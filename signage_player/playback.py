@@ -101,7 +101,8 @@ class Slot:
             return False
         if self.screen is Screen.ALERT:
             assert self.alert is not None and other.alert is not None
-            return (self.alert.id, self.alert.issued_at) == (other.alert.id, other.alert.issued_at)
+            # An edit (a higher revision of the same alert) is a new slot: new words on screen.
+            return (self.alert.id, self.alert.order) == (other.alert.id, other.alert.order)
         return self.reason is other.reason
 
 
@@ -275,7 +276,7 @@ def _boundary(state: PlayState, inputs: Inputs, at: datetime) -> tuple[datetime,
         manifest.device_id,
         manifest.version,
         manifest.generated_at,
-        tuple((a.id, a.issued_at, a.cleared, a.expires_at) for a in inputs.alerts),
+        tuple((a.id, a.order, a.cleared, a.expires_at) for a in inputs.alerts),
     )
     if state.boundary_key == key and state.boundary is not None and state.boundary > at:
         return state.boundary, state

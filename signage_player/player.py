@@ -308,7 +308,7 @@ class SignagePlayer:
         if slot.screen is Screen.ITEM and slot.item is not None and manifest is not None:
             key = ("item", slot.item, canvas, roadside, manifest.site.brand_colour)
         elif slot.screen is Screen.ALERT and slot.alert is not None:
-            key = ("alert", slot.alert.id, slot.alert.issued_at, canvas, roadside)
+            key = ("alert", slot.alert.id, slot.alert.order, canvas, roadside)
         elif slot.screen is Screen.IDENTIFY:
             key = ("identify", manifest.site.name if manifest else "", canvas)
         else:

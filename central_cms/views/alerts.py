@@ -1,10 +1,11 @@
-"""Alerts: send to all devices or one site, with an expiry; clear early."""
+"""Alerts: send to all devices or one site, with an expiry; change or clear early."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -12,9 +13,9 @@ from central_cms import alerts as service
 from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
-from central_cms.policy import Permission
+from central_cms.policy import Permission, require
 from central_cms.views.common import context, flash_invalid
-from devices.protocol import Severity
+from devices.protocol import ALL_SCOPE, Severity
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
@@ -56,6 +57,57 @@ def send() -> Response:
         flash(f"Alert “{alert.title}” sent; it ends at {_local(alert.expires_at)}.", "ok")
     except Invalid as error:
         flash_invalid(error)
+    return redirect(url_for("alerts.index"))
+
+
+@bp.get("/<alert_id>/edit")
+@permission_required(Permission.ALERT_WRITE)
+def edit(alert_id: str) -> str | Response:
+    s, rt, actor = context()
+    alert = s.get(m.Alert, alert_id)
+    if alert is None:
+        abort(404)
+    require(
+        actor, Permission.ALERT_WRITE, site_ids=[] if alert.scope == ALL_SCOPE else [alert.scope]
+    )
+    now = rt.clock.now()
+    if alert.cleared or alert.expires_at <= now:
+        flash(f"“{alert.title}” has ended: send a new alert instead.", "error")
+        return redirect(url_for("alerts.index"))
+    left = max(1, math.ceil((alert.expires_at - now).total_seconds() / 60))
+    return render_template("alert_edit.html", alert=alert, severities=list(Severity), minutes=left)
+
+
+@bp.post("/<alert_id>/edit")
+@permission_required(Permission.ALERT_WRITE)
+def change(alert_id: str) -> Response:
+    s, rt, actor = context()
+    form = request.form
+    try:
+        minutes = int(form.get("minutes", ""))
+        if not 1 <= minutes <= 7 * 24 * 60:
+            raise ValueError
+    except ValueError:
+        flash("Give how long the alert lasts from now, 1 to 10080 minutes.", "error")
+        return redirect(url_for("alerts.edit", alert_id=alert_id))
+    try:
+        alert = service.edit_alert(
+            s,
+            rt,
+            actor,
+            alert_id,
+            title=form.get("title", ""),
+            body=form.get("body", ""),
+            severity=Severity(form.get("severity", "warning")),
+            expires_at=rt.clock.now() + timedelta(minutes=minutes),
+        )
+    except Invalid as error:
+        flash_invalid(error)
+        return redirect(url_for("alerts.edit", alert_id=alert_id))
+    except ValueError:
+        flash("Choose a severity from the list.", "error")
+        return redirect(url_for("alerts.edit", alert_id=alert_id))
+    flash(f"Changed “{alert.title}”; it ends at {_local(alert.expires_at)}.", "ok")
     return redirect(url_for("alerts.index"))
 
 

@@ -1,13 +1,15 @@
 """The whole system as `digital-spaces demo` runs it, driven as people use it.
 
 Editor and approver in the CMS, screens checked from their own frames, a visitor on the
-Wi-Fi splash at a phone viewport, an alert to one site, then the analytics page.
+Wi-Fi splash at a phone viewport, an alert to one site sent and cleared, then the
+analytics page.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.browser
 
 TARGETED = ("sig-cannington-lp-foyer-01", "sig-bentley-lib-foyer-01")
 CAMPAIGN = "Summer swim carnival"
+CLOSED = "Cannington Leisureplex closed"
 MAGENTA = (230, 0, 126)
 
 
@@ -124,20 +127,59 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
     expect(phone.get_by_role("heading", name="You are online")).to_be_visible()
     phone.screenshot(path=str(shots / "05-visitor-online.png"), full_page=True)
 
-    # 5. An alert to one site switches its screens, and only its screens.
+    # 5. An alert to one site takes over its screens and its Wi-Fi splash, and only that
+    #    site's; cleared, both are back on their schedule within 5 s (issue 13).
     admin = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in(admin, base, "admin")
     admin.get_by_role("link", name="Alerts").click()
     admin.get_by_label("Send to").select_option("cannington-leisureplex")
-    admin.get_by_label("Title").fill("Pool closed: lightning")
-    admin.get_by_label("Message").fill("The outdoor pool is closed until the storm passes.")
+    admin.get_by_label("Title").fill(CLOSED)
+    admin.get_by_label("Message").fill("The centre is closed after a power failure.")
+    admin.get_by_label("Lasts (minutes)").fill("60")
     admin.get_by_role("button", name="Send alert").click()
+    expect(admin.get_by_text(f"Alert “{CLOSED}” sent")).to_be_visible()
     alerted = player(stack, "sig-cannington-lp-foyer-01")
     bentley = player(stack, "sig-bentley-lib-foyer-01")
     display = stack.display("sig-cannington-lp-foyer-01")
     assert display.wait_for(lambda f: not shows_campaign(f) and alert_showing(alerted), 15)
     save_frame(stack, "sig-cannington-lp-foyer-01", shots / "06-screen-alert.png")
     assert not alert_showing(bentley)
+
+    def splash_has_alert():
+        phone.goto(stack.visitor_url)
+        return phone.get_by_role("heading", name=CLOSED).count() == 1
+
+    assert eventually(splash_has_alert, 15, every_s=0.5), "the splash never showed the alert"
+    # A warning replaces promotions and opening hours; going online still works.
+    assert phone.get_by_role("heading", name="What's on").count() == 0
+    assert phone.get_by_role("heading", name="Opening hours").count() == 0
+    expect(phone.get_by_role("button", name="Accept and go online")).to_be_visible()
+    phone.screenshot(path=str(shots / "06-visitor-splash-alert.png"), full_page=True)
+
+    admin.get_by_role("button", name=f"Clear {CLOSED}").click()
+    expect(admin.get_by_text(f"Cleared “{CLOSED}”.")).to_be_visible()
+    cleared_at = time.monotonic()
+
+    def left_s():
+        return max(0.0, 5.0 - (time.monotonic() - cleared_at))
+
+    assert display.wait_for(lambda f: shows_campaign(f) and not alert_showing(alerted), 5), (
+        "the cleared alert stayed on the Cannington screen"
+    )
+
+    def splash_is_back():
+        phone.goto(stack.visitor_url)
+        return (
+            phone.get_by_role("heading", name=CLOSED).count() == 0
+            and phone.get_by_role("heading", name="What's on").count() == 1
+        )
+
+    assert eventually(splash_is_back, left_s(), every_s=0.5), (
+        "the cleared alert stayed on the splash"
+    )
+    assert time.monotonic() - cleared_at <= 5.0
+    expect(phone.get_by_alt_text("Summer swim carnival, all welcome")).to_be_visible()
+    save_frame(stack, "sig-cannington-lp-foyer-01", shots / "06-screen-alert-cleared.png")
 
     # 6. The analytics page shows the campaign's plays and the Wi-Fi session.
     plays = editor.locator(
