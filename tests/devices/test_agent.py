@@ -121,7 +121,7 @@ def test_signed_manifest_applies_only_after_its_assets_are_cached(
 
 
 def test_tampered_or_foreign_manifests_are_rejected_and_last_good_stays(
-    start_agent, cms, device_id, key, assets, tmp_path
+    start_agent, cms, device_id, key, assets, tmp_path, caplog
 ):
     app = RecordingApp()
     agent = start_agent(app)
@@ -142,7 +142,11 @@ def test_tampered_or_foreign_manifests_are_rejected_and_last_good_stays(
 
     assert app.wait_for(lambda: app.versions[-1:] == [6])
     assert app.versions == [1, 6]
-    assert agent.rejected_messages == 3
+    # Counted on this device's manifest topic: the shared broker may hold other tests'
+    # retained alerts, which this device rightly rejects too.
+    rejected = [r for r in caplog.records if f"rejected message on {topic}:" in r.getMessage()]
+    assert len(rejected) == 3
+    assert agent.rejected_messages >= 3
 
 
 def test_last_good_manifest_plays_after_a_restart_with_no_broker_message(
