@@ -232,7 +232,9 @@ def save_site(
     timezone: str,
     requires_approval: bool,
     opening_hours: list[dict[str, str]] | None = None,
+    allow_self_approval: bool | None = None,
 ) -> m.Site:
+    """`allow_self_approval` None keeps the site's setting (off for a new site)."""
     require(actor, Permission.SITE_WRITE)
     _check_id(site_id, "id")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -253,6 +255,8 @@ def save_site(
         action = "site.create"
     site.name, site.address, site.timezone = name.strip(), address.strip(), timezone
     site.requires_approval = requires_approval
+    if allow_self_approval is not None:
+        site.allow_self_approval = allow_self_approval
     if opening_hours is not None:
         site.opening_hours = opening_hours
     audit.record(session, actor, action, "site", site_id, rt.clock.now())

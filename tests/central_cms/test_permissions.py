@@ -20,7 +20,7 @@ from central_cms import alerts, campaigns, fleet, newsletter
 from central_cms import models as m
 from central_cms.compiler import Targets
 from devices.protocol import DeviceKind, ItemKind, Severity, TextSlide
-from tests.central_cms.conftest import ADMIN, login, make_user
+from tests.central_cms.conftest import ADMIN, APPROVER, login, make_user
 from tests.central_cms.images import png
 
 ROLES = list(m.Role)
@@ -46,7 +46,7 @@ def _campaign(session, rt, world, status: str) -> str:
     if status in ("pending", "published"):
         campaigns.submit(session, rt, ADMIN, made.id)
     if status == "published":
-        campaigns.approve(session, rt, ADMIN, made.id)
+        campaigns.approve(session, rt, APPROVER, made.id)
     return made.id
 
 
