@@ -94,5 +94,6 @@ def sign_out_everywhere(user_id: int) -> Response:
     s, rt, actor = context()
     username = _username(user_id)
     ended = fleet.sign_out_everywhere(s, rt, actor, username)
-    flash(f"Signed {username} out everywhere ({ended} sessions ended).", "ok")
+    sessions = "1 session" if ended == 1 else f"{ended} sessions"
+    flash(f"Signed {username} out everywhere ({sessions} ended).", "ok")
     return redirect(url_for("users.index"))
