@@ -52,20 +52,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_login_attempts_username_at", ["username", "at"], unique=False)
         batch_op.create_index("ix_login_attempts_address_at", ["address", "at"], unique=False)
 
-    with op.batch_alter_table("sites", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "allow_self_approval", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-
-    with op.batch_alter_table("manifest_states", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("asset_sha256s", sa.JSON(), nullable=False, server_default="[]")
-        )
-        batch_op.add_column(
-            sa.Column("previous_asset_sha256s", sa.JSON(), nullable=False, server_default="[]")
-        )
+    # Plain ALTER TABLE ... ADD COLUMN: recreating `sites` on SQLite (batch mode) would
+    # trip the foreign keys that point at it.
+    op.add_column(
+        "sites",
+        sa.Column("allow_self_approval", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "manifest_states",
+        sa.Column("asset_sha256s", sa.JSON(), nullable=False, server_default="[]"),
+    )
+    op.add_column(
+        "manifest_states",
+        sa.Column("previous_asset_sha256s", sa.JSON(), nullable=False, server_default="[]"),
+    )
     # Devices keep fetching what their last published manifest names.
     states = sa.table(
         "manifest_states",
@@ -87,11 +87,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("manifest_states", schema=None) as batch_op:
-        batch_op.drop_column("previous_asset_sha256s")
-        batch_op.drop_column("asset_sha256s")
-    with op.batch_alter_table("sites", schema=None) as batch_op:
-        batch_op.drop_column("allow_self_approval")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+), as in upgrade.
+    op.drop_column("manifest_states", "previous_asset_sha256s")
+    op.drop_column("manifest_states", "asset_sha256s")
+    op.drop_column("sites", "allow_self_approval")
     with op.batch_alter_table("login_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_login_attempts_address_at")
         batch_op.drop_index("ix_login_attempts_username_at")
