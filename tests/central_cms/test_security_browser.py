@@ -20,6 +20,7 @@ from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.compiler import Targets
 from central_cms.policy import Actor
+from central_cms.publisher import MqttPublisher
 from central_cms.runtime import runtime
 from devices.clock import SystemClock
 from devices.protocol import ItemKind, TextSlide
@@ -45,7 +46,9 @@ def server(config, request):
     def stop() -> None:
         httpd.shutdown()
         thread.join(10)
-        runtime(app).publisher.stop()
+        publisher = runtime(app).publisher
+        if isinstance(publisher, MqttPublisher):
+            publisher.stop()
         cms_db.database(app).engine.dispose()
 
     request.addfinalizer(stop)
