@@ -88,6 +88,14 @@ def _signup(session, rt, _world) -> int:
     return newsletter.store_signup(session, device, data, rt.clock.now()).id
 
 
+def _user_id(session, rt, _world) -> int:
+    """A throwaway user for the user-management endpoints to act on."""
+    name = f"target-{secrets.token_hex(3)}"
+    make_user(session, rt, name, m.Role.EDITOR)
+    user_id: int = session.scalars(select(m.User.id).where(m.User.username == name)).one()
+    return user_id
+
+
 def campaign_form(world) -> dict[str, Any]:
     return {
         "name": "Form campaign",
@@ -243,6 +251,21 @@ ENDPOINTS = [
             "password": "long enough pw",
             "role": "viewer",
         },
+        frozenset({A}),
+    ),
+    # Issue 13: changing who someone is or ending their sessions is for admins only.
+    Endpoint(
+        "ui change a user's role",
+        "POST",
+        lambda s, rt, w: f"/users/{_user_id(s, rt, w)}/role",
+        lambda w: {"role": "viewer"},
+        frozenset({A}),
+    ),
+    Endpoint(
+        "ui sign a user out everywhere",
+        "POST",
+        lambda s, rt, w: f"/users/{_user_id(s, rt, w)}/sign-out",
+        lambda w: {},
         frozenset({A}),
     ),
     # Newsletter sign-ups are visitors' email addresses: reading them is guarded too.
