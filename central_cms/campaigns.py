@@ -24,10 +24,10 @@ from central_cms import models as m
 from central_cms.compiler import ItemSpec, Targets
 from central_cms.errors import Invalid, NotFound
 from central_cms.manifests import devices_reached, sync_manifests
-from central_cms.policy import Actor, Permission, require
+from central_cms.policy import Actor, Forbidden, Permission, require
 from central_cms.rules import RuleViolation, check_items
 from central_cms.runtime import CmsRuntime
-from devices.protocol import Fit, ItemKind, Schedule, TextSlide
+from devices.protocol import Fit, ItemKind, ProfileKind, Schedule, TextSlide
 
 Status = m.CampaignStatus
 
@@ -237,6 +237,37 @@ def needs_approval(session: Session, actor: Actor, campaign: m.Campaign) -> bool
     return not actor.covers_sites(site_ids)
 
 
+def self_approval_refusal(session: Session, campaign: m.Campaign) -> str | None:
+    """Why the person who submitted `campaign` may not approve it too, or None.
+
+    Separation of duties (issue 13, point 10): someone else approves, unless every site
+    the campaign belongs to or reaches allows self-approval (small teams), and never
+    when it reaches a roadside screen, where a mistake is in front of every driver."""
+    targets = snapshot.targets_of(campaign.targets)
+    reached = [d for d in snapshot.load_devices(session) if targets.matches(d)]
+    site_ids = {campaign.owner_site_id} | set(targets.sites) | {d.site_id for d in reached}
+    sites = session.scalars(select(m.Site).where(m.Site.id.in_(site_ids))).all()
+    refusal = "you sent this campaign for approval, so another approver must approve it"
+    if not all(site.allow_self_approval for site in sites):
+        return refusal
+    profile_ids = set(targets.profiles) | {d.profile_id for d in reached}
+    roadside = session.scalars(
+        select(m.ScreenProfile.name).where(
+            m.ScreenProfile.id.in_(profile_ids), m.ScreenProfile.kind == ProfileKind.ROADSIDE
+        )
+    ).first()
+    if roadside is not None:
+        return f"{refusal}: it reaches roadside screens ({roadside})"
+    return None
+
+
+def may_approve(session: Session, actor: Actor, campaign: m.Campaign) -> bool:
+    """Whether `actor` sees the Approve button for this pending campaign."""
+    if not actor.can(Permission.CAMPAIGN_APPROVE) or campaign.status != Status.PENDING:
+        return False
+    return campaign.submitted_by != actor.username or not self_approval_refusal(session, campaign)
+
+
 def _check_rules_again(session: Session, campaign: m.Campaign) -> None:
     """Devices may have been added since the campaign was saved."""
     data = to_input(campaign)
@@ -282,6 +313,10 @@ def approve(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) ->
         raise Invalid(
             "status", f"Only a pending campaign can be approved; this one is {campaign.status}."
         )
+    if campaign.submitted_by == actor.username:
+        refusal = self_approval_refusal(session, campaign)
+        if refusal is not None:
+            raise Forbidden(refusal)
     _check_rules_again(session, campaign)
     return _publish(session, rt, actor, campaign, rt.clock.now())
 

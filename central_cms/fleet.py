@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -245,7 +245,9 @@ def save_site(
     timezone: str,
     requires_approval: bool,
     opening_hours: list[dict[str, str]] | None = None,
+    allow_self_approval: bool | None = None,
 ) -> m.Site:
+    """`allow_self_approval` None keeps the site's setting (off for a new site)."""
     require(actor, Permission.SITE_WRITE)
     _check_id(site_id, "id")
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -266,6 +268,8 @@ def save_site(
         action = "site.create"
     site.name, site.address, site.timezone = name.strip(), address.strip(), timezone
     site.requires_approval = requires_approval
+    if allow_self_approval is not None:
+        site.allow_self_approval = allow_self_approval
     if opening_hours is not None:
         site.opening_hours = opening_hours
     audit.record(session, actor, action, "site", site_id, rt.clock.now())
@@ -331,6 +335,74 @@ def create_user(
         )
     session.commit()
     return user
+
+
+def end_sessions_of(session: Session, user_id: int) -> int:
+    """Sign a user out everywhere (in the caller's transaction); returns how many ended."""
+    ended = session.scalars(
+        select(m.StaffSession.id).where(m.StaffSession.user_id == user_id)
+    ).all()
+    session.execute(delete(m.StaffSession).where(m.StaffSession.user_id == user_id))
+    return len(ended)
+
+
+def _user(session: Session, username: str) -> m.User:
+    user = session.scalars(select(m.User).where(m.User.username == username)).first()
+    if user is None:
+        raise NotFound(f"No user called {username}.")
+    return user
+
+
+def change_role(
+    session: Session,
+    rt: CmsRuntime,
+    actor: Actor,
+    username: str,
+    role: m.Role,
+    sites: list[str] | None = None,
+) -> m.User:
+    """A new role (and, for editors, sites); the user's sessions end, so they sign in
+    again with exactly the new permissions."""
+    require(actor, Permission.USER_WRITE)
+    user = _user(session, username)
+    old = user.role
+    user.role, user.sites = role.value, sorted(sites or [])
+    ended = end_sessions_of(session, user.id)
+    audit.record(
+        session, actor, "user.role", "user", username, rt.clock.now(),
+        role=role.value, was=old, sessions_ended=ended,
+    )  # fmt: skip
+    session.commit()
+    return user
+
+
+def set_password(
+    session: Session, rt: CmsRuntime, actor: Actor, username: str, password: str
+) -> m.User:
+    """A new password (a forgotten or leaked one); every session of the user ends."""
+    require(actor, Permission.USER_WRITE)
+    if len(password) < 10:
+        raise Invalid("password", "Use at least 10 characters.")
+    user = _user(session, username)
+    user.password_hash = generate_password_hash(password)
+    ended = end_sessions_of(session, user.id)
+    audit.record(
+        session, actor, "user.password", "user", username, rt.clock.now(), sessions_ended=ended
+    )
+    session.commit()
+    return user
+
+
+def sign_out_everywhere(session: Session, rt: CmsRuntime, actor: Actor, username: str) -> int:
+    """End every session of a user (a lost laptop, a shared computer); returns how many."""
+    require(actor, Permission.USER_WRITE)
+    user = _user(session, username)
+    ended = end_sessions_of(session, user.id)
+    audit.record(
+        session, actor, "user.sign_out", "user", username, rt.clock.now(), sessions_ended=ended
+    )
+    session.commit()
+    return ended
 
 
 def create_api_token(session: Session, rt: CmsRuntime, user: m.User, name: str) -> str:

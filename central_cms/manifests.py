@@ -174,7 +174,13 @@ def sync_manifests(
         session.execute(
             update(m.ManifestState)
             .where(m.ManifestState.device_id == device.id)
-            .values(payload=payload)
+            .values(
+                payload=payload,
+                # What the device's asset token may fetch: this manifest's assets and
+                # the last one's, which it may still be running (SET reads the old row).
+                previous_asset_sha256s=m.ManifestState.asset_sha256s,
+                asset_sha256s=sorted({a.sha256 for a in compiled.manifest.assets}),
+            )
         )
         outgoing.append((device.id, payload))
         report.published[device.id] = version

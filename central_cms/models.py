@@ -93,6 +93,9 @@ class Site(Base):
     # [{"day": "mon", "opens": "06:00", "closes": "21:00"}, ...]
     opening_hours: Mapped[list[Any]] = mapped_column(default=list)
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Small teams: the one who submitted a campaign may also approve it, when every site
+    # it reaches allows this; never for roadside screens (campaigns.self_approval_refusal).
+    allow_self_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     brand_colour: Mapped[str] = mapped_column(String(7), default="#003a70")
     # devices.protocol.PortalSettings as JSON, for the site's portal nodes; None: no portal.
     portal_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -148,6 +151,11 @@ class ManifestState(Base):
     valid_until: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     payload: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The sha256s this manifest names and those of the one before it: the device's asset
+    # token fetches only these (its pending manifest, and the current one it may still
+    # run while it downloads).
+    asset_sha256s: Mapped[list[Any]] = mapped_column(default=list)
+    previous_asset_sha256s: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Blob(Base):
@@ -296,13 +304,29 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class StaffSession(Base):
+    """A signed-in browser. Its cookie holds a random token and only the token's sha256
+    is stored, so deleting the row ends the session in every CMS process: a copied
+    cookie stops working at logout, a role or password change, or "sign out everywhere"."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class LoginAttempt(Base):
-    """Failed logins, shared by every CMS process, for rate limiting."""
+    """One row per failed login, shared by every CMS process, for rate limiting: counted
+    per user and per address separately (auth.login_refusal)."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(100))  # as typed, lower-cased
+    address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(Timestamp)
 
 

@@ -245,6 +245,7 @@ def detail(campaign_id: str) -> str:
         tz=site.timezone,
         violations=violations,
         needs_approval=service.needs_approval(s, actor, campaign),
+        may_approve=service.may_approve(s, actor, campaign),
         Permission=Permission,
     )
 
@@ -326,10 +327,11 @@ def archive(campaign_id: str) -> Response:
 @bp.get("/approvals")
 @permission_required(Permission.CAMPAIGN_APPROVE)
 def approvals() -> str:
-    s, _, _ = context()
+    s, _, actor = context()
     pending = s.scalars(
         select(m.Campaign)
         .where(m.Campaign.status == m.CampaignStatus.PENDING)
         .order_by(m.Campaign.updated_at)
     ).all()
-    return render_template("approvals.html", pending=pending)
+    approvable = {c.id for c in pending if service.may_approve(s, actor, c)}
+    return render_template("approvals.html", pending=pending, approvable=approvable)

@@ -1,6 +1,10 @@
 """What devices fetch and send over HTTP, with the device's bearer (asset) token: assets
 by sha256, and portal nodes' newsletter sign-ups.
 
+A device's token fetches only the assets its pending or current manifest names
+(`ManifestState.asset_sha256s` and `previous_asset_sha256s`); any other hash is 404,
+whether or not the blob exists, so a token cannot browse the media library.
+
 ETag is the sha256 (content never changes under one), so If-None-Match gives 304;
 Range requests give 206 (or 416 past the end) so a Pi resumes a large video.
 
@@ -57,10 +61,16 @@ def _json_error(status: int, message: str, **extra: Any) -> Response:
 
 @bp.get("/assets/<sha256>")
 def asset(sha256: str) -> Response:
-    _device_from_token()
-    row = db.session().get(m.Blob, sha256)
+    device = _device_from_token()
+    state = db.session().get(m.ManifestState, device.id)
+    named = state is not None and (
+        sha256 in state.asset_sha256s or sha256 in state.previous_asset_sha256s
+    )
+    row = db.session().get(m.Blob, sha256) if named else None
     if row is None:
-        abort(404)
+        if not named:
+            log.info("asset %s refused to %s: not in its manifests", sha256[:12], device.id)
+        abort(404, description="No such asset in this device's manifests.")
     response = send_file(
         runtime().blobs.path(sha256),
         mimetype=row.content_type,

@@ -44,6 +44,7 @@ def edit(site_id: str | None) -> str | Response | tuple[str, int]:
                 address=form.get("address", ""),
                 timezone=form.get("timezone", "").strip(),
                 requires_approval=checkbox(form.get("requires_approval")),
+                allow_self_approval=checkbox(form.get("allow_self_approval")),
             )
             s.commit()
             flash(f"Saved {saved.name}.", "ok")

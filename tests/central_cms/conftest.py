@@ -113,6 +113,8 @@ def session(app: Flask) -> Iterator[Session]:
 
 
 ADMIN = Actor("test-admin", m.Role.ADMIN)
+# Whoever submits a campaign cannot approve it too (issue 13, point 10).
+APPROVER = Actor("test-approver", m.Role.APPROVER)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from central_cms.manifests import sync_manifests
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
 from devices.protocol import Channel, ItemKind, Manifest, PublicKey, device_topic, parse_signed
-from tests.central_cms.conftest import ADMIN
+from tests.central_cms.conftest import ADMIN, APPROVER
 
 
 def swim(world, **changes):
@@ -70,7 +70,7 @@ def test_publishing_a_campaign_republishes_exactly_the_targeted_devices(
     assert publisher.sent == []  # a draft goes nowhere
     campaigns.submit(session, rt, ADMIN, campaign.id)
     assert campaign.status == m.CampaignStatus.PENDING  # north-pool needs approval
-    campaigns.approve(session, rt, ADMIN, campaign.id)
+    campaigns.approve(session, rt, APPROVER, campaign.id)
     manifests = published_to(publisher)
     assert set(manifests) == {"sig-north-pool", "portal-north-pool"}
     assert all(mf.version == 2 for mf in manifests.values())
@@ -96,7 +96,7 @@ def test_manifests_are_renewed_before_they_expire(session, rt, world, publisher,
 def test_archiving_takes_content_off_only_its_devices(session, rt, world, publisher):
     campaign = campaigns.save(session, rt, ADMIN, swim(world))
     campaigns.submit(session, rt, ADMIN, campaign.id)
-    campaigns.approve(session, rt, ADMIN, campaign.id)
+    campaigns.approve(session, rt, APPROVER, campaign.id)
     publisher.sent.clear()
     campaigns.archive(session, rt, ADMIN, campaign.id)
     manifests = published_to(publisher)
@@ -171,7 +171,7 @@ def test_renditions_are_made_once_per_profile_and_reused(session, rt, world, pub
     for _ in range(2):
         campaign = campaigns.save(session, rt, ADMIN, data)
         campaigns.submit(session, rt, ADMIN, campaign.id)
-        campaigns.approve(session, rt, ADMIN, campaign.id)
+        campaigns.approve(session, rt, APPROVER, campaign.id)
     made = session.scalars(
         select(m.Rendition).where(m.Rendition.media_id == world.media["poster"])
     ).all()

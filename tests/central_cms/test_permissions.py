@@ -20,7 +20,7 @@ from central_cms import alerts, campaigns, fleet, newsletter
 from central_cms import models as m
 from central_cms.compiler import Targets
 from devices.protocol import DeviceKind, ItemKind, Severity, TextSlide
-from tests.central_cms.conftest import ADMIN, login, make_user
+from tests.central_cms.conftest import ADMIN, APPROVER, login, make_user
 from tests.central_cms.images import png
 
 ROLES = list(m.Role)
@@ -46,7 +46,7 @@ def _campaign(session, rt, world, status: str) -> str:
     if status in ("pending", "published"):
         campaigns.submit(session, rt, ADMIN, made.id)
     if status == "published":
-        campaigns.approve(session, rt, ADMIN, made.id)
+        campaigns.approve(session, rt, APPROVER, made.id)
     return made.id
 
 
@@ -86,6 +86,14 @@ def _signup(session, rt, _world) -> int:
     )
     device = session.get(m.Device, "portal-north-pool")
     return newsletter.store_signup(session, device, data, rt.clock.now()).id
+
+
+def _user_id(session, rt, _world) -> int:
+    """A throwaway user for the user-management endpoints to act on."""
+    name = f"target-{secrets.token_hex(3)}"
+    make_user(session, rt, name, m.Role.EDITOR)
+    user_id: int = session.scalars(select(m.User.id).where(m.User.username == name)).one()
+    return user_id
 
 
 def campaign_form(world) -> dict[str, Any]:
@@ -243,6 +251,21 @@ ENDPOINTS = [
             "password": "long enough pw",
             "role": "viewer",
         },
+        frozenset({A}),
+    ),
+    # Issue 13: changing who someone is or ending their sessions is for admins only.
+    Endpoint(
+        "ui change a user's role",
+        "POST",
+        lambda s, rt, w: f"/users/{_user_id(s, rt, w)}/role",
+        lambda w: {"role": "viewer"},
+        frozenset({A}),
+    ),
+    Endpoint(
+        "ui sign a user out everywhere",
+        "POST",
+        lambda s, rt, w: f"/users/{_user_id(s, rt, w)}/sign-out",
+        lambda w: {},
         frozenset({A}),
     ),
     # Newsletter sign-ups are visitors' email addresses: reading them is guarded too.

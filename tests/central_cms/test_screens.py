@@ -54,7 +54,7 @@ from devices.protocol import (
 )
 from signage_player.render import render_text_slide
 from tests.browsers import launch_chromium
-from tests.central_cms.conftest import ADMIN, T0, World, csrf_of, login, make_user
+from tests.central_cms.conftest import ADMIN, APPROVER, T0, World, csrf_of, login, make_user
 
 INDOOR = ("sig-north-pool", "sig-south-library", "sig-east-hall")
 ROADSIDE = "led-east-hall"
@@ -151,7 +151,7 @@ def text_campaign(
     )
     campaign = campaigns.save(session, rt, ADMIN, data)
     campaigns.submit(session, rt, ADMIN, campaign.id)
-    campaigns.approve(session, rt, ADMIN, campaign.id)
+    campaigns.approve(session, rt, APPROVER, campaign.id)
     return campaign.items[0]
 
 
