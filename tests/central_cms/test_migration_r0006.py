@@ -37,7 +37,7 @@ def test_upgrading_fills_each_manifests_assets_from_its_payload(app, session, rt
     config = cms_db.alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0003")
+        command.downgrade(config, "0005")
     cms_db.migrate(engine)
     with cms_db.database(app).sessions() as fresh:
         states = fresh.scalars(select(m.ManifestState)).all()

@@ -1,8 +1,8 @@
 """staff security (issue 13): server-side sessions, per-user and per-address login
 failures, the sites' self-approval setting, and the assets each manifest names
 
-Revision ID: r0006
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "r0006"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
