@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -29,10 +30,13 @@ def mp4_header() -> bytes:
     return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 
 
-def _font(px: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
-    from signage_player.textfit import font
+FONTS = Path(__file__).parents[2] / "signage_player" / "fonts"
 
-    return font(px, bold=bold)
+
+def _font(px: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(
+        str(FONTS / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")), px
+    )
 
 
 def small_print_poster(format: str = "PNG") -> bytes:
