@@ -10,11 +10,13 @@ it is published again, so nothing unapproved ever reaches a device.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from PIL import Image
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +32,7 @@ from central_cms.runtime import CmsRuntime
 from devices.protocol import Fit, ItemKind, ProfileKind, Schedule, TextSlide
 
 Status = m.CampaignStatus
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,12 @@ def legibility_warnings(session: Session, rt: CmsRuntime, data: CampaignInput) -
         if item.kind is not ItemKind.IMAGE or asset is None or not asset.width_px:
             continue
         if asset.id not in measured:
-            measured[asset.id] = media.small_print_px(rt.blobs.read(asset.sha256))
+            try:
+                measured[asset.id] = media.small_print_px(rt.blobs.read(asset.sha256))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                # A warning must never stop a save; the upload was checked when it came in.
+                log.warning("cannot measure the small print of media %s", asset.id, exc_info=True)
+                measured[asset.id] = None
         for profile in profiles:
             warning = media.legibility(
                 measured[asset.id],
