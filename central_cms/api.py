@@ -159,6 +159,7 @@ class TextIn(Schema):
     body = String(load_default="")
     when = String(load_default="")
     venue = String(load_default="")
+    shrink_to_fit = Boolean(load_default=False)
 
 
 class ItemIn(Schema):

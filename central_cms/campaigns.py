@@ -10,16 +10,18 @@ it is published again, so nothing unapproved ever reaches a device.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from PIL import Image
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central_cms import audit, snapshot
+from central_cms import audit, media, snapshot
 from central_cms import models as m
 from central_cms.compiler import ItemSpec, Targets
 from central_cms.errors import Invalid, NotFound
@@ -30,6 +32,7 @@ from central_cms.runtime import CmsRuntime
 from devices.protocol import Fit, ItemKind, ProfileKind, Schedule, TextSlide
 
 Status = m.CampaignStatus
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,39 @@ def rule_violations(session: Session, data: CampaignInput) -> list[RuleViolation
     return check_items(specs, [snapshot.profile_rules(p) for p in profiles])
 
 
+def legibility_warnings(session: Session, rt: CmsRuntime, data: CampaignInput) -> list[str]:
+    """Pictures whose small print the player would shrink past reading on a targeted screen
+    (issue 13, point 18). Warnings, not refusals: a photo with a little text is fine."""
+    profiles = [p for p in targeted_profiles(session, data.targets) if p.kind != ProfileKind.PORTAL]
+    found: list[str] = []
+    measured: dict[int, float | None] = {}
+    for number, item in enumerate(data.items, start=1):
+        asset = session.get(m.MediaAsset, item.media_id) if item.media_id is not None else None
+        if item.kind is not ItemKind.IMAGE or asset is None or not asset.width_px:
+            continue
+        if asset.id not in measured:
+            try:
+                measured[asset.id] = media.small_print_px(rt.blobs.read(asset.sha256))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                # A warning must never stop a save; the upload was checked when it came in.
+                log.warning("cannot measure the small print of media %s", asset.id, exc_info=True)
+                measured[asset.id] = None
+        for profile in profiles:
+            warning = media.legibility(
+                measured[asset.id],
+                (asset.width_px, asset.height_px or 1),
+                (profile.width_px, profile.height_px),
+                item.fit,
+            )
+            if warning is not None:
+                screen = f"the {profile.width_px}x{profile.height_px} {profile.kind} screen"
+                found.append(
+                    f"Item {number} ({item.alt_text or asset.title}): "
+                    f"{warning.message(f'{screen} “{profile.name}”')}."
+                )
+    return found
+
+
 def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
     if not data.name.strip():
         raise Invalid("name", "Give the campaign a name.")
@@ -148,9 +184,17 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
             raise Invalid(
                 "items", f"Item {number}: the file is a {asset.kind}, not a {item.kind.value}."
             )
-    violations = rule_violations(session, data)
+    _refuse(rule_violations(session, data))
+
+
+def _refuse(violations: list[RuleViolation]) -> None:
     if violations:
-        raise Invalid("items", str(violations[0]), [str(v) for v in violations])
+        by_field: dict[tuple[int, str], list[str]] = {}
+        for v in violations:
+            by_field.setdefault((v.item_number, v.field or "kind"), []).append(str(v))
+        raise Invalid(
+            "items", str(violations[0]), [str(v) for v in violations], item_problems=by_field
+        )
 
 
 def save(
@@ -270,10 +314,7 @@ def may_approve(session: Session, actor: Actor, campaign: m.Campaign) -> bool:
 
 def _check_rules_again(session: Session, campaign: m.Campaign) -> None:
     """Devices may have been added since the campaign was saved."""
-    data = to_input(campaign)
-    violations = rule_violations(session, data)
-    if violations:
-        raise Invalid("items", str(violations[0]), [str(v) for v in violations])
+    _refuse(rule_violations(session, to_input(campaign)))
 
 
 def submit(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) -> m.Campaign:

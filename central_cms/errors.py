@@ -8,11 +8,20 @@ from central_cms.policy import Forbidden
 class Invalid(Exception):
     """Input we refuse; `field` names the form field, `message` is shown as it is."""
 
-    def __init__(self, field: str, message: str, problems: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        problems: list[str] | None = None,
+        *,
+        item_problems: dict[tuple[int, str], list[str]] | None = None,
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
         self.problems = problems or [message]
+        # (1-based item number, item field) -> messages, for showing each beside its field
+        self.item_problems = item_problems or {}
 
 
 class NotFound(Exception):

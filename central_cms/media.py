@@ -15,7 +15,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
 from devices.protocol import Fit
 
@@ -161,3 +161,104 @@ def video_poster() -> Encoded:
         fill=(255, 255, 255),
     )
     return _png(canvas)
+
+
+# --- legibility on small screens (issue 13, point 18) ---------------------------------------
+
+# Analysed at most this long a side: enough to see 10 px print on a 4K poster, and the
+# component search below stays well under a second in pure Python.
+_LEGIBILITY_WORK_PX = 1600
+# Print whose letters come out shorter than this on the canvas is not read; a lower-case
+# letter of the player's 10 px minimum type (`signage_player.textfit.MIN_LEGIBLE_PX`) is 5
+# to 6 px tall.
+MIN_LETTER_PX = 5
+_MIN_GLYPHS = 20  # fewer letter-like shapes than this: a photo or a few large words
+
+
+def small_print_px(data: bytes) -> float | None:
+    """How tall the smallest common lettering in a (checked) image is, in its own pixels,
+    or None when there is no text-like detail to speak of.
+
+    Letters are small, high-contrast shapes against their surroundings: pixels well darker
+    (or lighter) than their neighbourhood are grouped into connected shapes, shapes of
+    letter proportions are kept, and the median of their heights is the print's letter
+    height (about its lower-case height: most letters have no ascender).
+    """
+    with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+        gray = image.convert("L")
+    scale = min(1.0, _LEGIBILITY_WORK_PX / max(gray.size))
+    if scale < 1.0:
+        gray = gray.resize(
+            (max(1, round(gray.width * scale)), max(1, round(gray.height * scale))),
+            Image.Resampling.BOX,
+        )
+    surround = gray.filter(ImageFilter.BoxBlur(8))
+    heights: list[int] = []
+    for ink in (ImageChops.subtract(surround, gray), ImageChops.subtract(gray, surround)):
+        mask = ink.point(lambda v: 255 if v > 40 else 0)
+        heights += _glyph_heights(mask.tobytes(), mask.width, mask.height)
+    if len(heights) < _MIN_GLYPHS:
+        return None
+    heights.sort()
+    return heights[len(heights) // 2] / scale
+
+
+def _glyph_heights(mask: bytes, width: int, height: int) -> list[int]:
+    """Heights of the letter-shaped 4-connected shapes of 255s in a row-major mask."""
+    if mask.count(255) > len(mask) * 0.35:
+        return []  # texture (foliage, crowds), not print
+    seen = bytearray(mask)  # 255 = ink not yet visited
+    found: list[int] = []
+    start = seen.find(255)
+    while start != -1:
+        seen[start] = 0
+        stack = [start]
+        top = bottom = start // width
+        left = right = start % width
+        area = 0
+        while stack:
+            at = stack.pop()
+            area += 1
+            y, x = divmod(at, width)
+            top, bottom = min(top, y), max(bottom, y)
+            left, right = min(left, x), max(right, x)
+            for near in (
+                at - width,
+                at + width,
+                at - 1 if x else -1,
+                at + 1 if x < width - 1 else -1,
+            ):
+                if 0 <= near < len(seen) and seen[near]:
+                    seen[near] = 0
+                    stack.append(near)
+        tall, wide = bottom - top + 1, right - left + 1
+        # Letters (or letters run together into a word): at least 3 px, thin strokes that
+        # fill part of their box, not a line or a blotch.
+        if 3 <= tall <= height // 4 and wide <= 12 * tall and 0.1 <= area / (tall * wide) <= 0.9:
+            found.append(tall)
+        start = seen.find(255, start + 1)
+    return found
+
+
+@dataclass(frozen=True)
+class LegibilityWarning:
+    letter_px: float  # how tall the small print comes out on the canvas
+
+    def message(self, screen: str) -> str:
+        return (
+            f"this poster's small print will be {self.letter_px:.0f} px tall on {screen}, "
+            f"too small to read (letters need at least {MIN_LETTER_PX} px); "
+            "use a design made for that screen, with fewer, larger words"
+        )
+
+
+def legibility(
+    small_print: float | None, source: tuple[int, int], canvas: tuple[int, int], fit: Fit
+) -> LegibilityWarning | None:
+    """Would print `small_print` px tall in a `source`-sized image still be read once the
+    player scales the image onto `canvas` by `fit`? None when it would (or there is none)."""
+    if small_print is None:
+        return None
+    ratios = (canvas[0] / source[0], canvas[1] / source[1])
+    shown = small_print * (max(ratios) if fit is Fit.FILL else min(ratios))
+    return LegibilityWarning(shown) if shown < MIN_LETTER_PX else None

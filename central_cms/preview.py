@@ -4,44 +4,18 @@ Pure: bytes and values in, PNG bytes and instants out."""
 from __future__ import annotations
 
 import io
-import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from central_cms.media import IMAGE_FORMATS, fitted, video_poster
 from devices.protocol import Fit, Schedule, TextSlide
 from devices.schedule import next_change, schedule_open
+from signage_player.render import render_text_slide
 
 PREVIEW_MAX_PX = 480
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=max(8, size))
-
-
-def text_slide(slide: TextSlide, width: int, height: int) -> Image.Image:
-    canvas = Image.new("RGB", (width, height), slide.background)
-    draw = ImageDraw.Draw(canvas)
-    small = height < 300  # roadside LED canvases: few, large letters
-    title_px = max(10, height // (4 if small else 6))
-    body_px = max(8, height // (7 if small else 14))
-    margin = width // 20
-    y = height // 8
-    for line in textwrap.wrap(slide.title, max(8, int(width / (title_px * 0.55))))[:3]:
-        draw.text((margin, y), line, fill=slide.foreground, font=_font(title_px))
-        y += int(title_px * 1.2)
-    details = " · ".join(part for part in (slide.when, slide.venue) if part)
-    for line in textwrap.wrap(slide.body, max(10, int(width / (body_px * 0.55))))[:4] + (
-        [details] if details else []
-    ):
-        if y + body_px > height:
-            break
-        draw.text((margin, y), line, fill=slide.foreground, font=_font(body_px))
-        y += int(body_px * 1.3)
-    return canvas
 
 
 def render(
@@ -53,10 +27,13 @@ def render(
     is_video: bool = False,
     fit: Fit = Fit.FIT,
     background: str = "#000000",
+    title_only: bool = False,
 ) -> bytes:
-    """The item on the profile's canvas, scaled down to at most PREVIEW_MAX_PX wide."""
+    """The item on the profile's canvas, scaled down to at most PREVIEW_MAX_PX wide.
+    Text is drawn by the player's own renderer, so the preview is what the screen shows
+    (`title_only`: a roadside profile)."""
     if text is not None:
-        frame = text_slide(text, width, height)
+        frame = render_text_slide(text, (width, height), title_only=title_only)
     elif is_video:
         with Image.open(io.BytesIO(video_poster().data)) as poster:
             frame = fitted(poster, width, height, Fit.FIT, "#000000")

@@ -103,6 +103,10 @@ def profile_rules(profile: m.ScreenProfile) -> ProfileRules:
         min_dwell_s=profile.min_dwell_s,
         allow_video=profile.allow_video,
         forbid_contact_text=profile.forbid_contact_text,
+        canvas_px=(profile.width_px, profile.height_px)
+        if profile.kind != ProfileKind.PORTAL
+        else None,
+        title_only=profile.kind == ProfileKind.ROADSIDE,
     )
 
 

@@ -8,18 +8,25 @@ turns a `RenderError` into a black frame (fail-black), never a partial one.
 from __future__ import annotations
 
 import io
+import logging
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from devices.protocol import Alert, Fit, Severity, TextSlide
+from signage_player.textfit import (
+    ALERT_FLOOR,
+    Block,
+    TextLayout,
+    fit_text,
+    layout_slide,
+    line_height,
+    text_width,
+)
 
-FONT_DIR = Path(__file__).with_name("fonts")
-REGULAR_FONT = FONT_DIR / "DejaVuSans.ttf"
-BOLD_FONT = FONT_DIR / "DejaVuSans-Bold.ttf"
+log = logging.getLogger(__name__)
 
 # Decoders we accept; anything else in the cache is refused rather than guessed at.
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
@@ -136,84 +143,22 @@ def place(image: Image.Image, size: Size, fit: Fit, bars: RGB = BLACK) -> Image.
 # --- text -----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def font(px: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(BOLD_FONT if bold else REGULAR_FONT), size=max(6, px))
-
-
-def _text_width(text: str, face: ImageFont.FreeTypeFont) -> float:
-    return face.getlength(text)
-
-
-def wrap(text: str, face: ImageFont.FreeTypeFont, width_px: int) -> list[str]:
-    """Break text into lines no wider than `width_px`, keeping the author's line breaks.
-    A single word wider than the line is broken by characters rather than overflowing."""
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        words = paragraph.split()
-        if not words:
-            lines.append("")
-            continue
-        line = ""
-        for word in words:
-            candidate = f"{line} {word}" if line else word
-            if _text_width(candidate, face) <= width_px:
-                line = candidate
-                continue
-            if line:
-                lines.append(line)
-            line = word
-            while _text_width(line, face) > width_px and len(line) > 1:
-                cut = len(line) - 1
-                while cut > 1 and _text_width(line[:cut], face) > width_px:
-                    cut -= 1
-                lines.append(line[:cut])
-                line = line[cut:]
-        lines.append(line)
-    return lines
-
-
-@dataclass(frozen=True)
-class Block:
-    """One run of text in a slide: its content, size as a share of the canvas height, weight."""
-
-    text: str
-    height_share: float
-    bold: bool = False
-    max_lines: int = 6
-
-
-def _layout(
-    blocks: list[Block], size: Size, margin: int, scale: float
-) -> list[tuple[Block, list[str], ImageFont.FreeTypeFont]]:
-    width_px = size[0] - 2 * margin
-    laid = []
-    for block in blocks:
-        face = font(round(size[1] * block.height_share * scale), bold=block.bold)
-        lines = wrap(block.text, face, width_px)
-        if len(lines) > block.max_lines:
-            lines = lines[: block.max_lines]
-            lines[-1] = _ellipsise(lines[-1], face, width_px)
-        laid.append((block, lines, face))
-    return laid
-
-
-def _ellipsise(line: str, face: ImageFont.FreeTypeFont, width_px: int) -> str:
-    while line and _text_width(line + "…", face) > width_px:
-        line = line[:-1]
-    return line.rstrip() + "…"
-
-
-def _line_height(face: ImageFont.FreeTypeFont) -> int:
-    ascent, descent = face.getmetrics()
-    return math.ceil((ascent + descent) * 1.15)
-
-
-def _block_height(laid: list[tuple[Block, list[str], ImageFont.FreeTypeFont]], gap: int) -> int:
-    total = 0
-    for _, lines, face in laid:
-        total += _line_height(face) * len(lines)
-    return total + gap * max(0, len(laid) - 1)
+def draw_layout(
+    layout: TextLayout, background: RGB, foreground: RGB, *, centre: bool = False
+) -> Image.Image:
+    """Draw laid-out blocks top to bottom (or centred) on a new canvas."""
+    size = layout.size
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    y = (size[1] - layout.height_px) // 2 if centre else layout.margin_px
+    for laid in layout.blocks:
+        face = laid.face
+        for line in laid.lines:
+            x = (size[0] - text_width(line, face)) / 2 if centre else layout.margin_px
+            draw.text((x, y), line, font=face, fill=foreground)
+            y += line_height(face)
+        y += layout.gap_px
+    return image
 
 
 def draw_blocks(
@@ -223,54 +168,37 @@ def draw_blocks(
     foreground: RGB,
     *,
     centre: bool = False,
+    min_scale: float = ALERT_FLOOR,
 ) -> Image.Image:
-    """Lay text blocks out top to bottom, shrinking them together until they fit."""
-    margin = max(2, round(min(size) * 0.06))
-    gap = max(1, round(size[1] * 0.03))
-    blocks = [block for block in blocks if block.text.strip()]
-    scale = 1.0
-    laid = _layout(blocks, size, margin, scale)
-    while _block_height(laid, gap) > size[1] - 2 * margin and scale > 0.3:
-        scale *= 0.9
-        laid = _layout(blocks, size, margin, scale)
-    image = Image.new("RGB", size, background)
-    draw = ImageDraw.Draw(image)
-    height = _block_height(laid, gap)
-    y = (size[1] - height) // 2 if centre else margin
-    for _, lines, face in laid:
-        for line in lines:
-            x = (size[0] - _text_width(line, face)) / 2 if centre else margin
-            draw.text((x, y), line, font=face, fill=foreground)
-            y += _line_height(face)
-        y += gap
-    return image
+    """Lay text blocks out top to bottom, shrinking them together (down to `min_scale` of
+    their designed sizes) until they fit."""
+    layout = fit_text(blocks, size, min_scale, every_word=False)
+    return draw_layout(layout, background, foreground, centre=centre)
 
 
 def render_text_slide(slide: TextSlide, size: Size, *, title_only: bool = False) -> Image.Image:
     """An event or notice: big title, then date and venue, then the body, wrapped.
 
     `title_only` (roadside panels, a few hundred pixels wide, read from a moving car) keeps
-    the title and the date in large type and drops what would be too small to read.
+    the title and the date in large type and drops what would be too small to read. The CMS
+    refuses a slide that does not fit (`textfit.layout_slide`); one that still does not
+    (a manifest from before that check) is cut with an ellipsis and logged, never crashes.
     """
-    if title_only:
-        blocks = [
-            Block(slide.title, 0.26, bold=True, max_lines=2),
-            Block(slide.when, 0.18, bold=True, max_lines=1),
-        ]
-        return draw_blocks(
-            size,
-            blocks,
-            hex_colour(slide.background),
-            hex_colour(slide.foreground),
-            centre=True,
+    layout = layout_slide(slide, size, title_only=title_only)
+    if not layout.fits:
+        log.warning(
+            "text slide %r does not fit %dx%d even at %d%% of its size; cut with an ellipsis",
+            slide.title[:60],
+            size[0],
+            size[1],
+            round(layout.scale * 100),
         )
-    details = "\n".join(part for part in (slide.when, slide.venue) if part)
-    blocks = [
-        Block(slide.title, 0.11, bold=True, max_lines=3),
-        Block(details, 0.06, bold=True, max_lines=3),
-        Block(slide.body, 0.05, max_lines=8),
-    ]
-    return draw_blocks(size, blocks, hex_colour(slide.background), hex_colour(slide.foreground))
+    return draw_layout(
+        layout,
+        hex_colour(slide.background),
+        hex_colour(slide.foreground),
+        centre=title_only,
+    )
 
 
 def render_alert(alert: Alert, size: Size, *, title_only: bool = False) -> Image.Image:

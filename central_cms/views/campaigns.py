@@ -42,6 +42,39 @@ def _int(raw: str | None, default: int) -> int:
         return default
 
 
+def _row_used(form: MultiDict[str, str], n: int) -> bool:
+    """An item row counts once it has a kind and a picture or a title."""
+    return bool(
+        form.get(f"items-{n}-kind", "")
+        and (form.get(f"items-{n}-media_id", "") or form.get(f"items-{n}-title", "").strip())
+    )
+
+
+def _field_errors(form: MultiDict[str, str], error: Invalid) -> dict[str, list[str]]:
+    """Item problems keyed by the editor's field name ("items-2-title"), to show beside it."""
+    rows = [n for n in range(_int(form.get("item_rows"), ITEM_ROWS)) if _row_used(form, n)]
+    errors: dict[str, list[str]] = {}
+    for (number, field), messages in error.item_problems.items():
+        if 0 < number <= len(rows):
+            # The editor has no date or venue inputs on an item: the title stands for them.
+            name = f"items-{rows[number - 1]}-{'title' if field in ('when', 'venue') else field}"
+            errors.setdefault(name, []).extend(messages)
+    return errors
+
+
+def _flash_refusal(error: Invalid, field_errors: dict[str, list[str]]) -> None:
+    """Problems shown beside their fields get one line at the top, not a second copy."""
+    beside = {message for messages in field_errors.values() for message in messages}
+    flash_invalid(error, shown_beside=beside)
+    if beside:
+        count = len(beside)
+        flash(
+            f"Not saved: {count} problem{'s' if count > 1 else ''} with the items, "
+            "explained beside the fields below.",
+            "error",
+        )
+
+
 def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
     """The editor's fields -> CampaignInput; blank item rows are skipped."""
     days = tuple(Weekday(d) for d in form.getlist("days") if d in Weekday.__members__.values())
@@ -70,7 +103,7 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
         kind_raw = form.get(f"items-{n}-kind", "")
         media_raw = form.get(f"items-{n}-media_id", "")
         title = form.get(f"items-{n}-title", "").strip()
-        if not kind_raw or (not media_raw and not title):
+        if not _row_used(form, n):
             continue
         try:
             kind = ItemKind(kind_raw)
@@ -84,6 +117,7 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
                 body=form.get(f"items-{n}-body", "")[:5000],
                 when=form.get(f"items-{n}-when", "")[:200],
                 venue=form.get(f"items-{n}-venue", "")[:200],
+                shrink_to_fit=checkbox(form.get(f"items-{n}-shrink_to_fit")),
             )
         items.append(
             service.ItemInput(
@@ -157,6 +191,7 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
         values[f"items-{n}-link_url"] = item.link_url or ""
         for key in ("title", "body", "when", "venue"):
             values[f"items-{n}-{key}"] = (item.text or {}).get(key, "")
+        values[f"items-{n}-shrink_to_fit"] = bool((item.text or {}).get("shrink_to_fit"))
     return values
 
 
@@ -208,14 +243,21 @@ def edit(campaign_id: str | None) -> str | Response | tuple[str, int]:
             data = parse_form(request.form)
             saved = service.save(s, rt, actor, data, campaign_id)
         except Invalid as error:
-            flash_invalid(error)
+            field_errors = _field_errors(request.form, error)
+            _flash_refusal(error, field_errors)
             return (
                 render_template(
-                    "campaign_form.html", campaign=campaign, form=request.form, **_editor_choices()
+                    "campaign_form.html",
+                    campaign=campaign,
+                    form=request.form,
+                    field_errors=field_errors,
+                    **_editor_choices(),
                 ),
                 400,
             )
         flash(f"Saved “{saved.name}” as a draft.", "ok")
+        for warning in service.legibility_warnings(s, rt, data):
+            flash(warning, "warning")
         return redirect(url_for("campaigns.detail", campaign_id=saved.id))
     form = _form_from(campaign) if campaign else {"priority": "50", "days": []}
     return render_template("campaign_form.html", campaign=campaign, form=form, **_editor_choices())
@@ -270,6 +312,7 @@ def item_preview(campaign_id: str, position: int, profile_id: str) -> Response:
         is_video=item.kind == ItemKind.VIDEO,
         fit=Fit(item.fit),
         background=item.background,
+        title_only=profile.kind == "roadside",
     )
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from flask import abort, flash
 from sqlalchemy.orm import Session
 
@@ -19,10 +21,12 @@ def context() -> tuple[Session, CmsRuntime, Actor]:
     return db.session(), runtime(), actor
 
 
-def flash_invalid(error: Invalid) -> None:
+def flash_invalid(error: Invalid, *, shown_beside: Collection[str] = ()) -> None:
+    """Roll back and flash each problem, except those the page shows beside their field."""
     db.session().rollback()
     for problem in error.problems:
-        flash(problem, "error")
+        if problem not in shown_beside:
+            flash(problem, "error")
 
 
 def checkbox(value: str | None) -> bool:

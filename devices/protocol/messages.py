@@ -22,7 +22,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 
@@ -198,6 +200,18 @@ class TextSlide(_Frozen):
     venue: ShortText = ""
     background: Colour = "#003a70"
     foreground: Colour = "#ffffff"
+    # Staff chose "shrink to fit" (issue 13, point 18): the player may shrink the type down
+    # to its legibility floor. Otherwise the CMS has checked it fits at the design size.
+    shrink_to_fit: bool = False
+
+    @model_serializer(mode="wrap")
+    def _omit_default_shrink(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # Left out unless chosen, so manifests without it are byte-for-byte what they were
+        # (no republish, and players from before the field still parse them).
+        data: dict[str, object] = handler(self)
+        if not self.shrink_to_fit:
+            data.pop("shrink_to_fit", None)
+        return data
 
 
 class ContentItem(_Frozen):

@@ -265,3 +265,49 @@ def test_editor_to_approver_to_the_devices(server, browser, shots):
     finally:
         watcher.stop()
         clear_retained(topics.values())
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_editor_sees_a_title_too_long_for_the_led_refused_beside_the_field(server, browser, shots):
+    """Issue 13, point 18: "School holidays at Riverton Leisureplex — sports camps…" showed
+    as "School holidays at Riverton" on the LED, and nobody was told."""
+    app, base = server
+    rt = runtime(app)
+    session = cms_db.database(app).sessions()
+    make_world(session, rt, f"-{secrets.token_hex(3)}")
+    make_user(session, rt, "editor", m.Role.EDITOR)
+    session.close()
+    title = "School holidays at Riverton Leisureplex — sports camps…"
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    sign_in(page, base, "editor")
+    page.goto(f"{base}/campaigns/new")
+    page.get_by_label("Name").fill("Riverton school holidays - cross-promo")
+    page.get_by_label("Owner site").select_option("east-hall")
+    page.get_by_label("East Hall").check()
+    page.get_by_label("Led-Small").check()
+    page.locator("#items-0-kind").select_option("text")
+    page.locator("#items-0-title").fill(title)
+    page.locator("#items-0-duration_s").fill("12")
+    page.get_by_role("button", name="Save draft").click()
+
+    title_field = page.locator("#items-0-title")
+    expect(title_field).to_have_attribute("aria-invalid", "true")
+    beside = page.locator("#items-0-title-error")
+    expect(beside).to_be_visible()
+    expect(beside).to_contain_text("cut it off at “School holidays at…”")
+    expect(beside).to_contain_text("tick “Shrink to fit”")
+    # Announced with the field it belongs to, and right under it on the page.
+    assert title_field.evaluate("f => f.getAttribute('aria-describedby') === 'items-0-title-error'")
+    field_box, error_box = title_field.bounding_box(), beside.bounding_box()
+    assert field_box and error_box
+    assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    beside.scroll_into_view_if_needed()
+    shot(page, shots / "11-led-title-refused-beside-field.png")
+    assert_accessible(page, "editor with a refused title")
+
+    page.get_by_label("Shrink to fit").first.check()
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("as a draft")).to_be_visible()
+    expect(page.get_by_alt_text("Preview of item 1 on Led-Small")).to_be_visible()
+    shot(page, shots / "12-led-title-shrunk-to-fit.png", full_page=True)

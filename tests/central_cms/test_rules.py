@@ -9,20 +9,38 @@ from central_cms.rules import ProfileRules, check_items
 from devices.protocol import ItemKind, TextSlide
 
 LED = ProfileRules(
-    "led", "Roadside LED 192x96", min_dwell_s=10, allow_video=False, forbid_contact_text=True
+    "led",
+    "Roadside LED 192x96",
+    min_dwell_s=10,
+    allow_video=False,
+    forbid_contact_text=True,
+    canvas_px=(192, 96),
+    title_only=True,
 )
 STATE_ROAD = ProfileRules(
-    "led-state", "Roadside LED 384x192", min_dwell_s=40, allow_video=False, forbid_contact_text=True
+    "led-state",
+    "Roadside LED 384x192",
+    min_dwell_s=40,
+    allow_video=False,
+    forbid_contact_text=True,
+    canvas_px=(384, 192),
+    title_only=True,
 )
-INDOOR = ProfileRules("indoor", "Indoor 1080p")
+INDOOR = ProfileRules("indoor", "Indoor 1080p", canvas_px=(1920, 1080))
+SPLASH = ProfileRules("splash", "Wi-Fi splash")  # laid out by the phone's browser
+
+# Issue 13, point 18: what the LED showed as "School holidays at Riverton".
+RIVERTON = "School holidays at Riverton Leisureplex — sports camps…"
 
 
-def text(title: str, body: str = "", duration_s: float = 12) -> ItemSpec:
+def text(
+    title: str, body: str = "", duration_s: float = 12, *, shrink_to_fit: bool = False
+) -> ItemSpec:
     return ItemSpec(
         id="t",
         kind=ItemKind.TEXT,
         duration_s=duration_s,
-        text=TextSlide(title=title, body=body),
+        text=TextSlide(title=title, body=body, shrink_to_fit=shrink_to_fit),
         label=title,
     )
 
@@ -73,3 +91,45 @@ def test_indoor_screens_accept_what_roads_refuse():
 
 def test_plain_roadside_text_with_times_passes():
     assert check_items([text("School zone 40", "7:30-9 and 2:30-4")], [LED]) == []
+
+
+def test_a_title_too_long_for_the_led_is_refused_saying_what_it_would_show_and_the_fix():
+    (problem,) = check_items([text(RIVERTON)], [LED])
+    message = str(problem)
+    assert message.startswith(f"Item 1 ({RIVERTON}) breaks the rule “all the text fits")
+    assert "Roadside LED 192x96" in message
+    assert "the title needs 6 lines at 25 px" in message
+    assert "room for 2" in message
+    assert "cut it off at “School holidays at…”" in message
+    assert "shorten the title to about 18 characters" in message
+    assert "or tick “Shrink to fit” (it would show at 15 px)" in message
+    assert problem.field == "title"
+
+
+def test_the_same_title_passes_when_staff_choose_shrink_to_fit():
+    assert check_items([text(RIVERTON, shrink_to_fit=True)], [LED]) == []
+
+
+def test_shrink_to_fit_stops_at_readable_type_and_says_how_much_to_cut():
+    twice = f"{RIVERTON} {RIVERTON}"
+    (problem,) = check_items([text(twice, shrink_to_fit=True)], [LED])
+    assert "even shrunk to the smallest readable size" in str(problem)
+    assert "at 12 px" in str(problem)  # half the design's 25 px, never smaller
+    assert "shorten the title to about" in str(problem)
+
+
+def test_a_word_wider_than_the_led_is_refused_rather_than_broken():
+    (problem,) = check_items([text("Supercalifragilisticexpialidocious")], [LED])
+    assert "“Supercalifragilisticexpialidocious” in the title is wider than" in str(problem)
+
+
+def test_a_long_body_on_an_indoor_screen_is_refused_unless_it_may_shrink():
+    body = "Songs, rhymes and stories for under-fives. Free, no booking needed. " * 8
+    (problem,) = check_items([text("Storytime", body)], [INDOOR])
+    assert problem.field == "body"
+    assert "the text needs 9 lines at 54 px and the 1920x1080 screen has room for 8" in str(problem)
+    assert check_items([text("Storytime", body, shrink_to_fit=True)], [INDOOR]) == []
+
+
+def test_text_is_not_measured_for_the_wifi_splash_which_the_browser_lays_out():
+    assert check_items([text(RIVERTON)], [SPLASH]) == []

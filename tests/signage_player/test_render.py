@@ -1,22 +1,22 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from devices.protocol import Alert, Fit, Severity, TextSlide
 from signage_player.render import (
     RenderError,
-    font,
     render_alert,
     render_identify,
     render_image,
     render_text_slide,
     to_output,
-    wrap,
 )
+from signage_player.textfit import MIN_LEGIBLE_PX, font, layout_slide, text_width, wrap
 from tests.devices.factories import T0
 
 RED = (255, 0, 0)
@@ -159,3 +159,50 @@ def test_roadside_canvas_goes_pixel_for_pixel_to_the_top_left_of_the_output() ->
     assert output.getpixel((192, 0)) == (0, 0, 0)
     assert output.getpixel((0, 96)) == (0, 0, 0)
     assert output.crop((192, 0, 1920, 1080)).getbbox() is None  # all black
+
+
+# Issue 13, point 18: the LED showed only "School holidays at Riverton".
+RIVERTON = "School holidays at Riverton Leisureplex — sports camps…"
+LED = (192, 96)
+
+
+def _ink_box(frame: Image.Image, background: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    box = ImageChops.difference(frame, Image.new("RGB", frame.size, background)).getbbox()
+    assert box is not None, "nothing was drawn"
+    return box
+
+
+def _ink_bands(frame: Image.Image, background: tuple[int, int, int]) -> int:
+    rows = set(_ink_rows(frame, background))
+    return sum(1 for y in rows if y - 1 not in rows)
+
+
+def test_shrink_to_fit_shows_every_word_of_the_riverton_title_inside_the_led_canvas() -> None:
+    slide = TextSlide(title=RIVERTON, shrink_to_fit=True, background="#000000")
+    frame = render_text_slide(slide, LED, title_only=True)
+    layout = layout_slide(slide, LED, title_only=True)
+    (title,) = layout.blocks
+    assert layout.fits
+    assert " ".join(title.lines) == RIVERTON  # every word, none cut or broken
+    assert title.font_px >= MIN_LEGIBLE_PX
+    left, top, right, bottom = _ink_box(frame, (0, 0, 0))
+    assert left > 0 and top > 0 and right < LED[0] and bottom < LED[1]
+    widest = max(text_width(line, title.face) for line in title.lines)
+    assert widest <= layout.width_px
+    assert abs((right - left) - widest) <= 3  # the ink is the widest line, not a clipped one
+    assert _ink_bands(frame, (0, 0, 0)) == len(title.lines) == 3
+
+
+def test_a_slide_too_long_from_an_older_manifest_is_cut_with_an_ellipsis_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slide = TextSlide(title=RIVERTON, background="#000000")  # no shrink_to_fit: older CMS
+    with caplog.at_level(logging.WARNING, logger="signage_player.render"):
+        frame = render_text_slide(slide, LED, title_only=True)
+    assert frame.size == LED
+    (title,) = layout_slide(slide, LED, title_only=True).blocks
+    assert title.lines == ("School", "holidays at…")  # visibly cut, at the design size
+    left, top, right, bottom = _ink_box(frame, (0, 0, 0))
+    assert left > 0 and top > 0 and right < LED[0] and bottom < LED[1]
+    assert "does not fit 192x96" in caplog.text
+    assert "School holidays at Riverton" in caplog.text
