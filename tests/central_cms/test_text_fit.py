@@ -20,7 +20,7 @@ from central_cms.runtime import CmsRuntime
 from devices.protocol import Channel, ItemKind, Manifest, device_topic, parse_signed
 from signage_player.render import render_text_slide
 from signage_player.textfit import layout_slide
-from tests.central_cms.conftest import ADMIN, World, login, make_user
+from tests.central_cms.conftest import ADMIN, APPROVER, World, login, make_user
 from tests.central_cms.images import bold_led_design, small_print_poster
 
 RIVERTON = "School holidays at Riverton Leisureplex — sports camps…"
@@ -85,7 +85,7 @@ def test_the_riverton_title_is_refused_beside_its_field_then_shrinks_to_fit_on_t
     publisher.sent.clear()
     campaigns.submit(session, rt, ADMIN, campaign_id)
     if session.get(m.Campaign, campaign_id).status == m.CampaignStatus.PENDING:
-        campaigns.approve(session, rt, ADMIN, campaign_id)
+        campaigns.approve(session, rt, APPROVER, campaign_id)
     topic = device_topic(LED, Channel.MANIFEST)
     payload = [p for t, p, _ in publisher.sent if t == topic][-1]
     manifest = parse_signed(Manifest, payload, [rt.signing_key.public_key])
