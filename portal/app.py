@@ -762,7 +762,8 @@ def create_app(
     # --- detection ---------------------------------------------------------------------------
 
     def portal_url() -> str:
-        return f"{request.scheme}://{request.host}/"
+        # From the configuration: a request's Host header is the visitor's to choose (#13).
+        return config.portal_url
 
     def client_online() -> tuple[bool, int | None]:
         session = gateway.session_for_ip(request.remote_addr or "")
