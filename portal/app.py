@@ -80,6 +80,9 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _HASH = re.compile(r"^[0-9a-f]{16,64}$")
 _DEDUPE_S = 1800.0
+# How often a web worker forgets used accept forms whose state has expired anyway: without
+# it the node's nonce store grew with every visitor, for ever (issue 13).
+NONCE_PURGE_S = 600.0
 _ACCEPT_PURPOSE = "accept"
 _PROMO_PURPOSE = "promo"
 
@@ -203,6 +206,20 @@ def create_app(
     envs = environments()
     seen = _SeenRecently(_DEDUPE_S)
     css_bytes = (STATIC_DIR / "portal.css").read_bytes()
+    purge_lock = threading.Lock()
+    purge_due: list[float] = [float("-inf")]  # the first accept clears what a restart left
+
+    def purge_used_nonces(now: float) -> None:
+        """On the injected clock, at most every NONCE_PURGE_S per worker (the store is
+        shared, so any worker's purge serves them all)."""
+        with purge_lock:
+            due = purge_due[0]
+            if due - NONCE_PURGE_S <= now < due:  # not yet due, and the clock did not step back
+                return
+            purge_due[0] = now + NONCE_PURGE_S
+        removed = nonce_store.purge(now)
+        if removed:
+            log.debug("forgot %s used accept forms", removed)
     css_url = f"/static/portal.css?v={hashlib.sha256(css_bytes).hexdigest()[:12]}"
 
     def build_view(now: datetime) -> tuple[int, SplashView]:
@@ -648,6 +665,7 @@ def create_app(
                 N_("We could not recognise your device"),
                 N_("Please open any website again to get a fresh sign-in page."),
             )
+        purge_used_nonces(now.timestamp())
         if not nonce_store.use_once(state["x"], now.timestamp() + config.state_max_age_s):
             log.info("accept refused: form replayed")
             return message_page(
