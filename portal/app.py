@@ -206,6 +206,8 @@ def create_app(
     envs = environments()
     seen = _SeenRecently(_DEDUPE_S)
     css_bytes = (STATIC_DIR / "portal.css").read_bytes()
+    css_url = f"/static/portal.css?v={hashlib.sha256(css_bytes).hexdigest()[:12]}"
+
     purge_lock = threading.Lock()
     purge_due: list[float] = [float("-inf")]  # the first accept clears what a restart left
 
@@ -220,7 +222,6 @@ def create_app(
         removed = nonce_store.purge(now)
         if removed:
             log.debug("forgot %s used accept forms", removed)
-    css_url = f"/static/portal.css?v={hashlib.sha256(css_bytes).hexdigest()[:12]}"
 
     def build_view(now: datetime) -> tuple[int, SplashView]:
         snap = manifest_source.snapshot()
