@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from central_cms.runtime import CmsRuntime
 from devices.broker import acl_file, hash_password, new_password, password_file
 from devices.config import device_config_toml
 from devices.protocol import (
+    PORTAL_LANGUAGES,
     Channel,
     Command,
     CommandName,
@@ -232,6 +234,7 @@ def save_site(
     timezone: str,
     requires_approval: bool,
     opening_hours: list[dict[str, str]] | None = None,
+    languages: Sequence[str] | None = None,
 ) -> m.Site:
     require(actor, Permission.SITE_WRITE)
     _check_id(site_id, "id")
@@ -255,12 +258,27 @@ def save_site(
     site.requires_approval = requires_approval
     if opening_hours is not None:
         site.opening_hours = opening_hours
+    if languages is not None:
+        site.languages = splash_languages(languages)
     audit.record(session, actor, action, "site", site_id, rt.clock.now())
     session.flush()
     sync_manifests(
         session, rt, session.scalars(select(m.Device.id).where(m.Device.site_id == site_id)).all()
     )
     return site
+
+
+def splash_languages(codes: Sequence[str]) -> list[str]:
+    """The languages a site's splash offers, in the portal's order; English always (it is
+    what the terms fall back to)."""
+    unknown = sorted(set(codes) - set(PORTAL_LANGUAGES))
+    if unknown:
+        raise Invalid(
+            "languages",
+            f"The Wi-Fi splash has no {', '.join(unknown)} translation; choose from "
+            f"{', '.join(PORTAL_LANGUAGES)}.",
+        )
+    return [code for code in PORTAL_LANGUAGES if code == "en" or code in codes]
 
 
 def save_profile(

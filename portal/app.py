@@ -313,6 +313,12 @@ def create_app(
     def gettext(code: str, message: str) -> str:
         return str(catalogues[code].gettext(message))
 
+    def message_lang_href(code: str) -> str:
+        if request.method == "POST":  # after /accept: back to the splash, with the visit
+            query = form_query()
+            return f"/?{query}&lang={code}" if query else f"/?lang={code}"
+        return f"{request.path}?lang={code}"
+
     def message_page(
         view: SplashView,
         language: Language,
@@ -328,7 +334,7 @@ def create_app(
             language,
             heading=gettext(code, heading),
             lines=tuple(gettext(code, line) for line in lines),
-            lang_href=lambda other: f"?lang={other}",
+            lang_href=lambda other: message_lang_href(other),
             link_href=link[0] if link else "",
             link_text=gettext(code, link[1]) if link else "",
         )
