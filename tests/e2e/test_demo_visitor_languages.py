@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from central_cms.demo.stack import DEMO_PORTAL, DemoStack, visitor_url
 from devices.config import load_device_config
@@ -22,7 +22,7 @@ from tests.devices.harness import eventually
 pytestmark = pytest.mark.browser
 
 SITE = "Cannington Leisureplex"  # the demo portal node's site
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 # What a phone set to each language sends (Playwright's locale sets Accept-Language).
 LOCALES = {"en": "en-AU", "zh": "zh-CN", "vi": "vi-VN", "ar": "ar-SA", "it": "it-IT"}
