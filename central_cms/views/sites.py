@@ -25,9 +25,8 @@ def language_choices() -> list[tuple[str, str, str]]:
     for code in PORTAL_LANGUAGES:
         tag = _LOCALES.get(code, code)
         locale = Locale.parse(tag)
-        choices.append(
-            (code, str(locale.get_display_name("en")), str(locale.get_display_name(tag)))
-        )
+        own_name = str(locale.get_language_name(tag))  # "中文", not "中文 (简体)" twice over
+        choices.append((code, str(locale.get_display_name("en")), own_name))
     return choices
 
 
