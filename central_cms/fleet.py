@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +28,7 @@ from devices.broker import (
 )
 from devices.config import device_config_toml
 from devices.protocol import (
+    PORTAL_LANGUAGES,
     Channel,
     Command,
     CommandName,
@@ -246,6 +248,7 @@ def save_site(
     requires_approval: bool,
     opening_hours: list[dict[str, str]] | None = None,
     allow_self_approval: bool | None = None,
+    languages: Sequence[str] | None = None,
 ) -> m.Site:
     """`allow_self_approval` None keeps the site's setting (off for a new site)."""
     require(actor, Permission.SITE_WRITE)
@@ -272,12 +275,27 @@ def save_site(
         site.allow_self_approval = allow_self_approval
     if opening_hours is not None:
         site.opening_hours = opening_hours
+    if languages is not None:
+        site.languages = splash_languages(languages)
     audit.record(session, actor, action, "site", site_id, rt.clock.now())
     session.flush()
     sync_manifests(
         session, rt, session.scalars(select(m.Device.id).where(m.Device.site_id == site_id)).all()
     )
     return site
+
+
+def splash_languages(codes: Sequence[str]) -> list[str]:
+    """The languages a site's splash offers, in the portal's order; English always (it is
+    what the terms fall back to)."""
+    unknown = sorted(set(codes) - set(PORTAL_LANGUAGES))
+    if unknown:
+        raise Invalid(
+            "languages",
+            f"The Wi-Fi splash has no {', '.join(unknown)} translation; choose from "
+            f"{', '.join(PORTAL_LANGUAGES)}.",
+        )
+    return [code for code in PORTAL_LANGUAGES if code == "en" or code in codes]
 
 
 def save_profile(

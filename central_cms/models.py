@@ -99,6 +99,9 @@ class Site(Base):
     brand_colour: Mapped[str] = mapped_column(String(7), default="#003a70")
     # devices.protocol.PortalSettings as JSON, for the site's portal nodes; None: no portal.
     portal_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The splash's languages (codes from devices.protocol.PORTAL_LANGUAGES); None: every
+    # language the portal ships, so a site gets new translations as they arrive.
+    languages: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class ScreenProfile(Base):

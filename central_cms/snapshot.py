@@ -19,6 +19,7 @@ from central_cms.compiler import (
 )
 from central_cms.rules import ProfileRules
 from devices.protocol import (
+    PORTAL_LANGUAGES,
     AssetRef,
     BrightnessStep,
     DeviceKind,
@@ -110,16 +111,20 @@ def profile_rules(profile: m.ScreenProfile) -> ProfileRules:
     )
 
 
+def portal_settings(site: m.Site) -> PortalSettings:
+    """The site's portal settings with its splash languages (Site.languages; None: every
+    shipped language). Before issue 13 every splash got PortalSettings' default, English."""
+    assert site.portal_settings is not None
+    languages = site.languages if site.languages is not None else PORTAL_LANGUAGES
+    return PortalSettings.model_validate({**site.portal_settings, "languages": languages})
+
+
 def load_catalogue(session: Session) -> Catalogue:
     sites = session.scalars(select(m.Site)).all()
     return Catalogue(
         sites={s.id: site_info(s) for s in sites},
         profiles={p.id: screen_profile(p) for p in session.scalars(select(m.ScreenProfile))},
-        portals={
-            s.id: PortalSettings.model_validate(s.portal_settings)
-            for s in sites
-            if s.portal_settings
-        },
+        portals={s.id: portal_settings(s) for s in sites if s.portal_settings},
     )
 
 

@@ -80,6 +80,9 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _HASH = re.compile(r"^[0-9a-f]{16,64}$")
 _DEDUPE_S = 1800.0
+# How often a web worker forgets used accept forms whose state has expired anyway: without
+# it the node's nonce store grew with every visitor, for ever (issue 13).
+NONCE_PURGE_S = 600.0
 _ACCEPT_PURPOSE = "accept"
 _PROMO_PURPOSE = "promo"
 
@@ -205,6 +208,21 @@ def create_app(
     css_bytes = (STATIC_DIR / "portal.css").read_bytes()
     css_url = f"/static/portal.css?v={hashlib.sha256(css_bytes).hexdigest()[:12]}"
 
+    purge_lock = threading.Lock()
+    purge_due: list[float] = [float("-inf")]  # the first accept clears what a restart left
+
+    def purge_used_nonces(now: float) -> None:
+        """On the injected clock, at most every NONCE_PURGE_S per worker (the store is
+        shared, so any worker's purge serves them all)."""
+        with purge_lock:
+            due = purge_due[0]
+            if due - NONCE_PURGE_S <= now < due:  # not yet due, and the clock did not step back
+                return
+            purge_due[0] = now + NONCE_PURGE_S
+        removed = nonce_store.purge(now)
+        if removed:
+            log.debug("forgot %s used accept forms", removed)
+
     def build_view(now: datetime) -> tuple[int, SplashView]:
         snap = manifest_source.snapshot()
         return snap.generation, splash_view(
@@ -295,6 +313,12 @@ def create_app(
     def gettext(code: str, message: str) -> str:
         return str(catalogues[code].gettext(message))
 
+    def message_lang_href(code: str) -> str:
+        if request.method == "POST":  # after /accept: back to the splash, with the visit
+            query = form_query()
+            return f"/?{query}&lang={code}" if query else f"/?lang={code}"
+        return f"{request.path}?lang={code}"
+
     def message_page(
         view: SplashView,
         language: Language,
@@ -310,7 +334,7 @@ def create_app(
             language,
             heading=gettext(code, heading),
             lines=tuple(gettext(code, line) for line in lines),
-            lang_href=lambda other: f"?lang={other}",
+            lang_href=lambda other: message_lang_href(other),
             link_href=link[0] if link else "",
             link_text=gettext(code, link[1]) if link else "",
         )
@@ -648,6 +672,7 @@ def create_app(
                 N_("We could not recognise your device"),
                 N_("Please open any website again to get a fresh sign-in page."),
             )
+        purge_used_nonces(now.timestamp())
         if not nonce_store.use_once(state["x"], now.timestamp() + config.state_max_age_s):
             log.info("accept refused: form replayed")
             return message_page(
@@ -762,7 +787,8 @@ def create_app(
     # --- detection ---------------------------------------------------------------------------
 
     def portal_url() -> str:
-        return f"{request.scheme}://{request.host}/"
+        # From the configuration: a request's Host header is the visitor's to choose (#13).
+        return config.portal_url
 
     def client_online() -> tuple[bool, int | None]:
         session = gateway.session_for_ip(request.remote_addr or "")

@@ -16,7 +16,12 @@ workers = 2                          # web server processes, at most one per cor
 threads = 2                          # Python threads per worker (bench/portal.py)
 pin_workers = true                   # each worker on a core of its own, if there are enough
 newsletter_url = "https://cms.example.org/device-api/v1/newsletter-signups"  # optional
+public_url = "https://wifi.cannington.example/"  # optional; default http://<listen>/
 ```
+
+`public_url` is where visitors reach the splash: the OS probes redirect there and RFC 8908's
+`user-portal-url` names it (RFC 8908 wants https, so give one when the site has a
+certificate). It is configured, never built from a request's Host header (issue 13).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from devices.config import ConfigError
 
@@ -56,6 +62,37 @@ class PortalConfig:
     session_poll_s: float = 15.0
     newsletter_url: str | None = None
     default_language: str = "en"
+    public_url: str | None = None
+
+    @property
+    def portal_url(self) -> str:
+        """The splash page's absolute URL, ending in "/"."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.listen_host}]" if ":" in self.listen_host else self.listen_host
+        return f"http://{host}:{self.listen_port}/"
+
+
+def _public_url(value: object) -> str | None:
+    if value is None:
+        return None
+    fix = "write the splash's address, e.g. https://wifi.example.org/, or leave it out"
+    if not isinstance(value, str):
+        raise ConfigError("portal.public_url", "not a string", fix)
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        # The app's links are root-relative, so the portal must be the root of its origin.
+        raise ConfigError(
+            "portal.public_url", f"{value!r} is not an http(s) origin with nothing after it", fix
+        )
+    return f"{parts.scheme}://{parts.netloc}/"
 
 
 def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
@@ -134,4 +171,5 @@ def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
         session_poll_s=number("session_poll_s", 15.0, 0.05, 3600),
         newsletter_url=newsletter,
         default_language=text("default_language", "en"),
+        public_url=_public_url(section.get("public_url")),
     )

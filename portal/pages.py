@@ -85,8 +85,13 @@ def render_splash(
             LANGUAGES.get(fallback, LANGUAGES["en"]).tag,
         )
 
+    # Root-relative, and the form posts with the visit's query too: a page re-rendered by
+    # POST /accept keeps a working switcher (a relative "?lang=" would GET /accept).
     def lang_href(code: str) -> str:
-        return f"?{query}&lang={code}" if query else f"?lang={code}"
+        return f"/?{query}&lang={code}" if query else f"/?lang={code}"
+
+    if query:
+        accept_url = f"{accept_url}?{query}"
 
     def promo_href(item_id: str) -> str:
         return f"/go/{item_id}?c={client}&s={tags.get(item_id, '')}"

@@ -83,6 +83,10 @@ class NonceStore(Protocol):
         """True the first time `nonce` is used before `expires_at` (unix seconds)."""
         ...
 
+    def purge(self, now: float) -> int:
+        """Forget nonces expired before `now`; how many were forgotten."""
+        ...
+
 
 class MemoryNonceStore:
     def __init__(self) -> None:
@@ -96,6 +100,13 @@ class MemoryNonceStore:
             self._seen[nonce] = expires_at
             return True
 
+    def purge(self, now: float) -> int:
+        with self._lock:
+            expired = [nonce for nonce, at in self._seen.items() if at < now]
+            for nonce in expired:
+                del self._seen[nonce]
+            return len(expired)
+
 
 class SqliteNonceStore:
     """Shared by every web server worker of the node, so a replay to another worker fails too."""
@@ -107,6 +118,9 @@ class SqliteNonceStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS used_nonce (nonce TEXT PRIMARY KEY, expires_at REAL)"
+            )
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS used_nonce_expires_at ON used_nonce (expires_at)"
             )
 
     def _connect(self) -> sqlite3.Connection:

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from devices.protocol import Alert, ContentItem, DeviceKind, ItemKind, Manifest, Severity
+from devices.protocol import (
+    PORTAL_LANGUAGES,
+    Alert,
+    ContentItem,
+    DeviceKind,
+    ItemKind,
+    Manifest,
+    Severity,
+)
 from devices.schedule import active_alert, next_manifest_change, open_items
 
 MAX_PROMOS = 3
@@ -145,7 +153,7 @@ def splash_view(
             terms_version=FALLBACK_TERMS_VERSION,
             terms_text={},
             newsletter=False,
-            languages=("en", "zh", "vi", "ar", "it"),
+            languages=PORTAL_LANGUAGES,
             alert=None,
             session_minutes=240,
             valid_until=None,
@@ -192,7 +200,7 @@ def splash_view(
         terms_version=portal.terms.version if portal else FALLBACK_TERMS_VERSION,
         terms_text={k: _clean(v) for k, v in portal.terms.text.items()} if portal else {},
         newsletter=portal.newsletter if portal else False,
-        languages=portal.languages if portal else ("en",),
+        languages=portal.languages if portal else PORTAL_LANGUAGES,
         alert=banner,
         session_minutes=portal.session_minutes if portal else 240,
         valid_until=change if change is not None else at + timedelta(hours=1),

@@ -274,13 +274,15 @@ def start_stack(
     return stack
 
 
-def visitor_url(options: DemoOptions, faskey: str, upstream_port: int) -> str:
+def visitor_url(
+    options: DemoOptions, faskey: str, upstream_port: int, *, mac: str = DEMO_VISITOR_MAC
+) -> str:
     """The splash URL openNDS would send a phone to, for a pretend visitor who was opening
     a page on the demo's stand-in upstream server."""
     client = FasClient(
         hid=secrets.token_hex(32),
         client_ip="10.77.1.23",
-        client_mac=DEMO_VISITOR_MAC,
+        client_mac=mac,
         gateway_address="10.77.1.1:2050",  # the recording gateway never sends anyone there
         gateway_name="Cannington Leisureplex",
         origin_url=f"http://{options.host}:{upstream_port}/news",

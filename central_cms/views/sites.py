@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -12,6 +13,26 @@ from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
 from central_cms.views.common import checkbox, context, flash_invalid
+from devices.protocol import PORTAL_LANGUAGES
+
+# Babel's locale for each code, for the language's name in English and in itself.
+_LOCALES = {"zh": "zh_Hans"}
+
+
+def language_choices() -> list[tuple[str, str, str]]:
+    """(code, English name, the name in the language) for each shipped splash language."""
+    choices = []
+    for code in PORTAL_LANGUAGES:
+        tag = _LOCALES.get(code, code)
+        locale = Locale.parse(tag)
+        own_name = str(locale.get_language_name(tag))  # "中文", not "中文 (简体)" twice over
+        choices.append((code, str(locale.get_display_name("en")), own_name))
+    return choices
+
+
+def chosen_languages(site: m.Site | None) -> list[str]:
+    return list(PORTAL_LANGUAGES) if site is None or site.languages is None else site.languages
+
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
 
@@ -45,11 +66,25 @@ def edit(site_id: str | None) -> str | Response | tuple[str, int]:
                 timezone=form.get("timezone", "").strip(),
                 requires_approval=checkbox(form.get("requires_approval")),
                 allow_self_approval=checkbox(form.get("allow_self_approval")),
+                # The form always sends "en" (hidden): no list means a client without it.
+                languages=form.getlist("languages") if "languages" in form else None,
             )
             s.commit()
             flash(f"Saved {saved.name}.", "ok")
             return redirect(url_for("sites.index"))
         except Invalid as error:
             flash_invalid(error)
-            return render_template("site_form.html", site=site, form=form), 400
-    return render_template("site_form.html", site=site, form={})
+            return render_template(
+                "site_form.html",
+                site=site,
+                form=form,
+                languages=language_choices(),
+                chosen=form.getlist("languages"),
+            ), 400
+    return render_template(
+        "site_form.html",
+        site=site,
+        form={},
+        languages=language_choices(),
+        chosen=chosen_languages(site),
+    )

@@ -258,6 +258,11 @@ class Terms(_Frozen):
     text: dict[Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")], LongText]
 
 
+# The languages a portal node's splash ships (portal/translations), in the form
+# PortalSettings.languages uses; the CMS offers each site any of them (issue 13).
+PORTAL_LANGUAGES: tuple[str, ...] = ("en", "zh", "vi", "ar", "it")
+
+
 class PortalSettings(_Frozen):
     ssid: ShortText
     terms: Terms

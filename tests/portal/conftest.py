@@ -38,7 +38,7 @@ from portal.config import GatewayKind, PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.gateway import RecordingGateway
 from portal.sources import MemoryNewsletter, MemoryRecorder, MemorySource
-from portal.state import MemoryNonceStore
+from portal.state import MemoryNonceStore, NonceStore
 
 # Tuesday 24 November 2026, 10:00 in Perth (UTC+8).
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -238,7 +238,10 @@ class Portal:
 
 
 def make_portal(
-    tmp_path: Path, config: PortalConfig | None = None, manifest: Manifest | None = None
+    tmp_path: Path,
+    config: PortalConfig | None = None,
+    manifest: Manifest | None = None,
+    nonces: NonceStore | None = None,
 ) -> Portal:
     clock = ManualClock(NOW)
     gateway = RecordingGateway(clock)
@@ -255,7 +258,7 @@ def make_portal(
         recorder=recorder,
         clock=clock,
         assets=DirAssets(assets_dir),
-        nonces=MemoryNonceStore(),
+        nonces=nonces if nonces is not None else MemoryNonceStore(),
         newsletter=newsletter,
     )
     return Portal(app, app.test_client(), gateway, recorder, source, clock, newsletter)
