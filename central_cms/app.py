@@ -10,6 +10,7 @@ from apiflask import APIFlask
 from flask import Flask, g, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from central_cms import db
 from central_cms.analytics.stores import Stores
@@ -62,6 +63,11 @@ def create_app(
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
         DOCS_FAVICON=None,
     )
+    if config.trusted_proxies:
+        # Only the hops we run append to X-Forwarded-For: believe that many, no more.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies
+        )
     database = db.init_app(app, config.database_url)
     if migrate:
         db.migrate(database.engine)

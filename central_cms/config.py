@@ -48,6 +48,10 @@ class CmsConfig:
     max_image_pixels: int = 40_000_000
     secure_cookies: bool = False
     login_attempts_per_15min: int = 5
+    # Reverse proxies in front of the CMS whose X-Forwarded-For/-Proto to believe (nginx: 1).
+    # Login limits count per address, so behind a proxy left at 0 every visitor would share
+    # the proxy's address and one attacker could lock everybody out.
+    trusted_proxies: int = 0
     # Published to devices in their config file, so they know which brokers to try.
     device_brokers: tuple[str, ...] = ("mqtt://127.0.0.1:1883",)
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -70,6 +74,7 @@ _INT_KEYS = {
     "max_upload_mb": (1, 4096),
     "max_image_pixels": (1_000_000, 500_000_000),
     "login_attempts_per_15min": (1, 1000),
+    "trusted_proxies": (0, 5),
     "mqtt_cms_accounts": (1, 256),
     "mqtt_ingest_accounts": (1, 256),
 }

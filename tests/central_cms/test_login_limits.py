@@ -9,7 +9,10 @@ from datetime import timedelta
 import pytest
 from flask.testing import FlaskClient
 
+from central_cms import db as cms_db
 from central_cms import models as m
+from central_cms.app import create_app
+from central_cms.runtime import runtime
 from tests.central_cms.conftest import PASSWORD, csrf_of, make_user
 
 LIMIT = 5
@@ -72,3 +75,38 @@ def test_a_user_name_is_counted_whatever_its_case(client, users):
     for number, name in enumerate(["ED", "Ed", "eD", "ed", "ED"]):
         assert attempt(client, name, "wrong", f"203.0.113.{number}") == 401
     assert attempt(client, "ed", PASSWORD, "203.0.113.0") == 429
+
+
+def test_behind_the_reverse_proxy_each_visitor_is_counted_at_their_own_address(
+    config, publisher, clock
+):
+    """nginx adds the client's address to X-Forwarded-For; with `trusted_proxies = 1` the
+    CMS counts that address, not the proxy's, and believes no hop an attacker added."""
+    app = create_app(config.with_changes(trusted_proxies=1), publisher=publisher, clock=clock)
+    app.config["TESTING"] = True
+    with cms_db.database(app).sessions() as session:
+        make_user(session, runtime(app), "ed", m.Role.EDITOR)
+        session.commit()
+    client = app.test_client()
+    proxy = "127.0.0.1"
+
+    def via_proxy(username: str, password: str, client_address: str) -> int:
+        environ = {"REMOTE_ADDR": proxy, "HTTP_X_FORWARDED_FOR": client_address}
+        token = csrf_of(client.get("/login", environ_base=environ).text)
+        response = client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token},
+            environ_base=environ,
+        )
+        client.post("/logout", data={"csrf_token": token}, environ_base=environ)
+        return response.status_code
+
+    try:
+        # The attacker claims a fresh address each time in front of nginx's own entry.
+        for number in range(LIMIT):
+            forged = f"198.51.100.{number}, 203.0.113.9"
+            assert via_proxy(f"guess{number}", "wrong", forged) == 401
+        assert via_proxy("ed", PASSWORD, "203.0.113.9") == 429  # the attacker's real address
+        assert via_proxy("ed", PASSWORD, "10.0.0.8") == 302  # everyone else still signs in
+    finally:
+        cms_db.database(app).engine.dispose()
