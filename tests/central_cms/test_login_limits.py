@@ -99,7 +99,8 @@ def test_behind_the_reverse_proxy_each_visitor_is_counted_at_their_own_address(
             environ_base=environ,
         )
         client.post("/logout", data={"csrf_token": token}, environ_base=environ)
-        return response.status_code
+        status: int = response.status_code
+        return status
 
     try:
         # The attacker claims a fresh address each time in front of nginx's own entry.
