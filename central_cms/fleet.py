@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from central_cms import audit
 from central_cms import models as m
-from central_cms.errors import Invalid, NotFound
+from central_cms.errors import Conflict, Invalid, NotFound
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
@@ -73,11 +73,11 @@ def register_device(
     require(actor, Permission.DEVICE_WRITE)
     _check_id(device_id, "id")
     if session.get(m.Device, device_id) is not None:
-        raise Invalid("id", f"A device called {device_id} already exists.")
+        raise Conflict("id", f"A device called {device_id} already exists.")
     if session.get(m.Site, site_id) is None:
-        raise Invalid("site_id", "Choose a site.")
+        raise Conflict("site_id", "Choose a site.")
     if session.get(m.ScreenProfile, profile_id) is None:
-        raise Invalid("profile_id", "Choose a screen profile.")
+        raise Conflict("profile_id", "Choose a screen profile.")
     password, token = new_password(), secrets.token_urlsafe(32)
     now = rt.clock.now()
     device = m.Device(
@@ -166,9 +166,9 @@ def update_device(
     if device is None:
         raise NotFound(device_id)
     if session.get(m.Site, site_id) is None:
-        raise Invalid("site_id", "Choose a site.")
+        raise Conflict("site_id", "Choose a site.")
     if session.get(m.ScreenProfile, profile_id) is None:
-        raise Invalid("profile_id", "Choose a screen profile.")
+        raise Conflict("profile_id", "Choose a screen profile.")
     device.name, device.site_id, device.profile_id = name.strip()[:200], site_id, profile_id
     device.tags = _tags(tags)
     audit.record(session, actor, "device.update", "device", device_id, rt.clock.now())
