@@ -116,3 +116,69 @@ def test_a_bad_upload_leaves_nothing_behind(client, session, rt, world):
     assert rt.blobs.count() == files_before
     session.expire_all()
     assert len(session.scalars(select(m.MediaAsset)).all()) == rows_before
+
+
+def _campaign_body(media_id: int) -> dict:
+    return {
+        "name": "Swim school",
+        "owner_site_id": "north-pool",
+        "targets": {"sites": ["north-pool"]},
+        "items": [{"kind": "image", "media_id": media_id, "duration_s": 10}],
+    }
+
+
+def test_a_command_with_nested_args_is_refused_naming_the_argument(
+    client, session, rt, world, publisher
+):
+    admin = token_for(session, rt, "api-admin", m.Role.ADMIN)
+    publisher.sent.clear()
+    refused = client.post(
+        "/api/v1/devices/sig-north-pool/commands",
+        json={"name": "identify", "args": {"seconds": {"nested": [30]}}},
+        headers=admin,
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json["field"].startswith("args.seconds")
+    assert "no lists or objects" in refused.json["message"]
+    assert publisher.sent == []  # nothing half-sent to the device
+    sent = client.post(
+        "/api/v1/devices/sig-north-pool/commands",
+        json={"name": "identify", "args": {"seconds": 30}},
+        headers=admin,
+    )
+    assert sent.status_code == 202, sent.text
+
+
+def test_extreme_numbers_in_a_campaign_are_refused_naming_the_field(client, session, rt, world):
+    admin = token_for(session, rt, "api-admin", m.Role.ADMIN)
+    created = client.post(
+        "/api/v1/campaigns", json=_campaign_body(world.media["poster"]), headers=admin
+    )
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/campaigns/{created.json['id']}"
+    for change, field in (
+        ({"priority": 10**30}, "priority"),
+        ({"items": [{"kind": "image", "media_id": 2**70, "duration_s": 10}]}, "items.0.media_id"),
+        ({"items": [{"kind": "image", "media_id": 1, "duration_s": 1e308}]}, "items.0.duration_s"),
+        (
+            {"items": [{"kind": "image", "media_id": 1, "duration_s": 10, "weight": 2**40}]},
+            "items.0.weight",
+        ),
+        ({"name": "Swim\x00school"}, "name"),
+    ):
+        refused = client.put(
+            url, json={**_campaign_body(world.media["poster"]), **change}, headers=admin
+        )
+        assert refused.status_code == 422, (change, refused.status_code, refused.text[:300])
+        assert refused.json["field"] == field, refused.json
+        assert refused.json["message"].startswith(f"{field}: ")
+    assert client.get(url, headers=admin).json["priority"] == 50  # unchanged
+
+
+def test_an_unsupported_method_gets_a_json_405_naming_the_allowed_ones(client, session, rt):
+    admin = token_for(session, rt, "api-admin", m.Role.ADMIN)
+    for method in ("TRACE", "DELETE"):
+        answer = client.open("/api/v1/sites", method=method, headers=admin)
+        assert answer.status_code == 405, (method, answer.status_code)
+        assert answer.content_type == "application/json"
+        assert {"GET", "POST"} <= {a.strip() for a in answer.headers["Allow"].split(",")}

@@ -40,7 +40,7 @@ from tests.brokers import RunningBroker, free_port, start_mosquitto
 from tests.central_cms.images import png
 
 # Per operation and phase; with the coverage and stateful phases this is ~2 min on 2 cores.
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 25
 SEED = 20261202
 # Every check stays on for every operation. Two rules are beyond JSON Schema, so for the
 # three operations they govern a schema-valid body may get the document's 422 (naming the
