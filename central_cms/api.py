@@ -15,6 +15,7 @@ from flask import request
 from flask.sansio.blueprints import BlueprintSetupState
 from marshmallow import ValidationError
 from sqlalchemy import select
+from werkzeug.exceptions import BadRequest
 
 from central_cms import alerts as alert_service
 from central_cms import campaigns as campaign_service
@@ -86,11 +87,11 @@ ERROR_RESPONSES = {
     400: "The body is not JSON",
     401: "No API token, or one that is unknown or revoked",
     403: "The token's user may not do this (role or sites)",
-    413: "The upload is larger than the CMS accepts",
     404: "Nothing of that id",
     409: "Well formed, but it clashes with what the CMS holds now: an id already taken, "
     "a site, profile or media item that does not exist, a campaign in the wrong status, "
     "or content the targeted screens' rules refuse",
+    413: "The upload is larger than the CMS accepts",
     422: "The request breaks the schema or a rule stated in it; `field` names where",
 }
 
@@ -141,6 +142,11 @@ def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(detail, list) and all(isinstance(m, str) for m in detail):
         return [(prefix or "body", message) for message in detail]
     return [(prefix or "body", str(detail))]
+
+
+@api.errorhandler(BadRequest)
+def _not_json(error: BadRequest) -> Any:
+    return _error(400, "The body is not valid JSON: send UTF-8 JSON as application/json.")
 
 
 @api.errorhandler(Forbidden)

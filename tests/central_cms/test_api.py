@@ -118,7 +118,7 @@ def test_a_bad_upload_leaves_nothing_behind(client, session, rt, world):
     assert len(session.scalars(select(m.MediaAsset)).all()) == rows_before
 
 
-def _campaign_body(media_id: int) -> dict:
+def _campaign_body(media_id: int) -> dict[str, object]:
     return {
         "name": "Swim school",
         "owner_site_id": "north-pool",

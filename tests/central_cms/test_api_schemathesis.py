@@ -46,21 +46,28 @@ SEED = 20261202
 # three operations they govern a schema-valid body may get the document's 422 (naming the
 # field): whether some bytes are a PNG, JPEG, WebP, GIF, MP4 or WebM the CMS can read
 # (`format: binary`), and a schedule's ends_on on or after its starts_on (JSON Schema
-# cannot compare two values).
-ALSO_422 = ["2xx", "401", "403", "404", "409", "422"]
-CONFIG = "".join(
-    f"""
+# cannot compare two values). Uploads stay out of the stateful phase: schemathesis 4.32
+# there sends a real PNG in place of the multipart file it had negated, then reports the
+# valid upload's 201 as "schema-violating request accepted"; the coverage and fuzzing
+# phases still send uploads their negative data.
+CONFIG = """
 [[operations]]
-include-name = "{operation}"
+include-name = "POST /api/v1/media"
 [operations.checks.positive_data_acceptance]
-expected-statuses = {ALSO_422!r}
+expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+[operations.phases.stateful]
+enabled = false
+
+[[operations]]
+include-name = "POST /api/v1/campaigns"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+
+[[operations]]
+include-name = "PUT /api/v1/campaigns/{campaign_id}"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
-    for operation in (
-        "POST /api/v1/media",
-        "POST /api/v1/campaigns",
-        "PUT /api/v1/campaigns/{campaign_id}",
-    )
-)
 ADMIN = Actor("api-seed", m.Role.ADMIN)
 
 
