@@ -182,3 +182,33 @@ def test_an_unsupported_method_gets_a_json_405_naming_the_allowed_ones(client, s
         assert answer.status_code == 405, (method, answer.status_code)
         assert answer.content_type == "application/json"
         assert {"GET", "POST"} <= {a.strip() for a in answer.headers["Allow"].split(",")}
+
+
+# Where the service functions raise errors.Conflict.
+CONFLICTING = {
+    "post /api/v1/devices",
+    "put /api/v1/profiles/{profile_id}",
+    "post /api/v1/media",
+    "post /api/v1/campaigns",
+    "put /api/v1/campaigns/{campaign_id}",
+    "post /api/v1/campaigns/{campaign_id}/submit",
+    "post /api/v1/campaigns/{campaign_id}/approve",
+    "post /api/v1/campaigns/{campaign_id}/reject",
+    "post /api/v1/alerts",
+}
+
+
+def test_every_operation_documents_its_error_answers_as_json(client):
+    spec = client.get("/api/v1/openapi.json").json
+    error_shape = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            answers = set(operation["responses"])
+            assert {"401", "403"} <= answers, (method, path)
+            assert ("404" in answers) == ("{" in path), (method, path)
+            assert ("422" in answers) == ("requestBody" in operation), (method, path)
+            assert ("409" in answers) == (f"{method} {path}" in CONFLICTING), (method, path)
+            for code, answer in operation["responses"].items():
+                if code.startswith("4"):
+                    assert answer["content"]["application/json"]["schema"] == error_shape
+    assert {"message", "status"} <= set(spec["components"]["schemas"]["ErrorOut"]["required"])
