@@ -39,7 +39,8 @@ from devices.protocol import DeviceKind, ItemKind, ProfileKind, Schedule, Severi
 from tests.brokers import RunningBroker, free_port, start_mosquitto
 from tests.central_cms.images import png
 
-# Per operation and phase; with the coverage and stateful phases this is ~2 min on 2 cores.
+# Per operation and phase: ~2,000 requests, 40 s on an idle 2-core machine, 3 min when
+# seven other test runs share it.
 MAX_EXAMPLES = 25
 SEED = 20261202
 # Every check stays on for every operation. Two rules are beyond JSON Schema, so for the
@@ -227,6 +228,7 @@ def test_an_unauthenticated_call_gets_the_documented_json_401(cms):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(cms, tmp_path):
     config = tmp_path / "schemathesis.toml"
@@ -263,8 +265,13 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(cms, tmp_pat
     ]
     env = {**os.environ, "SCHEMATHESIS_TELEMETRY": "false"}
     run = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, env=env, check=False, cwd=tmp_path
+        command, capture_output=True, text=True, timeout=840, env=env, check=False, cwd=tmp_path
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report
-    assert "No issues found" in report or "passed" in report, report
+    operations = sum(
+        len(ops) for ops in cms.app.test_client().get("/api/v1/openapi.json").json["paths"].values()
+    )
+    assert f"Tested: {operations}" in report, report  # every operation, not a filtered few
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in report, report
