@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from central_cms import audit
 from central_cms import models as m
-from central_cms.errors import Invalid, NotFound
+from central_cms.errors import Conflict, Invalid, NotFound
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
 from devices.protocol import ALL_SCOPE, Alert, DeviceKind, Severity, alert_topic, sign
@@ -59,7 +59,7 @@ def send_alert(
             raise Invalid("scope", "You may send alerts to your own sites only.")
     else:
         if session.get(m.Site, scope) is None:
-            raise Invalid("scope", "Choose all sites or one site.")
+            raise Conflict("scope", "Choose all sites or one site.")
         require(actor, Permission.ALERT_WRITE, site_ids=[scope])
     now = rt.clock.now()
     if not title.strip():

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from central_cms import db
 from central_cms.analytics.stores import Stores
 from central_cms.analytics.web import register as register_analytics
+from central_cms.api import ErrorOut
 from central_cms.auth import current_actor, load_session_actor
 from central_cms.blobs import BlobStore
 from central_cms.config import CmsConfig, load_config
@@ -61,6 +62,9 @@ def create_app(
         SESSION_COOKIE_NAME="ds_cms_session",
         SYNC_OPENAPI_SPEC=False,
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
+        # The one JSON shape the API's errors have (central_cms/api.py), documented as such.
+        HTTP_ERROR_SCHEMA=ErrorOut,
+        VALIDATION_ERROR_SCHEMA=ErrorOut,
         DOCS_FAVICON=None,
     )
     if config.trusted_proxies:
@@ -125,7 +129,10 @@ def create_app(
     @app.errorhandler(HTTPException)
     def _error(error: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith(("/api/", "/device-api/")):
-            return {"message": error.description or error.name, "status": error.code}, error.code
+            # Keep the error's own headers (a 405's Allow) but answer JSON, not its HTML.
+            headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+            body = {"message": error.description or error.name, "status": error.code}
+            return body, error.code, headers
         return (
             render_template("error.html", error=error, actor=g.get("actor")),
             error.code or 500,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from central_cms import audit, media, snapshot
 from central_cms import models as m
 from central_cms.compiler import ItemSpec, Targets
-from central_cms.errors import Invalid, NotFound
+from central_cms.errors import Conflict, Invalid, NotFound
 from central_cms.manifests import devices_reached, sync_manifests
 from central_cms.policy import Actor, Forbidden, Permission, require
 from central_cms.rules import RuleViolation, check_items
@@ -157,7 +157,7 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
     if not data.name.strip():
         raise Invalid("name", "Give the campaign a name.")
     if session.get(m.Site, data.owner_site_id) is None:
-        raise Invalid("owner_site_id", "Choose the site that owns this campaign.")
+        raise Conflict("owner_site_id", "Choose the site that owns this campaign.")
     require(actor, Permission.CAMPAIGN_WRITE, site_ids=[data.owner_site_id])
     if not data.items:
         raise Invalid("items", "Add at least one item (an image, a video or a text slide).")
@@ -165,7 +165,7 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
         raise Invalid("targets", "Choose where it shows: at least one site, tag, kind or profile.")
     unknown = [s for s in data.targets.sites if session.get(m.Site, s) is None]
     if unknown:
-        raise Invalid("targets", f"Unknown site: {', '.join(sorted(unknown))}.")
+        raise Conflict("targets", f"Unknown site: {', '.join(sorted(unknown))}.")
     if not 0 <= data.priority <= 100:
         raise Invalid("priority", "Priority is from 0 to 100.")
     for number, item in enumerate(data.items, start=1):
@@ -179,9 +179,9 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
             continue
         asset = session.get(m.MediaAsset, item.media_id) if item.media_id is not None else None
         if asset is None:
-            raise Invalid("items", f"Item {number}: choose a picture or video from the library.")
+            raise Conflict("items", f"Item {number}: choose a picture or video from the library.")
         if asset.kind != item.kind.value:
-            raise Invalid(
+            raise Conflict(
                 "items", f"Item {number}: the file is a {asset.kind}, not a {item.kind.value}."
             )
     _refuse(rule_violations(session, data))
@@ -192,7 +192,7 @@ def _refuse(violations: list[RuleViolation]) -> None:
         by_field: dict[tuple[int, str], list[str]] = {}
         for v in violations:
             by_field.setdefault((v.item_number, v.field or "kind"), []).append(str(v))
-        raise Invalid(
+        raise Conflict(
             "items", str(violations[0]), [str(v) for v in violations], item_problems=by_field
         )
 
@@ -213,7 +213,7 @@ def save(
         existing = get(session, campaign_id)
         require(actor, Permission.CAMPAIGN_WRITE, site_ids=[existing.owner_site_id])
         if existing.status == Status.ARCHIVED:
-            raise Invalid("status", "An archived campaign cannot be changed.")
+            raise Conflict("status", "An archived campaign cannot be changed.")
         was_published = existing.status == Status.PUBLISHED
         old_targets = snapshot.targets_of(existing.targets)
     with session.no_autoflush:
@@ -322,7 +322,7 @@ def submit(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) -> 
     campaign = get(session, campaign_id)
     require(actor, Permission.CAMPAIGN_WRITE, site_ids=[campaign.owner_site_id])
     if campaign.status != Status.DRAFT:
-        raise Invalid("status", f"Only a draft can be submitted; this one is {campaign.status}.")
+        raise Conflict("status", f"Only a draft can be submitted; this one is {campaign.status}.")
     _check_rules_again(session, campaign)
     now = rt.clock.now()
     campaign.submitted_by = actor.username
@@ -351,7 +351,7 @@ def approve(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) ->
     campaign = get(session, campaign_id)
     require(actor, Permission.CAMPAIGN_APPROVE)
     if campaign.status != Status.PENDING:
-        raise Invalid(
+        raise Conflict(
             "status", f"Only a pending campaign can be approved; this one is {campaign.status}."
         )
     if campaign.submitted_by == actor.username:
@@ -368,7 +368,7 @@ def reject(
     campaign = get(session, campaign_id)
     require(actor, Permission.CAMPAIGN_APPROVE)
     if campaign.status != Status.PENDING:
-        raise Invalid(
+        raise Conflict(
             "status", f"Only a pending campaign can be rejected; this one is {campaign.status}."
         )
     now = rt.clock.now()

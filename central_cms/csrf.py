@@ -28,6 +28,8 @@ def init_csrf(app: Flask) -> None:
     def _check() -> None:
         if request.method in {"GET", "HEAD", "OPTIONS"}:
             return
+        if request.routing_exception is not None:
+            return  # no view will run: let the 404/405 through rather than a CSRF 400
         if request.blueprint in EXEMPT_BLUEPRINTS:
             return
         sent = request.form.get(_FIELD) or request.headers.get("X-CSRF-Token", "")

@@ -24,8 +24,15 @@ class Invalid(Exception):
         self.item_problems = item_problems or {}
 
 
+class Conflict(Invalid):
+    """Input that is well formed but clashes with what the CMS holds now: a duplicate id,
+    a site, profile or media item that does not exist, a campaign in the wrong status, or
+    content the targeted screens' rules refuse. Shown in forms like any `Invalid`; the API
+    answers 409 rather than 422, since the same request can succeed once the state changes."""
+
+
 class NotFound(Exception):
     pass
 
 
-__all__ = ["Forbidden", "Invalid", "NotFound"]
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound"]

@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from central_cms import audit
 from central_cms import models as m
-from central_cms.errors import Invalid, NotFound
+from central_cms.errors import Conflict, Invalid, NotFound
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
@@ -82,17 +82,17 @@ def register_device(
     require(actor, Permission.DEVICE_WRITE)
     _check_id(device_id, "id")
     if session.get(m.Device, device_id) is not None:
-        raise Invalid("id", f"A device called {device_id} already exists.")
+        raise Conflict("id", f"A device called {device_id} already exists.")
     if re.fullmatch(r"(cms|ingest)-\d+", device_id) or device_id in {
         rt.config.mqtt_username,
         rt.config.mqtt_ingest_username,
     }:
         # Its broker account would be a CMS or ingest account (issue 13, point 7).
-        raise Invalid("id", f"{device_id} is a CMS broker account; choose another id.")
+        raise Conflict("id", f"{device_id} is a CMS broker account; choose another id.")
     if session.get(m.Site, site_id) is None:
-        raise Invalid("site_id", "Choose a site.")
+        raise Conflict("site_id", "Choose a site.")
     if session.get(m.ScreenProfile, profile_id) is None:
-        raise Invalid("profile_id", "Choose a screen profile.")
+        raise Conflict("profile_id", "Choose a screen profile.")
     password, token = new_password(), secrets.token_urlsafe(32)
     now = rt.clock.now()
     device = m.Device(
@@ -181,9 +181,9 @@ def update_device(
     if device is None:
         raise NotFound(device_id)
     if session.get(m.Site, site_id) is None:
-        raise Invalid("site_id", "Choose a site.")
+        raise Conflict("site_id", "Choose a site.")
     if session.get(m.ScreenProfile, profile_id) is None:
-        raise Invalid("profile_id", "Choose a screen profile.")
+        raise Conflict("profile_id", "Choose a screen profile.")
     device.name, device.site_id, device.profile_id = name.strip()[:200], site_id, profile_id
     device.tags = _tags(tags)
     audit.record(session, actor, "device.update", "device", device_id, rt.clock.now())

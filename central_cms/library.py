@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from central_cms import audit
 from central_cms import models as m
-from central_cms.errors import Invalid
+from central_cms.errors import Conflict, Invalid
 from central_cms.media import Encoded, MediaError, check_upload
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
@@ -29,6 +29,8 @@ def upload(
     """Store an upload, or raise Invalid with a message for staff; a refused or failed
     upload leaves no file and no row behind."""
     require(actor, Permission.MEDIA_WRITE, site_ids=[site_id] if site_id else [])
+    if site_id and session.get(m.Site, site_id) is None:
+        raise Conflict("site_id", f"No site called {site_id}: leave it out or choose a site.")
     try:
         checked = check_upload(data, max_pixels=rt.config.max_image_pixels)
     except MediaError as error:

@@ -1,0 +1,277 @@
+"""The REST API against its own OpenAPI document (issue 13, point 11).
+
+A real CMS (werkzeug on a free port, PostgreSQL, its own Mosquitto) seeded with a small
+city and an admin's API token; schemathesis loads /api/v1/openapi.json and runs every
+phase with every check: no answer may be a server error, and every answer (status, content
+type, headers, body) must be the one the document promises. Bounded and seeded so it is
+reproducible and takes a couple of minutes on a 2-core CI machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema_rs
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from central_cms import alerts, campaigns, fleet, library
+from central_cms import db as cms_db
+from central_cms import models as m
+from central_cms.app import create_app
+from central_cms.compiler import Targets
+from central_cms.config import CmsConfig
+from central_cms.policy import Actor
+from central_cms.publisher import MqttPublisher
+from central_cms.runtime import runtime
+from devices.clock import SystemClock
+from devices.protocol import DeviceKind, ItemKind, ProfileKind, Schedule, Severity, TextSlide
+from tests.brokers import RunningBroker, free_port, start_mosquitto
+from tests.central_cms.images import png
+
+# Per operation and phase: ~2,000 requests, 40 s on an idle 2-core machine, 3 min when
+# seven other test runs share it.
+MAX_EXAMPLES = 25
+SEED = 20261202
+# Every check stays on for every operation. Two rules are beyond JSON Schema, so for the
+# three operations they govern a schema-valid body may get the document's 422 (naming the
+# field): whether some bytes are a PNG, JPEG, WebP, GIF, MP4 or WebM the CMS can read
+# (`format: binary`), and a schedule's ends_on on or after its starts_on (JSON Schema
+# cannot compare two values). Uploads stay out of the stateful phase: schemathesis 4.32
+# there sends a real PNG in place of the multipart file it had negated, then reports the
+# valid upload's 201 as "schema-violating request accepted"; the coverage and fuzzing
+# phases still send uploads their negative data.
+CONFIG = """
+[[operations]]
+include-name = "POST /api/v1/media"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+[operations.phases.stateful]
+enabled = false
+
+[[operations]]
+include-name = "POST /api/v1/campaigns"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+
+[[operations]]
+include-name = "PUT /api/v1/campaigns/{campaign_id}"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+"""
+ADMIN = Actor("api-seed", m.Role.ADMIN)
+
+
+@dataclass
+class RunningCms:
+    app: Flask
+    base_url: str
+    token: str
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[RunningBroker]:
+    """Fuzzed alerts and manifests go to a broker of our own, never the shared one."""
+    port = free_port()
+    broker = start_mosquitto(
+        tmp_path / "broker", f"listener {port} 127.0.0.1\nallow_anonymous true\n", port
+    )
+    yield broker
+    broker.stop()
+
+
+def seed_small_city(app: Flask) -> str:
+    """Two sites, their screens, a poster, a draft campaign and an alert; returns an
+    admin's API token (full rights)."""
+    rt = runtime(app)
+    session = cms_db.database(app).sessions()
+    try:
+        for site_id in ("north-pool", "south-library"):
+            fleet.save_site(
+                session,
+                rt,
+                ADMIN,
+                site_id=site_id,
+                name=site_id.replace("-", " ").title(),
+                address="",
+                timezone="Australia/Perth",
+                requires_approval=site_id == "north-pool",
+            )
+        for pid, kind, w, h, dwell in (
+            ("indoor", ProfileKind.INDOOR, 1920, 1080, 0),
+            ("led-small", ProfileKind.ROADSIDE, 192, 96, 10),
+        ):
+            fleet.save_profile(
+                session,
+                rt,
+                ADMIN,
+                m.ScreenProfile(
+                    id=pid,
+                    name=pid.title(),
+                    kind=kind.value,
+                    width_px=w,
+                    height_px=h,
+                    min_dwell_s=dwell,
+                    allow_video=kind is not ProfileKind.ROADSIDE,
+                    transitions=kind is not ProfileKind.ROADSIDE,
+                    forbid_contact_text=kind is ProfileKind.ROADSIDE,
+                    brightness=[],
+                ),
+            )
+        session.commit()
+        for device_id, site_id, profile in (
+            ("sig-north-pool", "north-pool", "indoor"),
+            ("led-south-library", "south-library", "led-small"),
+        ):
+            fleet.register_device(
+                session,
+                rt,
+                ADMIN,
+                device_id=device_id,
+                name="",
+                kind=DeviceKind.SIGNAGE,
+                site_id=site_id,
+                profile_id=profile,
+                tags=[],
+            )
+        poster = library.upload(
+            session, rt, ADMIN, filename="poster.png", data=png(800, 450), title="Poster"
+        )
+        campaigns.save(
+            session,
+            rt,
+            ADMIN,
+            campaigns.CampaignInput(
+                name="Swim school",
+                owner_site_id="north-pool",
+                priority=50,
+                is_default=False,
+                schedules=(Schedule(),),
+                targets=Targets(sites=frozenset({"north-pool"})),
+                items=(
+                    campaigns.ItemInput(kind=ItemKind.IMAGE, duration_s=10, media_id=poster.id),
+                    campaigns.ItemInput(
+                        kind=ItemKind.TEXT, duration_s=10, text=TextSlide(title="Lessons")
+                    ),
+                ),
+            ),
+        )
+        alerts.send_alert(
+            session,
+            rt,
+            ADMIN,
+            scope="north-pool",
+            title="Pool closed",
+            body="",
+            severity=Severity.WARNING,
+            expires_at=rt.clock.now() + timedelta(hours=1),
+        )
+        fleet.create_user(
+            session, rt, None, username="api-admin", password="x" * 12, role=m.Role.ADMIN
+        )
+        user = session.scalars(select(m.User).where(m.User.username == "api-admin")).one()
+        return fleet.create_api_token(session, rt, user, "schemathesis")
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def cms(config: CmsConfig, own_broker: RunningBroker) -> Iterator[RunningCms]:
+    port = free_port()
+    app = create_app(
+        config.with_changes(public_url=f"http://127.0.0.1:{port}", mqtt_brokers=(own_broker.url,)),
+        clock=SystemClock(),
+    )
+    token = seed_small_city(app)
+    httpd = make_server("127.0.0.1", port, app, threaded=True)  # listening on return
+    serving = threading.Thread(target=httpd.serve_forever, daemon=True)
+    serving.start()
+    yield RunningCms(app, f"http://127.0.0.1:{port}", token)
+    httpd.shutdown()
+    serving.join(10)
+    publisher = runtime(app).publisher
+    assert isinstance(publisher, MqttPublisher)
+    publisher.stop()
+    cms_db.database(app).engine.dispose()
+
+
+def test_an_unauthenticated_call_gets_the_documented_json_401(cms):
+    spec = requests.get(f"{cms.base_url}/api/v1/openapi.json", timeout=10).json()
+    for method, path, headers in (
+        ("get", "/api/v1/sites", {}),
+        ("post", "/api/v1/campaigns", {}),
+        ("get", "/api/v1/devices", {"Authorization": "Bearer ds_revoked-or-made-up"}),
+    ):
+        answer = requests.request(
+            method, f"{cms.base_url}{path}", json={}, headers=headers, timeout=10
+        )
+        assert answer.status_code == 401
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        documented = spec["paths"][path][method]["responses"]["401"]["content"]
+        name = documented["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        shape = jsonschema_rs.validator_for(spec["components"]["schemas"][name])
+        body = answer.json()
+        assert shape.is_valid(body), body
+        assert body["status"] == 401
+        assert "Authorization: Bearer" in body["message"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(cms, tmp_path):
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        f"{cms.base_url}/api/v1/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--header",
+        f"Authorization: Bearer {cms.token}",
+        "--request-timeout",
+        "10",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "schemathesis"),
+    ]
+    env = {**os.environ, "SCHEMATHESIS_TELEMETRY": "false"}
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=840, env=env, check=False, cwd=tmp_path
+    )
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report
+    operations = sum(
+        len(ops) for ops in cms.app.test_client().get("/api/v1/openapi.json").json["paths"].values()
+    )
+    assert f"Tested: {operations}" in report, report  # every operation, not a filtered few
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in report, report
