@@ -200,10 +200,17 @@ class TextSlide(_Frozen):
     foreground: Colour = "#ffffff"
 
 
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")]
+
+
 class ContentItem(_Frozen):
     id: Id
     campaign_id: Id | None = None  # None for the site's default content
-    campaign_name: ShortText = ""
+    campaign_name: ShortText = ""  # staff's name for the campaign: never shown to the public
+    # What visitors and passers-by are shown as the item's heading (issue 13 point 17),
+    # in the CMS's default language, and its translations by language code.
+    public_title: ShortText = ""
+    public_titles: dict[LanguageCode, ShortText] = Field(default_factory=dict)
     kind: ItemKind
     asset: Sha256 | None = None
     text: TextSlide | None = None
