@@ -222,6 +222,11 @@ class ContentItem(_Frozen):
     schedules: tuple[Schedule, ...] = ()  # any one open is enough; none means always
     link_url: HttpUrl | None = None
 
+    def __hash__(self) -> int:
+        # Players key frame caches by item; `public_titles` is a dict, so hash its items.
+        rest = tuple(v for k, v in self.__dict__.items() if k != "public_titles")
+        return hash((rest, tuple(sorted(self.public_titles.items()))))
+
     @model_validator(mode="after")
     def _content_matches_kind(self) -> Self:
         if self.kind is ItemKind.TEXT and self.text is None:

@@ -333,3 +333,14 @@ def test_public_title_translations_are_keyed_by_language_code():
     assert kept.public_titles == {"vi": "Tiêu đề", "zh_CN": "标题"}
     with pytest.raises(ValueError, match="public_titles"):
         ContentItem.model_validate({**item, "public_titles": {"Vietnamese!": "x"}})
+
+
+def test_an_item_with_translations_can_key_a_players_frame_cache():
+    """The signage player keeps rendered frames by item: a dict field must not make
+    items unhashable (every player would show black)."""
+    item = {"id": "x", "kind": "text", "text": {"title": "t"}, "duration_s": 5}
+    one = ContentItem.model_validate({**item, "public_titles": {"vi": "Tiêu đề"}})
+    same = ContentItem.model_validate({**item, "public_titles": {"vi": "Tiêu đề"}})
+    frames = {one: "frame"}
+    assert frames[same] == "frame"
+    assert ContentItem.model_validate(item) not in frames
