@@ -18,6 +18,7 @@ from central_cms.auth import login_required, permission_required
 from central_cms.compiler import Targets
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
+from central_cms.times import date_field, parse_date
 from central_cms.views.common import checkbox, context, flash_invalid
 from devices.protocol import DeviceKind, Fit, ItemKind, Schedule, TextSlide, TimeWindow, Weekday
 from portal.i18n import LANGUAGES, Language
@@ -69,10 +70,10 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
             except ValueError:
                 raise Invalid("schedules", f"Time window {n + 1}: use times like 07:00.") from None
     try:
-        starts = date.fromisoformat(form["starts_on"]) if form.get("starts_on") else None
-        ends = date.fromisoformat(form["ends_on"]) if form.get("ends_on") else None
-    except ValueError:
-        raise Invalid("schedules", "Use dates like 2026-12-01.") from None
+        starts = parse_date(form["starts_on"]) if form.get("starts_on", "").strip() else None
+        ends = parse_date(form["ends_on"]) if form.get("ends_on", "").strip() else None
+    except ValueError as error:
+        raise Invalid("schedules", f"First and last day: {error}.") from None
     schedules: tuple[Schedule, ...] = ()
     if starts or ends or days or windows:
         if starts and ends and ends < starts:
@@ -160,8 +161,9 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
     }
     if campaign.schedules:
         first = campaign.schedules[0]
-        values["starts_on"] = first.get("starts_on") or ""
-        values["ends_on"] = first.get("ends_on") or ""
+        for key in ("starts_on", "ends_on"):
+            day = first.get(key)
+            values[key] = date_field(date.fromisoformat(day)) if day else ""
         values["days"] = first.get("days", [])
         for n, window in enumerate(first.get("windows", [])[:WINDOW_ROWS]):
             values[f"window-{n}-start"] = window["start"][:5]
