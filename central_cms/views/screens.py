@@ -117,8 +117,8 @@ def _moment_caption(session: Session, moment: Moment, shot: Screenshot | None) -
     if moment.known:
         return _described(session, moment.showing)
     if shot is not None:
-        # An older player's screenshot, and the screen has changed since it was taken.
-        return "Not known for this screenshot (the screen has changed since)"
+        # An older player's screenshot, and its status is not known to cover that moment.
+        return "Not known for this screenshot"
     return "Not reported yet"
 
 
