@@ -46,11 +46,14 @@ class ItemInput:
     fit: Fit = Fit.FIT
     background: str = "#000000"
     link_url: str | None = None
+    # Overrides the campaign's public title for this item; "" uses the campaign's.
+    public_title: str = ""
+    public_titles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class CampaignInput:
-    name: str
+    name: str  # for staff only
     owner_site_id: str
     items: tuple[ItemInput, ...]
     targets: Targets
@@ -58,6 +61,34 @@ class CampaignInput:
     priority: int = 50
     is_default: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    # What visitors and passers-by see, and its translations by language code.
+    public_title: str = ""
+    public_titles: dict[str, str] = field(default_factory=dict)
+
+
+TITLE_MAX = 200
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2}(_[A-Z]{2})?$")
+
+
+def clean_titles(
+    field_name: str, where: str, title: str, translations: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """A public title and its translations, trimmed, empty translations dropped; refuses
+    what a manifest could not carry, naming the field."""
+    title = title.strip()
+    kept = {code: text.strip() for code, text in translations.items() if text.strip()}
+    for code, text in (("", title), *kept.items()):
+        if code and not _LANGUAGE_CODE.match(code):
+            raise Invalid(field_name, f"{where}: {code!r} is not a language code such as vi.")
+        if len(text) > TITLE_MAX:
+            raise Invalid(field_name, f"{where}: keep the public title to {TITLE_MAX} characters.")
+    if kept and not title:
+        raise Invalid(
+            field_name,
+            f"{where}: give the public title in the default language too; it is shown "
+            "to visitors whose language has no translation.",
+        )
+    return title, kept
 
 
 def _slug(name: str) -> str:
@@ -184,6 +215,9 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
             raise Conflict(
                 "items", f"Item {number}: the file is a {asset.kind}, not a {item.kind.value}."
             )
+    clean_titles("public_title", "Public title", data.public_title, data.public_titles)
+    for number, item in enumerate(data.items, start=1):
+        clean_titles("items", f"Item {number}", item.public_title, item.public_titles)
     _refuse(rule_violations(session, data))
 
 
@@ -229,6 +263,9 @@ def save(
     else:
         campaign = existing
     campaign.name = data.name.strip()[:200]
+    campaign.public_title, campaign.public_title_translations = clean_titles(
+        "public_title", "Public title", data.public_title, data.public_titles
+    )
     campaign.owner_site_id = data.owner_site_id
     campaign.priority = data.priority
     campaign.is_default = data.is_default
@@ -239,6 +276,9 @@ def save(
     campaign.items.clear()
     session.flush()
     for position, item in enumerate(data.items):
+        title, translations = clean_titles(
+            "items", f"Item {position + 1}", item.public_title, item.public_titles
+        )
         campaign.items.append(
             m.CampaignItem(
                 id=f"{campaign.id}-{secrets.token_hex(3)}",
@@ -252,6 +292,8 @@ def save(
                 fit=item.fit.value,
                 background=item.background,
                 link_url=item.link_url or None,
+                public_title=title,
+                public_title_translations=translations,
             )
         )
     audit.record(
@@ -401,6 +443,8 @@ def to_input(campaign: m.Campaign) -> CampaignInput:
         owner_site_id=campaign.owner_site_id,
         priority=campaign.priority,
         is_default=campaign.is_default,
+        public_title=campaign.public_title,
+        public_titles=dict(campaign.public_title_translations),
         schedules=tuple(Schedule.model_validate(s) for s in campaign.schedules),
         targets=snapshot.targets_of(campaign.targets),
         items=tuple(
@@ -414,6 +458,8 @@ def to_input(campaign: m.Campaign) -> CampaignInput:
                 fit=Fit(i.fit),
                 background=i.background,
                 link_url=i.link_url,
+                public_title=i.public_title,
+                public_titles=dict(i.public_title_translations),
             )
             for i in campaign.items
         ),

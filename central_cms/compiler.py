@@ -114,17 +114,22 @@ class ItemSpec:
     alt_text: str = ""
     link_url: str | None = None
     label: str = ""  # what staff call it ("Swim school poster"), for messages
+    # Its own public title (and translations by language); "" falls back to the campaign's.
+    public_title: str = ""
+    public_titles: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class CampaignSpec:
     id: str
-    name: str
+    name: str  # staff's name: it travels as `campaign_name`, which the public never sees
     targets: Targets
     items: tuple[ItemSpec, ...]
     schedules: tuple[Schedule, ...] = ()
     priority: int = 50
     is_default: bool = False
+    public_title: str = ""
+    public_titles: Mapping[str, str] = field(default_factory=dict)
 
     first_day: date | None = field(init=False, compare=False)
     last_day: date | None = field(init=False, compare=False)
@@ -226,6 +231,17 @@ class CampaignIndex:
 _SORT_KEY = attrgetter("sort_key")
 
 
+def public_title(campaign: CampaignSpec, item: ItemSpec) -> tuple[str, dict[str, str]]:
+    """The item's public title and translations: its own if it has one, else the
+    campaign's. A text slide's own title is already public wording, so it never takes
+    the campaign's (every slide would get the same heading)."""
+    if item.public_title:
+        return item.public_title, dict(item.public_titles)
+    if item.kind is ItemKind.TEXT:
+        return "", {}
+    return campaign.public_title, dict(campaign.public_titles)
+
+
 def affected_devices(devices: Iterable[DeviceSpec], *targets: Targets) -> list[DeviceSpec]:
     """The devices any of `targets` reaches: what an edit must recompile."""
     return [d for d in devices if any(t.matches(d) for t in targets)]
@@ -304,11 +320,14 @@ class ManifestCompiler:
         hit = self._bases.get(campaign.id)
         if hit is not None and hit[0] is campaign:
             return hit[1], hit[2]
+        titles = [public_title(campaign, item) for item in campaign.items]
         items = tuple(
             ContentItem(
                 id=item.id,
                 campaign_id=None if campaign.is_default else campaign.id,
                 campaign_name=campaign.name,
+                public_title=title,
+                public_titles=translations,
                 kind=item.kind,
                 asset=item.media.original.sha256 if item.media else None,
                 text=item.text,
@@ -320,7 +339,7 @@ class ManifestCompiler:
                 schedules=campaign.schedules,
                 link_url=item.link_url,
             )
-            for item in campaign.items
+            for item, (title, translations) in zip(campaign.items, titles, strict=True)
         )
         digest = hashlib.sha256(
             canonical_json([item.model_dump(mode="json") for item in items])

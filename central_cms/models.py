@@ -207,7 +207,11 @@ class Rendition(Base):
 class Campaign(Base):
     __tablename__ = "campaigns"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # staff's name; never shown to the public
+    # What visitors and passers-by see (issue 13 point 17), and its translations
+    # {"vi": "...", "ar": "..."} by language code.
+    public_title: Mapped[str] = mapped_column(String(200), default="")
+    public_title_translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
     owner_site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT, index=True)
     priority: Mapped[int] = mapped_column(Integer, default=50)
@@ -251,6 +255,9 @@ class CampaignItem(Base):
     fit: Mapped[str] = mapped_column(String(16), default="fit")
     background: Mapped[str] = mapped_column(String(7), default="#000000")
     link_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    # The item's own public title, overriding the campaign's; "" uses the campaign's.
+    public_title: Mapped[str] = mapped_column(String(200), default="")
+    public_title_translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     campaign: Mapped[Campaign] = relationship(back_populates="items")
     media: Mapped[MediaAsset | None] = relationship()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from PIL import Image
+from pydantic import ValidationError
 from sqlalchemy import String, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -32,7 +33,16 @@ from central_cms import fleet
 from central_cms.models import Base, Timestamp
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
-from devices.protocol import Channel, Command, CommandName, CommandResult, device_topic, sign
+from devices.protocol import (
+    Channel,
+    Command,
+    CommandName,
+    CommandResult,
+    NowShowing,
+    Status,
+    device_topic,
+    sign,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +106,57 @@ class Screenshot:
     at: datetime
     width_px: int | None
     height_px: int | None
+    # What the frame in the screenshot is, as the player reported it with the pixels;
+    # `showing_reported` is false for players from before that (issue 13 point 19).
+    showing: NowShowing | None = None
+    showing_reported: bool = False
+
+
+def _showing_in(data: Mapping[str, object]) -> tuple[NowShowing | None, bool]:
+    if "showing_item_id" not in data:
+        return None, False
+    if data.get("showing_since") is None:
+        return None, True  # nothing was on screen yet
+    try:
+        showing = NowShowing.model_validate(
+            {
+                "item_id": data.get("showing_item_id"),
+                "campaign_id": data.get("showing_campaign_id"),
+                "alert_id": data.get("showing_alert_id"),
+                "since": data.get("showing_since"),
+            }
+        )
+    except ValidationError:
+        return None, False  # unreadable: treat as not reported
+    return showing, True
+
+
+@dataclass(frozen=True)
+class Moment:
+    """One instant a Screens tile describes: its picture and its "Showing" caption are
+    both of `at`. `known` is false when what was on screen then cannot be told."""
+
+    at: datetime | None
+    showing: NowShowing | None
+    known: bool
+
+
+def tile_moment(shot: Screenshot | None, status: Status | None) -> Moment:
+    """The moment of the screenshot when there is one, else of the latest status.
+
+    A screenshot from an older player does not say what it shows; the latest status
+    does, for that moment, only if its item was already on screen when the screenshot
+    was taken (a player reports every change, so nothing changed in between)."""
+    if shot is None:
+        if status is None:
+            return Moment(None, None, False)
+        return Moment(status.at, status.now_showing, True)
+    if shot.showing_reported:
+        return Moment(shot.at, shot.showing, True)
+    current = status.now_showing if status else None
+    if current is not None and current.since <= shot.at:
+        return Moment(shot.at, current, True)
+    return Moment(shot.at, None, False)
 
 
 def _is_screenshot(result: CommandResult) -> bool:
@@ -108,12 +169,15 @@ def latest_screenshot(results: Iterable[CommandResult]) -> Screenshot | None:
     if found is None:
         return None
     width, height = found.data.get("width_px"), found.data.get("height_px")
+    showing, reported = _showing_in(found.data)
     return Screenshot(
         device_id=found.device_id,
         command_id=found.command_id,
         at=found.at,
         width_px=width if isinstance(width, int) and width > 0 else None,
         height_px=height if isinstance(height, int) and height > 0 else None,
+        showing=showing,
+        showing_reported=reported,
     )
 
 

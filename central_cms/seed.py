@@ -53,6 +53,38 @@ SITE_TAGS = {
     "bentley-library": ["library"],
     "willetton-library": ["library"],
 }
+# What visitors see (issue 13 point 17), by the staff's campaign name: the title and its
+# translations into the splash page's languages.
+PUBLIC_TITLES: dict[str, tuple[str, dict[str, str]]] = {
+    "Swim school enrolments open": (
+        "Swim school enrolments are open",
+        {
+            "zh": "游泳学校现已开放报名",
+            "vi": "Lớp học bơi đang nhận đăng ký",
+            "ar": "التسجيل مفتوح في مدرسة السباحة",
+            "it": "Iscrizioni aperte alla scuola di nuoto",
+        },
+    ),
+    "Riverton school-holiday programme": (
+        "School holidays at Riverton",
+        {
+            "zh": "里弗顿学校假期活动",
+            "vi": "Kỳ nghỉ học tại Riverton",
+            "ar": "العطلة المدرسية في ريفرتون",
+            "it": "Vacanze scolastiche a Riverton",
+        },
+    ),
+    "Library storytime": (
+        "Storytime for children",
+        {
+            "zh": "儿童故事时间",
+            "vi": "Giờ kể chuyện cho trẻ em",
+            "ar": "وقت القصص للأطفال",
+            "it": "L'ora delle storie per bambini",
+        },
+    ),
+    "Drive safely: school zones": ("Drive safely in school zones", {}),
+}
 # (id, name, kind, width, height, min dwell, video, transitions, no contact text, night blank)
 PROFILES = [
     ("indoor-1080p", "Indoor screen 1080p", "indoor", 1920, 1080, 0, True, True, False, None),
@@ -361,6 +393,8 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
             targets=targets,
             schedules=schedules,
             priority=priority,
+            public_title=PUBLIC_TITLES[name][0],
+            public_titles=PUBLIC_TITLES[name][1],
         )
         for name, owner, priority, targets, schedules, items in plan
     ]
@@ -380,6 +414,7 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
             schedules=(),
             priority=50,
             is_default=True,
+            public_title=f"Welcome to {name}",
         )
         for site_id, name, _ in SITES
         if site_id != "roadside"

@@ -170,6 +170,8 @@ def item_spec(item: m.CampaignItem, media: MediaSpec | None) -> ItemSpec:
         alt_text=item.alt_text,
         link_url=item.link_url,
         label=str(label)[:80],
+        public_title=item.public_title,
+        public_titles=dict(item.public_title_translations),
     )
 
 
@@ -188,6 +190,8 @@ def campaign_spec(
         schedules=tuple(Schedule.model_validate(s) for s in campaign.schedules),
         priority=campaign.priority,
         is_default=campaign.is_default,
+        public_title=campaign.public_title,
+        public_titles=dict(campaign.public_title_translations),
     )
 
 

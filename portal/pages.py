@@ -16,7 +16,7 @@ import jinja2
 from babel.dates import get_day_names
 
 from portal.i18n import LANGUAGES, Language, offered
-from portal.view import SplashView
+from portal.view import SplashView, in_language
 
 M_STATE = "\x00state\x00"
 M_QUERY = "\x00query\x00"
@@ -97,7 +97,7 @@ def render_splash(
         return f"/go/{item_id}?c={client}&s={tags.get(item_id, '')}"
 
     return env.get_template("splash.html").render(
-        view=view,
+        view=in_language(view, language.code),
         site_name=chrome.site_name,
         languages=chrome.languages,
         language=language,

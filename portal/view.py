@@ -16,7 +16,7 @@ the Wi-Fi is how many of them will find out more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,7 @@ _WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class Promo:
     item_id: str
     campaign_id: str | None
-    title: str
+    title: str  # the public title in the default language; never the staff's name
     body: str
     when: str
     venue: str
@@ -49,6 +49,14 @@ class Promo:
     has_link: bool
     background: str
     foreground: str
+    titles: tuple[tuple[str, str], ...] = ()  # (language code, title) translations
+
+    def in_language(self, code: str) -> Promo:
+        """This promo with its title in language `code`, if it has one."""
+        for language, title in self.titles:
+            if language == code or language.split("_")[0] == code:
+                return replace(self, title=title)
+        return self
 
 
 @dataclass(frozen=True)
@@ -121,10 +129,15 @@ def readable_text(background: str, preferred: str | None = None) -> str:
 def _promo(item: ContentItem) -> Promo:
     text = item.text
     background = text.background if text else "#ffffff"
+    # Issue 13 point 17: the heading is the public title (a text slide's own title when it
+    # has none), never `campaign_name`, which is what staff call the campaign.
     return Promo(
         item_id=item.id,
         campaign_id=item.campaign_id,
-        title=_clean(text.title if text else item.campaign_name or item.alt_text),
+        title=_clean(item.public_title or (text.title if text else "")),
+        titles=tuple(
+            (code, _clean(title)) for code, title in sorted(item.public_titles.items()) if title
+        ),
         body=_clean(text.body if text else ""),
         when=_clean(text.when if text else ""),
         venue=_clean(text.venue if text else ""),
@@ -134,6 +147,13 @@ def _promo(item: ContentItem) -> Promo:
         background=background,
         foreground=readable_text(background, text.foreground if text else "#000000"),
     )
+
+
+def in_language(view: SplashView, code: str) -> SplashView:
+    """`view` with every promo's title in language `code`, where a translation exists;
+    the others keep their default public title."""
+    promos = tuple(promo.in_language(code) for promo in view.promos)
+    return view if promos == view.promos else replace(view, promos=promos)
 
 
 def splash_view(

@@ -95,6 +95,9 @@ class SignagePlayer:
         self._thread: threading.Thread | None = None
         self._frames: OrderedDict[Hashable, Image.Image] = OrderedDict()
         self._now_showing: NowShowing | None = None
+        # Held while a frame goes on screen with its `_now_showing`, and while a
+        # screenshot reads both, so a screenshot says what its own frame is (issue 13/19).
+        self._on_screen = threading.Lock()
         self._brightness: int | None = None
         self._idle = threading.Condition()
         self._parked = False
@@ -264,16 +267,17 @@ class SignagePlayer:
                     self.video.play(path)
             else:
                 self.video.stop()
-        self.display.show(frame, pixel_exact=roadside)
+        item, alert = slot.item, slot.alert
+        with self._on_screen:
+            self.display.show(frame, pixel_exact=roadside)
+            self._now_showing = NowShowing(
+                item_id=item.id if item else alert.id if alert else None,
+                campaign_id=item.campaign_id if item else None,
+                alert_id=alert.id if alert else None,
+                since=slot.started_at,
+            )
         self.frames_shown += 1
         log.debug("showing %s", _describe(slot))
-        item, alert = slot.item, slot.alert
-        self._now_showing = NowShowing(
-            item_id=item.id if item else alert.id if alert else None,
-            campaign_id=item.campaign_id if item else None,
-            alert_id=alert.id if alert else None,
-            since=slot.started_at,
-        )
         services.status_changed()
 
     def _show_black(self) -> None:
@@ -348,7 +352,9 @@ class SignagePlayer:
         return render_image(data, canvas, item.fit, bars=hex_colour(manifest.site.brand_colour))
 
     def _screenshot(self) -> CommandOutcome:
-        png = self.display.screenshot()
+        with self._on_screen:
+            png = self.display.screenshot()
+            showing = self._now_showing
         image = Image.open(io.BytesIO(png))
         limit = self.settings.screenshot_max_px
         if max(image.size) > limit:
@@ -364,6 +370,11 @@ class SignagePlayer:
                 "width_px": image.width,
                 "height_px": image.height,
                 "png_base64": base64.b64encode(png).decode("ascii"),
+                # What this very frame is, so the CMS never pairs it with a later status.
+                "showing_item_id": showing.item_id if showing else None,
+                "showing_campaign_id": showing.campaign_id if showing else None,
+                "showing_alert_id": showing.alert_id if showing else None,
+                "showing_since": showing.since.isoformat() if showing else None,
             },
         )
 

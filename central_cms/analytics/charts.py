@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from html import escape
 
 from markupsafe import Markup
+
+from central_cms.times import local_time
 
 PALETTE = ("#005ea5", "#a4161a", "#1e6b34", "#7a4b00", "#5a2d82", "#00606b", "#4a5360")
 INK, MUTED, GRID, ALERT = "#1b1f24", "#4a5360", "#dde3e9", "#a4161a"
@@ -146,8 +148,10 @@ def line_chart(
     height: int = 220,
     limit: float | None = None,
     fixed_max: float | None = None,
+    zone: tzinfo = UTC,
 ) -> Markup:
-    """Lines over time (health history), with an optional dashed alert threshold."""
+    """Lines over time (health history), with an optional dashed alert threshold; the
+    axis is labelled on `zone`'s clock (the device's site), with the zone named."""
     left, bottom, top = 48, 32, 16
     plot_w, plot_h = width - left - 110, height - bottom - top
     stamps = [t for points in series.values() for t, _ in points]
@@ -160,8 +164,8 @@ def line_chart(
     span = max((last - first).total_seconds(), 1.0)
     peak = fixed_max or _nice_max(max([*values, limit or 0]))
     parts += _grid(left, left + plot_w, top, plot_h, peak)
-    parts.append(_text(left, height - 8, f"{first:%d %b %H:%M}"))
-    parts.append(_text(left + plot_w, height - 8, f"{last:%d %b %H:%M} UTC", anchor="end"))
+    parts.append(_text(left, height - 8, local_time(first, zone)))
+    parts.append(_text(left + plot_w, height - 8, local_time(last, zone), anchor="end"))
     if limit is not None:
         y = top + plot_h - plot_h * min(limit, peak) / peak
         parts.append(_hline(left, left + plot_w, y, ALERT, "6 4"))

@@ -53,6 +53,7 @@ from central_cms.auth import current_actor, login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
 from central_cms.policy import Permission
 from central_cms.runtime import runtime
+from central_cms.times import DATE_HINT, parse_date, zone_of
 from devices.protocol import DeviceState
 
 bp = Blueprint(
@@ -185,12 +186,10 @@ def _filters(names: Names) -> tuple[Filters, list[str]]:
     today = runtime().clock.now().astimezone(ZoneInfo(names.timezone)).date()
     problems = []
     try:
-        end = date.fromisoformat(request.args.get("end") or today.isoformat())
-        start = date.fromisoformat(
-            request.args.get("start") or (end - timedelta(days=13)).isoformat()
-        )
+        end = parse_date(request.args.get("end") or today.isoformat())
+        start = parse_date(request.args.get("start") or (end - timedelta(days=13)).isoformat())
     except ValueError:
-        problems.append("Dates must look like 2026-12-01. Showing the last 14 days.")
+        problems.append(f"Write dates as {DATE_HINT}. Showing the last 14 days.")
         end, start = today, today - timedelta(days=13)
     if end < start:
         problems.append("The end date was before the start date; they have been swapped.")
@@ -517,6 +516,7 @@ def device(device_id: str) -> str:
     span_h = {"6": 6, "24": 24, "168": 168}.get(hours, 24)
     history = store.health_history(device_id, now - timedelta(hours=span_h))
     rules = _context().rules
+    zone = zone_of(snapshot.info.timezone if snapshot.info else names.timezone)
     charts = {
         "temperature": line_chart(
             {
@@ -528,6 +528,7 @@ def device(device_id: str) -> str:
             unit=" C",
             limit=rules.temperature_warning_c,
             fixed_max=100,
+            zone=zone,
         ),
         "load": line_chart(
             {
@@ -539,10 +540,12 @@ def device(device_id: str) -> str:
             unit="%",
             limit=rules.disk_warning_percent,
             fixed_max=100,
+            zone=zone,
         ),
         "outbox": line_chart(
             {"events waiting": [(h.at, float(h.outbox_pending)) for h in history]},
             title="Events waiting in the device's outbox",
+            zone=zone,
         ),
     }
     results = store.command_results(device_id, limit=10)

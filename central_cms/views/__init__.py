@@ -28,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
         newsletter,
         screens,
         sites,
+        timefmt,
         users,
     )
 
@@ -47,6 +48,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
     screens.register(app)  # the Screens page and its nav entry (issue 8)
+    timefmt.register(app)  # `local_time`: every time in its site's zone (issue 13)
 
     @app.errorhandler(Forbidden)
     def _forbidden(error: Forbidden):  # type: ignore[no-untyped-def]

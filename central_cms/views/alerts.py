@@ -15,6 +15,7 @@ from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission, require
 from central_cms.views.common import context, flash_invalid
+from central_cms.views.timefmt import local_time_filter, site_zone
 from devices.protocol import ALL_SCOPE, Severity
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -54,7 +55,9 @@ def send() -> Response:
             severity=Severity(form.get("severity", "warning")),
             expires_at=rt.clock.now() + timedelta(minutes=minutes),
         )
-        flash(f"Alert “{alert.title}” sent; it ends at {_local(alert.expires_at)}.", "ok")
+        flash(
+            f"Alert “{alert.title}” sent; it ends at {_local(alert.expires_at, alert.scope)}.", "ok"
+        )
     except Invalid as error:
         flash_invalid(error)
     return redirect(url_for("alerts.index"))
@@ -120,5 +123,6 @@ def clear(alert_id: str) -> Response:
     return redirect(url_for("alerts.index"))
 
 
-def _local(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+def _local(at: datetime, scope: str) -> str:
+    """In the alert's site's zone (issue 13 point 20), like the rest of the CMS."""
+    return local_time_filter(at, site_zone(scope))

@@ -18,14 +18,28 @@ from central_cms.auth import login_required, permission_required
 from central_cms.compiler import Targets
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
+from central_cms.times import date_field, parse_date
 from central_cms.views.common import checkbox, context, flash_invalid
 from devices.protocol import DeviceKind, Fit, ItemKind, Schedule, TextSlide, TimeWindow, Weekday
+from portal.i18n import LANGUAGES, Language
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 ITEM_ROWS = 4
 WINDOW_ROWS = 2
 PRIORITIES = [(30, "Low"), (50, "Normal"), (70, "High"), (90, "Urgent")]
+# The public title is written in English; these are the languages visitors may read it in
+# (the ones the Wi-Fi splash ships).
+TRANSLATIONS: tuple[Language, ...] = tuple(lang for lang in LANGUAGES.values() if lang.code != "en")
+
+
+def _translations(form: MultiDict[str, str], prefix: str) -> dict[str, str]:
+    """`<prefix>-<code>` fields -> {code: text}, for the languages we ship."""
+    return {
+        lang.code: form.get(f"{prefix}-{lang.code}", "")
+        for lang in TRANSLATIONS
+        if form.get(f"{prefix}-{lang.code}", "").strip()
+    }
 
 
 def _float(raw: str | None, field: str, message: str) -> float:
@@ -89,10 +103,10 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
             except ValueError:
                 raise Invalid("schedules", f"Time window {n + 1}: use times like 07:00.") from None
     try:
-        starts = date.fromisoformat(form["starts_on"]) if form.get("starts_on") else None
-        ends = date.fromisoformat(form["ends_on"]) if form.get("ends_on") else None
-    except ValueError:
-        raise Invalid("schedules", "Use dates like 2026-12-01.") from None
+        starts = parse_date(form["starts_on"]) if form.get("starts_on", "").strip() else None
+        ends = parse_date(form["ends_on"]) if form.get("ends_on", "").strip() else None
+    except ValueError as error:
+        raise Invalid("schedules", f"First and last day: {error}.") from None
     schedules: tuple[Schedule, ...] = ()
     if starts or ends or days or windows:
         if starts and ends and ends < starts:
@@ -135,6 +149,8 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
                 weight=_int(form.get(f"items-{n}-weight"), 1),
                 fit=fit,
                 link_url=form.get(f"items-{n}-link_url", "").strip() or None,
+                public_title=form.get(f"items-{n}-public_title", ""),
+                public_titles=_translations(form, f"items-{n}-public_title"),
             )
         )
     try:
@@ -151,6 +167,8 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
     )
     return service.CampaignInput(
         name=form.get("name", ""),
+        public_title=form.get("public_title", ""),
+        public_titles=_translations(form, "public_title"),
         owner_site_id=form.get("owner_site_id", ""),
         items=tuple(items),
         targets=targets,
@@ -164,6 +182,8 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
     """Prefill values for editing an existing campaign."""
     values: dict[str, object] = {
         "name": campaign.name,
+        "public_title": campaign.public_title,
+        **{f"public_title-{c}": t for c, t in campaign.public_title_translations.items()},
         "owner_site_id": campaign.owner_site_id,
         "priority": str(campaign.priority),
         "is_default": campaign.is_default,
@@ -175,8 +195,9 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
     }
     if campaign.schedules:
         first = campaign.schedules[0]
-        values["starts_on"] = first.get("starts_on") or ""
-        values["ends_on"] = first.get("ends_on") or ""
+        for key in ("starts_on", "ends_on"):
+            day = first.get(key)
+            values[key] = date_field(date.fromisoformat(day)) if day else ""
         values["days"] = first.get("days", [])
         for n, window in enumerate(first.get("windows", [])[:WINDOW_ROWS]):
             values[f"window-{n}-start"] = window["start"][:5]
@@ -189,6 +210,9 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
         values[f"items-{n}-fit"] = item.fit
         values[f"items-{n}-alt_text"] = item.alt_text
         values[f"items-{n}-link_url"] = item.link_url or ""
+        values[f"items-{n}-public_title"] = item.public_title
+        for code, text in item.public_title_translations.items():
+            values[f"items-{n}-public_title-{code}"] = text
         for key in ("title", "body", "when", "venue"):
             values[f"items-{n}-{key}"] = (item.text or {}).get(key, "")
         values[f"items-{n}-shrink_to_fit"] = bool((item.text or {}).get("shrink_to_fit"))
@@ -211,6 +235,7 @@ def _editor_choices() -> dict[str, object]:
         "item_rows": ITEM_ROWS,
         "window_rows": WINDOW_ROWS,
         "fits": list(Fit),
+        "translations": TRANSLATIONS,
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +39,7 @@ from central_cms.auth import login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
 from central_cms.policy import Permission
 from central_cms.screens import (
+    Moment,
     Screenshot,
     ScreensSettings,
     is_due,
@@ -49,6 +50,7 @@ from central_cms.screens import (
     requested_at,
     screenshot_png,
     thumbnail,
+    tile_moment,
 )
 from central_cms.views.common import context
 from devices.protocol import DeviceKind, NowShowing
@@ -81,12 +83,16 @@ def _analytics() -> AnalyticsContext:
 
 @dataclass(frozen=True)
 class Tile:
+    """One screen at one moment (issue 13 point 19): the screenshot and the "Showing"
+    caption are both of `moment.at`, never a picture of one time with a later status."""
+
     device: m.Device
     online: bool
     showing: str
     showing_since: datetime | None
     shot: Screenshot | None
     requested_at: datetime | None
+    moment: Moment
 
     @property
     def label(self) -> str:
@@ -107,9 +113,16 @@ def _latest(store: FleetStore, device_id: str) -> Screenshot | None:
     )
 
 
-def _showing(session: Session, now_showing: NowShowing | None, known: bool) -> str:
-    if not known:
-        return "Not reported yet"
+def _moment_caption(session: Session, moment: Moment, shot: Screenshot | None) -> str:
+    if moment.known:
+        return _described(session, moment.showing)
+    if shot is not None:
+        # An older player's screenshot, and its status is not known to cover that moment.
+        return "Not known for this screenshot"
+    return "Not reported yet"
+
+
+def _described(session: Session, now_showing: NowShowing | None) -> str:
     if now_showing is None:
         return "Nothing reported"
     if now_showing.alert_id:
@@ -155,14 +168,17 @@ def _tiles(session: Session, devices: list[m.Device], now: datetime) -> list[Til
     for device in devices:
         row = rows[device.id]
         status = row.snapshot.status
+        shot = _latest(store, device.id)
+        moment = tile_moment(shot, status)
         tiles.append(
             Tile(
                 device=device,
                 online=row.online,
-                showing=_showing(session, status.now_showing if status else None, bool(status)),
-                showing_since=status.now_showing.since if status and status.now_showing else None,
-                shot=_latest(store, device.id),
+                showing=_moment_caption(session, moment, shot),
+                showing_since=moment.showing.since if moment.showing else None,
+                shot=shot,
                 requested_at=asked.get(device.id),
+                moment=moment,
             )
         )
     return tiles
@@ -198,12 +214,7 @@ def index() -> str:
     ]
     asked = set(request_due(session, rt, due, settings))
     if asked:
-        tiles = [
-            Tile(t.device, t.online, t.showing, t.showing_since, t.shot, now)
-            if t.device.id in asked
-            else t
-            for t in tiles
-        ]
+        tiles = [replace(t, requested_at=now) if t.device.id in asked else t for t in tiles]
     return render_template(
         "screens.html",
         tiles=tiles,

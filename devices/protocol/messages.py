@@ -214,10 +214,17 @@ class TextSlide(_Frozen):
         return data
 
 
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")]
+
+
 class ContentItem(_Frozen):
     id: Id
     campaign_id: Id | None = None  # None for the site's default content
-    campaign_name: ShortText = ""
+    campaign_name: ShortText = ""  # staff's name for the campaign: never shown to the public
+    # What visitors and passers-by are shown as the item's heading (issue 13 point 17),
+    # in the CMS's default language, and its translations by language code.
+    public_title: ShortText = ""
+    public_titles: dict[LanguageCode, ShortText] = Field(default_factory=dict)
     kind: ItemKind
     asset: Sha256 | None = None
     text: TextSlide | None = None
@@ -228,6 +235,11 @@ class ContentItem(_Frozen):
     fit: Fit = Fit.FIT
     schedules: tuple[Schedule, ...] = ()  # any one open is enough; none means always
     link_url: HttpUrl | None = None
+
+    def __hash__(self) -> int:
+        # Players key frame caches by item; `public_titles` is a dict, so hash its items.
+        rest = tuple(v for k, v in self.__dict__.items() if k != "public_titles")
+        return hash((rest, tuple(sorted(self.public_titles.items()))))
 
     @model_validator(mode="after")
     def _content_matches_kind(self) -> Self:

@@ -122,7 +122,7 @@ def test_staff_read_reach_and_it_reads_fleet_health_in_a_browser(city, tmp_path)
         page.get_by_role("link", name="Analytics").click()
         expect(page.get_by_role("heading", name="Proof of play")).to_be_visible()
         # the two weeks up to today (15 Dec in Perth) are the default period
-        expect(page.get_by_label("From")).to_have_value("2026-12-02")
+        expect(page.get_by_label("From")).to_have_value("02/12/2026")  # day first (issue 13)
         plays_total = store.count_events()
         assert page.get_by_role("img", name="Plays per day").is_visible()
         page.screenshot(path=str(shots / "analytics-report.png"), full_page=True)

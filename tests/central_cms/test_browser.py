@@ -156,9 +156,13 @@ def test_editor_to_approver_to_the_devices(server, browser, shots):
         editor.get_by_role("link", name="Campaigns").click()
         editor.get_by_role("link", name="New campaign").click()
         editor.get_by_label("Name").fill("Swim school enrolments open")
+        # Issue 13 point 17: what visitors see is its own field, with translations.
+        editor.get_by_label("Public title", exact=True).fill("Learn to swim this summer")
+        editor.get_by_text("Public title in other languages (optional)", exact=True).click()
+        editor.locator("#public_title-vi").fill("Học bơi mùa hè này")
         editor.get_by_label("Owner site").select_option("north-pool")
-        editor.get_by_label("First day").fill("2026-01-01")
-        editor.get_by_label("Last day").fill("2030-12-31")
+        editor.get_by_label("First day").fill("01/01/2026")
+        editor.get_by_label("Last day").fill("31/12/2030")
         editor.get_by_label("Time window 1 from").fill("06:00")
         editor.get_by_label("until").first.fill("12:00")
         editor.get_by_label("North Pool").check()
@@ -201,6 +205,9 @@ def test_editor_to_approver_to_the_devices(server, browser, shots):
         for device in targeted:
             manifest = parse_signed(Manifest, watcher.latest[topics[device]], [key])
             assert [i.campaign_name for i in manifest.items] == ["Swim school enrolments open"]
+            assert [(i.public_title, i.public_titles) for i in manifest.items] == [
+                ("Learn to swim this summer", {"vi": "Học bơi mùa hè này"})
+            ]
         with app.app_context():
             s = cms_db.database(app).sessions()
             stored = dict(

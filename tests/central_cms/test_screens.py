@@ -178,7 +178,9 @@ def fleet_live(app: Flask, world: World, clock: ManualClock, session) -> dict[st
     report_status(store, "sig-north-pool", clock, showing=showing)
     report_status(store, "sig-south-library", clock, online=False)
     report_status(store, "sig-east-hall", clock)
-    report_status(store, ROADSIDE, clock, showing=NowShowing(item_id=None, since=T0))
+    # Blank since before its screenshot: the status says what that screenshot shows.
+    blank = NowShowing(item_id=None, since=T0 - timedelta(minutes=3))
+    report_status(store, ROADSIDE, clock, showing=blank)
     shots = {
         "sig-north-pool": report_screenshot(
             store, "sig-north-pool", frame_png("Swim"), timedelta(seconds=12), clock
@@ -210,13 +212,14 @@ def test_page_shows_every_signage_screen_with_its_latest_screenshot(
     assert "North Pool" in pool and "online" in pool
     assert "Swim school enrolments: Term 1 swim classes" in pool
     # Times are the site's wall clock (Perth, UTC+8): T0 is 08:00 there.
-    assert "Taken 12 s ago (07:59:48)" in pool
+    assert re.search(r"As of <time [^>]*>07:59 AWST</time> \(12 s ago\)", pool)
     shot = fleet_live["sig-north-pool"]
     src = f"/screens/sig-north-pool/thumbnail?shot={shot.command_id}"
     assert f'src="{src}"' in pool
     full = f"/screens/sig-north-pool/screenshot.png?shot={shot.command_id}"
     assert f'href="{full}"' in pool
-    assert 'alt="Screenshot of sig-north-pool at North Pool, taken 07:59:48 on 1 Dec"' in pool
+    alt = 'alt="Screenshot of sig-north-pool at North Pool, taken 1 December 2026, 07:59:48 AWST"'
+    assert alt in pool
     assert 'width="480" height="270"' in pool
     assert "data:image" not in page.text  # never the pixels inline
     library = found["sig-south-library"]
@@ -228,6 +231,92 @@ def test_page_shows_every_signage_screen_with_its_latest_screenshot(
     image = client.get(src)
     assert image.data == base64.b64decode(str(shot.data["png_base64"]))
     assert client.get(full).data == image.data
+
+
+def _shot_showing(
+    store: FleetStore, device_id: str, age: timedelta, clock: ManualClock, showing: NowShowing
+) -> CommandResult:
+    """A screenshot from a player that says what its frame shows (issue 13 point 19)."""
+    png = frame_png("Term 1 swim classes")
+    result = CommandResult(
+        command_id=f"cmd-{device_id}-showing",
+        device_id=device_id,
+        ok=True,
+        detail="480x270 PNG",
+        data={
+            "content_type": "image/png",
+            "width_px": 480,
+            "height_px": 270,
+            "png_base64": base64.b64encode(png).decode("ascii"),
+            "showing_item_id": showing.item_id,
+            "showing_campaign_id": showing.campaign_id,
+            "showing_alert_id": showing.alert_id,
+            "showing_since": showing.since.isoformat(),
+        },
+        at=clock.now() - age,
+    )
+    store.record_command_result(result, clock.now())
+    return result
+
+
+def _pool_tile(app, client, session) -> str:
+    make_user(session, runtime(app), "viewer", m.Role.VIEWER)
+    login(client, "viewer")
+    return tiles(client.get("/screens/").text)["sig-north-pool"]
+
+
+def test_a_tile_captions_its_screenshot_with_what_that_frame_showed(
+    app, client, clock, session, world
+):
+    """The screenshot (07:58) showed the swim slide; the screen has since moved on to the
+    expo (07:59:30). The tile is one moment: the swim slide, as of 07:58."""
+    rt, store = runtime(app), fleet_store(app)
+    swim = text_campaign(session, rt)
+    expo = text_campaign(session, rt, "Seniors' expo", "Friday 5 December")
+    then = NowShowing(
+        item_id=swim.id, campaign_id=swim.campaign_id, since=T0 - timedelta(minutes=3)
+    )
+    _shot_showing(store, "sig-north-pool", timedelta(minutes=2), clock, then)
+    later = NowShowing(
+        item_id=expo.id, campaign_id=expo.campaign_id, since=T0 - timedelta(seconds=30)
+    )
+    report_status(store, "sig-north-pool", clock, showing=later)
+    pool = _pool_tile(app, client, session)
+    assert re.search(r"As of <time [^>]*>07:58 AWST</time> \(2 min ago\)", pool)
+    assert "Swim school enrolments: Term 1 swim classes, since 07:57 AWST" in pool
+    assert "Seniors" not in pool
+
+
+def test_an_older_players_screenshot_is_never_captioned_with_a_later_status(
+    app, client, clock, session, world
+):
+    rt, store = runtime(app), fleet_store(app)
+    expo = text_campaign(session, rt, "Seniors' expo", "Friday 5 December")
+    report_screenshot(store, "sig-north-pool", frame_png("Swim"), timedelta(minutes=2), clock)
+    later = NowShowing(
+        item_id=expo.id, campaign_id=expo.campaign_id, since=T0 - timedelta(seconds=30)
+    )
+    report_status(store, "sig-north-pool", clock, showing=later)
+    pool = _pool_tile(app, client, session)
+    assert re.search(r"As of <time [^>]*>07:58 AWST</time> \(2 min ago\)", pool)
+    assert "Not known for this screenshot" in pool
+    assert "Seniors" not in pool
+
+
+def test_a_tile_without_a_screenshot_is_the_moment_of_its_status(
+    app, client, clock, session, world
+):
+    rt, store = runtime(app), fleet_store(app)
+    swim = text_campaign(session, rt)
+    showing = NowShowing(
+        item_id=swim.id, campaign_id=swim.campaign_id, since=T0 - timedelta(minutes=9)
+    )
+    report_status(store, "sig-north-pool", clock, showing=showing)
+    clock.advance(minutes=4)
+    pool = _pool_tile(app, client, session)
+    assert "No screenshot yet" in pool
+    assert re.search(r"As of <time [^>]*>08:00 AWST</time> \(4 min ago\)", pool)
+    assert "Term 1 swim classes, since 07:51 AWST" in pool
 
 
 def test_filtering_by_site_shows_only_that_sites_screens(app, client, session, fleet_live):
@@ -555,11 +644,16 @@ def test_screens_in_chromium_pass_axe_and_stop_reloading(config, tmp_path):
         )
         session.commit()
         store = fleet_store(app)
-        showing = NowShowing(item_id=item.id, campaign_id=item.campaign_id, since=T0)
+        # On screen since before each screenshot, so each tile can say what it shows.
+        showing = NowShowing(
+            item_id=item.id, campaign_id=item.campaign_id, since=T0 - timedelta(minutes=20)
+        )
         report_status(store, "sig-north-pool", clock, showing=showing)
         report_status(store, "sig-north-foyer", clock, showing=showing)
         report_status(store, "sig-south-library", clock, online=False)
-        on_expo = NowShowing(item_id=expo.id, campaign_id=expo.campaign_id, since=T0)
+        on_expo = NowShowing(
+            item_id=expo.id, campaign_id=expo.campaign_id, since=T0 - timedelta(minutes=20)
+        )
         report_status(store, "sig-east-hall", clock, showing=on_expo)
         report_status(store, ROADSIDE, clock, showing=on_expo)
         report_screenshot(

@@ -210,6 +210,23 @@ def test_screenshot_command_returns_the_current_frame_as_png(rig) -> None:
     assert colour_is(RED)(image.convert("RGB"))
 
 
+def test_a_screenshot_names_the_item_its_own_frame_shows(rig) -> None:
+    """Issue 13 point 19: the CMS captions a screenshot with what it shows, so the
+    screenshot carries that, taken together with the frame."""
+    r = rig()
+    r.player.apply_manifest(two_images(r))
+    for colour, item_id in ((RED, "red"), (GREEN, "green")):
+        assert r.display.wait_for(colour_is(colour), 2)
+        outcome = r.player.run_command(r.command(CommandName.SCREENSHOT))
+        frame = Image.open(io.BytesIO(base64.b64decode(str(outcome.data["png_base64"]))))
+        assert colour_is(colour)(frame.convert("RGB"))
+        assert outcome.data["showing_item_id"] == item_id
+        showing = r.player.now_showing()
+        assert showing is not None
+        assert outcome.data["showing_since"] == showing.since.isoformat()
+        r.advance(seconds=3)
+
+
 def test_identify_shows_device_and_site_then_content_returns(rig) -> None:
     r = rig()
     r.player.apply_manifest(two_images(r))
