@@ -110,7 +110,7 @@ def change(alert_id: str) -> Response:
     except ValueError:
         flash("Choose a severity from the list.", "error")
         return redirect(url_for("alerts.edit", alert_id=alert_id))
-    flash(f"Changed “{alert.title}”; it ends at {_local(alert.expires_at)}.", "ok")
+    flash(f"Changed “{alert.title}”; it ends at {_local(alert.expires_at, alert.scope)}.", "ok")
     return redirect(url_for("alerts.index"))
 
 
