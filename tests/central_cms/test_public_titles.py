@@ -43,6 +43,8 @@ from portal.state import MemoryNonceStore
 from tests.browsers import CHROMIUM, launch_chromium
 
 ADMIN = Actor("titles-admin", m.Role.ADMIN)
+# Separation of duties (issue 13, point 10): someone else approves what ADMIN sends.
+APPROVER = Actor("titles-approver", m.Role.APPROVER)
 STAFF_NAME = "Riverton school holidays \u2013 cross-promo"  # as in the issue
 PUBLIC = "School holidays at Riverton"
 VIETNAMESE = "Kỳ nghỉ học tại Riverton"
@@ -93,7 +95,7 @@ def _offer_languages(session: Session, rt: CmsRuntime) -> None:
 def _publish(session: Session, rt: CmsRuntime, data: campaigns.CampaignInput) -> m.Campaign:
     campaign = campaigns.save(session, rt, ADMIN, data)
     if campaigns.submit(session, rt, ADMIN, campaign.id).status == m.CampaignStatus.PENDING:
-        campaigns.approve(session, rt, ADMIN, campaign.id)
+        campaigns.approve(session, rt, APPROVER, campaign.id)
     return campaign
 
 
