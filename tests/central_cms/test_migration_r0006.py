@@ -37,7 +37,8 @@ def test_upgrading_fills_each_manifests_assets_from_its_payload(app, session, rt
     config = cms_db.alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0005")
+        # Down past every revision of issue 13 with data in place, then up again.
+        command.downgrade(config, "0003")
     cms_db.migrate(engine)
     with cms_db.database(app).sessions() as fresh:
         states = fresh.scalars(select(m.ManifestState)).all()

@@ -31,6 +31,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_column("revision")
+    op.drop_column("alerts", "revision")  # plain DROP COLUMN (SQLite 3.35+), no table rebuild
     op.drop_table("alert_scopes")

@@ -23,5 +23,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sites") as batch:
-        batch.drop_column("languages")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would rebuild `sites`,
+    # which other tables' foreign keys refuse on a database with data.
+    op.drop_column("sites", "languages")

@@ -37,7 +37,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would rebuild the
+    # tables, which their foreign keys refuse on a database with data.
     for table in _TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("public_title_translations")
-            batch_op.drop_column("public_title")
+        op.drop_column(table, "public_title_translations")
+        op.drop_column(table, "public_title")
