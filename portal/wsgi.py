@@ -20,8 +20,8 @@ from portal.node import (
     socket_path,
     view_path,
 )
+from portal.nonces import SqliteNonceStore
 from portal.relay import FileManifestSource, SocketRecorder
-from portal.state import SqliteNonceStore
 from portal.worker import pin_to_a_core, stop_with_the_server
 
 

@@ -38,8 +38,8 @@ from devices.protocol import ContentItem, ItemKind, Manifest, TextSlide, parse_s
 from portal.app import create_app as create_portal
 from portal.config import GatewayKind, PortalConfig
 from portal.gateway import RecordingGateway
+from portal.nonces import MemoryNonceStore
 from portal.sources import MemoryRecorder, MemorySource
-from portal.state import MemoryNonceStore
 from tests.browsers import CHROMIUM, launch_chromium
 
 ADMIN = Actor("titles-admin", m.Role.ADMIN)

@@ -37,8 +37,8 @@ from portal.app import create_app
 from portal.config import GatewayKind, PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.gateway import RecordingGateway
+from portal.nonces import MemoryNonceStore, NonceStore
 from portal.sources import MemoryNewsletter, MemoryRecorder, MemorySource
-from portal.state import MemoryNonceStore, NonceStore
 
 # Tuesday 24 November 2026, 10:00 in Perth (UTC+8).
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
