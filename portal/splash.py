@@ -89,16 +89,16 @@ class Splash:
     ) -> None:
         self.config = config
         self.clock = clock
+        self._signer = Signer(config.secret)
         self._gateway = gateway
+        self._limiter = RateLimiter(config.rate_per_s, config.rate_burst)
         self._manifest_source = manifest_source
+        self._used_forms = UsedForms(nonces if nonces is not None else MemoryNonceStore())
         self._recorder = recorder
-        self._assets = assets
+        self._newsletter = newsletter if newsletter is not None else DroppingNewsletter()
+        self._assets = assets  # None: a node without a content cache serves no images
         self._monotonic = monotonic
         self._fallback_name = fallback_name
-        self._signer = Signer(config.secret)
-        self._limiter = RateLimiter(config.rate_per_s, config.rate_burst)
-        self._used_forms = UsedForms(nonces if nonces is not None else MemoryNonceStore())
-        self._newsletter = newsletter if newsletter is not None else DroppingNewsletter()
         self._envs = environments()
         self._catalogues = {code: translations(code) for code in LANGUAGES}
         self._pseudonyms = Pseudonyms(config.secret, config.visitor_period_days)
