@@ -349,12 +349,13 @@ def print_stages() -> None:
     from flask import Flask, Response
     from werkzeug.test import EnvironBuilder
 
-    from portal.app import first_values, security_headers
     from portal.fas import parse_query
+    from portal.fast_path import first_values
     from portal.pages import fill_parts
     from portal.privacy import client_hash, visitor_hash
     from portal.ratelimit import RateLimiter
-    from portal.state import Signer
+    from portal.responses import security_headers
+    from portal.signing import Signer
     from tests.portal.conftest import FASKEY, make_portal, portal_config
 
     with tempfile.TemporaryDirectory(prefix="portal-stages-") as tmp:

@@ -20,8 +20,9 @@ from portal.node import (
     socket_path,
     view_path,
 )
+from portal.nonces import SqliteNonceStore
 from portal.relay import FileManifestSource, SocketRecorder
-from portal.state import SqliteNonceStore
+from portal.splash import Splash
 from portal.worker import pin_to_a_core, stop_with_the_server
 
 
@@ -45,13 +46,15 @@ def application() -> Flask:
         pin_to_a_core(portal.workers, config.state_dir / "portal-cores.lock")
     relay = SocketRecorder(socket_path(config))
     return create_app(
-        portal,
-        gateway=make_gateway(portal),
-        manifest_source=FileManifestSource(view_path(config)),
-        recorder=relay,
-        clock=SystemClock(),
-        assets=CacheAssets(config.cache_dir),
-        nonces=SqliteNonceStore(config.state_dir / "portal-nonces.sqlite3"),
-        newsletter=relay,
-        fallback_name=config.device_id,
+        Splash(
+            portal,
+            gateway=make_gateway(portal),
+            manifest_source=FileManifestSource(view_path(config)),
+            recorder=relay,
+            clock=SystemClock(),
+            assets=CacheAssets(config.cache_dir),
+            nonces=SqliteNonceStore(config.state_dir / "portal-nonces.sqlite3"),
+            newsletter=relay,
+            fallback_name=config.device_id,
+        )
     )

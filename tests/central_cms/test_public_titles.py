@@ -38,8 +38,9 @@ from devices.protocol import ContentItem, ItemKind, Manifest, TextSlide, parse_s
 from portal.app import create_app as create_portal
 from portal.config import GatewayKind, PortalConfig
 from portal.gateway import RecordingGateway
+from portal.nonces import MemoryNonceStore
 from portal.sources import MemoryRecorder, MemorySource
-from portal.state import MemoryNonceStore
+from portal.splash import Splash
 from tests.browsers import CHROMIUM, launch_chromium
 
 ADMIN = Actor("titles-admin", m.Role.ADMIN)
@@ -133,19 +134,21 @@ def splash(rt: CmsRuntime) -> Iterator[_Splash]:
     clock = ManualClock(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     source = MemorySource(None)
     app = create_portal(
-        PortalConfig(
-            secret=b"0123456789abcdef0123456789abcdef-titles",
-            faskey="titles-faskey",
-            gateway=GatewayKind.RECORDING,
-            rate_per_s=1000.0,
-            rate_burst=1000,
-        ),
-        gateway=RecordingGateway(clock),
-        manifest_source=source,
-        recorder=MemoryRecorder(),
-        clock=clock,
-        assets=_CmsBlobs(rt),
-        nonces=MemoryNonceStore(),
+        Splash(
+            PortalConfig(
+                secret=b"0123456789abcdef0123456789abcdef-titles",
+                faskey="titles-faskey",
+                gateway=GatewayKind.RECORDING,
+                rate_per_s=1000.0,
+                rate_burst=1000,
+            ),
+            gateway=RecordingGateway(clock),
+            manifest_source=source,
+            recorder=MemoryRecorder(),
+            clock=clock,
+            assets=_CmsBlobs(rt),
+            nonces=MemoryNonceStore(),
+        )
     )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -37,8 +37,9 @@ from portal.app import create_app
 from portal.config import GatewayKind, PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.gateway import RecordingGateway
+from portal.nonces import MemoryNonceStore, NonceStore
 from portal.sources import MemoryNewsletter, MemoryRecorder, MemorySource
-from portal.state import MemoryNonceStore, NonceStore
+from portal.splash import Splash
 
 # Tuesday 24 November 2026, 10:00 in Perth (UTC+8).
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -252,14 +253,16 @@ def make_portal(
     assets_dir.mkdir(parents=True, exist_ok=True)
     (assets_dir / png_asset().sha256).write_bytes(PNG)
     app = create_app(
-        config or portal_config(),
-        gateway=gateway,
-        manifest_source=source,
-        recorder=recorder,
-        clock=clock,
-        assets=DirAssets(assets_dir),
-        nonces=nonces if nonces is not None else MemoryNonceStore(),
-        newsletter=newsletter,
+        Splash(
+            config or portal_config(),
+            gateway=gateway,
+            manifest_source=source,
+            recorder=recorder,
+            clock=clock,
+            assets=DirAssets(assets_dir),
+            nonces=nonces if nonces is not None else MemoryNonceStore(),
+            newsletter=newsletter,
+        )
     )
     return Portal(app, app.test_client(), gateway, recorder, source, clock, newsletter)
 

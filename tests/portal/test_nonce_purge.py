@@ -8,8 +8,7 @@ import sqlite3
 from contextlib import closing
 from datetime import timedelta
 
-from portal.app import NONCE_PURGE_S
-from portal.state import MemoryNonceStore, SqliteNonceStore
+from portal.nonces import NONCE_PURGE_S, MemoryNonceStore, SqliteNonceStore
 from tests.portal.conftest import make_portal, portal_config
 
 _FIELD = re.compile(r'name="(state|lang|terms_version)" value="([^"]+)"')

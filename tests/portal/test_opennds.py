@@ -26,6 +26,7 @@ from portal.gateway import OpenNDSGateway
 from portal.privacy import client_hash
 from portal.sessions import SessionMonitor
 from portal.sources import MemoryRecorder, MemorySource
+from portal.splash import Splash
 from tests.brokers import free_port
 from tests.portal.conftest import DirAssets, portal_config, portal_manifest
 from tests.portal.opennds_harness import Harness, opennds, skip_unless_possible
@@ -46,12 +47,14 @@ class RunningPortal:
     def start(self, harness: Harness, port: int) -> None:
         self.gateway = OpenNDSGateway(FASKEY, ndsctl=harness.ndsctl, cache_s=0)
         app = create_app(
-            self.config,
-            gateway=self.gateway,
-            manifest_source=MemorySource(portal_manifest()),
-            recorder=self.recorder,
-            clock=self.clock,
-            assets=DirAssets(self.tmp_path),
+            Splash(
+                self.config,
+                gateway=self.gateway,
+                manifest_source=MemorySource(portal_manifest()),
+                recorder=self.recorder,
+                clock=self.clock,
+                assets=DirAssets(self.tmp_path),
+            )
         )
         self.server = make_server("127.0.0.1", port, app, threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -1,5 +1,4 @@
-"""Signed state carried in form fields and links (the portal uses no cookies), and the
-store that makes an accept form usable once.
+"""Signed tokens carried in form fields and links (the portal uses no cookies).
 
 A token is ``base64url(json) "." base64url(hmac_sha256(secret, purpose "." body))``. The
 purpose keeps a tracker signature from passing as form state and vice versa. The issue
@@ -12,12 +11,8 @@ import base64
 import hashlib
 import hmac
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol
 
 
 class StateError(ValueError):
@@ -76,71 +71,3 @@ class Signer:
 
     def check_tag(self, purpose: str, tag: str, *parts: str) -> bool:
         return hmac.compare_digest(tag, self.tag(purpose, *parts))
-
-
-class NonceStore(Protocol):
-    def use_once(self, nonce: str, expires_at: float) -> bool:
-        """True the first time `nonce` is used before `expires_at` (unix seconds)."""
-        ...
-
-    def purge(self, now: float) -> int:
-        """Forget nonces expired before `now`; how many were forgotten."""
-        ...
-
-
-class MemoryNonceStore:
-    def __init__(self) -> None:
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def use_once(self, nonce: str, expires_at: float) -> bool:
-        with self._lock:
-            if nonce in self._seen:
-                return False
-            self._seen[nonce] = expires_at
-            return True
-
-    def purge(self, now: float) -> int:
-        with self._lock:
-            expired = [nonce for nonce, at in self._seen.items() if at < now]
-            for nonce in expired:
-                del self._seen[nonce]
-            return len(expired)
-
-
-class SqliteNonceStore:
-    """Shared by every web server worker of the node, so a replay to another worker fails too."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS used_nonce (nonce TEXT PRIMARY KEY, expires_at REAL)"
-            )
-            db.execute(
-                "CREATE INDEX IF NOT EXISTS used_nonce_expires_at ON used_nonce (expires_at)"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=5, isolation_level=None)
-            self._local.db = db
-        return db
-
-    def use_once(self, nonce: str, expires_at: float) -> bool:
-        db = self._connect()
-        try:
-            db.execute(
-                "INSERT INTO used_nonce (nonce, expires_at) VALUES (?, ?)", (nonce, expires_at)
-            )
-        except sqlite3.IntegrityError:
-            return False
-        return True
-
-    def purge(self, now: float) -> int:
-        return (
-            self._connect().execute("DELETE FROM used_nonce WHERE expires_at < ?", (now,)).rowcount
-        )
