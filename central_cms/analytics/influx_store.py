@@ -17,8 +17,8 @@ Points (tags bounded by the fleet and the content catalogue; no per-visitor tag)
 
 A point is identified by measurement, tags and time; the time is the event's
 millisecond instant plus `seq mod 10^6` nanoseconds, so two events never collide and a
-re-send overwrites itself. The watermark and the seqs stored above it live in a
-small SQLite ledger (`SqliteStore`) shared by every ingest process.
+re-send overwrites itself. The watermark and the seqs stored above it live in an
+`AckLedger` (the small SQLite state file) shared by every ingest process.
 """
 
 from __future__ import annotations
@@ -39,10 +39,12 @@ from central_cms.analytics.model import (
     UNASSIGNED,
     BatchOutcome,
     DeviceInfo,
+    DeviceLookup,
     EventRow,
     Filters,
     flatten,
 )
+from central_cms.analytics.ports import AckLedger
 from central_cms.analytics.reports import (
     PLAYS,
     SCHEDULED_S,
@@ -50,7 +52,6 @@ from central_cms.analytics.reports import (
     Metric,
     daily_rollups,
 )
-from central_cms.analytics.sqlite_store import SqliteStore
 from devices.protocol import Health
 from devices.protocol.events_wire import Batch
 
@@ -178,17 +179,20 @@ def health_line(sample: Health, device: DeviceInfo | None) -> str:
 
 
 class InfluxStore:
-    """`EventStore` on InfluxDB 2.x; `state` keeps the watermarks and first visits."""
+    """`EventStore` on InfluxDB 2.x; `ledger` keeps the watermarks and first visits,
+    `devices` tags the health samples with their site and kind."""
 
     def __init__(
         self,
         settings: InfluxSettings,
         *,
-        state: SqliteStore,
+        ledger: AckLedger,
+        devices: DeviceLookup,
         client: InfluxDBClient | None = None,
     ) -> None:
         self.settings = settings
-        self.state = state
+        self.ledger = ledger
+        self._devices = devices
         self._client = client or InfluxDBClient(
             url=settings.url,
             token=settings.token,
@@ -225,7 +229,7 @@ class InfluxStore:
         lines: list[str] = []
         for batch, device in batches:
             seqs = [event.seq for event in batch.events]
-            known = self.state.ledger_known(batch.device_id, batch.outbox_epoch, seqs)
+            known = self.ledger.ledger_known(batch.device_id, batch.outbox_epoch, seqs)
             rows = flatten([e for e in batch.events if e.seq not in known], device)
             lines += event_lines(batch, rows, device)
             plans.append((batch, device, rows))
@@ -233,7 +237,7 @@ class InfluxStore:
         outcomes = []
         visits = []
         for batch, _device, rows in plans:
-            up_to = self.state.ledger_add(
+            up_to = self.ledger.ledger_add(
                 batch.device_id,
                 batch.outbox_epoch,
                 [row[0] & MAX_SEQ for row in rows],
@@ -250,11 +254,11 @@ class InfluxStore:
                 )
             )
         if visits:
-            self.state.record_first_visits(visits)
+            self.ledger.record_first_visits(visits)
         return outcomes
 
     def record_health(self, samples: Sequence[Health]) -> None:
-        self.write_lines([health_line(s, self.state.device(s.device_id)) for s in samples])
+        self.write_lines([health_line(s, self._devices(s.device_id)) for s in samples])
 
     # --- reports ----------------------------------------------------------------------------
 
@@ -340,7 +344,7 @@ class InfluxStore:
                     None,
                 )
             )
-        first = self.state.first_visit_days(
+        first = self.ledger.first_visit_days(
             (r[5], r[8]) for r in rows if r[4] == "portal.terms_accepted" and r[8]
         )
         out += daily_rollups(rows, first)

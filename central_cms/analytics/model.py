@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from devices.protocol import Health, Status
 from devices.protocol.events_wire import (
     Event,
     PlayEvent,
@@ -38,6 +39,21 @@ class DeviceInfo:
     name: str = ""
     expected_manifest_version: int | None = None
     manifest_published_at: datetime | None = None  # when that version was published
+
+
+@dataclass(frozen=True)
+class DeviceSnapshot:
+    """One row of the fleet page: what the CMS knows and what the device last said."""
+
+    device_id: str
+    info: DeviceInfo | None
+    status: Status | None
+    status_received_at: datetime | None
+    health: Health | None
+    last_seen: datetime | None
+    outbox_dropped_total: int = 0
+    # Events the device dropped unsent (outbox budget) that the store never received.
+    events_lost: int = 0
 
 
 @dataclass(frozen=True)
