@@ -33,6 +33,7 @@ from central_cms.analytics.model import (
     SEQ_BITS,
     BatchOutcome,
     DeviceInfo,
+    EventRow,
     Filters,
 )
 from central_cms.analytics.reports import (
@@ -53,12 +54,12 @@ from central_cms.analytics.sqlite_ledger import (
     skip_dropped,
     stream_of,
 )
+from devices.protocol import EventType
 from devices.protocol.acks import AckWatermark
 from devices.protocol.events_wire import Batch, Event, decode_batch
 
 log = logging.getLogger(__name__)
 
-_JOINED = "portal.terms_accepted"
 _ADD_TO_ROLLUP = (
     "INSERT INTO daily_rollups (day, site_id, campaign_id, item_id, metric, value) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
@@ -242,14 +243,21 @@ def migrate_first_format(db: SqliteFile) -> None:
                 advance(conn, stream, AckWatermark(up_to), seqs)
             conn.execute("DROP TABLE ledger")
         if "events" in tables:
-            rows = conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events").fetchall()
+            rows = [
+                EventRow(*row)
+                for row in conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events")
+            ]
             conn.executemany(
                 _ADD_TO_ROLLUP,
                 [m for m in daily_rollups(rows, {}) if m[4] not in (VISITORS, RETURNING)],
             )
             conn.executemany(
                 _INSERT_JOIN,
-                {(r[3], r[5], r[8]) for r in rows if r[4] == _JOINED and r[8]},
+                {
+                    (r.day, r.site_id, r.visitor_hash)
+                    for r in rows
+                    if r.type == EventType.TERMS_ACCEPTED and r.visitor_hash
+                },
             )
             conn.execute("DROP TABLE events")
             log.info("moved %d raw events of the first format into daily figures", len(rows))
