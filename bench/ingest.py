@@ -40,6 +40,7 @@ from devices.outbox import time_ordered_uuid  # noqa: E402
 from devices.protocol import (  # noqa: E402
     Channel,
     EventBatch,
+    EventType,
     all_devices,
     device_topic,
     parse,
@@ -64,7 +65,7 @@ def event_body(seq: int, at: datetime) -> str:
             "scheduled_s": 10.0,
             "outcome": "completed",
         }
-        event_type = "play"
+        event_type = EventType.PLAY
     elif kind == 8:
         data = {
             "client_hash": visitor,
@@ -72,10 +73,10 @@ def event_body(seq: int, at: datetime) -> str:
             "terms_version": "2026-01",
             "language": "en",
         }
-        event_type = "portal.terms_accepted"
+        event_type = EventType.TERMS_ACCEPTED
     else:
         data = {"client_hash": visitor, "item_id": f"promo-{seq % 7}", "campaign_id": "holidays"}
-        event_type = "portal.promo_clicked" if seq % 20 == 9 else "portal.promo_shown"
+        event_type = EventType.PROMO_CLICKED if seq % 20 == 9 else EventType.PROMO_SHOWN
     return json.dumps(
         {"id": ident, "seq": seq, "at": at_text, "type": event_type, "data": data},
         separators=(",", ":"),

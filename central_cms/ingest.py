@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from central_cms.analytics.model import BatchOutcome, DeviceInfo
-from central_cms.analytics.store import EventStore, FleetStore
+from central_cms.analytics.ports import EventStore, FleetStore
 from central_cms.analytics.stores import Stores
 from devices.clock import Clock, SystemClock
 from devices.config import MqttSettings

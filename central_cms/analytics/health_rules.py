@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from central_cms.analytics.store import DeviceSnapshot
+from central_cms.analytics.model import DeviceSnapshot
 from devices.protocol import DeviceState
 
 # vcgencmd get_throttled: bits 0-3 are happening now; bits 16-19 happened since boot.

@@ -17,8 +17,8 @@ Points (tags bounded by the fleet and the content catalogue; no per-visitor tag)
 
 A point is identified by measurement, tags and time; the time is the event's
 millisecond instant plus `seq mod 10^6` nanoseconds, so two events never collide and a
-re-send overwrites itself. The watermark and the seqs stored above it live in a
-small SQLite ledger (`SqliteStore`) shared by every ingest process.
+re-send overwrites itself. The watermark and the seqs stored above it live in an
+`AckLedger` (the small SQLite state file) shared by every ingest process.
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
 from central_cms.analytics.model import (
-    MAX_SEQ,
     UNASSIGNED,
     BatchOutcome,
     DeviceInfo,
+    DeviceLookup,
     EventRow,
     Filters,
     flatten,
 )
+from central_cms.analytics.ports import AckLedger
 from central_cms.analytics.reports import (
     PLAYS,
     SCHEDULED_S,
@@ -50,14 +51,17 @@ from central_cms.analytics.reports import (
     Metric,
     daily_rollups,
 )
-from central_cms.analytics.sqlite_store import SqliteStore
-from devices.protocol import Health
+from devices.protocol import EventType, Health
 from devices.protocol.events_wire import Batch
 
 log = logging.getLogger(__name__)
 
 _CHUNK_POINTS = 5000
 _NO_CAMPAIGN = "none"
+# Measurements: plays, and the portal's events with their type less this prefix as a tag.
+_PLAY = "play"
+_PORTAL = "portal"
+_PORTAL_PREFIX = "portal."
 
 
 @dataclass(frozen=True)
@@ -112,38 +116,37 @@ def event_lines(batch: Batch, rows: Sequence[EventRow], device: DeviceInfo | Non
     site = (device.site_id if device else UNASSIGNED) or "unassigned"
     lines = []
     for row in rows:
-        seq = row[0] & MAX_SEQ
-        at_ns = row[2] * 1_000_000 + seq % 1_000_000
-        kind = row[4]
+        seq = row.seq
+        at_ns = row.at_ms * 1_000_000 + seq % 1_000_000
         fields: list[tuple[str, float | int | str]]
-        if kind == "play":
+        if row.type == EventType.PLAY:
             tags = [
                 ("site", site),
                 ("device", batch.device_id),
-                ("campaign", row[6] or _NO_CAMPAIGN),
-                ("item", row[7] or ""),
-                ("outcome", row[12] or ""),
+                ("campaign", row.campaign_id or _NO_CAMPAIGN),
+                ("item", row.item_id or ""),
+                ("outcome", row.outcome or ""),
             ]
             fields = [
-                ("shown_s", float(row[9] or 0.0)),
-                ("scheduled_s", float(row[10] or 0.0)),
+                ("shown_s", float(row.shown_s or 0.0)),
+                ("scheduled_s", float(row.scheduled_s or 0.0)),
                 ("seq", seq),
             ]
-            lines.append(line("play", tags, fields, at_ns))
+            lines.append(line(_PLAY, tags, fields, at_ns))
             continue
         tags = [
             ("site", site),
             ("device", batch.device_id),
-            ("type", kind.removeprefix("portal.")),
-            ("campaign", row[6] or _NO_CAMPAIGN),
-            ("item", row[7] or ""),
+            ("type", row.type.removeprefix(_PORTAL_PREFIX)),
+            ("campaign", row.campaign_id or _NO_CAMPAIGN),
+            ("item", row.item_id or ""),
         ]
         fields = [("count", 1), ("seq", seq)]
-        if row[8]:
-            fields.append(("visitor_hash", row[8]))
-        if row[11] is not None:
-            fields.append(("dwell_s", float(row[11])))
-        lines.append(line("portal", tags, fields, at_ns))
+        if row.visitor_hash:
+            fields.append(("visitor_hash", row.visitor_hash))
+        if row.dwell_s is not None:
+            fields.append(("dwell_s", float(row.dwell_s)))
+        lines.append(line(_PORTAL, tags, fields, at_ns))
     return lines
 
 
@@ -178,17 +181,20 @@ def health_line(sample: Health, device: DeviceInfo | None) -> str:
 
 
 class InfluxStore:
-    """`EventStore` on InfluxDB 2.x; `state` keeps the watermarks and first visits."""
+    """`EventStore` on InfluxDB 2.x; `ledger` keeps the watermarks and first visits,
+    `devices` tags the health samples with their site and kind."""
 
     def __init__(
         self,
         settings: InfluxSettings,
         *,
-        state: SqliteStore,
+        ledger: AckLedger,
+        devices: DeviceLookup,
         client: InfluxDBClient | None = None,
     ) -> None:
         self.settings = settings
-        self.state = state
+        self.ledger = ledger
+        self._devices = devices
         self._client = client or InfluxDBClient(
             url=settings.url,
             token=settings.token,
@@ -225,7 +231,7 @@ class InfluxStore:
         lines: list[str] = []
         for batch, device in batches:
             seqs = [event.seq for event in batch.events]
-            known = self.state.ledger_known(batch.device_id, batch.outbox_epoch, seqs)
+            known = self.ledger.ledger_known(batch.device_id, batch.outbox_epoch, seqs)
             rows = flatten([e for e in batch.events if e.seq not in known], device)
             lines += event_lines(batch, rows, device)
             plans.append((batch, device, rows))
@@ -233,13 +239,17 @@ class InfluxStore:
         outcomes = []
         visits = []
         for batch, _device, rows in plans:
-            up_to = self.state.ledger_add(
+            up_to = self.ledger.ledger_add(
                 batch.device_id,
                 batch.outbox_epoch,
-                [row[0] & MAX_SEQ for row in rows],
+                [row.seq for row in rows],
                 dropped=batch.dropped,
             )
-            visits += [(r[5], r[8], r[3]) for r in rows if r[4] == "portal.terms_accepted" and r[8]]
+            visits += [
+                (r.site_id, r.visitor_hash, r.day)
+                for r in rows
+                if r.type == EventType.TERMS_ACCEPTED and r.visitor_hash
+            ]
             outcomes.append(
                 BatchOutcome(
                     device_id=batch.device_id,
@@ -250,11 +260,11 @@ class InfluxStore:
                 )
             )
         if visits:
-            self.state.record_first_visits(visits)
+            self.ledger.record_first_visits(visits)
         return outcomes
 
     def record_health(self, samples: Sequence[Health]) -> None:
-        self.write_lines([health_line(s, self.state.device(s.device_id)) for s in samples])
+        self.write_lines([health_line(s, self._devices(s.device_id)) for s in samples])
 
     # --- reports ----------------------------------------------------------------------------
 
@@ -287,7 +297,7 @@ class InfluxStore:
         )
         out: list[Metric] = []
         plays_flux = (
-            f'{head} |> filter(fn: (r) => r._measurement == "play"{narrow}{campaign})'
+            f'{head} |> filter(fn: (r) => r._measurement == "{_PLAY}"{narrow}{campaign})'
             ' |> filter(fn: (r) => r._field == "shown_s" or r._field == "scheduled_s")'
             ' |> group(columns: ["site", "campaign", "_field"])'
         )
@@ -308,40 +318,39 @@ class InfluxStore:
                     )
                 )
         portal_flux = (
-            f'{head} |> filter(fn: (r) => r._measurement == "portal"{narrow})'
+            f'{head} |> filter(fn: (r) => r._measurement == "{_PORTAL}"{narrow})'
             ' |> pivot(rowKey: ["_time", "device"], columnKey: ["_field"], valueColumn: "_value")'
             " |> group()"
         )
         rows: list[EventRow] = []
         for v in self._query(portal_flux):
-            kind = "portal." + str(v["type"])
+            kind = _PORTAL_PREFIX + str(v["type"])
             if (
                 filters.campaign_id is not None
-                and kind.startswith("portal.promo")
+                and kind in (EventType.PROMO_SHOWN, EventType.PROMO_CLICKED)
                 and v.get("campaign") != filters.campaign_id
             ):
                 continue
             dwell = v.get("dwell_s")
             visitor = v.get("visitor_hash")
             rows.append(
-                (
+                EventRow(
                     0,
                     "",
                     0,
                     _local_day(v["_time"], zone),
                     kind,
                     _site(v["site"]),
-                    _campaign(v.get("campaign")) or None,
-                    str(v.get("item") or "") or None,
-                    str(visitor) if visitor else None,
-                    None,
-                    None,
-                    float(dwell) if isinstance(dwell, int | float) else None,
-                    None,
+                    campaign_id=_campaign(v.get("campaign")) or None,
+                    item_id=str(v.get("item") or "") or None,
+                    visitor_hash=str(visitor) if visitor else None,
+                    dwell_s=float(dwell) if isinstance(dwell, int | float) else None,
                 )
             )
-        first = self.state.first_visit_days(
-            (r[5], r[8]) for r in rows if r[4] == "portal.terms_accepted" and r[8]
+        first = self.ledger.first_visit_days(
+            (r.site_id, r.visitor_hash)
+            for r in rows
+            if r.type == EventType.TERMS_ACCEPTED and r.visitor_hash
         )
         out += daily_rollups(rows, first)
         return out

@@ -2,7 +2,7 @@
 
 An event from a device is known by (device, outbox epoch, seq): the outbox assigns
 that key together with the event id, every re-send carries both, and the key ascends
-with time per device. `EventRow` is one event as a flat row (the InfluxDB store's
+with time per device. `EventRow` is one event as a named flat row (the InfluxDB store's
 points), keyed `stream << 32 | seq` where the stream numbers a (device, epoch) pair.
 """
 
@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from devices.protocol import Health, Status
 from devices.protocol.events_wire import (
     Event,
     PlayEvent,
@@ -41,6 +43,21 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True)
+class DeviceSnapshot:
+    """One row of the fleet page: what the CMS knows and what the device last said."""
+
+    device_id: str
+    info: DeviceInfo | None
+    status: Status | None
+    status_received_at: datetime | None
+    health: Health | None
+    last_seen: datetime | None
+    outbox_dropped_total: int = 0
+    # Events the device dropped unsent (outbox budget) that the store never received.
+    events_lost: int = 0
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     """What storing one batch did, and the ack it earns."""
 
@@ -64,38 +81,30 @@ class Filters:
 SEQ_BITS = 32  # seqs per outbox epoch: four billion events before a device re-keys
 MAX_SEQ = (1 << SEQ_BITS) - 1
 
-# key (stream << 32 | seq), event_id, at_ms, day, type, site_id, campaign_id, item_id,
-# visitor_hash, shown_s, scheduled_s, dwell_s, outcome
-EventRow = tuple[
-    int,
-    str,
-    int,
-    str,
-    str,
-    str,
-    str | None,
-    str | None,
-    str | None,
-    float | None,
-    float | None,
-    float | None,
-    str | None,
-]
-EVENT_COLUMNS = (
-    "key",
-    "event_id",
-    "at_ms",
-    "day",
-    "type",
-    "site_id",
-    "campaign_id",
-    "item_id",
-    "visitor_hash",
-    "shown_s",
-    "scheduled_s",
-    "dwell_s",
-    "outcome",
-)
+
+class EventRow(NamedTuple):
+    """One event as a flat row; the fields an event type has no use for are None."""
+
+    key: int  # stream << SEQ_BITS | seq
+    event_id: str
+    at_ms: int
+    day: str  # the site's local day
+    type: str  # an EventType (a plain string when read back from SQLite)
+    site_id: str
+    campaign_id: str | None = None
+    item_id: str | None = None
+    visitor_hash: str | None = None
+    shown_s: float | None = None
+    scheduled_s: float | None = None
+    dwell_s: float | None = None
+    outcome: str | None = None
+
+    @property
+    def seq(self) -> int:
+        return self.key & MAX_SEQ
+
+
+EVENT_COLUMNS = EventRow._fields
 
 
 @lru_cache(maxsize=256)
@@ -144,81 +153,24 @@ def flatten(
             raise ValueError(f"seq {event.seq} is beyond {MAX_SEQ}: start a new outbox epoch")
         at = event.at
         at_ms = int(at.timestamp() * 1000)
-        day = days.of(at)
-        key = base | event.seq
+        row = EventRow(base | event.seq, event.id, at_ms, days.of(at), event.TYPE, site_id)
         if isinstance(event, PlayEvent):
             play = event.data
             append(
-                (
-                    key,
-                    event.id,
-                    at_ms,
-                    day,
-                    "play",
-                    site_id,
-                    play.campaign_id,
-                    play.item_id,
-                    None,
-                    play.shown_s,
-                    play.scheduled_s,
-                    None,
-                    play.outcome,
+                row._replace(
+                    campaign_id=play.campaign_id,
+                    item_id=play.item_id,
+                    shown_s=play.shown_s,
+                    scheduled_s=play.scheduled_s,
+                    outcome=play.outcome,
                 )
             )
         elif isinstance(event, SplashShownEvent | TermsAcceptedEvent):
-            append(
-                (
-                    key,
-                    event.id,
-                    at_ms,
-                    day,
-                    event.TYPE,
-                    site_id,
-                    None,
-                    None,
-                    event.data.visitor_hash,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            )
+            append(row._replace(visitor_hash=event.data.visitor_hash))
         elif isinstance(event, PromoShownEvent | PromoClickedEvent):
-            append(
-                (
-                    key,
-                    event.id,
-                    at_ms,
-                    day,
-                    event.TYPE,
-                    site_id,
-                    event.data.campaign_id,
-                    event.data.item_id,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            )
+            append(row._replace(campaign_id=event.data.campaign_id, item_id=event.data.item_id))
         elif isinstance(event, SessionEndedEvent):
-            append(
-                (
-                    key,
-                    event.id,
-                    at_ms,
-                    day,
-                    event.TYPE,
-                    site_id,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    event.data.duration_s,
-                    None,
-                )
-            )
+            append(row._replace(dwell_s=event.data.duration_s))
     return rows
 
 

@@ -22,7 +22,7 @@ from central_cms.analytics.health_rules import (
     Transitions,
     evaluate_fleet,
 )
-from central_cms.analytics.store import FleetStore
+from central_cms.analytics.ports import FleetStore
 from devices.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from central_cms.analytics.model import DeviceInfo, EventRow, LocalDays, site_of
+from devices.protocol import EventType
 from devices.protocol.events_wire import (
     Event,
     PlayEvent,
@@ -66,21 +67,21 @@ def daily_rollups(
     sums: dict[tuple[str, str, str, str, str], float] = defaultdict(float)
     visitors: dict[tuple[str, str], set[str]] = defaultdict(set)
     for row in rows:
-        day, kind, site = row[3], row[4], row[5]
-        if kind == "play":
-            key = (day, site, row[6] or "", "")
+        day, kind, site = row.day, row.type, row.site_id
+        if kind == EventType.PLAY:
+            key = (day, site, row.campaign_id or "", "")
             sums[(*key, PLAYS)] += 1
-            sums[(*key, SHOWN_S)] += row[9] or 0.0
-            sums[(*key, SCHEDULED_S)] += row[10] or 0.0
-        elif kind == "portal.terms_accepted":
+            sums[(*key, SHOWN_S)] += row.shown_s or 0.0
+            sums[(*key, SCHEDULED_S)] += row.scheduled_s or 0.0
+        elif kind == EventType.TERMS_ACCEPTED:
             sums[(day, site, "", "", SESSIONS)] += 1
-            if row[8]:
-                visitors[(day, site)].add(row[8])
-        elif kind == "portal.session_ended":
-            sums[(day, site, "", "", DWELL_PREFIX + dwell_bucket(row[11] or 0.0))] += 1
-        elif kind in ("portal.promo_shown", "portal.promo_clicked"):
-            metric = PROMO_SHOWN if kind == "portal.promo_shown" else PROMO_CLICKED
-            sums[(day, site, row[6] or "", row[7] or "", metric)] += 1
+            if row.visitor_hash:
+                visitors[(day, site)].add(row.visitor_hash)
+        elif kind == EventType.SESSION_ENDED:
+            sums[(day, site, "", "", DWELL_PREFIX + dwell_bucket(row.dwell_s or 0.0))] += 1
+        elif kind in (EventType.PROMO_SHOWN, EventType.PROMO_CLICKED):
+            metric = PROMO_SHOWN if kind == EventType.PROMO_SHOWN else PROMO_CLICKED
+            sums[(day, site, row.campaign_id or "", row.item_id or "", metric)] += 1
     for (day, site), hashes in visitors.items():
         sums[(day, site, "", "", VISITORS)] = len(hashes)
         sums[(day, site, "", "", RETURNING)] = sum(

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from central_cms.analytics.ports import EventStore, FleetStore
 from central_cms.analytics.sqlite_store import SqliteStore
-from central_cms.analytics.store import EventStore, FleetStore
 from devices.protocol import Health
 
 
@@ -67,6 +67,6 @@ def open_stores(url: str) -> Stores:
             bucket=bucket,
             report_timezone=query.get("timezone", ["UTC"])[0],
         )
-        events = InfluxStore(settings, state=fleet)
+        events = InfluxStore(settings, ledger=fleet, devices=fleet.device)
         return Stores(events=events, fleet=fleet, sqlite=None, health_sink=events.record_health)
     raise StoreUrlError(url, f"unknown scheme {parts.scheme!r}", "use sqlite:// or influxdb://")

@@ -45,9 +45,9 @@ from central_cms import models as m
 from central_cms.analytics import rules_form
 from central_cms.analytics.charts import bar_chart, column_chart, line_chart
 from central_cms.analytics.health_rules import LIMITS, AlertRules, Finding, Level, evaluate
-from central_cms.analytics.model import DeviceInfo, Filters
+from central_cms.analytics.model import DeviceInfo, DeviceSnapshot, Filters
+from central_cms.analytics.ports import report
 from central_cms.analytics.reports import DWELL_BUCKETS, Report
-from central_cms.analytics.store import DeviceSnapshot, report
 from central_cms.analytics.stores import Stores, open_stores
 from central_cms.auth import current_actor, login_required, permission_required
 from central_cms.nav import NavEntry, add_nav

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
 from central_cms import models as m
-from central_cms.analytics.store import DeviceSnapshot, FleetStore
+from central_cms.analytics.model import DeviceSnapshot
+from central_cms.analytics.ports import FleetStore
 from central_cms.analytics.web import AnalyticsContext, fleet_rows
 from central_cms.auth import login_required, permission_required
 from central_cms.nav import NavEntry, add_nav

@@ -29,6 +29,7 @@ from devices.protocol.messages import (
     UUID_PATTERN,
     VISITOR_HASH_PATTERN,
     EventBatch,
+    EventType,
     dropped_ranges_problem,
 )
 from devices.protocol.topics import ID_PATTERN
@@ -97,39 +98,39 @@ class SessionEndedData(_Struct, frozen=True):
 
 
 class _Event(_Struct, frozen=True, tag_field="type"):
-    TYPE: ClassVar[str]
+    TYPE: ClassVar[EventType]
     id: str  # UUID_PATTERN, checked by `_check_patterns`
     seq: Seq
     at: Instant
 
 
-class PlayEvent(_Event, frozen=True, tag="play"):
-    TYPE: ClassVar[str] = "play"
+class PlayEvent(_Event, frozen=True, tag=EventType.PLAY.value):
+    TYPE: ClassVar[EventType] = EventType.PLAY
     data: PlayData
 
 
-class SplashShownEvent(_Event, frozen=True, tag="portal.splash_shown"):
-    TYPE: ClassVar[str] = "portal.splash_shown"
+class SplashShownEvent(_Event, frozen=True, tag=EventType.SPLASH_SHOWN.value):
+    TYPE: ClassVar[EventType] = EventType.SPLASH_SHOWN
     data: SplashShownData
 
 
-class TermsAcceptedEvent(_Event, frozen=True, tag="portal.terms_accepted"):
-    TYPE: ClassVar[str] = "portal.terms_accepted"
+class TermsAcceptedEvent(_Event, frozen=True, tag=EventType.TERMS_ACCEPTED.value):
+    TYPE: ClassVar[EventType] = EventType.TERMS_ACCEPTED
     data: TermsAcceptedData
 
 
-class PromoShownEvent(_Event, frozen=True, tag="portal.promo_shown"):
-    TYPE: ClassVar[str] = "portal.promo_shown"
+class PromoShownEvent(_Event, frozen=True, tag=EventType.PROMO_SHOWN.value):
+    TYPE: ClassVar[EventType] = EventType.PROMO_SHOWN
     data: PromoData
 
 
-class PromoClickedEvent(_Event, frozen=True, tag="portal.promo_clicked"):
-    TYPE: ClassVar[str] = "portal.promo_clicked"
+class PromoClickedEvent(_Event, frozen=True, tag=EventType.PROMO_CLICKED.value):
+    TYPE: ClassVar[EventType] = EventType.PROMO_CLICKED
     data: PromoData
 
 
-class SessionEndedEvent(_Event, frozen=True, tag="portal.session_ended"):
-    TYPE: ClassVar[str] = "portal.session_ended"
+class SessionEndedEvent(_Event, frozen=True, tag=EventType.SESSION_ENDED.value):
+    TYPE: ClassVar[EventType] = EventType.SESSION_ENDED
     data: SessionEndedData
 
 

@@ -515,6 +515,17 @@ class SessionEndedData(_Frozen):
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
+class EventType(StrEnum):
+    """What an event in a ``ds.events/1`` batch records: its `type`, which picks its `data`."""
+
+    PLAY = "play"
+    SPLASH_SHOWN = "portal.splash_shown"
+    TERMS_ACCEPTED = "portal.terms_accepted"
+    PROMO_SHOWN = "portal.promo_shown"
+    PROMO_CLICKED = "portal.promo_clicked"
+    SESSION_ENDED = "portal.session_ended"
+
+
 class _EventBase(_Frozen):
     id: Annotated[str, Field(pattern=UUID_PATTERN)]
     seq: int = Field(ge=1)
@@ -522,32 +533,32 @@ class _EventBase(_Frozen):
 
 
 class PlayEvent(_EventBase):
-    type: Literal["play"] = "play"
+    type: Literal[EventType.PLAY] = EventType.PLAY
     data: PlayData
 
 
 class SplashShownEvent(_EventBase):
-    type: Literal["portal.splash_shown"] = "portal.splash_shown"
+    type: Literal[EventType.SPLASH_SHOWN] = EventType.SPLASH_SHOWN
     data: SplashShownData
 
 
 class TermsAcceptedEvent(_EventBase):
-    type: Literal["portal.terms_accepted"] = "portal.terms_accepted"
+    type: Literal[EventType.TERMS_ACCEPTED] = EventType.TERMS_ACCEPTED
     data: TermsAcceptedData
 
 
 class PromoShownEvent(_EventBase):
-    type: Literal["portal.promo_shown"] = "portal.promo_shown"
+    type: Literal[EventType.PROMO_SHOWN] = EventType.PROMO_SHOWN
     data: PromoShownData
 
 
 class PromoClickedEvent(_EventBase):
-    type: Literal["portal.promo_clicked"] = "portal.promo_clicked"
+    type: Literal[EventType.PROMO_CLICKED] = EventType.PROMO_CLICKED
     data: PromoClickedData
 
 
 class SessionEndedEvent(_EventBase):
-    type: Literal["portal.session_ended"] = "portal.session_ended"
+    type: Literal[EventType.SESSION_ENDED] = EventType.SESSION_ENDED
     data: SessionEndedData
 
 
@@ -568,21 +579,21 @@ EventData = (
     | PromoClickedData
     | SessionEndedData
 )
-EVENT_TYPE_OF_DATA: dict[type[_Frozen], str] = {
-    PlayData: "play",
-    SplashShownData: "portal.splash_shown",
-    TermsAcceptedData: "portal.terms_accepted",
-    PromoShownData: "portal.promo_shown",
-    PromoClickedData: "portal.promo_clicked",
-    SessionEndedData: "portal.session_ended",
+EVENT_TYPE_OF_DATA: dict[type[_Frozen], EventType] = {
+    PlayData: EventType.PLAY,
+    SplashShownData: EventType.SPLASH_SHOWN,
+    TermsAcceptedData: EventType.TERMS_ACCEPTED,
+    PromoShownData: EventType.PROMO_SHOWN,
+    PromoClickedData: EventType.PROMO_CLICKED,
+    SessionEndedData: EventType.SESSION_ENDED,
 }
-EVENT_TYPES: dict[str, type[_EventBase]] = {
-    "play": PlayEvent,
-    "portal.splash_shown": SplashShownEvent,
-    "portal.terms_accepted": TermsAcceptedEvent,
-    "portal.promo_shown": PromoShownEvent,
-    "portal.promo_clicked": PromoClickedEvent,
-    "portal.session_ended": SessionEndedEvent,
+EVENT_TYPES: dict[EventType, type[_EventBase]] = {
+    EventType.PLAY: PlayEvent,
+    EventType.SPLASH_SHOWN: SplashShownEvent,
+    EventType.TERMS_ACCEPTED: TermsAcceptedEvent,
+    EventType.PROMO_SHOWN: PromoShownEvent,
+    EventType.PROMO_CLICKED: PromoClickedEvent,
+    EventType.SESSION_ENDED: SessionEndedEvent,
 }
 
 _OutboxEpoch = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]

@@ -10,10 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from central_cms.analytics.health_rules import AlertRules, Level, Transitions, evaluate
-from central_cms.analytics.model import DeviceInfo
+from central_cms.analytics.model import DeviceInfo, DeviceSnapshot
 from central_cms.analytics.notify import HealthMonitor, WebhookNotifier
 from central_cms.analytics.sqlite_store import SqliteStore
-from central_cms.analytics.store import DeviceSnapshot
 from devices.clock import ManualClock
 from devices.protocol import DeviceKind, DeviceState, Health, Status, Throttling
 

@@ -22,8 +22,8 @@ import pytest
 
 from central_cms.analytics.influx_store import InfluxSettings, InfluxStore
 from central_cms.analytics.model import DeviceInfo, Filters
+from central_cms.analytics.ports import report
 from central_cms.analytics.sqlite_store import SqliteStore
-from central_cms.analytics.store import report
 from devices.protocol.events_wire import from_model
 from tests.analytics.events import batch, joined, play, promo, session_ended
 from tests.brokers import free_port
@@ -106,7 +106,9 @@ def state(tmp_path):
 
 def influx(url, state, **kw):
     return InfluxStore(
-        InfluxSettings(url=url, org="city", token="t", bucket="analytics", **kw), state=state
+        InfluxSettings(url=url, org="city", token="t", bucket="analytics", **kw),
+        ledger=state,
+        devices=state.device,
     )
 
 
@@ -212,7 +214,8 @@ def test_the_whole_store_answers_like_sqlite_against_a_live_influxdb(tmp_path, s
             bucket=os.environ.get("INFLUXDB_BUCKET", "analytics"),
             report_timezone="Australia/Perth",
         ),
-        state=state,
+        ledger=state,
+        devices=state.device,
     )
     reference = SqliteStore(tmp_path / "reference.sqlite3")
     a, b = os.urandom(8).hex(), os.urandom(8).hex()

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from central_cms.analytics.model import EVENT_COLUMNS, DeviceInfo, Filters, flatten
+from central_cms.analytics.ports import report
 from central_cms.analytics.reports import (
     RETURNING,
     VISITORS,
@@ -18,7 +19,6 @@ from central_cms.analytics.reports import (
     daily_sums,
 )
 from central_cms.analytics.sqlite_store import SqliteStore
-from central_cms.analytics.store import report
 from devices.protocol.events_wire import from_model
 from tests.analytics.events import (
     EPOCH,

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from central_cms import campaigns, fleet
 from central_cms import db as cms_db
 from central_cms import models as m
-from central_cms.analytics.store import FleetStore
+from central_cms.analytics.ports import FleetStore
 from central_cms.app import create_app
 from central_cms.compiler import Targets
 from central_cms.config import CmsConfig

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from central_cms import alerts, fleet
 from central_cms import db as cms_db
 from central_cms import models as m
-from central_cms.analytics.store import FleetStore
+from central_cms.analytics.ports import FleetStore
 from central_cms.app import create_app
 from central_cms.policy import Actor
 from central_cms.publisher import RecordingPublisher

@@ -1,7 +1,10 @@
-"""The seams of the analytics back end: where events go, where fleet state goes.
+"""The ports of the analytics back end: where events go, what they were acknowledged
+with, where fleet state goes.
 
 `EventStore` has two real implementations (SQLite, the embedded default, and InfluxDB
-2.x) and answers the staff reports; `FleetStore` (SQLite) keeps the device directory,
+2.x) and answers the staff reports; `AckLedger` (SQLite) keeps, per device outbox epoch,
+the acknowledgement watermark and the seqs stored above it, for an event store that
+keeps its events elsewhere (InfluxDB); `FleetStore` (SQLite) keeps the device directory,
 the latest retained status, bounded health history, command results and the alert
 rules' thresholds for IT.
 """
@@ -9,17 +12,15 @@ rules' thresholds for IT.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from central_cms.analytics.model import BatchOutcome, DeviceInfo, Filters
+from central_cms.analytics.health_rules import AlertRules, Finding
+from central_cms.analytics.model import BatchOutcome, DeviceInfo, DeviceSnapshot, Filters
 from central_cms.analytics.reports import Metric, Report, build_report
 from devices.protocol import CommandResult, Health, Status
+from devices.protocol.acks import SeqRange
 from devices.protocol.events_wire import Batch
-
-if TYPE_CHECKING:  # health_rules evaluates DeviceSnapshot, defined here
-    from central_cms.analytics.health_rules import AlertRules, Finding
 
 
 class EventStore(Protocol):
@@ -38,23 +39,29 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+class AckLedger(Protocol):
+    def ledger_known(self, device_id: str, epoch: str, seqs: Sequence[int]) -> set[int]:
+        """Which of `seqs` are stored already."""
+        ...
+
+    def ledger_add(
+        self, device_id: str, epoch: str, seqs: Sequence[int], dropped: Sequence[SeqRange] = ()
+    ) -> int:
+        """Record seqs durably stored elsewhere, and those the device dropped unsent;
+        returns the contiguous watermark."""
+        ...
+
+    def record_first_visits(self, visits: Iterable[tuple[str, str, str]]) -> None:
+        """(site, visitor hash, local day) of Wi-Fi joins, for returning visitors."""
+        ...
+
+    def first_visit_days(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The first local day each (site, visitor hash) joined the Wi-Fi there."""
+        ...
+
+
 def report(store: EventStore, filters: Filters) -> Report:
     return build_report(store.metrics(filters))
-
-
-@dataclass(frozen=True)
-class DeviceSnapshot:
-    """One row of the fleet page: what the CMS knows and what the device last said."""
-
-    device_id: str
-    info: DeviceInfo | None
-    status: Status | None
-    status_received_at: datetime | None
-    health: Health | None
-    last_seen: datetime | None
-    outbox_dropped_total: int = 0
-    # Events the device dropped unsent (outbox budget) that the store never received.
-    events_lost: int = 0
 
 
 class FleetStore(Protocol):
