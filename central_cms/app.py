@@ -102,7 +102,12 @@ def create_app(
     renewer = ManifestRenewer(
         database.sessions, rt, timedelta(minutes=config.manifest_renewal_minutes)
     )
-    app.parts = CmsParts(runtime=rt, renewer=renewer, analytics=open_analytics(config, analytics))
+    app.parts = CmsParts(
+        runtime=rt,
+        database=database,
+        renewer=renewer,
+        analytics=open_analytics(config, analytics),
+    )
     if renewal:
         renewer.start()
     init_csrf(app)

@@ -1,8 +1,9 @@
 """What the CMS's views and services share for the life of the app (no globals).
 
 `CmsRuntime` is the core every service takes; `CmsParts` is the app's one slot, holding
-it with the parts that run beside the requests (the renewer, the analytics stores and
-in-process ingest). `runtime()` and `parts()` are the typed accessors.
+it with the database and the parts that run beside the requests (the renewer, the
+analytics stores and in-process ingest). `parts()` and `runtime()` are the typed
+accessors (`central_cms.db.database()` and `session()` read the same slot).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Protocol
 
 from apiflask import APIFlask
 from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.blobs import BlobStore
@@ -30,6 +33,12 @@ class CmsRuntime:
     blobs: BlobStore
 
 
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
 class Service(Protocol):
     """A part with a thread of its own (the manifest renewer)."""
 
@@ -41,6 +50,7 @@ class Service(Protocol):
 @dataclass(frozen=True)
 class CmsParts:
     runtime: CmsRuntime
+    database: Database
     renewer: Service
     analytics: AnalyticsContext
 
