@@ -6,13 +6,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from apiflask import APIFlask
 from flask import Flask, g, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from central_cms import db
+from central_cms.analytics.context import open_analytics
 from central_cms.analytics.stores import Stores
 from central_cms.analytics.web import register as register_analytics
 from central_cms.api import ErrorOut
@@ -24,7 +24,7 @@ from central_cms.keys import load_or_create_signing_key
 from central_cms.nav import nav_entries
 from central_cms.publisher import ManifestPublisher, MqttPublisher
 from central_cms.renewal import ManifestRenewer
-from central_cms.runtime import CmsRuntime
+from central_cms.runtime import CmsApp, CmsParts, CmsRuntime, parts
 from devices.broker import client_id_for
 from devices.clock import Clock, SystemClock
 
@@ -40,11 +40,12 @@ def create_app(
     analytics: Stores | None = None,
     renewal: bool | None = None,
 ) -> Flask:
-    """`analytics`: the analytics stores; by default the SQLite file in the instance folder
-    (or DS_ANALYTICS_STORE). `renewal`: start the manifest renewer's thread; by default
-    when the app publishes to the real broker (so each gunicorn worker ticks it)."""
+    """`analytics`: the analytics stores; by default those `config.analytics_store` names
+    (the SQLite file in the instance folder). `renewal`: start the manifest renewer's
+    thread; by default when the app publishes to the real broker (so each gunicorn worker
+    ticks it)."""
     config = config or load_config()
-    app = APIFlask(
+    app = CmsApp(
         __name__,
         title="Digital Spaces CMS API",
         version="1",
@@ -98,11 +99,15 @@ def create_app(
         publisher=publisher,
         blobs=BlobStore(config.media_path / "blobs"),
     )
-    app.extensions["ds_runtime"] = rt
     renewer = ManifestRenewer(
         database.sessions, rt, timedelta(minutes=config.manifest_renewal_minutes)
     )
-    app.extensions["ds_renewer"] = renewer
+    app.parts = CmsParts(
+        runtime=rt,
+        database=database,
+        renewer=renewer,
+        analytics=open_analytics(config, analytics),
+    )
     if renewal:
         renewer.start()
     init_csrf(app)
@@ -141,14 +146,15 @@ def create_app(
     from central_cms.views import register_blueprints
 
     register_blueprints(app)
-    register_analytics(app, analytics)
+    register_analytics(app)
     return app
 
 
 def manifest_renewer(app: Flask) -> ManifestRenewer:
     """The app's renewer (started by `create_app`, or by the caller with `renewal=False`)."""
-    found: ManifestRenewer = app.extensions["ds_renewer"]
-    return found
+    renewer = parts(app).renewer
+    assert isinstance(renewer, ManifestRenewer)
+    return renewer
 
 
 def republish(app: Flask) -> None:

@@ -8,6 +8,7 @@ the manifest signing key) are created in the instance folder on first run.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import tomllib
@@ -18,6 +19,13 @@ from pathlib import Path
 from devices.config import ConfigError
 
 ENV_PREFIX = "DS_CMS_"
+# Names read before these settings were CMS keys; still honoured for one release.
+DEPRECATED_ENV = {
+    "DS_ANALYTICS_STORE": "analytics_store",
+    "DS_INGEST_IN_PROCESS": "ingest_in_process",
+}
+
+log = logging.getLogger(__name__)
 
 
 class CmsConfigError(ConfigError):
@@ -39,8 +47,15 @@ class CmsConfig:
     # How many of each service account `export-broker` writes (cms-1.., ingest-1..).
     mqtt_cms_accounts: int = 4
     mqtt_ingest_accounts: int = 2
-    # The account of the ingest the CMS runs in-process (DS_INGEST_IN_PROCESS, the demo).
+    # The account of the ingest the CMS runs in-process (ingest_in_process, the demo).
     mqtt_ingest_username: str = "ingest-1"
+    # The analytics store URL (`digital-spaces ingest --store` writes the same one);
+    # empty: the SQLite file analytics.sqlite3 in the instance folder.
+    analytics_store: str = ""
+    # Run the ingest on a thread of the CMS process (small installs, the demo).
+    ingest_in_process: bool = False
+    # Screens: a screenshot older than this is replaced (and the per-device rate limit).
+    screenshot_max_age_s: float = 30.0
     manifest_horizon_days: int = 14
     # How often each CMS process ticks manifest renewal (one process renews per tick).
     manifest_renewal_minutes: int = 5
@@ -78,8 +93,9 @@ _INT_KEYS = {
     "mqtt_cms_accounts": (1, 256),
     "mqtt_ingest_accounts": (1, 256),
 }
+_FLOAT_KEYS: dict[str, tuple[float, float]] = {"screenshot_max_age_s": (5, 3600)}
 _LIST_KEYS = {"mqtt_brokers", "device_brokers"}
-_BOOL_KEYS = {"secure_cookies"}
+_BOOL_KEYS = {"secure_cookies", "ingest_in_process"}
 _STR_KEYS = {
     "database_url",
     "secret_key",
@@ -87,16 +103,20 @@ _STR_KEYS = {
     "mqtt_username",
     "mqtt_password",
     "mqtt_ingest_username",
+    "analytics_store",
 }
-KNOWN_KEYS = {"instance_path"} | set(_INT_KEYS) | _LIST_KEYS | _BOOL_KEYS | _STR_KEYS
+KNOWN_KEYS = (
+    {"instance_path"} | set(_INT_KEYS) | set(_FLOAT_KEYS) | _LIST_KEYS | _BOOL_KEYS | _STR_KEYS
+)
 
 
-def _int(key: str, raw: object) -> int:
-    low, high = _INT_KEYS[key]
+def _number(key: str, raw: object, kind: type[int] | type[float]) -> float:
+    low, high = _INT_KEYS[key] if kind is int else _FLOAT_KEYS[key]
+    what = "a whole number" if kind is int else "a number"
     try:
-        value = int(str(raw))
+        value = kind(str(raw))
     except ValueError:
-        raise CmsConfigError(key, f"{raw!r} is not a whole number", f"use {low}..{high}") from None
+        raise CmsConfigError(key, f"{raw!r} is not {what}", f"use {low}..{high}") from None
     if not low <= value <= high:
         raise CmsConfigError(key, f"{value} is out of range", f"use {low}..{high}")
     return value
@@ -151,6 +171,10 @@ def load_config(
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise CmsConfigError("config", f"cannot read {path}: {error}", "fix the file") from None
         raw.update(table.get("cms", table))
+    for old, key in DEPRECATED_ENV.items():
+        if old in env and f"{ENV_PREFIX}{key.upper()}" not in env:
+            log.warning("%s is deprecated: set %s%s instead", old, ENV_PREFIX, key.upper())
+            raw[key] = env[old]
     for key in KNOWN_KEYS:
         if f"{ENV_PREFIX}{key.upper()}" in env:
             raw[key] = env[f"{ENV_PREFIX}{key.upper()}"]
@@ -163,7 +187,9 @@ def load_config(
     values: dict[str, object] = {}
     for key, value in raw.items():
         if key in _INT_KEYS:
-            values[key] = _int(key, value)
+            values[key] = int(_number(key, value, int))
+        elif key in _FLOAT_KEYS:
+            values[key] = _number(key, value, float)
         elif key in _BOOL_KEYS:
             values[key] = _bool(key, value)
         elif key in _LIST_KEYS:

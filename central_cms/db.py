@@ -8,25 +8,20 @@ PostgreSQL advisory lock, so several CMS processes starting together do not race
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from central_cms.runtime import Database, parts
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK_ID = 0x44530001  # "DS" + 1: only the CMS migration takes it
-
-
-@dataclass(frozen=True)
-class Database:
-    engine: Engine
-    sessions: sessionmaker[Session]
 
 
 def make_engine(url: str) -> Engine:
@@ -61,9 +56,10 @@ def migrate(engine: Engine) -> None:
 
 
 def init_app(app: Flask, database_url: str) -> Database:
+    """The database for `app` (the factory keeps it in the app's parts), with each
+    request's session closed at teardown."""
     engine = make_engine(database_url)
     database = Database(engine, sessionmaker(engine, expire_on_commit=False))
-    app.extensions["ds_db"] = database
 
     @app.teardown_appcontext
     def _close(_error: BaseException | None) -> None:
@@ -75,8 +71,7 @@ def init_app(app: Flask, database_url: str) -> Database:
 
 
 def database(app: Flask | None = None) -> Database:
-    found: Database = (app or current_app).extensions["ds_db"]
-    return found
+    return parts(app).database
 
 
 def session() -> Session:

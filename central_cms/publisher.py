@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class ManifestPublisher(Protocol):
+    """Where the CMS's retained messages go; started with the app, stopped with it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
     def publish(self, topic: str, payload: bytes, *, retain: bool) -> None: ...
 
 
@@ -31,6 +37,12 @@ class RecordingPublisher:
     """The fake: remembers what would have been published, in order."""
 
     sent: list[tuple[str, bytes, bool]] = field(default_factory=list)
+
+    def start(self) -> None:
+        pass  # nothing to connect
+
+    def stop(self) -> None:
+        pass
 
     def publish(self, topic: str, payload: bytes, *, retain: bool) -> None:
         self.sent.append((topic, payload, retain))

@@ -1,11 +1,22 @@
-"""What the CMS's views and services share for the life of the app (no globals)."""
+"""What the CMS's views and services share for the life of the app (no globals).
+
+`CmsRuntime` is the core every service takes; `CmsParts` is the app's one slot, holding
+it with the database and the parts that run beside the requests (the renewer, the
+analytics stores and in-process ingest). `parts()` and `runtime()` are the typed
+accessors (`central_cms.db.database()` and `session()` read the same slot).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
+from apiflask import APIFlask
 from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from central_cms.analytics.context import AnalyticsContext
 from central_cms.blobs import BlobStore
 from central_cms.config import CmsConfig
 from central_cms.publisher import ManifestPublisher
@@ -22,6 +33,46 @@ class CmsRuntime:
     blobs: BlobStore
 
 
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+class Service(Protocol):
+    """A part with a thread of its own (the manifest renewer)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CmsParts:
+    runtime: CmsRuntime
+    database: Database
+    renewer: Service
+    analytics: AnalyticsContext
+
+    def stop(self) -> None:
+        """Stop what runs beside the requests: renewer, in-process ingest, publisher."""
+        self.renewer.stop()
+        self.analytics.stop()
+        self.runtime.publisher.stop()
+
+
+class CmsApp(APIFlask):
+    """The CMS's Flask app; `create_app` fills its one slot, `parts`."""
+
+    parts: CmsParts
+
+
+def parts(app: Flask | None = None) -> CmsParts:
+    found = app or current_app
+    if not isinstance(found, CmsApp):  # current_app is a proxy: isinstance sees through it
+        raise TypeError(f"{found!r} is not a CMS app: make it with central_cms.app.create_app")
+    return found.parts
+
+
 def runtime(app: Flask | None = None) -> CmsRuntime:
-    found: CmsRuntime = (app or current_app).extensions["ds_runtime"]
-    return found
+    return parts(app).runtime

@@ -17,6 +17,7 @@ threads = 2                          # Python threads per worker (bench/portal.p
 pin_workers = true                   # each worker on a core of its own, if there are enough
 newsletter_url = "https://cms.example.org/device-api/v1/newsletter-signups"  # optional
 public_url = "https://wifi.cannington.example/"  # optional; default http://<listen>/
+access_log = false                   # Granian logs every request (debugging only)
 ```
 
 `public_url` is where visitors reach the splash: the OS probes redirect there and RFC 8908's
@@ -63,6 +64,7 @@ class PortalConfig:
     newsletter_url: str | None = None
     default_language: str = "en"
     public_url: str | None = None
+    access_log: bool = False
 
     @property
     def portal_url(self) -> str:
@@ -172,4 +174,5 @@ def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
         newsletter_url=newsletter,
         default_language=text("default_language", "en"),
         public_url=_public_url(section.get("public_url")),
+        access_log=flag("access_log", False),
     )

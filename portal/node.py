@@ -84,7 +84,7 @@ def server_command(portal: PortalConfig) -> list[str]:
         "--respawn-failed-workers",
         "--workers-kill-timeout",
         "5",
-        *(["--access-log"] if os.environ.get("DS_PORTAL_ACCESS_LOG") else []),
+        *(["--access-log"] if portal.access_log else []),
         "portal.wsgi:application",
     ]
 

@@ -22,13 +22,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from central_cms import db, fleet
 from central_cms import models as m
-from central_cms.analytics.web import sync_directory
 from central_cms.app import create_app, manifest_renewer
 from central_cms.config import load_config
 from central_cms.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor
-from central_cms.runtime import runtime
+from central_cms.runtime import parts, runtime
 from central_cms.seed import DEMO_PASSWORD, USERS, seed_demo
 from devices.agent import DeviceAgent, RecordingSystem
 from devices.config import load_device_config
@@ -103,14 +102,7 @@ class DemoStack:
                 log.exception("stopping %s failed", device.device_id)
         self.cms_server.shutdown()
         self.upstream_server.shutdown()
-        manifest_renewer(self.app).stop()
-        rt = runtime(self.app)
-        ingest = getattr(self.app.extensions.get("ds_analytics"), "ingest", None)
-        if ingest is not None:
-            ingest.stop()
-        stop_publisher = getattr(rt.publisher, "stop", None)
-        if stop_publisher is not None:
-            stop_publisher()
+        parts(self.app).stop()  # renewer, in-process ingest, publisher
         self.broker.stop()
 
 
@@ -173,7 +165,6 @@ def start_stack(
     broker_url = f"mqtt://127.0.0.1:{broker_port}"
 
     progress("CMS database and signing key")
-    os.environ["DS_INGEST_IN_PROCESS"] = "1"  # the ingest runs inside the demo's CMS
     config = load_config(env={}, instance_path=data / "cms").with_changes(
         database_url=f"sqlite:///{data / 'cms' / 'cms.sqlite3'}",
         public_url=f"http://{options.host}:{options.cms_port}",
@@ -181,6 +172,7 @@ def start_stack(
         mqtt_username="cms-1",
         mqtt_password=kept["cms_mqtt_password"],
         device_brokers=(broker_url,),
+        ingest_in_process=True,  # the ingest runs inside the demo's CMS
     )
     app = create_app(config, renewal=False)  # started below, once the broker runs
     rt = runtime(app)
@@ -223,8 +215,7 @@ def start_stack(
             path.write_text(text, encoding="utf-8")
             path.chmod(0o600)
             configs[device_id] = path
-        session.commit()
-        sync_directory(app)  # the seeded devices and sites, before any event arrives
+        session.commit()  # and the directory watcher copies the seeded devices and sites
 
         progress("MQTT broker")
         passwords, acl = fleet.broker_files(session, rt)
@@ -237,9 +228,7 @@ def start_stack(
         )
         progress(broker.description)
 
-        start_publisher = getattr(rt.publisher, "start", None)
-        if start_publisher is not None:
-            start_publisher()
+        rt.publisher.start()
         sync_manifests(session, rt)
         manifest_renewer(app).start()  # as in production: campaigns enter the horizon
     finally:

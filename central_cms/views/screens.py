@@ -9,7 +9,6 @@ place every CMS process shares.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -21,7 +20,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -33,19 +31,20 @@ from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
 from central_cms import models as m
+from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.model import DeviceSnapshot
 from central_cms.analytics.ports import FleetStore
-from central_cms.analytics.web import AnalyticsContext, fleet_rows
+from central_cms.analytics.presenters import fleet_rows
 from central_cms.auth import login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
 from central_cms.policy import Permission
+from central_cms.runtime import parts, runtime
 from central_cms.screens import (
     Moment,
     Screenshot,
     ScreensSettings,
     is_due,
     latest_screenshot,
-    load_screens_settings,
     refresh_screenshots,
     request_due,
     requested_at,
@@ -65,21 +64,18 @@ REFRESH_PERMISSION = Permission.DEVICE_WRITE
 _RESULTS_SCANNED = 10
 
 
-def register(app: Flask, settings: ScreensSettings | None = None) -> None:
-    """Register the page and its nav entry; settings from DS_CMS_SCREENSHOT_MAX_AGE_S."""
-    app.extensions["ds_screens"] = settings or load_screens_settings(os.environ)
+def register(app: Flask) -> None:
+    """Register the page and its nav entry (settings: `CmsConfig.screenshot_max_age_s`)."""
     app.register_blueprint(bp)
     add_nav(app, NavEntry("Screens", "screens.index", Permission.READ, 55))
 
 
 def _settings() -> ScreensSettings:
-    found: ScreensSettings = current_app.extensions["ds_screens"]
-    return found
+    return ScreensSettings(max_age_s=runtime().config.screenshot_max_age_s)
 
 
 def _analytics() -> AnalyticsContext:
-    found: AnalyticsContext = current_app.extensions["ds_analytics"]
-    return found
+    return parts().analytics
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.stores import Stores
-from central_cms.analytics.web import _sync_directory
+from central_cms.analytics.web import sync_directory
 from central_cms.app import create_app
 from central_cms.config import load_config
 from central_cms.ingest import Ingest, IngestSettings
@@ -58,8 +58,7 @@ def city(tmp_path, broker, unique):
     session.commit()
     session.close()
     # the ingest learns sites from the directory the pages copy from the CMS
-    with app.app_context(), app.test_request_context():
-        _sync_directory()
+    sync_directory(app)
     ingest = Ingest(
         store,
         store,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -25,6 +27,36 @@ def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(CmsConfigError) as error:
         load_config(toml, env={}, instance_path=tmp_path)
     assert error.value.key == "colour"
+
+
+def test_analytics_and_screens_settings_come_from_toml_or_ds_cms_env(tmp_path):
+    toml = tmp_path / "cms.toml"
+    toml.write_text(
+        '[cms]\nanalytics_store = "sqlite:///srv/a.sqlite3"\nscreenshot_max_age_s = 45\n'
+    )
+    config = load_config(toml, env={"DS_CMS_INGEST_IN_PROCESS": "yes"}, instance_path=tmp_path)
+    assert config.analytics_store == "sqlite:///srv/a.sqlite3"
+    assert config.ingest_in_process is True
+    assert config.screenshot_max_age_s == 45
+    with pytest.raises(CmsConfigError) as error:
+        load_config(env={"DS_CMS_SCREENSHOT_MAX_AGE_S": "1"}, instance_path=tmp_path)
+    assert error.value.key == "screenshot_max_age_s"
+    with pytest.raises(CmsConfigError) as error:
+        load_config(env={"DS_CMS_INGEST_IN_PROCESS": "sometimes"}, instance_path=tmp_path)
+    assert error.value.key == "ingest_in_process"
+
+
+def test_the_old_analytics_env_names_still_work_and_say_they_are_deprecated(tmp_path, caplog):
+    env = {"DS_ANALYTICS_STORE": "sqlite:///srv/old.sqlite3", "DS_INGEST_IN_PROCESS": "1"}
+    with caplog.at_level(logging.WARNING, logger="central_cms.config"):
+        config = load_config(env=env, instance_path=tmp_path)
+    assert config.analytics_store == "sqlite:///srv/old.sqlite3"
+    assert config.ingest_in_process is True
+    assert "set DS_CMS_ANALYTICS_STORE instead" in caplog.text
+    assert "set DS_CMS_INGEST_IN_PROCESS instead" in caplog.text
+    # The new name wins where both are set.
+    both = {**env, "DS_CMS_ANALYTICS_STORE": "sqlite:///srv/new.sqlite3"}
+    assert load_config(env=both, instance_path=tmp_path).analytics_store.endswith("new.sqlite3")
 
 
 def test_the_secret_key_is_made_once_and_kept(tmp_path):

@@ -4,6 +4,7 @@ the CMS's Newsletter sign-ups page (the node forwards to the demo CMS's device A
 from __future__ import annotations
 
 import html
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -17,6 +18,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.demo.broker import free_port
 from central_cms.demo.stack import DEMO_PORTAL, DemoOptions, DemoStack, start_stack
+from central_cms.runtime import parts
 from central_cms.seed import DEMO_PASSWORD
 from tests.devices.harness import eventually
 
@@ -24,8 +26,7 @@ ADDRESS = "Demo.Visitor@example.org"
 
 
 @pytest.fixture
-def stack(tmp_path_factory, monkeypatch) -> Iterator[DemoStack]:
-    monkeypatch.setenv("DS_INGEST_IN_PROCESS", "1")  # the stack sets it; undo afterwards
+def stack(tmp_path_factory) -> Iterator[DemoStack]:
     options = DemoOptions(
         # Short: the node's event socket lives in it, and AF_UNIX paths are short.
         data_dir=tmp_path_factory.mktemp("demo"),
@@ -93,3 +94,10 @@ def test_a_demo_visitors_signup_shows_on_the_staff_page(stack):
     page = client.get("/newsletter/?site=cannington-leisureplex").text
     assert "demo.visitor@example.org" in page
     assert "Cannington Leisureplex" in page and DEMO_PORTAL in page
+
+
+def test_the_demo_runs_its_ingest_without_touching_the_environment(stack):
+    # The demo asks for the in-process ingest in its CmsConfig, not through os.environ,
+    # so a second CMS made in the same process is not changed behind its back.
+    assert parts(stack.app).analytics.ingest is not None
+    assert not [name for name in os.environ if name.startswith("DS_INGEST")]

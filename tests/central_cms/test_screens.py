@@ -30,7 +30,7 @@ from central_cms.app import create_app
 from central_cms.compiler import Targets
 from central_cms.config import CmsConfig
 from central_cms.publisher import RecordingPublisher
-from central_cms.runtime import CmsRuntime, runtime
+from central_cms.runtime import CmsRuntime, parts, runtime
 from central_cms.screens import (
     ENV_MAX_AGE,
     ScreensSettingsError,
@@ -65,7 +65,7 @@ SIGNAGE = (*INDOOR, ROADSIDE)
 
 
 def fleet_store(app: Flask) -> FleetStore:
-    store: FleetStore = app.extensions["ds_analytics"].stores.fleet
+    store: FleetStore = parts(app).analytics.stores.fleet
     return store
 
 

@@ -26,7 +26,7 @@ from central_cms.analytics.ports import FleetStore
 from central_cms.app import create_app
 from central_cms.policy import Actor
 from central_cms.publisher import RecordingPublisher
-from central_cms.runtime import runtime
+from central_cms.runtime import parts, runtime
 from devices.clock import ManualClock
 from devices.protocol import (
     CommandResult,
@@ -145,7 +145,7 @@ def test_device_page_shows_status_and_results_in_the_sites_zone(city):
     app, label, _ = city
     client = _signed_in(app)
     client.get("/analytics/fleet")  # registers the devices with the fleet store
-    store: FleetStore = app.extensions["ds_analytics"].stores.fleet
+    store: FleetStore = parts(app).analytics.stores.fleet
     since = NOW - timedelta(minutes=5)
     store.record_status(
         Status(

@@ -1,0 +1,354 @@
+"""What the analytics pages show, as values: charts, CSV tables and fleet rows.
+
+Pure: each function takes a report, the stores' snapshots or the names, and returns what
+a template renders or a CSV holds; the routes in `web.py` only read requests and stores.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from central_cms.analytics.charts import bar_chart, column_chart, line_chart
+from central_cms.analytics.health_rules import AlertRules, Finding, Level, evaluate
+from central_cms.analytics.model import DeviceSnapshot, Filters
+from central_cms.analytics.reports import Report
+from devices.protocol import DeviceState, Health
+
+
+@dataclass(frozen=True)
+class Names:
+    sites: dict[str, str]
+    campaigns: dict[str, str]
+    timezone: str
+
+    def site(self, site_id: str) -> str:
+        return self.sites.get(site_id, site_id or "No site")
+
+    def campaign(self, campaign_id: str) -> str:
+        if not campaign_id:
+            return "Default content and alerts"
+        return self.campaigns.get(campaign_id, campaign_id)
+
+
+# --- staff analytics ---------------------------------------------------------------------
+
+
+def campaign_totals(result: Report, names: Names) -> list[tuple[tuple[str, str], list[float]]]:
+    """Plays, shown and scheduled seconds per (campaign, site), in name order."""
+    by_campaign: dict[tuple[str, str], list[float]] = {}
+    for row in result.plays:
+        totals = by_campaign.setdefault((row.campaign_id, row.site_id), [0, 0.0, 0.0])
+        totals[0] += row.plays
+        totals[1] += row.shown_s
+        totals[2] += row.scheduled_s
+    return sorted(
+        by_campaign.items(), key=lambda kv: (names.campaign(kv[0][0]), names.site(kv[0][1]))
+    )
+
+
+def _days(filters: Filters) -> list[date]:
+    return [
+        filters.start + timedelta(days=n) for n in range((filters.end - filters.start).days + 1)
+    ]
+
+
+def report_charts(result: Report, names: Names, filters: Filters) -> dict[str, Any]:
+    days = _days(filters)
+    label = "%d %b" if len(days) <= 31 else "%b %y"
+    plays_by_day = dict.fromkeys((d.isoformat() for d in days), 0.0)
+    for row in result.plays:
+        plays_by_day[row.day] = plays_by_day.get(row.day, 0) + row.plays
+    sessions_by_day = dict.fromkeys((d.isoformat() for d in days), 0.0)
+    for wifi in result.wifi:
+        sessions_by_day[wifi.day] = sessions_by_day.get(wifi.day, 0) + wifi.sessions
+    per_campaign: dict[str, list[float]] = {}
+    promo_totals: dict[str, list[float]] = {}
+    for promo in result.promos:
+        totals = promo_totals.setdefault(promo.campaign_id, [0.0, 0.0])
+        totals[0] += promo.shown
+        totals[1] += promo.clicked
+    for row in result.plays:
+        totals = per_campaign.setdefault(row.campaign_id, [0.0, 0.0])
+        totals[0] += row.shown_s
+        totals[1] += row.scheduled_s
+    return {
+        "plays": column_chart(
+            [(date.fromisoformat(d).strftime(label), v) for d, v in sorted(plays_by_day.items())],
+            title="Plays per day",
+            unit="plays",
+        ),
+        "shown": bar_chart(
+            [
+                (names.campaign(c), shown / scheduled)
+                for c, (shown, scheduled) in sorted(per_campaign.items())
+                if scheduled
+            ],
+            title="Shown time as a share of scheduled time, per campaign",
+            percent=True,
+        ),
+        "sessions": column_chart(
+            [
+                (date.fromisoformat(d).strftime(label), v)
+                for d, v in sorted(sessions_by_day.items())
+            ],
+            title="Wi-Fi sessions per day",
+            unit="sessions",
+            colour="#1e6b34",
+        ),
+        "dwell": column_chart(
+            [(row.bucket, row.sessions) for row in result.dwell],
+            title="How long visitors stayed",
+            unit="sessions",
+            colour="#5a2d82",
+            width=460,
+        ),
+        "promos": bar_chart(
+            [
+                (names.campaign(c), clicked / shown)
+                for c, (shown, clicked) in sorted(promo_totals.items())
+                if shown
+            ],
+            title="Promotion click-through, per campaign",
+            percent=True,
+            width=460,
+        ),
+    }
+
+
+def filter_query(filters: Filters) -> dict[str, str]:
+    """The filters as query arguments, for links that keep them."""
+    query = {"start": filters.start.isoformat(), "end": filters.end.isoformat()}
+    if filters.site_id:
+        query["site"] = filters.site_id
+    if filters.campaign_id:
+        query["campaign"] = filters.campaign_id
+    return query
+
+
+def csv_cell(value: object) -> object:
+    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+CSV_TABLES: dict[str, tuple[list[str], Callable[[Report, Names], Iterable[Sequence[object]]]]] = {
+    "plays": (
+        ["day", "site_id", "site", "campaign_id", "campaign", "plays", "shown_s", "scheduled_s"],
+        lambda r, n: (
+            (
+                p.day,
+                p.site_id,
+                n.site(p.site_id),
+                p.campaign_id,
+                n.campaign(p.campaign_id),
+                p.plays,
+                p.shown_s,
+                p.scheduled_s,
+            )
+            for p in r.plays
+        ),
+    ),
+    "wifi": (
+        ["day", "site_id", "site", "sessions", "unique_visitors", "returning_visitors"],
+        lambda r, n: (
+            (w.day, w.site_id, n.site(w.site_id), w.sessions, w.visitors, w.returning)
+            for w in r.wifi
+        ),
+    ),
+    "dwell": (
+        ["stayed", "sessions"],
+        lambda r, n: ((d.bucket, d.sessions) for d in r.dwell),
+    ),
+    "promos": (
+        [
+            "site_id",
+            "site",
+            "campaign_id",
+            "campaign",
+            "item_id",
+            "shown",
+            "clicked",
+            "click_through",
+        ],
+        lambda r, n: (
+            (
+                p.site_id,
+                n.site(p.site_id),
+                p.campaign_id,
+                n.campaign(p.campaign_id),
+                p.item_id,
+                p.shown,
+                p.clicked,
+                f"{p.click_through:.4f}" if p.click_through is not None else "",
+            )
+            for p in r.promos
+        ),
+    ),
+}
+
+
+def csv_table(table: str, result: Report, names: Names) -> str:
+    """One of `CSV_TABLES` as CSV text, every cell safe to open in a spreadsheet."""
+    header, rows = CSV_TABLES[table]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows(result, names):
+        writer.writerow([csv_cell(v) for v in row])
+    return buffer.getvalue()
+
+
+# --- device health for IT ------------------------------------------------------------------
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.replace("-", ".").split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    snapshot: DeviceSnapshot
+    findings: tuple[Finding, ...]
+    online: bool
+    software_current: bool | None
+    manifest_current: bool | None
+
+    @property
+    def worst(self) -> str:
+        if any(f.level is Level.CRITICAL for f in self.findings):
+            return "critical"
+        return "warning" if self.findings else "ok"
+
+
+FLEET_SORTS: dict[str, Callable[[FleetRow], Any]] = {
+    "device": lambda r: r.snapshot.device_id,
+    "site": lambda r: (r.snapshot.info.site_id if r.snapshot.info else "", r.snapshot.device_id),
+    "kind": lambda r: (r.snapshot.info.kind if r.snapshot.info else "", r.snapshot.device_id),
+    "state": lambda r: (r.online, r.snapshot.device_id),
+    "problems": lambda r: ({"critical": 0, "warning": 1, "ok": 2}[r.worst], r.snapshot.device_id),
+    "last_seen": lambda r: r.snapshot.last_seen.timestamp() if r.snapshot.last_seen else 0,
+    "temperature": lambda r: -(r.snapshot.health.temperature_c or 0) if r.snapshot.health else 0,
+    "disk": lambda r: -r.snapshot.health.disk_used_percent if r.snapshot.health else 0,
+    "memory": lambda r: -r.snapshot.health.memory_used_percent if r.snapshot.health else 0,
+}
+
+
+def fleet_rows(
+    snapshots: Sequence[DeviceSnapshot], rules: AlertRules, now: datetime
+) -> list[FleetRow]:
+    newest: dict[str, tuple[int, ...]] = {}
+    for s in snapshots:
+        if s.status is not None:
+            key = _version_key(s.status.software_version)
+            kind = s.status.kind.value
+            newest[kind] = max(newest.get(kind, ()), key)
+    rows = []
+    for s in snapshots:
+        findings = tuple(evaluate(s, rules, now))
+        online = (
+            s.status is not None
+            and s.status.state is DeviceState.ONLINE
+            and not any(f.rule == "offline" for f in findings)
+        )
+        software = None
+        if s.status is not None:
+            software = _version_key(s.status.software_version) >= newest[s.status.kind.value]
+        manifest = None
+        if s.info is not None and s.info.expected_manifest_version and s.status is not None:
+            manifest = s.status.manifest_version == s.info.expected_manifest_version
+        rows.append(FleetRow(s, findings, online, software, manifest))
+    return rows
+
+
+@dataclass(frozen=True)
+class FleetView:
+    rows: list[FleetRow]
+    findings: list[Finding]
+    sites: list[str]
+    kinds: list[str]
+    chosen: dict[str, str]
+
+
+def fleet_view(rows: list[FleetRow], site: str, kind: str, state: str, sort: str) -> FleetView:
+    """The fleet table filtered and sorted as asked; an unknown sort falls back to problems."""
+    sites = sorted({r.snapshot.info.site_id for r in rows if r.snapshot.info})
+    kinds = sorted({r.snapshot.info.kind for r in rows if r.snapshot.info})
+    if site:
+        rows = [r for r in rows if r.snapshot.info and r.snapshot.info.site_id == site]
+    if kind:
+        rows = [r for r in rows if r.snapshot.info and r.snapshot.info.kind == kind]
+    if state in ("online", "offline"):
+        rows = [r for r in rows if r.online == (state == "online")]
+    elif state == "problems":
+        rows = [r for r in rows if r.findings]
+    if sort not in FLEET_SORTS:
+        sort = "problems"
+    rows.sort(key=FLEET_SORTS[sort])
+    findings = sorted(
+        (f for r in rows for f in r.findings),
+        key=lambda f: (f.level is not Level.CRITICAL, f.device_id, f.rule),
+    )
+    chosen = {"site": site, "kind": kind, "state": state, "sort": sort}
+    return FleetView(rows, findings, sites, kinds, chosen)
+
+
+HISTORY_HOURS = {"6": 6, "24": 24, "168": 168}
+
+
+def device_charts(history: Sequence[Health], rules: AlertRules, zone: tzinfo) -> dict[str, Any]:
+    """A device's temperature, load and outbox over time, against IT's thresholds."""
+    return {
+        "temperature": line_chart(
+            {
+                "temperature C": [
+                    (h.at, h.temperature_c) for h in history if h.temperature_c is not None
+                ]
+            },
+            title="Temperature",
+            unit=" C",
+            limit=rules.temperature_warning_c,
+            fixed_max=100,
+            zone=zone,
+        ),
+        "load": line_chart(
+            {
+                "CPU %": [(h.at, h.cpu_percent) for h in history],
+                "memory %": [(h.at, h.memory_used_percent) for h in history],
+                "disk %": [(h.at, h.disk_used_percent) for h in history],
+            },
+            title="CPU, memory and disk use",
+            unit="%",
+            limit=rules.disk_warning_percent,
+            fixed_max=100,
+            zone=zone,
+        ),
+        "outbox": line_chart(
+            {"events waiting": [(h.at, float(h.outbox_pending)) for h in history]},
+            title="Events waiting in the device's outbox",
+            zone=zone,
+        ),
+    }
+
+
+def ago(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "never"
+    seconds = int((now - at).total_seconds())
+    if seconds < 90:
+        return "just now" if seconds < 10 else f"{seconds} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds // 60} min ago"
+    if seconds < 36 * 3600:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
