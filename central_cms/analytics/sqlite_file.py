@@ -123,7 +123,7 @@ class SqliteFile:
         self.path = str(path)
         self._synchronous = synchronous
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._all_lock = threading.Lock()
         self.conn().executescript(_SCHEMA)  # idempotent; executescript commits itself
 
@@ -136,8 +136,20 @@ class SqliteFile:
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                # Web servers start a thread per request and CMS commits reach this file
+                # (the device directory): close what ended threads left, or their file
+                # descriptors pile up past select()'s 1024 and break the MQTT client.
+                ended = [c for t, c in self._all if not t.is_alive()]
+                self._all = [(t, c) for t, c in self._all if t.is_alive()]
+                self._all.append((threading.current_thread(), conn))
+            for old in ended:
+                old.close()
         return conn
+
+    @property
+    def open_connections(self) -> int:
+        with self._all_lock:
+            return len(self._all)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -154,7 +166,7 @@ class SqliteFile:
 
     def close(self) -> None:
         with self._all_lock:
-            for conn in self._all:
+            for _, conn in self._all:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
