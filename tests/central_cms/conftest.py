@@ -30,7 +30,7 @@ from central_cms.app import create_app
 from central_cms.config import CmsConfig, load_config
 from central_cms.policy import Actor
 from central_cms.publisher import RecordingPublisher
-from central_cms.runtime import CmsRuntime, runtime
+from central_cms.runtime import CmsRuntime, parts, runtime
 from devices.clock import ManualClock
 from devices.protocol import (
     DeviceKind,
@@ -97,7 +97,7 @@ def app(config: CmsConfig, publisher: RecordingPublisher, clock: ManualClock) ->
     application = create_app(config, publisher=publisher, clock=clock)
     application.config["TESTING"] = True
     yield application
-    cms_db.database(application).engine.dispose()
+    parts(application).close()
 
 
 @pytest.fixture
