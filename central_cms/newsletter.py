@@ -32,6 +32,7 @@ from central_cms import models as m
 from central_cms.errors import NotFound
 from central_cms.policy import Actor, Forbidden, Permission, require
 from central_cms.runtime import CmsRuntime
+from central_cms.spreadsheet import csv_cell
 from devices.protocol import DeviceKind, ProtocolError, validate_id
 
 log = logging.getLogger(__name__)
@@ -326,14 +327,6 @@ CSV_HEADER = (
     "consented_at",
     "source_device_id",
 )
-
-
-def csv_cell(value: object) -> object:
-    """A cell a spreadsheet shows as text: one starting with = + - @ (or a tab or CR) is
-    a formula to it (CSV injection), and visitors type their own addresses."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def csv_text(rows: Iterable[m.NewsletterSignup]) -> str:

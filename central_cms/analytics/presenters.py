@@ -17,6 +17,7 @@ from central_cms.analytics.charts import bar_chart, column_chart, line_chart
 from central_cms.analytics.health_rules import AlertRules, Finding, Level, evaluate
 from central_cms.analytics.model import DeviceSnapshot, Filters
 from central_cms.analytics.reports import Report
+from central_cms.spreadsheet import csv_cell
 from devices.protocol import DeviceState, Health
 
 
@@ -128,13 +129,6 @@ def filter_query(filters: Filters) -> dict[str, str]:
     if filters.campaign_id:
         query["campaign"] = filters.campaign_id
     return query
-
-
-def csv_cell(value: object) -> object:
-    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 CSV_TABLES: dict[str, tuple[list[str], Callable[[Report, Names], Iterable[Sequence[object]]]]] = {
