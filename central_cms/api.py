@@ -48,7 +48,7 @@ from devices.protocol import (
     TextSlide,
     Weekday,
 )
-from devices.protocol.messages import SHORT_TEXT_MAX
+from devices.protocol.base import SHORT_TEXT_MAX
 from devices.protocol.topics import ID_PATTERN
 
 api = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="CMS")

@@ -38,7 +38,7 @@ from devices.protocol import (
     sign,
     validate_id,
 )
-from devices.protocol.messages import Scalar
+from devices.protocol.base import Scalar
 
 
 def token_hash(token: str) -> str:

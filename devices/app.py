@@ -14,7 +14,7 @@ from typing import Protocol
 
 from devices.clock import Clock
 from devices.protocol import Alert, Command, DeviceKind, EventData, Manifest, NowShowing
-from devices.protocol.messages import Scalar
+from devices.protocol.base import Scalar
 
 
 @dataclass(frozen=True)

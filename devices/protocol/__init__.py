@@ -1,5 +1,6 @@
 """The wire contract shared by the CMS and the devices: topics, messages, signatures."""
 
+from devices.protocol.base import Message
 from devices.protocol.canonical import canonical_json, loads
 from devices.protocol.errors import ProtocolError, SignatureError
 from devices.protocol.messages import (
@@ -25,7 +26,6 @@ from devices.protocol.messages import (
     Health,
     ItemKind,
     Manifest,
-    Message,
     NowShowing,
     OpeningHours,
     PlayData,

@@ -21,13 +21,11 @@ from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
+from devices.protocol.base import SHA256_PATTERN, SHORT_TEXT_MAX, VISITOR_HASH_PATTERN
 from devices.protocol.errors import ProtocolError
 from devices.protocol.messages import (
     MAX_DROPPED_RANGES,
-    SHA256_PATTERN,
-    SHORT_TEXT_MAX,
     UUID_PATTERN,
-    VISITOR_HASH_PATTERN,
     EventBatch,
     EventType,
     dropped_ranges_problem,
@@ -67,6 +65,7 @@ class PlayData(_Struct, frozen=True):
     alert_id: Id | None = None
     asset_sha256: Sha256 | None = None
     reason: ShortText | None = None
+    zone: Id | None = None
 
 
 class SplashShownData(_Struct, frozen=True):
@@ -192,6 +191,7 @@ _PATTERNED: dict[type[_Struct], tuple[tuple[str, re.Pattern[str]], ...]] = {
         ("campaign_id", _ID),
         ("alert_id", _ID),
         ("asset_sha256", _SHA256),
+        ("zone", _ID),
     ),
     SplashShownData: (("client_hash", _VISITOR_HASH), ("visitor_hash", _VISITOR_HASH)),
     TermsAcceptedData: (("client_hash", _VISITOR_HASH), ("visitor_hash", _VISITOR_HASH)),

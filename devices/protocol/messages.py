@@ -10,91 +10,40 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal, Self, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
+    SerializationInfo,
     SerializerFunctionWrapHandler,
     ValidationError,
     model_serializer,
     model_validator,
 )
 
+from devices.protocol.base import (
+    Colour,
+    Frozen,
+    HttpUrl,
+    Id,
+    LocalTime,
+    LongText,
+    Message,
+    Scalar,
+    Sha256,
+    ShortText,
+    TimeZoneName,
+    VisitorHash,
+    schema_field,
+)
 from devices.protocol.canonical import JSONValue, canonical_json, loads
 from devices.protocol.errors import ProtocolError
+from devices.protocol.feeds import FeedData
+from devices.protocol.layouts import MAIN_ZONE, FeedRef, Layout, QrCode, Widget
 from devices.protocol.signing import PublicKey, SigningKey, signed_body, verify
-from devices.protocol.topics import ID_PATTERN
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone such as Australia/Perth") from None
-    return value
-
-
-_HTTP_URL = re.compile(r"^https?://[^\s/?#\\]+[^\s\\]*$")
-
-
-def _http_url(value: str) -> str:
-    if not _HTTP_URL.match(value):
-        raise ValueError("must be an absolute http:// or https:// URL")
-    return value
-
-
-def _wall_clock(value: time) -> time:
-    if value.tzinfo is not None:
-        raise ValueError(
-            "a time of day is local wall-clock time in the site's zone: drop the offset"
-        )
-    return value
-
-
-# Checked by pydantic-core itself (no Python call per field): ingest validates ~100k ids/s.
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
-LocalTime = Annotated[time, AfterValidator(_wall_clock)]
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
-VISITOR_HASH_PATTERN = r"^[0-9a-f]{16,64}$"
-SHORT_TEXT_MAX = 200
-Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN)]
-# Keyed hashes of a visitor's MAC: hex only, so a raw MAC or email cannot pass.
-VisitorHash = Annotated[str, Field(pattern=VISITOR_HASH_PATTERN)]
-HttpUrl = Annotated[str, AfterValidator(_http_url), Field(max_length=2048)]
-TimeZoneName = Annotated[str, AfterValidator(_timezone)]
-Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
-ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
-LongText = Annotated[str, Field(max_length=5000)]
-Scalar = str | int | float | bool | None
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Message(_Frozen):
-    """Base of every top-level message; subclasses set `schema_name`."""
-
-    SCHEMA: ClassVar[str]
-
-    def to_json(self) -> JSONValue:
-        return self.model_dump(mode="json", by_alias=True)
-
-    def encode(self) -> bytes:
-        return canonical_json(self.to_json())
-
-
-def _schema_field(name: str) -> object:
-    return Field(default=name, alias="schema", description="message name and version")
-
 
 # --- schedules ---------------------------------------------------------------------------
 
@@ -117,7 +66,7 @@ class Weekday(StrEnum):
 _WEEKDAY_ORDER = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class TimeWindow(_Frozen):
+class TimeWindow(Frozen):
     """``[start, end)`` local wall-clock time; ``end <= start`` crosses midnight and
     belongs to the day it starts on (DESIGN.md, schedule semantics)."""
 
@@ -125,7 +74,7 @@ class TimeWindow(_Frozen):
     end: LocalTime
 
 
-class Schedule(_Frozen):
+class Schedule(Frozen):
     """When an item may show. Empty `days` means every day; empty `windows` all day."""
 
     starts_on: date | None = None
@@ -158,6 +107,7 @@ class ItemKind(StrEnum):
     IMAGE = "image"
     VIDEO = "video"
     TEXT = "text"
+    WIDGET = "widget"  # drawn by the player from live data (devices/protocol/layouts.py)
 
 
 class Fit(StrEnum):
@@ -166,14 +116,14 @@ class Fit(StrEnum):
     LETTERBOX = "letterbox"  # whole image, centred, black bars
 
 
-class BrightnessStep(_Frozen):
+class BrightnessStep(Frozen):
     """From `at` (local time) on, the panel runs at `percent` until the next step."""
 
     at: LocalTime
     percent: int = Field(ge=0, le=100)
 
 
-class ScreenProfile(_Frozen):
+class ScreenProfile(Frozen):
     name: ShortText
     kind: ProfileKind
     width_px: int = Field(ge=16, le=7680)
@@ -186,14 +136,14 @@ class ScreenProfile(_Frozen):
     max_content_age_s: int | None = Field(default=None, ge=60)
 
 
-class AssetRef(_Frozen):
+class AssetRef(Frozen):
     sha256: Sha256
     url: HttpUrl
     size_bytes: int = Field(ge=0)
     content_type: Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$")]
 
 
-class TextSlide(_Frozen):
+class TextSlide(Frozen):
     title: ShortText
     body: LongText = ""
     when: ShortText = ""
@@ -217,7 +167,7 @@ class TextSlide(_Frozen):
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")]
 
 
-class ContentItem(_Frozen):
+class ContentItem(Frozen):
     id: Id
     campaign_id: Id | None = None  # None for the site's default content
     campaign_name: ShortText = ""  # staff's name for the campaign: never shown to the public
@@ -235,6 +185,20 @@ class ContentItem(_Frozen):
     fit: Fit = Fit.FIT
     schedules: tuple[Schedule, ...] = ()  # any one open is enough; none means always
     link_url: HttpUrl | None = None
+    # Issue 14. Which zone of the manifest's layout plays the item (``main`` without one).
+    zone: Id = MAIN_ZONE
+    widget: Widget | None = None
+    qr: QrCode | None = None
+    # Guaranteed airtime in its zone: this many seconds of every clock hour while the item
+    # is scheduled, ahead of the rest of the zone's rotation (share of voice).
+    share_s_per_hour: int | None = Field(default=None, ge=1, le=3600)
+
+    @model_serializer(mode="wrap")
+    def _omit_issue14_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # Left out unless used, so manifests without them stay byte-for-byte what they were
+        # (no republish, and players from before the fields still parse them).
+        data: dict[str, object] = handler(self)
+        return _omit_defaults(data, _ITEM_ISSUE14_DEFAULTS)
 
     def __hash__(self) -> int:
         # Players key frame caches by item; `public_titles` is a dict, so hash its items.
@@ -245,18 +209,44 @@ class ContentItem(_Frozen):
     def _content_matches_kind(self) -> Self:
         if self.kind is ItemKind.TEXT and self.text is None:
             raise ValueError("a text item needs `text`")
-        if self.kind is not ItemKind.TEXT and self.asset is None:
+        if self.kind is ItemKind.WIDGET and self.widget is None:
+            raise ValueError("a widget item needs `widget`")
+        if self.kind in (ItemKind.IMAGE, ItemKind.VIDEO) and self.asset is None:
             raise ValueError(f"an {self.kind.value} item needs `asset` (a sha256)")
         return self
 
 
-class OpeningHours(_Frozen):
+_ITEM_ISSUE14_DEFAULTS: dict[str, object] = {
+    "zone": MAIN_ZONE,
+    "widget": None,
+    "qr": None,
+    "share_s_per_hour": None,
+}
+_MANIFEST_ISSUE14_DEFAULTS: dict[str, object] = {"layout": None, "feeds": ()}
+
+
+def _zone_and_feed_problem(item: ContentItem, zones: set[str], feeds: set[str]) -> str | None:
+    if item.zone not in zones:
+        return f"is for zone {item.zone!r}, not in the layout"
+    if item.widget is not None and item.widget.feed is not None and item.widget.feed not in feeds:
+        return f"shows feed {item.widget.feed!r}, not in `feeds`"
+    return None
+
+
+def _omit_defaults(data: dict[str, object], defaults: dict[str, object]) -> dict[str, object]:
+    for name, default in defaults.items():
+        if name in data and data[name] in (default, [] if default == () else default):
+            del data[name]
+    return data
+
+
+class OpeningHours(Frozen):
     day: Weekday
     opens: LocalTime
     closes: LocalTime
 
 
-class SiteInfo(_Frozen):
+class SiteInfo(Frozen):
     id: Id
     name: ShortText
     timezone: TimeZoneName
@@ -265,7 +255,7 @@ class SiteInfo(_Frozen):
     logo: Sha256 | None = None
 
 
-class Terms(_Frozen):
+class Terms(Frozen):
     version: Annotated[str, Field(min_length=1, max_length=40)]
     text: dict[Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")], LongText]
 
@@ -275,7 +265,7 @@ class Terms(_Frozen):
 PORTAL_LANGUAGES: tuple[str, ...] = ("en", "zh", "vi", "ar", "it")
 
 
-class PortalSettings(_Frozen):
+class PortalSettings(Frozen):
     ssid: ShortText
     terms: Terms
     session_minutes: int = Field(default=240, ge=5, le=7 * 24 * 60)
@@ -285,7 +275,7 @@ class PortalSettings(_Frozen):
 
 class Manifest(Message):
     SCHEMA: ClassVar[str] = "ds.manifest/1"
-    schema_name: Literal["ds.manifest/1"] = _schema_field("ds.manifest/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.manifest/1"] = schema_field("ds.manifest/1")  # type: ignore[assignment]
     device_id: Id
     version: int = Field(ge=1, description="moves only forward")
     generated_at: AwareDatetime
@@ -296,10 +286,23 @@ class Manifest(Message):
     items: tuple[ContentItem, ...] = ()
     default_items: tuple[ContentItem, ...] = ()
     portal: PortalSettings | None = None
+    layout: Layout | None = None  # None: one full-screen zone, ``main``
+    feeds: tuple[FeedRef, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_issue14_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        return _omit_defaults(data, _MANIFEST_ISSUE14_DEFAULTS)
+
+    @property
+    def zone_names(self) -> tuple[str, ...]:
+        return self.layout.zone_names if self.layout is not None else (MAIN_ZONE,)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
         known = {asset.sha256 for asset in self.assets}
+        zones = set(self.zone_names)
+        feeds = {feed.id for feed in self.feeds}
         seen: set[str] = set()
         for index, item in enumerate((*self.items, *self.default_items)):
             if item.id in seen:
@@ -307,6 +310,14 @@ class Manifest(Message):
             seen.add(item.id)
             if item.asset is not None and item.asset not in known:
                 raise ValueError(f"item {index} ({item.id}) refers to an asset not in `assets`")
+            problem = _zone_and_feed_problem(item, zones, feeds)
+            if problem is not None:
+                raise ValueError(f"item {index} ({item.id}) {problem}")
+        if self.layout is not None:
+            width, height = self.profile.width_px, self.profile.height_px
+            for zone in self.layout.zones:
+                if zone.box[2] > width or zone.box[3] > height:
+                    raise ValueError(f"zone {zone.name!r} is outside the {width}x{height} canvas")
         if self.site.logo is not None and self.site.logo not in known:
             raise ValueError("site.logo refers to an asset not in `assets`")
         return self
@@ -339,7 +350,7 @@ class Alert(Message):
     """
 
     SCHEMA: ClassVar[str] = "ds.alert/1"
-    schema_name: Literal["ds.alert/1"] = _schema_field("ds.alert/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.alert/1"] = schema_field("ds.alert/1")  # type: ignore[assignment]
     id: Id
     scope: Id
     severity: Severity = Severity.WARNING
@@ -377,7 +388,7 @@ class CommandName(StrEnum):
 
 class Command(Message):
     SCHEMA: ClassVar[str] = "ds.command/1"
-    schema_name: Literal["ds.command/1"] = _schema_field("ds.command/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.command/1"] = schema_field("ds.command/1")  # type: ignore[assignment]
     id: Id
     device_id: Id
     name: CommandName
@@ -388,7 +399,7 @@ class Command(Message):
 
 class CommandResult(Message):
     SCHEMA: ClassVar[str] = "ds.command-result/1"
-    schema_name: Literal["ds.command-result/1"] = _schema_field("ds.command-result/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.command-result/1"] = schema_field("ds.command-result/1")  # type: ignore[assignment]
     command_id: Id
     device_id: Id
     ok: bool
@@ -405,7 +416,7 @@ class DeviceState(StrEnum):
     OFFLINE = "offline"
 
 
-class NowShowing(_Frozen):
+class NowShowing(Frozen):
     item_id: Id | None
     campaign_id: Id | None = None
     alert_id: Id | None = None
@@ -414,7 +425,7 @@ class NowShowing(_Frozen):
 
 class Status(Message):
     SCHEMA: ClassVar[str] = "ds.status/1"
-    schema_name: Literal["ds.status/1"] = _schema_field("ds.status/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.status/1"] = schema_field("ds.status/1")  # type: ignore[assignment]
     device_id: Id
     kind: DeviceKind
     state: DeviceState
@@ -424,7 +435,7 @@ class Status(Message):
     at: AwareDatetime
 
 
-class Throttling(_Frozen):
+class Throttling(Frozen):
     """`vcgencmd get_throttled`, as the raw bit field and its decoded flag names."""
 
     raw: int = Field(ge=0)
@@ -433,7 +444,7 @@ class Throttling(_Frozen):
 
 class Health(Message):
     SCHEMA: ClassVar[str] = "ds.health/1"
-    schema_name: Literal["ds.health/1"] = _schema_field("ds.health/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.health/1"] = schema_field("ds.health/1")  # type: ignore[assignment]
     device_id: Id
     at: AwareDatetime
     uptime_s: float = Field(ge=0)
@@ -461,7 +472,7 @@ class PlayOutcome(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-class PlayData(_Frozen):
+class PlayData(Frozen):
     """Proof-of-play: one item on one screen, from start to end."""
 
     item_id: Id
@@ -474,15 +485,26 @@ class PlayData(_Frozen):
     scheduled_s: float = Field(ge=0)
     outcome: PlayOutcome
     reason: ShortText | None = None
+    zone: Id | None = None  # the layout zone it played in (issue 14); None: full screen
+
+    @model_serializer(mode="wrap")
+    def _omit_no_zone(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        # A CMS from before zones refuses the field; a full-screen play leaves it out.
+        data: dict[str, object] = handler(self)
+        if info.mode_is_json() and data.get("zone") is None:
+            data.pop("zone", None)
+        return data
 
 
-class SplashShownData(_Frozen):
+class SplashShownData(Frozen):
     client_hash: VisitorHash
     visitor_hash: VisitorHash
     language: ShortText
 
 
-class TermsAcceptedData(_Frozen):
+class TermsAcceptedData(Frozen):
     client_hash: VisitorHash
     visitor_hash: VisitorHash
     terms_version: ShortText
@@ -490,7 +512,7 @@ class TermsAcceptedData(_Frozen):
     newsletter_opt_in: bool = False  # the consent only; the address goes to the CMS, not here
 
 
-class PromoData(_Frozen):
+class PromoData(Frozen):
     client_hash: VisitorHash
     item_id: Id
     campaign_id: Id | None = None
@@ -504,7 +526,7 @@ class PromoClickedData(PromoData):
     """A visitor followed a promotion's link."""
 
 
-class SessionEndedData(_Frozen):
+class SessionEndedData(Frozen):
     client_hash: VisitorHash
     duration_s: float = Field(ge=0)
     bytes_in: int | None = Field(default=None, ge=0)
@@ -526,7 +548,7 @@ class EventType(StrEnum):
     SESSION_ENDED = "portal.session_ended"
 
 
-class _EventBase(_Frozen):
+class _EventBase(Frozen):
     id: Annotated[str, Field(pattern=UUID_PATTERN)]
     seq: int = Field(ge=1)
     at: AwareDatetime
@@ -579,7 +601,7 @@ EventData = (
     | PromoClickedData
     | SessionEndedData
 )
-EVENT_TYPE_OF_DATA: dict[type[_Frozen], EventType] = {
+EVENT_TYPE_OF_DATA: dict[type[Frozen], EventType] = {
     PlayData: EventType.PLAY,
     SplashShownData: EventType.SPLASH_SHOWN,
     TermsAcceptedData: EventType.TERMS_ACCEPTED,
@@ -625,7 +647,7 @@ class EventBatch(Message):
     """
 
     SCHEMA: ClassVar[str] = "ds.events/1"
-    schema_name: Literal["ds.events/1"] = _schema_field("ds.events/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.events/1"] = schema_field("ds.events/1")  # type: ignore[assignment]
     device_id: Id
     outbox_epoch: _OutboxEpoch
     events: tuple[Event, ...] = Field(min_length=1, max_length=5000)
@@ -650,7 +672,7 @@ class EventAck(Message):
     """Every event of this device and epoch with seq <= `up_to_seq` is durably stored."""
 
     SCHEMA: ClassVar[str] = "ds.events-ack/1"
-    schema_name: Literal["ds.events-ack/1"] = _schema_field("ds.events-ack/1")  # type: ignore[assignment]
+    schema_name: Literal["ds.events-ack/1"] = schema_field("ds.events-ack/1")  # type: ignore[assignment]
     device_id: Id
     outbox_epoch: _OutboxEpoch
     up_to_seq: int = Field(ge=0)
@@ -665,6 +687,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     Health,
     EventBatch,
     EventAck,
+    FeedData,
 )
 
 # --- parsing -------------------------------------------------------------------------------

@@ -69,6 +69,15 @@ def shared(group: str, topic_filter: str) -> str:
 ALERTS_WILDCARD = f"{PREFIX}/alerts/+"
 
 
+def feed_topic(feed_id: str) -> str:
+    """``ds/v1/feeds/{feed}``: one retained, signed ``ds.feed/1`` per live feed (issue 14).
+    Feeds hold public information (timetables, news), so every device may read them all."""
+    return f"{PREFIX}/feeds/{validate_id(feed_id, 'feed')}"
+
+
+FEEDS_WILDCARD = f"{PREFIX}/feeds/+"
+
+
 @dataclass(frozen=True)
 class DeviceTopic:
     device_id: str
@@ -80,13 +89,20 @@ class AlertTopic:
     scope: str
 
 
-def parse_topic(topic: str) -> DeviceTopic | AlertTopic:
+@dataclass(frozen=True)
+class FeedTopic:
+    feed_id: str
+
+
+def parse_topic(topic: str) -> DeviceTopic | AlertTopic | FeedTopic:
     """Which device and channel, or which alert scope, a topic names."""
     if not topic.startswith(PREFIX + "/"):
         raise ProtocolError("topic", f"{topic!r} is not under {PREFIX}/")
     rest = topic[len(PREFIX) + 1 :].split("/")
     if rest[0] == "alerts" and len(rest) == 2:
         return AlertTopic(validate_id(rest[1], "scope"))
+    if rest[0] == "feeds" and len(rest) == 2:
+        return FeedTopic(validate_id(rest[1], "feed"))
     if rest[0] == "devices" and len(rest) >= 3:
         device_id = validate_id(rest[1])
         try:
