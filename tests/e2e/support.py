@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from central_cms.demo.stack import DemoStack
+from digital_spaces.demo.stack import DemoStack
 from central_cms.seed import DEMO_PASSWORD
 
 

@@ -24,7 +24,7 @@ from central_cms import db, fleet
 from central_cms import models as m
 from central_cms.app import create_app, manifest_renewer
 from central_cms.config import load_config
-from central_cms.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
+from digital_spaces.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor
 from central_cms.runtime import parts, runtime
