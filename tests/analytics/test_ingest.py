@@ -103,7 +103,7 @@ class IngestProcess:
             [
                 sys.executable,
                 "-m",
-                "digital_spaces.cli",
+                "digital_spaces",
                 "ingest",
                 "--store",
                 f"sqlite:///{db}",
