@@ -224,6 +224,38 @@ def test_staff_change_a_live_alert_and_devices_get_the_new_words(
     assert after.expires_at == clock.now() + timedelta(minutes=30)
 
 
+def test_an_alert_lasting_longer_than_a_week_or_no_time_is_refused_and_nothing_changes(
+    client, session, rt, publisher
+):
+    add_site(session, rt, "cannington-lp")
+    fleet.create_user(
+        session, rt, None, username="comms", password=PASSWORD, role=m.Role.ADMIN, sites=[]
+    )
+    session.commit()
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"username": "comms", "password": PASSWORD, "csrf_token": token})
+    fields = {"scope": "cannington-lp", "severity": "warning", "title": "Pool closed", "body": ""}
+    for minutes in ("20160", "soon"):
+        page = client.get("/alerts/")
+        refused = client.post(
+            "/alerts/",
+            data={**fields, "csrf_token": csrf_of(page.text), "minutes": minutes},
+            follow_redirects=True,
+        )
+        assert "Give how long the alert lasts, 1 to 10080 minutes." in refused.text
+    assert published(publisher, rt, "cannington-lp") == []
+
+    sent = send(session, rt, "cannington-lp", "Pool closed")
+    form = client.get(f"/alerts/{sent.id}/edit")
+    refused = client.post(
+        f"/alerts/{sent.id}/edit",
+        data={**fields, "csrf_token": csrf_of(form.text), "title": "Pool open", "minutes": "0"},
+        follow_redirects=True,
+    )
+    assert "Give how long the alert lasts from now, 1 to 10080 minutes." in refused.text
+    assert [a.title for a in published(publisher, rt, "cannington-lp")] == ["Pool closed"]
+
+
 PASSWORD = "correct horse battery"
 
 
