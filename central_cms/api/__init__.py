@@ -5,7 +5,7 @@ permissions, as the staff UI.
 | module | holds |
 | --- | --- |
 | blueprint.py | the blueprint, bearer-token auth, error handler wiring, `operation` |
-| errors.py | `ErrorOut`, the documented error answers and their handlers |
+| error_answers.py | `ErrorOut`, the documented error answers and their handlers |
 | spec.py | the document's refinements (rules across fields) and response links |
 | fields.py | strict field types: what they accept is what the document says |
 | schemas.py | every request and response body |

@@ -11,7 +11,7 @@ from sqlalchemy import Select
 from werkzeug.exceptions import BadRequest
 
 from central_cms import db
-from central_cms.api.errors import (
+from central_cms.api.error_answers import (
     ERROR_RESPONSES,
     conflict,
     forbidden,
