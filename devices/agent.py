@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from devices import __version__, systemd
-from devices.app import AgentServices, CommandOutcome, DeviceApplication
 from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
 from devices.commands import CommandLog
 from devices.config import DeviceConfig
+from devices.device_kind import AgentServices, CommandOutcome, DeviceApplication
 from devices.health import HealthProbe, PiSensors
 from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
 from devices.link import MqttLink
@@ -52,7 +52,7 @@ from devices.protocol import (
     parse_signed,
     parse_topic,
 )
-from devices.state import DeviceState as StoredState
+from devices.saved_messages import SavedMessages
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class DeviceAgent:
         self._wake = threading.Event()
         self._manifest_ready = threading.Event()
         self._lock = threading.Lock()
-        self._stored = StoredState(config.state_dir)
+        self._stored = SavedMessages(config.state_dir)
         self.cache = ContentCache(
             config.cache_dir,
             budget_bytes=config.cache_budget_bytes,
