@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from devices import __version__, systemd
+from devices.alert_book import AlertBook
 from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
 from devices.commands import CommandLog
@@ -33,8 +34,6 @@ from devices.link import MqttLink
 from devices.outbox import Outbox, OutboxSender, SenderSettings
 from devices.protocol import (
     ALERTS_WILDCARD,
-    ALL_SCOPE,
-    Alert,
     AlertTopic,
     Channel,
     Command,
@@ -169,8 +168,7 @@ class DeviceAgent:
         self._monotonic = monotonic
         self.current: Manifest | None = None
         self._pending: _Received | None = None
-        self._alert_payloads: dict[str, bytes] = {}
-        self._alerts: dict[str, Alert] = {}
+        self._alerts = AlertBook(self._stored, config.public_keys, self._reject)
         # Kept on disk: a command replayed after a restart must not run again (13.6).
         self._command_log = CommandLog(config.state_dir / "commands.json")
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
@@ -242,8 +240,7 @@ class DeviceAgent:
                         "assets of stored manifest %d are missing; fetching", manifest.version
                     )
                     self._set_pending(_Received(manifest, payload))
-        for scope, alert_payload in self._stored.load_alerts().items():
-            self._accept_alert(scope, alert_payload, persist=False)
+        self._alerts.restore()
         self._push_alerts()
 
     # --- incoming messages (paho's thread: parse, check, queue; never block) ----------------
@@ -280,51 +277,13 @@ class DeviceAgent:
         except ProtocolError as error:
             self._reject(topic, error)
             return
-        if self._accept_alert(parsed.scope, payload, persist=True):
+        if self._alerts.accept(parsed.scope, payload, persist=True):
             self._push_alerts()
-
-    def _accept_alert(self, scope: str, payload: bytes, *, persist: bool) -> bool:
-        try:
-            alert = parse_signed(Alert, payload, list(self.config.public_keys))
-            if alert.scope != scope:
-                raise ProtocolError("scope", f"alert for {alert.scope} arrived on {scope}")
-        except ProtocolError as error:
-            self._reject(f"alerts/{scope}", error)
-            return False
-        with self._lock:
-            known = self._alerts.get(scope)
-            if known is not None and alert.order <= known.order:
-                # The same message again (QoS 1, the retained copy after a restart) changes
-                # nothing; an older one (a replay) must not undo a clear or an edit.
-                if alert != known:
-                    log.warning(
-                        "ignoring alert %s revision %d on %s: not newer than revision %d of %s",
-                        alert.id,
-                        alert.revision,
-                        scope,
-                        known.revision,
-                        known.id,
-                    )
-                return False
-            self._alerts[scope] = alert
-            self._alert_payloads[scope] = payload
-            payloads = dict(self._alert_payloads)
-        if persist:
-            self._stored.save_alerts(payloads)
-        log.info(
-            "alert %s revision %d for %s: %s",
-            alert.id,
-            alert.revision,
-            scope,
-            "cleared" if alert.cleared else alert.title,
-        )
-        return True
 
     def _push_alerts(self) -> None:
         with self._lock:
             site = self.current.site.id if self.current else None
-            relevant = [a for s, a in self._alerts.items() if s in (ALL_SCOPE, site)]
-        self.app.apply_alerts(relevant)
+        self.app.apply_alerts(self._alerts.for_site(site))
 
     def _on_command(self, topic: str, payload: bytes) -> None:
         try:
