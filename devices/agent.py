@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from devices import __version__, systemd
 from devices.alert_book import AlertBook
@@ -54,6 +54,9 @@ from devices.protocol import (
 from devices.saved_messages import SavedMessages
 
 log = logging.getLogger(__name__)
+
+# The messages the CMS sends one device, naming it in `device_id`.
+_Addressed = TypeVar("_Addressed", Manifest, Command)
 
 
 class SystemControl(Protocol):
@@ -248,12 +251,8 @@ class DeviceAgent:
     def _on_manifest(self, topic: str, payload: bytes) -> None:
         if not payload:
             return  # the retained manifest was cleared; keep playing the last good one
-        try:
-            manifest = parse_signed(Manifest, payload, list(self.config.public_keys))
-            if manifest.device_id != self.config.device_id:
-                raise ProtocolError("device_id", f"manifest is for {manifest.device_id}")
-        except ProtocolError as error:
-            self._reject(topic, error)
+        manifest = self._addressed_to_me(Manifest, topic, payload)
+        if manifest is None:
             return
         with self._lock:
             newest = max(
@@ -286,12 +285,8 @@ class DeviceAgent:
         self.app.apply_alerts(self._alerts.for_site(site))
 
     def _on_command(self, topic: str, payload: bytes) -> None:
-        try:
-            command = parse_signed(Command, payload, list(self.config.public_keys))
-            if command.device_id != self.config.device_id:
-                raise ProtocolError("device_id", f"command is for {command.device_id}")
-        except ProtocolError as error:
-            self._reject(topic, error)
+        command = self._addressed_to_me(Command, topic, payload)
+        if command is None:
             return
         # The command worker checks for a repeat: it writes to disk, this thread must not.
         self._commands.submit(self._run_command, command)
@@ -304,6 +299,20 @@ class DeviceAgent:
             return
         self.sender.on_ack(ack)
         self._wake.set()
+
+    def _addressed_to_me(
+        self, model: type[_Addressed], topic: str, payload: bytes
+    ) -> _Addressed | None:
+        """The signed message, if it verifies and names this device; else rejected."""
+        try:
+            message = parse_signed(model, payload, list(self.config.public_keys))
+            if message.device_id != self.config.device_id:
+                name = model.SCHEMA.removeprefix("ds.").partition("/")[0]  # "manifest"
+                raise ProtocolError("device_id", f"{name} is for {message.device_id}")
+        except ProtocolError as error:
+            self._reject(topic, error)
+            return None
+        return message
 
     def _reject(self, topic: str, error: ProtocolError) -> None:
         self.rejected_messages += 1
