@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from devices import files
 from devices.files import create_secret, write_atomic, write_secret
 
 
@@ -37,7 +36,7 @@ def test_a_failed_write_keeps_the_old_content_and_leaves_no_temporary(
     def power_cut(src: object, dst: object) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(files.os, "replace", power_cut)
+    monkeypatch.setattr(os, "replace", power_cut)
     with pytest.raises(OSError, match="disk gone"):
         write_atomic(path, b"new")
     assert path.read_bytes() == b"old"
@@ -50,7 +49,7 @@ def test_a_write_that_fails_midway_leaves_no_temporary(
     def full_disk(fd: int) -> None:
         raise OSError("no space left")
 
-    monkeypatch.setattr(files.os, "fsync", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError, match="no space left"):
         write_atomic(tmp_path / "log.json", b"data")
     assert list(tmp_path.iterdir()) == []
@@ -77,7 +76,7 @@ def test_the_secret_is_never_on_disk_with_a_wider_mode(
         seen.append(stat.S_IMODE(os.stat(src).st_mode))
         real_replace(src, dst)
 
-    monkeypatch.setattr(files.os, "replace", spy)
+    monkeypatch.setattr(os, "replace", spy)
     write_secret(tmp_path / "key.pem", b"secret")
     assert seen == [0o600]
 
