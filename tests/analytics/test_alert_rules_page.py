@@ -25,11 +25,11 @@ from central_cms.config import load_config
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
 from devices.clock import ManualClock
-from tests.analytics.test_health_rules import INFO, NOW, health, status
-from tests.analytics.test_web import no_serious_axe_violations, shots_dir, sign_in
-from tests.brokers import free_port
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import login, make_user
+from testkit.brokers import free_port
+from testkit.browsers import launch_chromium
+from testkit.staff import login, make_user
+from tests.analytics.pages import no_serious_axe_violations, shots_dir, sign_in
+from tests.analytics.roadside import INFO, NOW, health, status
 
 PAGE = "/analytics/alert-rules"
 ALLOWED = {m.Role.ADMIN, m.Role.IT}  # those who register devices (FLEET_PERMISSION)

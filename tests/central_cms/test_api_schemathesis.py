@@ -36,8 +36,8 @@ from central_cms.publisher import MqttPublisher
 from central_cms.runtime import runtime
 from devices.clock import SystemClock
 from devices.protocol import DeviceKind, ItemKind, ProfileKind, Schedule, Severity, TextSlide
-from tests.brokers import RunningBroker, free_port, start_mosquitto
-from tests.central_cms.images import png
+from testkit.brokers import RunningBroker, free_port, start_mosquitto
+from testkit.images import png
 
 # Per operation and phase: ~2,000 requests, 40 s on an idle 2-core machine, 3 min when
 # seven other test runs share it.

@@ -20,7 +20,7 @@ from central_cms.demo.broker import free_port
 from central_cms.demo.stack import DEMO_PORTAL, DemoOptions, DemoStack, start_stack
 from central_cms.runtime import parts
 from central_cms.seed import DEMO_PASSWORD
-from tests.devices.harness import eventually
+from testkit.harness import eventually
 
 ADDRESS = "Demo.Visitor@example.org"
 

@@ -41,7 +41,7 @@ from portal.gateway import RecordingGateway
 from portal.nonces import MemoryNonceStore
 from portal.sources import MemoryRecorder, MemorySource
 from portal.splash import Splash
-from tests.browsers import CHROMIUM, launch_chromium
+from testkit.browsers import CHROMIUM, launch_chromium
 
 ADMIN = Actor("titles-admin", m.Role.ADMIN)
 # Separation of duties (issue 13, point 10): someone else approves what ADMIN sends.

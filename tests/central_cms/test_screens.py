@@ -53,8 +53,10 @@ from devices.protocol import (
     parse_signed,
 )
 from signage_player.render import render_text_slide
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import ADMIN, APPROVER, T0, World, csrf_of, login, make_user
+from testkit.browsers import launch_chromium
+from testkit.city import World
+from testkit.messages import T0
+from testkit.staff import ADMIN, APPROVER, csrf_of, login, make_user
 
 INDOOR = ("sig-north-pool", "sig-south-library", "sig-east-hall")
 ROADSIDE = "led-east-hall"
@@ -602,9 +604,10 @@ def test_screens_in_chromium_pass_axe_and_stop_reloading(config, tmp_path):
     from playwright.sync_api import expect, sync_playwright
     from werkzeug.serving import make_server
 
-    from tests.brokers import free_port
-    from tests.central_cms.conftest import PASSWORD, make_world
-    from tests.central_cms.test_browser import shot
+    from testkit.brokers import free_port
+    from testkit.browsers import shot
+    from testkit.city import make_world
+    from testkit.staff import PASSWORD
 
     port = free_port()
     clock = ManualClock(T0)

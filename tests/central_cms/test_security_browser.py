@@ -24,9 +24,10 @@ from central_cms.publisher import MqttPublisher
 from central_cms.runtime import runtime
 from devices.clock import SystemClock
 from devices.protocol import ItemKind, TextSlide
-from tests.brokers import free_port
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import PASSWORD, make_user, make_world
+from testkit.brokers import free_port
+from testkit.browsers import launch_chromium
+from testkit.city import make_world
+from testkit.staff import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 

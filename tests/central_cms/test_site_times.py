@@ -37,8 +37,8 @@ from devices.protocol import (
     Severity,
     Status,
 )
-from tests.brokers import free_port
-from tests.browsers import CHROMIUM, launch_chromium
+from testkit.brokers import free_port
+from testkit.browsers import CHROMIUM, launch_chromium
 
 ADMIN = Actor("times-admin", m.Role.ADMIN)
 PASSWORD = "correct horse battery staple"

@@ -40,7 +40,7 @@ from devices.schedule import (
     schedule_open,
     window_open,
 )
-from tests.devices.factories import manifest
+from testkit.messages import manifest
 
 PERTH = ZoneInfo("Australia/Perth")
 SYDNEY = ZoneInfo("Australia/Sydney")

@@ -36,8 +36,8 @@ from devices.protocol import (
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.node import PortalApplication, portal_config_of
 from portal.privacy import client_hash
-from tests.brokers import RunningBroker, free_port, start_mosquitto
-from tests.devices.harness import (
+from testkit.brokers import RunningBroker, free_port, start_mosquitto
+from testkit.harness import (
     AckingConsumer,
     AssetServer,
     Observer,
@@ -45,8 +45,7 @@ from tests.devices.harness import (
     unique_id,
     write_device_config,
 )
-from tests.portal.conftest import PNG, portal_manifest
-from tests.portal.test_app import STATE, find
+from testkit.portal import PNG, STATE, find, portal_manifest
 
 SYSTEM_BROKER_PORT = 1883
 SECRET = "e2e-" + "5" * 60
