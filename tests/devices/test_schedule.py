@@ -1,4 +1,4 @@
-"""The schedule evaluator at chosen instants, and properties against a brute-force oracle.
+"""The schedule evaluator at chosen instants: windows, the next change, daylight saving.
 
 Fixed dates: Friday 2026-12-04 in Perth (UTC+8, no daylight saving); Sydney springs
 forward 02:00 -> 03:00 on Sunday 2026-10-04 and falls back 03:00 -> 02:00 on Sunday
@@ -7,97 +7,37 @@ forward 02:00 -> 03:00 on Sunday 2026-10-04 and falls back 03:00 -> 02:00 on Sun
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from devices.protocol import (
-    Alert,
-    BrightnessStep,
-    ContentItem,
-    DeviceKind,
-    ItemKind,
     Schedule,
-    ScreenProfile,
-    Severity,
-    TextSlide,
-    TimeWindow,
     Weekday,
 )
 from devices.schedule import (
-    active_alert,
-    brightness_at,
-    eligible_items,
     item_open,
-    next_brightness_change,
     next_change,
-    next_manifest_change,
     next_window_change,
-    open_items,
     schedule_open,
     window_open,
 )
-from testkit.messages import manifest
-
-PERTH = ZoneInfo("Australia/Perth")
-SYDNEY = ZoneInfo("Australia/Sydney")
-NEW_YORK = ZoneInfo("America/New_York")
-LONDON = ZoneInfo("Europe/London")
-LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # half-hour daylight saving
-
-FRIDAY = date(2026, 12, 4)
-SATURDAY = date(2026, 12, 5)
-
-
-def at(
-    tz: ZoneInfo, day: date, hour: int, minute: int = 0, second: int = 0, fold: int = 0
-) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=tz, fold=fold)
-
-
-def utc(year: int, month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-
-
-def window(start: str, end: str) -> TimeWindow:
-    return TimeWindow(start=time.fromisoformat(start), end=time.fromisoformat(end))
-
-
-def daily(start: str, end: str, *days: Weekday, **dates: date) -> Schedule:
-    return Schedule(windows=(window(start, end),), days=days, **dates)
-
-
-def item(item_id: str, *schedules: Schedule, priority: int = 50, weight: int = 1) -> ContentItem:
-    return ContentItem(
-        id=item_id,
-        kind=ItemKind.TEXT,
-        text=TextSlide(title=item_id),
-        duration_s=10,
-        priority=priority,
-        weight=weight,
-        schedules=schedules,
-    )
-
-
-def alert(alert_id: str, issued: datetime, expires: datetime, **fields: object) -> Alert:
-    return Alert.model_validate(
-        {
-            "id": alert_id,
-            "scope": "all",
-            "title": alert_id,
-            "issued_at": issued,
-            "expires_at": expires,
-            **fields,
-        }
-    )
-
+from tests.devices.schedules import (
+    FRIDAY,
+    LONDON,
+    NEW_YORK,
+    OFFICE_HOURS,
+    PERTH,
+    SATURDAY,
+    SYDNEY,
+    at,
+    daily,
+    item,
+    utc,
+    window,
+)
 
 # --- windows -------------------------------------------------------------------------------
-
-OFFICE_HOURS = daily("09:00", "17:00")
 
 
 def test_window_is_open_from_its_start_until_just_before_its_end() -> None:
@@ -343,309 +283,3 @@ def test_london_spring_forward_skips_one_to_two() -> None:
     day = date(2026, 3, 29)
     found = next_change([one_to_half_past], at(LONDON, day, 0), LONDON)
     assert found == at(LONDON, day + timedelta(days=1), 1)
-
-
-# --- brightness ----------------------------------------------------------------------------
-
-DAY_NIGHT = (
-    BrightnessStep(at=time(20), percent=30),
-    BrightnessStep(at=time(6), percent=80),
-)
-
-
-def test_brightness_before_the_first_step_is_the_previous_evenings() -> None:
-    assert brightness_at(DAY_NIGHT, at(PERTH, SATURDAY, 2), PERTH) == 30
-    assert brightness_at(DAY_NIGHT, at(PERTH, SATURDAY, 6), PERTH) == 80
-    assert brightness_at(DAY_NIGHT, at(PERTH, SATURDAY, 19, 59), PERTH) == 80
-    assert brightness_at(DAY_NIGHT, at(PERTH, SATURDAY, 20), PERTH) == 30
-
-
-def test_brightness_without_steps_is_the_default() -> None:
-    assert brightness_at((), at(PERTH, SATURDAY, 2), PERTH) == 100
-    assert brightness_at((), at(PERTH, SATURDAY, 2), PERTH, default=70) == 70
-
-
-def test_next_brightness_change_wraps_to_the_next_morning() -> None:
-    assert next_brightness_change(DAY_NIGHT, at(PERTH, FRIDAY, 21), PERTH) == at(PERTH, SATURDAY, 6)
-    same_everywhere = (BrightnessStep(at=time(6), percent=50),)
-    assert next_brightness_change(same_everywhere, at(PERTH, FRIDAY, 21), PERTH) is None
-
-
-# --- priorities and alerts -----------------------------------------------------------------
-
-SWIM = item("swim", OFFICE_HOURS, priority=50)
-STORYTIME = item("storytime", daily("10:00", "11:00"), priority=80)
-HOLIDAYS = item("holidays", OFFICE_HOURS, priority=50, weight=3)
-WELCOME = item("welcome")
-AFTER_HOURS = item("after-hours", daily("17:00", "09:00"))
-
-
-def test_higher_priority_hides_lower_while_it_is_open() -> None:
-    items = [SWIM, STORYTIME, HOLIDAYS]
-    assert eligible_items(items, [WELCOME], at(PERTH, FRIDAY, 10, 30), PERTH) == [STORYTIME]
-    assert eligible_items(items, [WELCOME], at(PERTH, FRIDAY, 11), PERTH) == [SWIM, HOLIDAYS]
-    assert open_items(items, at(PERTH, FRIDAY, 10, 30), PERTH) == items
-
-
-def test_default_content_plays_only_when_nothing_is_open() -> None:
-    items = [SWIM, STORYTIME]
-    assert eligible_items(items, [WELCOME], at(PERTH, FRIDAY, 12), PERTH) == [SWIM]
-    assert eligible_items(items, [WELCOME], at(PERTH, FRIDAY, 18), PERTH) == [WELCOME]
-
-
-def test_scheduled_default_content_plays_only_inside_its_window() -> None:
-    defaults = [WELCOME, AFTER_HOURS]
-    assert eligible_items([], defaults, at(PERTH, FRIDAY, 18), PERTH) == defaults
-    assert eligible_items([], defaults, at(PERTH, FRIDAY, 12), PERTH) == [WELCOME]
-    assert eligible_items([SWIM], [AFTER_HOURS], at(PERTH, FRIDAY, 12), PERTH) == [SWIM]
-    assert eligible_items([SWIM], [AFTER_HOURS], at(PERTH, FRIDAY, 8, 59), PERTH) == [AFTER_HOURS]
-
-
-NOON = at(PERTH, FRIDAY, 12)
-
-
-def test_emergency_alert_beats_a_newer_warning_and_expires_on_time() -> None:
-    fire = alert("fire", NOON - timedelta(hours=1), NOON + timedelta(hours=1), severity="emergency")
-    heat = alert("heat", NOON - timedelta(minutes=5), NOON + timedelta(hours=5))
-    assert active_alert([heat, fire], NOON, DeviceKind.SIGNAGE) == fire
-    assert active_alert([heat, fire], NOON + timedelta(hours=1), DeviceKind.SIGNAGE) == heat
-    assert active_alert([heat, fire], NOON + timedelta(hours=5), DeviceKind.SIGNAGE) is None
-
-
-def test_newest_alert_wins_among_equally_severe() -> None:
-    older = alert("closed-pool", NOON - timedelta(hours=2), NOON + timedelta(hours=2))
-    newer = alert("closed-gym", NOON - timedelta(hours=1), NOON + timedelta(hours=2))
-    assert active_alert([newer, older], NOON, DeviceKind.PORTAL) == newer
-    assert newer.severity is Severity.WARNING
-
-
-def test_cleared_future_and_other_kind_alerts_do_not_override() -> None:
-    cleared = alert("a", NOON - timedelta(hours=1), NOON + timedelta(hours=1), cleared=True)
-    future = alert("b", NOON + timedelta(minutes=1), NOON + timedelta(hours=1))
-    portal_only = alert("c", NOON - timedelta(hours=1), NOON + timedelta(hours=1), kinds=["portal"])
-    alerts = [cleared, future, portal_only]
-    assert active_alert(alerts, NOON, DeviceKind.SIGNAGE) is None
-    assert active_alert(alerts, NOON, DeviceKind.PORTAL) == portal_only
-
-
-# --- the next moment a device must look again ----------------------------------------------
-
-
-def perth_manifest(**changes: object):
-    site = manifest().site.model_copy(update={"timezone": "Australia/Perth"})
-    fields: dict[str, object] = {
-        "site": site,
-        "items": (item("swim", daily("09:00", "17:00")),),
-        "default_items": (item("welcome", daily("06:00", "22:00")),),
-        "valid_until": at(PERTH, FRIDAY + timedelta(days=7), 0),
-    }
-    fields.update(changes)
-    return manifest("sig-test-01", 1, **fields)
-
-
-def roadside(**changes: object) -> ScreenProfile:
-    fields: dict[str, object] = {
-        "name": "Roadside",
-        "kind": "roadside",
-        "width_px": 192,
-        "height_px": 96,
-    }
-    fields.update(changes)
-    return ScreenProfile.model_validate(fields)
-
-
-@pytest.mark.parametrize(
-    ("source", "changes", "alerts", "after", "expected"),
-    [
-        ("item schedule", {}, [], at(PERTH, FRIDAY, 8), at(PERTH, FRIDAY, 9)),
-        ("default schedule", {}, [], at(PERTH, FRIDAY, 18), at(PERTH, FRIDAY, 22)),
-        (
-            "alert issued",
-            {},
-            [alert("heat", at(PERTH, FRIDAY, 8, 30), at(PERTH, FRIDAY, 20))],
-            at(PERTH, FRIDAY, 8),
-            at(PERTH, FRIDAY, 8, 30),
-        ),
-        (
-            "alert expiry",
-            {},
-            [alert("heat", at(PERTH, FRIDAY, 7), at(PERTH, FRIDAY, 8, 45))],
-            at(PERTH, FRIDAY, 8),
-            at(PERTH, FRIDAY, 8, 45),
-        ),
-        (
-            "night blank",
-            {"profile": roadside(night_blank=window("23:00", "05:00"))},
-            [],
-            at(PERTH, FRIDAY, 22, 30),
-            at(PERTH, FRIDAY, 23),
-        ),
-        (
-            "brightness step",
-            {"profile": roadside(brightness=DAY_NIGHT)},
-            [],
-            at(PERTH, FRIDAY, 19),
-            at(PERTH, FRIDAY, 20),
-        ),
-        (
-            "valid until",
-            {"valid_until": at(PERTH, FRIDAY, 8, 10)},
-            [],
-            at(PERTH, FRIDAY, 8),
-            at(PERTH, FRIDAY, 8, 10),
-        ),
-    ],
-)
-def test_next_manifest_change_is_the_earliest_source(
-    source: str,
-    changes: dict[str, object],
-    alerts: list[Alert],
-    after: datetime,
-    expected: datetime,
-) -> None:
-    found = next_manifest_change(perth_manifest(**changes), alerts, after)
-    assert found == expected, source
-
-
-def test_cleared_alert_does_not_wake_the_device() -> None:
-    cleared = alert("heat", at(PERTH, FRIDAY, 8, 30), at(PERTH, FRIDAY, 20), cleared=True)
-    found = next_manifest_change(perth_manifest(), [cleared], at(PERTH, FRIDAY, 8))
-    assert found == at(PERTH, FRIDAY, 9)
-
-
-# --- properties against an independent, brute-force reading of the rules ------------------
-
-# Each zone with the days it changes offset in 2026 (Perth: Sydney's, where it does not),
-# and an ordinary Friday.
-ZONE_DAYS = {
-    PERTH: [date(2026, 4, 5), date(2026, 10, 4)],
-    SYDNEY: [date(2026, 4, 5), date(2026, 10, 4)],
-    LORD_HOWE: [date(2026, 4, 5), date(2026, 10, 4)],  # 02:00 -> 01:30, 02:00 -> 02:30
-    NEW_YORK: [date(2026, 3, 8), date(2026, 11, 1)],
-    LONDON: [date(2026, 3, 29), date(2026, 10, 25)],
-}
-_WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def naive_open(schedule: Schedule, instant: datetime, tz: ZoneInfo) -> bool:
-    return naive_open_at_wall(schedule, instant.astimezone(tz).replace(tzinfo=None))
-
-
-def naive_open_at_wall(schedule: Schedule, wall: datetime) -> bool:
-    """The rules read literally: list each occurrence as a wall-clock interval."""
-    for start_day in (wall.date() - timedelta(days=1), wall.date()):
-        if schedule.starts_on is not None and start_day < schedule.starts_on:
-            continue
-        if schedule.ends_on is not None and start_day > schedule.ends_on:
-            continue
-        if schedule.days and _WEEKDAY_NAMES[start_day.weekday()] not in schedule.days:
-            continue
-        if not schedule.windows:
-            if start_day == wall.date():
-                return True
-            continue
-        for each in schedule.windows:
-            opens = datetime.combine(start_day, each.start)
-            length = datetime.combine(start_day, each.end) - opens
-            if length <= timedelta(0):
-                length += timedelta(days=1)
-            if opens <= wall < opens + length:
-                return True
-    return False
-
-
-# Whole minutes, often on the quarter hours and around the small hours where clocks change.
-times_of_day = st.one_of(
-    st.sampled_from([time(h, m) for h in (0, 1, 2, 3) for m in (0, 15, 30, 45)]),
-    st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]) | st.integers(0, 59)),
-)
-
-
-# Strategies built once: rebuilding them inside every draw costs more than the test.
-zones = st.sampled_from(list(ZONE_DAYS))
-day_offsets = st.lists(st.integers(-3, 3), max_size=2)
-window_lists = st.lists(st.builds(TimeWindow, start=times_of_day, end=times_of_day), max_size=3)
-weekday_lists = st.lists(st.sampled_from(list(Weekday)), unique=True, max_size=7)
-minutes_from_midnight = st.integers(-6 * 60, 6 * 60) | st.integers(-36 * 60, 36 * 60)
-odd_microseconds = st.sampled_from([0, 0, 1, 30_000_000, 59_999_999])
-
-
-@st.composite
-def scenarios(draw: st.DrawFn) -> tuple[list[Schedule], datetime, ZoneInfo]:
-    tz = draw(zones)
-    base = draw(st.sampled_from([*ZONE_DAYS[tz], date(2026, 12, 4)]))
-    schedules = []
-    for _ in range(draw(st.integers(1, 3))):
-        dates = sorted(base + timedelta(days=offset) for offset in draw(day_offsets))
-        keep_first, keep_last = draw(st.booleans()), draw(st.booleans())
-        schedules.append(
-            Schedule(
-                starts_on=dates[0] if dates and keep_first else None,
-                ends_on=dates[-1] if dates and keep_last else None,
-                days=tuple(draw(weekday_lists)),
-                windows=tuple(draw(window_lists)),
-            )
-        )
-    local = datetime.combine(base, time(0)) + timedelta(minutes=draw(minutes_from_midnight))
-    instant = local.replace(tzinfo=tz, fold=draw(st.integers(0, 1))).astimezone(UTC)
-    return schedules, instant + timedelta(microseconds=draw(odd_microseconds)), tz
-
-
-HORIZON = timedelta(hours=36)
-
-
-def oracle_next_change(schedules: list[Schedule], after: datetime, tz: ZoneInfo) -> datetime | None:
-    """Step whole UTC minutes: every boundary and offset change here falls on one."""
-    state = [naive_open(s, after, tz) for s in schedules]
-    minute = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    while minute <= after + HORIZON:
-        wall = minute.astimezone(tz).replace(tzinfo=None)
-        if [naive_open_at_wall(s, wall) for s in schedules] != state:
-            return minute
-        minute += timedelta(minutes=1)
-    return None
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios())
-def test_next_change_matches_a_minute_by_minute_oracle(
-    scenario: tuple[list[Schedule], datetime, ZoneInfo],
-) -> None:
-    schedules, after, tz = scenario
-    assert next_change(schedules, after, tz, horizon=HORIZON) == oracle_next_change(
-        schedules, after, tz
-    )
-
-
-@settings(max_examples=150, deadline=None)
-@given(scenarios(), st.lists(st.floats(0, 1), min_size=1, max_size=8))
-def test_open_state_is_constant_until_next_change_and_differs_after_it(
-    scenario: tuple[list[Schedule], datetime, ZoneInfo], fractions: list[float]
-) -> None:
-    schedules, after, tz = scenario
-
-    def state(instant: datetime) -> list[bool]:
-        return [schedule_open(s, instant, tz) for s in schedules]
-
-    found = next_change(schedules, after, tz, horizon=HORIZON)
-    end = found if found is not None else after + HORIZON
-    samples = [after + (end - after) * f for f in fractions] + [end - timedelta(microseconds=1)]
-    for sample in samples:
-        if after <= sample < end:
-            assert state(sample) == state(after), sample
-    if found is not None:
-        assert found > after
-        assert state(found) != state(found - timedelta(microseconds=1))
-
-
-@settings(max_examples=200, deadline=None)
-@given(scenarios())
-def test_nothing_is_reported_open_outside_its_window(
-    scenario: tuple[list[Schedule], datetime, ZoneInfo],
-) -> None:
-    schedules, instant, tz = scenario
-    for schedule in schedules:
-        assert schedule_open(schedule, instant, tz) == naive_open(schedule, instant, tz)
-    assert item_open(item("x", *schedules), instant, tz) == any(
-        naive_open(s, instant, tz) for s in schedules
-    )
