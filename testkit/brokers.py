@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,12 +121,14 @@ class RetainedWatcher:
         self._client.loop_start()
         assert subscribed.wait(10), "could not subscribe on the broker"
 
-    def _on_message(self, client, userdata, message) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         with self._changed:
-            self.latest[message.topic] = message.payload
+            self.latest[message.topic] = bytes(message.payload)
             self._changed.notify_all()
 
-    def wait_for(self, predicate, timeout_s: float = 10) -> bool:
+    def wait_for(
+        self, predicate: Callable[[dict[str, bytes]], bool], timeout_s: float = 10
+    ) -> bool:
         with self._changed:
             return bool(self._changed.wait_for(lambda: predicate(self.latest), timeout_s))
 
@@ -134,7 +137,7 @@ class RetainedWatcher:
         self._client.disconnect()
 
 
-def clear_retained(topics, port: int = 1883) -> None:
+def clear_retained(topics: Iterable[str], port: int = 1883) -> None:
     """Publish empty retained payloads so the shared broker keeps nothing of ours."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"clear-{secrets.token_hex(4)}")
     client.connect("127.0.0.1", port)

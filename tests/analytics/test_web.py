@@ -21,7 +21,6 @@ from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.stores import Stores
 from central_cms.analytics.web import sync_directory
 from central_cms.app import create_app
-from central_cms.config import load_config
 from central_cms.ingest import Ingest, IngestSettings
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
@@ -35,12 +34,11 @@ from tests.analytics.sim import mqtt_settings
 
 
 @pytest.fixture
-def city(tmp_path, broker, unique):
-    """A CMS with the analytics pages, and two weeks of a simulated fleet ingested."""
+def city(config, tmp_path, broker, unique):
+    """A CMS (SQLite and PostgreSQL) with the analytics pages, and two weeks of a simulated
+    fleet ingested."""
     clock = ManualClock(NOW)
-    config = load_config(env={}, instance_path=tmp_path / "instance").with_changes(
-        database_url=f"sqlite:///{tmp_path / 'cms.sqlite3'}", public_url="http://127.0.0.1:1"
-    )
+    config = config.with_changes(public_url="http://127.0.0.1:1")
     store = SqliteStore(tmp_path / "analytics.sqlite3")
     app = create_app(
         config,

@@ -1,5 +1,6 @@
-"""The Screens page (issue 8): every signage screen's latest screenshot, renewed while
-someone looks, at most once per device per interval across CMS processes.
+"""The Screens page (issue 8): every signage screen's latest screenshot captioned with
+what that frame showed, filtering by site, reloading until paused, who may ask for new
+screenshots, and the page in headless Chromium (requests: test_screenshot_requests.py).
 
 Devices report through the analytics fleet store the ingest writes (status, command
 results); commands go to the recording publisher. SQLite and PostgreSQL both.
@@ -15,7 +16,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from central_cms import db as cms_db
 from central_cms import fleet
@@ -31,9 +35,11 @@ from devices.protocol import (
     DeviceKind,
     NowShowing,
 )
-from testkit.browsers import launch_chromium
+from testkit.brokers import free_port
+from testkit.browsers import launch_chromium, shot
+from testkit.city import make_world
 from testkit.messages import T0
-from testkit.staff import ADMIN, csrf_of, login, make_user
+from testkit.staff import ADMIN, PASSWORD, csrf_of, login, make_user
 from tests.central_cms.screens_fleet import (
     ROADSIDE,
     SIGNAGE,
@@ -253,19 +259,9 @@ def test_only_roles_that_send_commands_may_ask_for_screenshots(app, session, fle
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_screens_in_chromium_pass_axe_and_stop_reloading(config, tmp_path):
     """Headless Chromium against a real server: the pictures load, the page passes an
     axe-core scan, and "Stop auto-refresh" leads to a page that no longer reloads."""
-    from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import expect, sync_playwright
-    from werkzeug.serving import make_server
-
-    from testkit.brokers import free_port
-    from testkit.browsers import shot
-    from testkit.city import make_world
-    from testkit.staff import PASSWORD
-
     port = free_port()
     clock = ManualClock(T0)
     app = create_app(
