@@ -1,9 +1,11 @@
-"""Small cities made through the CMS's service functions (never the demo seed): the
-three-site `make_world`, the one-site `small_city`, and real device agents configured from
-the file the CMS hands out at registration."""
+"""Test cities made through the CMS's service functions (never the demo seed): building
+blocks (a site, a screen profile, a screen) every test city is made of, the three-site
+`make_world`, the one-site `small_city`, and real device agents configured from the file
+the CMS hands out at registration."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from central_cms import fleet, library
 from central_cms import models as m
+from central_cms.policy import Actor
 from central_cms.runtime import CmsRuntime
 from devices.agent import DeviceAgent, RecordingSystem
 from devices.clock import Clock
@@ -20,10 +23,101 @@ from testkit.harness import RecordingApp
 from testkit.images import png
 from testkit.staff import ADMIN
 
+# --- building blocks: a site, a screen profile, a screen ---------------------------------
+
+# Width, height and minimum dwell of the profile every test city uses for each kind.
+PROFILE_SHAPES = {
+    ProfileKind.INDOOR: (1920, 1080, 0),
+    ProfileKind.ROADSIDE: (192, 96, 10),
+    ProfileKind.PORTAL: (1080, 1920, 0),
+}
+
+
+def add_site(
+    session: Session,
+    rt: CmsRuntime,
+    site_id: str,
+    *,
+    name: str | None = None,
+    timezone: str = "Australia/Perth",
+    requires_approval: bool = False,
+    actor: Actor = ADMIN,
+) -> None:
+    """A site named after its id ("north-pool" -> "North Pool") unless named."""
+    fleet.save_site(
+        session,
+        rt,
+        actor,
+        site_id=site_id,
+        name=name or site_id.replace("-", " ").title(),
+        address="",
+        timezone=timezone,
+        requires_approval=requires_approval,
+    )
+
+
+def add_profile(
+    session: Session,
+    rt: CmsRuntime,
+    profile_id: str,
+    kind: ProfileKind = ProfileKind.INDOOR,
+    *,
+    name: str | None = None,
+    actor: Actor = ADMIN,
+) -> None:
+    """A screen profile of `kind`: roadside LEDs show no video, no transitions and no
+    contact text (the rules the compiler enforces for them)."""
+    width, height, dwell = PROFILE_SHAPES[kind]
+    roadside = kind is ProfileKind.ROADSIDE
+    fleet.save_profile(
+        session,
+        rt,
+        actor,
+        m.ScreenProfile(
+            id=profile_id,
+            name=name or profile_id.title(),
+            kind=kind.value,
+            width_px=width,
+            height_px=height,
+            min_dwell_s=dwell,
+            allow_video=not roadside,
+            transitions=not roadside,
+            forbid_contact_text=roadside,
+            brightness=[],
+        ),
+    )
+
+
+def add_screen(
+    session: Session,
+    rt: CmsRuntime,
+    device_id: str,
+    site_id: str,
+    profile_id: str,
+    *,
+    kind: DeviceKind = DeviceKind.SIGNAGE,
+    tags: Sequence[str] = (),
+    actor: Actor = ADMIN,
+) -> None:
+    fleet.register_device(
+        session,
+        rt,
+        actor,
+        device_id=device_id,
+        name="",
+        kind=kind,
+        site_id=site_id,
+        profile_id=profile_id,
+        tags=list(tags),
+    )
+
+
+# --- cities ------------------------------------------------------------------------------
+
 
 @dataclass
 class World:
-    """A small city made through the service functions (not the demo seed)."""
+    """Three sites, five devices and a poster (see make_world)."""
 
     sites: list[str] = field(default_factory=list)
     devices: dict[str, str] = field(default_factory=dict)  # device id -> site id
@@ -31,41 +125,15 @@ class World:
 
 
 def make_world(session: Session, rt: CmsRuntime, suffix: str = "") -> World:
+    """North Pool and East Hall (approval needed) and South Library; indoor screens, a
+    portal at the pool and a roadside LED at the hall; a poster in the library."""
     world = World()
     for site_id, approval in (("north-pool", True), ("south-library", False), ("east-hall", True)):
-        fleet.save_site(
-            session,
-            rt,
-            ADMIN,
-            site_id=site_id,
-            name=site_id.replace("-", " ").title(),
-            address="",
-            timezone="Australia/Perth",
-            requires_approval=approval,
-        )
+        add_site(session, rt, site_id, requires_approval=approval)
         world.sites.append(site_id)
-    for pid, profile_kind, w, h, dwell, video, contact in (
-        ("indoor", ProfileKind.INDOOR, 1920, 1080, 0, True, False),
-        ("led-small", ProfileKind.ROADSIDE, 192, 96, 10, False, True),
-        ("splash", ProfileKind.PORTAL, 1080, 1920, 0, True, False),
-    ):
-        fleet.save_profile(
-            session,
-            rt,
-            ADMIN,
-            m.ScreenProfile(
-                id=pid,
-                name=pid.title(),
-                kind=profile_kind.value,
-                width_px=w,
-                height_px=h,
-                min_dwell_s=dwell,
-                allow_video=video,
-                transitions=profile_kind is not ProfileKind.ROADSIDE,
-                forbid_contact_text=contact,
-                brightness=[],
-            ),
-        )
+    add_profile(session, rt, "indoor", ProfileKind.INDOOR)
+    add_profile(session, rt, "led-small", ProfileKind.ROADSIDE)
+    add_profile(session, rt, "splash", ProfileKind.PORTAL)
     session.commit()
     plan = [
         ("north-pool", "sig", DeviceKind.SIGNAGE, "indoor", ["pool"]),
@@ -76,17 +144,7 @@ def make_world(session: Session, rt: CmsRuntime, suffix: str = "") -> World:
     ]
     for site_id, prefix, kind, profile, tags in plan:
         device_id = f"{prefix}-{site_id}{suffix}"
-        fleet.register_device(
-            session,
-            rt,
-            ADMIN,
-            device_id=device_id,
-            name="",
-            kind=kind,
-            site_id=site_id,
-            profile_id=profile,
-            tags=tags,
-        )
+        add_screen(session, rt, device_id, site_id, profile, kind=kind, tags=tags)
         world.devices[device_id] = site_id
     world.media["poster"] = library.upload(
         session, rt, ADMIN, filename="poster.png", data=png(800, 450), title="Poster"
@@ -96,33 +154,8 @@ def make_world(session: Session, rt: CmsRuntime, suffix: str = "") -> World:
 
 def small_city(session: Session, rt: CmsRuntime, site_id: str) -> None:
     """One site (no approval step) with an indoor screen profile."""
-    fleet.save_site(
-        session,
-        rt,
-        ADMIN,
-        site_id=site_id,
-        name=site_id.replace("-", " ").title(),
-        address="",
-        timezone="Australia/Perth",
-        requires_approval=False,
-    )
-    fleet.save_profile(
-        session,
-        rt,
-        ADMIN,
-        m.ScreenProfile(
-            id=f"{site_id}-indoor",
-            name="Indoor",
-            kind=ProfileKind.INDOOR.value,
-            width_px=1920,
-            height_px=1080,
-            min_dwell_s=0,
-            allow_video=True,
-            transitions=True,
-            forbid_contact_text=False,
-            brightness=[],
-        ),
-    )
+    add_site(session, rt, site_id)
+    add_profile(session, rt, f"{site_id}-indoor", name="Indoor")
     session.commit()
 
 
@@ -130,17 +163,7 @@ def register_screen(
     session: Session, rt: CmsRuntime, site_id: str, device_id: str, folder: Path
 ) -> Path:
     """Register a screen and write the configuration file the CMS hands out for it."""
-    fleet.register_device(
-        session,
-        rt,
-        ADMIN,
-        device_id=device_id,
-        name="",
-        kind=DeviceKind.SIGNAGE,
-        site_id=site_id,
-        profile_id=f"{site_id}-indoor",
-        tags=[],
-    )
+    add_screen(session, rt, device_id, site_id, f"{site_id}-indoor")
     registration = fleet.reissue_credentials(
         session, rt, ADMIN, device_id, data_dir=str(folder / device_id)
     )

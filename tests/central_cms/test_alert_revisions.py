@@ -4,7 +4,6 @@ devices can tell a clear or an edit from a replay of what it replaced."""
 from __future__ import annotations
 
 import itertools
-import re
 import secrets
 import threading
 from datetime import timedelta
@@ -20,6 +19,7 @@ from central_cms.app import create_app
 from central_cms.policy import Actor
 from central_cms.runtime import runtime
 from devices.protocol import Alert, Severity, alert_topic, parse_signed
+from testkit.staff import csrf_of
 
 ADMIN = Actor("test-admin", m.Role.ADMIN)
 
@@ -225,9 +225,3 @@ def test_staff_change_a_live_alert_and_devices_get_the_new_words(
 
 
 PASSWORD = "correct horse battery"
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
