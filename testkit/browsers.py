@@ -31,10 +31,10 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def sign_in(page: Page, base: str, username: str) -> None:
+def sign_in(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
 
