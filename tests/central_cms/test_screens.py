@@ -259,11 +259,10 @@ def test_only_roles_that_send_commands_may_ask_for_screenshots(app, session, fle
 
 
 @pytest.mark.browser
-def test_screens_in_chromium_pass_axe_and_stop_reloading(config, tmp_path):
+def test_screens_in_chromium_pass_axe_and_stop_reloading(config, clock, tmp_path):
     """Headless Chromium against a real server: the pictures load, the page passes an
     axe-core scan, and "Stop auto-refresh" leads to a page that no longer reloads."""
     port = free_port()
-    clock = ManualClock(T0)
     app = create_app(
         config.with_changes(public_url=f"http://127.0.0.1:{port}"),
         publisher=RecordingPublisher(),

@@ -27,11 +27,6 @@ def play(n: int) -> PlayData:
     )
 
 
-@pytest.fixture
-def clock():
-    return ManualClock(T0)
-
-
 def test_events_keep_their_sequence_and_ids_across_a_reopen(tmp_path, clock):
     outbox = Outbox(tmp_path / "o.db", device_id="sig-a", budget_bytes=1 << 20, clock=clock)
     assert [outbox.record(play(n)) for n in range(3)] == [1, 2, 3]
