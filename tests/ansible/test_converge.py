@@ -12,15 +12,7 @@ import os
 
 import pytest
 
-from tests.ansible.estate import (
-    BIN,
-    CMS,
-    CONVERGE_MARKS,
-    PLAYBOOKS,
-    PLAYER,
-    PORTAL,
-    Estate,
-)
+from tests.ansible.estate import BIN, CMS, CONVERGE_MARKS, PLAYBOOKS, PLAYER, PORTAL, Estate
 
 pytestmark = CONVERGE_MARKS
 

@@ -30,11 +30,7 @@ from central_cms.compiler import Targets
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
 from devices.clock import ManualClock
-from devices.protocol import (
-    CommandResult,
-    DeviceKind,
-    NowShowing,
-)
+from devices.protocol import CommandResult, DeviceKind, NowShowing
 from testkit.brokers import free_port
 from testkit.browsers import launch_chromium, shot
 from testkit.city import make_world

@@ -27,9 +27,7 @@ from central_cms.screens import (
     load_screens_settings,
 )
 from devices.clock import ManualClock
-from devices.protocol import (
-    CommandResult,
-)
+from devices.protocol import CommandResult
 from testkit.messages import T0
 from testkit.staff import login, make_user
 from tests.central_cms.screens_fleet import (

@@ -28,14 +28,7 @@ from central_cms.policy import Actor
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import parts, runtime
 from devices.clock import ManualClock
-from devices.protocol import (
-    CommandResult,
-    DeviceKind,
-    DeviceState,
-    NowShowing,
-    Severity,
-    Status,
-)
+from devices.protocol import CommandResult, DeviceKind, DeviceState, NowShowing, Severity, Status
 from testkit.brokers import free_port
 from testkit.browsers import CHROMIUM, launch_chromium
 from testkit.city import add_profile, add_screen, add_site

@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from devices.cache import (
-    ContentCache,
-    RetryPolicy,
-)
+from devices.cache import ContentCache, RetryPolicy
 
 TOKEN = "device-token-123"
 

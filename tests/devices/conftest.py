@@ -9,16 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devices.cache import (
-    ContentCache,
-)
+from devices.cache import ContentCache
 from devices.http_fetch import UrllibTransport
-from tests.devices.cache_server import (
-    RETRY,
-    TOKEN,
-    AssetServer,
-    RecordingSleep,
-)
+from tests.devices.cache_server import RETRY, TOKEN, AssetServer, RecordingSleep
 
 
 @pytest.fixture

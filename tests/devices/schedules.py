@@ -6,15 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from devices.protocol import (
-    Alert,
-    ContentItem,
-    ItemKind,
-    Schedule,
-    TextSlide,
-    TimeWindow,
-    Weekday,
-)
+from devices.protocol import Alert, ContentItem, ItemKind, Schedule, TextSlide, TimeWindow, Weekday
 
 PERTH = ZoneInfo("Australia/Perth")
 SYDNEY = ZoneInfo("Australia/Sydney")

@@ -9,11 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.cache import (
-    DownloadError,
-    IntegrityError,
-    InvalidAssetError,
-)
+from devices.cache import DownloadError, IntegrityError, InvalidAssetError
 from tests.devices.cache_server import (
     RETRY,
     TOKEN,

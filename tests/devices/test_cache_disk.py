@@ -9,18 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices.cache import (
-    CacheFullError,
-    ContentCache,
-    RetryPolicy,
-)
+from devices.cache import CacheFullError, ContentCache, RetryPolicy
 from devices.http_fetch import UrllibTransport
-from tests.devices.cache_server import (
-    TOKEN,
-    RecordingSleep,
-    blob,
-    install,
-)
+from tests.devices.cache_server import TOKEN, RecordingSleep, blob, install
 
 # --- disk budget -------------------------------------------------------------------------------
 

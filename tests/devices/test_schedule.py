@@ -11,17 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from devices.protocol import (
-    Schedule,
-    Weekday,
-)
-from devices.schedule import (
-    item_open,
-    next_change,
-    next_window_change,
-    schedule_open,
-    window_open,
-)
+from devices.protocol import Schedule, Weekday
+from devices.schedule import item_open, next_change, next_window_change, schedule_open, window_open
 from tests.devices.schedules import (
     FRIDAY,
     LONDON,

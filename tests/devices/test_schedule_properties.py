@@ -9,24 +9,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices.protocol import (
-    Schedule,
-    TimeWindow,
-    Weekday,
-)
-from devices.schedule import (
-    item_open,
-    next_change,
-    schedule_open,
-)
-from tests.devices.schedules import (
-    LONDON,
-    LORD_HOWE,
-    NEW_YORK,
-    PERTH,
-    SYDNEY,
-    item,
-)
+from devices.protocol import Schedule, TimeWindow, Weekday
+from devices.schedule import item_open, next_change, schedule_open
+from tests.devices.schedules import LONDON, LORD_HOWE, NEW_YORK, PERTH, SYDNEY, item
 
 # --- properties against an independent, brute-force reading of the rules ------------------
 

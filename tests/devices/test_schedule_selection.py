@@ -7,13 +7,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from devices.protocol import (
-    Alert,
-    BrightnessStep,
-    DeviceKind,
-    ScreenProfile,
-    Severity,
-)
+from devices.protocol import Alert, BrightnessStep, DeviceKind, ScreenProfile, Severity
 from devices.schedule import (
     active_alert,
     brightness_at,
