@@ -53,8 +53,8 @@ from devices.protocol import (
     parse_signed,
     sign,
 )
-from tests.brokers import free_port, start_mosquitto
-from tests.devices.factories import T0, asset_for, manifest
+from testkit.brokers import free_port, start_mosquitto
+from testkit.messages import T0, asset_for, manifest
 
 RAW_PREFIX = "bench/raw/"
 

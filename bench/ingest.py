@@ -45,7 +45,7 @@ from devices.protocol import (  # noqa: E402
     device_topic,
     parse,
 )
-from tests.brokers import free_port, start_mosquitto  # noqa: E402
+from testkit.brokers import free_port, start_mosquitto  # noqa: E402
 
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 

@@ -55,13 +55,7 @@ from devices.protocol import (  # noqa: E402
 from signage_player.display import HeadlessDisplay  # noqa: E402
 from signage_player.player import SignagePlayer  # noqa: E402
 from signage_player.render import render_image  # noqa: E402
-from tests.devices.harness import (  # noqa: E402
-    AssetServer,
-    Observer,
-    device_config,
-    unique_id,
-    write_device_config,
-)
+from testkit.harness import AssetServer, Observer, device_config, unique_id, write_device_config  # noqa: E402
 
 
 def photo_jpeg(size: tuple[int, int], tint: tuple[int, int, int]) -> bytes:

@@ -51,7 +51,7 @@ from portal.config import PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.node import CONFIG_ENV, portal_config_of, server_command, socket_path, view_path
 from portal.relay import EventRelay, write_snapshot
-from tests.portal.conftest import portal_manifest
+from testkit.portal import portal_manifest
 
 HARNESS = Path("/work/shared/tools/opennds-netns.sh")
 SHOW_WRK = "--show-wrk" in sys.argv  # wrk's own report (latency distribution) on stderr
@@ -356,7 +356,7 @@ def print_stages() -> None:
     from portal.ratelimit import RateLimiter
     from portal.responses import security_headers
     from portal.signing import Signer
-    from tests.portal.conftest import FASKEY, make_portal, portal_config
+    from testkit.portal import FASKEY, make_portal, portal_config
 
     with tempfile.TemporaryDirectory(prefix="portal-stages-") as tmp:
         portal = make_portal(Path(tmp), portal_config(rate_per_s=1e9, rate_burst=10**9))

@@ -13,7 +13,6 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from central_cms import fleet
 from central_cms import models as m
 from central_cms.policy import Actor
 from devices.protocol import (
@@ -29,6 +28,7 @@ from devices.protocol import (
     Throttling,
     device_topic,
 )
+from testkit.city import add_profile, add_screen, add_site
 from tests.analytics.events import joined, play, promo, session_ended
 
 NOW = datetime(2026, 12, 15, 2, 0, tzinfo=UTC)  # 10:00 on a Tuesday in Perth
@@ -56,64 +56,16 @@ CAMPAIGNS = {
 
 def build_world(session, rt) -> None:
     for site_id, name in SITES.items():
-        fleet.save_site(
-            session,
-            rt,
-            ADMIN,
-            site_id=site_id,
-            name=name,
-            address="",
-            timezone="Australia/Perth",
-            requires_approval=False,
-        )
-    for pid, kind, w, h, dwell in (
-        ("indoor", ProfileKind.INDOOR, 1920, 1080, 0),
-        ("led", ProfileKind.ROADSIDE, 192, 96, 10),
-        ("splash", ProfileKind.PORTAL, 1080, 1920, 0),
-    ):
-        fleet.save_profile(
-            session,
-            rt,
-            ADMIN,
-            m.ScreenProfile(
-                id=pid,
-                name=pid.title(),
-                kind=kind.value,
-                width_px=w,
-                height_px=h,
-                min_dwell_s=dwell,
-                allow_video=kind is not ProfileKind.ROADSIDE,
-                transitions=kind is not ProfileKind.ROADSIDE,
-                forbid_contact_text=kind is ProfileKind.ROADSIDE,
-                brightness=[],
-            ),
-        )
+        add_site(session, rt, site_id, name=name, actor=ADMIN)
+    add_profile(session, rt, "indoor", ProfileKind.INDOOR, actor=ADMIN)
+    add_profile(session, rt, "led", ProfileKind.ROADSIDE, actor=ADMIN)
+    add_profile(session, rt, "splash", ProfileKind.PORTAL, actor=ADMIN)
     session.commit()
     for device_id, site_id in SIGNAGE.items():
         profile = "led" if device_id.startswith("led-") else "indoor"
-        fleet.register_device(
-            session,
-            rt,
-            ADMIN,
-            device_id=device_id,
-            name="",
-            kind=DeviceKind.SIGNAGE,
-            site_id=site_id,
-            profile_id=profile,
-            tags=[],
-        )
+        add_screen(session, rt, device_id, site_id, profile, actor=ADMIN)
     for device_id, site_id in PORTALS.items():
-        fleet.register_device(
-            session,
-            rt,
-            ADMIN,
-            device_id=device_id,
-            name="",
-            kind=DeviceKind.PORTAL,
-            site_id=site_id,
-            profile_id="splash",
-            tags=[],
-        )
+        add_screen(session, rt, device_id, site_id, "splash", kind=DeviceKind.PORTAL, actor=ADMIN)
     for campaign_id, name in CAMPAIGNS.items():
         session.add(
             m.Campaign(

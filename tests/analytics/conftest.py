@@ -5,19 +5,6 @@ import uuid
 import pytest
 
 from central_cms.analytics.sqlite_store import SqliteStore
-from devices.broker import mosquitto_conf
-from tests.brokers import free_port, start_mosquitto
-
-
-@pytest.fixture
-def broker(tmp_path):
-    """A Mosquitto of our own with the fleet-sized queue limits, stopped by PID."""
-    port = free_port()
-    running = start_mosquitto(
-        tmp_path / "mosquitto", mosquitto_conf(port=port, allow_anonymous=True), port
-    )
-    yield running
-    running.stop()
 
 
 @pytest.fixture

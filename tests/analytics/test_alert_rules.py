@@ -14,7 +14,7 @@ from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.ingest_cli import build_parser, main
 from devices.clock import ManualClock
 from devices.protocol import DeviceState
-from tests.analytics.test_health_rules import INFO, NOW, health, status
+from tests.analytics.roadside import INFO, NOW, health, status
 
 
 def refused(**values: float) -> dict[str, str]:

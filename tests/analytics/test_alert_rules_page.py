@@ -21,15 +21,14 @@ from central_cms.analytics.rules_form import form_values
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.stores import Stores
 from central_cms.app import create_app
-from central_cms.config import load_config
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
 from devices.clock import ManualClock
-from tests.analytics.test_health_rules import INFO, NOW, health, status
-from tests.analytics.test_web import no_serious_axe_violations, shots_dir, sign_in
-from tests.brokers import free_port
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import login, make_user
+from testkit.brokers import free_port
+from testkit.browsers import launch_chromium
+from testkit.staff import login, make_user
+from tests.analytics.pages import no_serious_axe_violations, shots_dir, sign_in
+from tests.analytics.roadside import INFO, NOW, health, status
 
 PAGE = "/analytics/alert-rules"
 ALLOWED = {m.Role.ADMIN, m.Role.IT}  # those who register devices (FLEET_PERMISSION)
@@ -37,12 +36,11 @@ SILENT_FOR = timedelta(minutes=15)
 
 
 @pytest.fixture
-def cms(tmp_path):
-    """The CMS with one staff user per role, and a roadside screen silent for 15 minutes."""
+def cms(config, tmp_path):
+    """The CMS (SQLite and PostgreSQL) with one staff user per role, and a roadside screen
+    silent for 15 minutes."""
     clock = ManualClock(NOW)
-    config = load_config(env={}, instance_path=tmp_path / "instance").with_changes(
-        database_url=f"sqlite:///{tmp_path / 'cms.sqlite3'}", public_url="http://127.0.0.1:1"
-    )
+    config = config.with_changes(public_url="http://127.0.0.1:1")
     store = SqliteStore(tmp_path / "analytics.sqlite3")
     app = create_app(
         config,

@@ -9,9 +9,9 @@ import logging
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.ingest import Ingest, IngestSettings
 from devices.protocol import Channel, EventAck, device_topic
+from testkit.brokers import paho_client
+from testkit.harness import eventually
 from tests.analytics.sim import SimDevice, mqtt_settings
-from tests.brokers import paho_client
-from tests.devices.harness import eventually
 
 
 def test_a_forged_ack_beyond_what_was_sent_is_ignored_and_logged_and_events_still_arrive(

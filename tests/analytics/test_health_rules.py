@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -14,48 +14,10 @@ from central_cms.analytics.model import DeviceInfo, DeviceSnapshot
 from central_cms.analytics.notify import HealthMonitor, WebhookNotifier
 from central_cms.analytics.sqlite_store import SqliteStore
 from devices.clock import ManualClock
-from devices.protocol import DeviceKind, DeviceState, Health, Status, Throttling
+from devices.protocol import DeviceState, Throttling
+from tests.analytics.roadside import INFO, NOW, health, status
 
-NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 RULES = AlertRules()
-INFO = DeviceInfo(
-    "sig-road-01",
-    "great-eastern-hwy",
-    "signage",
-    "Australia/Perth",
-    expected_manifest_version=7,
-    manifest_published_at=NOW - timedelta(hours=1),
-)
-
-
-def status(state=DeviceState.ONLINE, manifest_version=7, at=NOW):
-    return Status(
-        device_id="sig-road-01",
-        kind=DeviceKind.SIGNAGE,
-        state=state,
-        software_version="1.4.0",
-        manifest_version=manifest_version,
-        at=at,
-    )
-
-
-def health(**changes):
-    fields = dict(
-        device_id="sig-road-01",
-        at=NOW,
-        uptime_s=10,
-        cpu_percent=5,
-        load_1m=0.1,
-        memory_used_percent=30,
-        memory_available_bytes=10**9,
-        disk_used_percent=40,
-        disk_free_bytes=10**10,
-        net_bytes_sent=0,
-        net_bytes_recv=0,
-        temperature_c=55.0,
-    )
-    fields.update(changes)
-    return Health(**fields)
 
 
 def snapshot(status_=None, health_=None, received=NOW, seen=NOW, info=INFO):

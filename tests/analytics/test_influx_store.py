@@ -25,8 +25,8 @@ from central_cms.analytics.model import DeviceInfo, Filters
 from central_cms.analytics.ports import report
 from central_cms.analytics.sqlite_store import SqliteStore
 from devices.protocol.events_wire import from_model
+from testkit.brokers import free_port
 from tests.analytics.events import batch, joined, play, promo, session_ended
-from tests.brokers import free_port
 
 # victoria-metrics silently drops samples more than two days in the future: use the past.
 T0 = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)

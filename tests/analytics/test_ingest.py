@@ -25,9 +25,9 @@ from devices.protocol import (
     device_topic,
     parse,
 )
+from testkit.brokers import paho_client
 from tests.analytics.events import plays
 from tests.analytics.sim import T0, SimDevice, mqtt_settings
-from tests.brokers import paho_client
 
 ROOT = Path(__file__).resolve().parents[2]
 

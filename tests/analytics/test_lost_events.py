@@ -16,7 +16,7 @@ from central_cms.analytics.model import DeviceInfo
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.stores import Stores
 from central_cms.app import create_app
-from central_cms.config import load_config
+from central_cms.config import CmsConfig
 from central_cms.ingest import Ingest, IngestSettings
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
@@ -41,11 +41,9 @@ def ingest(broker, store, unique):
     running.stop()
 
 
-def fleet_page_as_it(tmp_path, store) -> str:
+def fleet_page_as_it(config: CmsConfig, store) -> str:
     """The fleet-health page as IT reads it, from the CMS over the same analytics store."""
-    config = load_config(env={}, instance_path=tmp_path / "instance").with_changes(
-        database_url=f"sqlite:///{tmp_path / 'cms.sqlite3'}", public_url="http://127.0.0.1:1"
-    )
+    config = config.with_changes(public_url="http://127.0.0.1:1")
     app = create_app(
         config,
         publisher=RecordingPublisher(),
@@ -74,7 +72,7 @@ def fleet_page_as_it(tmp_path, store) -> str:
 
 
 def test_a_full_outbox_reports_what_it_dropped_and_its_stream_recovers(
-    broker, ingest, store: SqliteStore, tmp_path, unique
+    broker, ingest, store: SqliteStore, config, tmp_path, unique
 ):
     device_id = f"sig-{unique}"
     store.register_devices([DeviceInfo(device_id, "riverton-lib", "signage", "Australia/Perth")])
@@ -110,7 +108,7 @@ def test_a_full_outbox_reports_what_it_dropped_and_its_stream_recovers(
     finally:
         device.stop()
 
-    page = fleet_page_as_it(tmp_path, store)
+    page = fleet_page_as_it(config, store)
     row = page[page.index(f">{device_id}</a>") :]
     row = row[: row.index("</tr>")]
     assert f"{dropped} lost" in row

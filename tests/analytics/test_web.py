@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import random
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
 from central_cms import db as cms_db
@@ -23,25 +21,24 @@ from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.stores import Stores
 from central_cms.analytics.web import sync_directory
 from central_cms.app import create_app
-from central_cms.config import load_config
 from central_cms.ingest import Ingest, IngestSettings
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
 from devices.clock import ManualClock
+from testkit.brokers import free_port, paho_client
+from testkit.browsers import launch_chromium
+from testkit.staff import make_user
 from tests.analytics.cityfleet import NOW, build_world, publish_fleet
+from tests.analytics.pages import no_serious_axe_violations, shots_dir, sign_in
 from tests.analytics.sim import mqtt_settings
-from tests.brokers import free_port, paho_client
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import PASSWORD, make_user
 
 
 @pytest.fixture
-def city(tmp_path, broker, unique):
-    """A CMS with the analytics pages, and two weeks of a simulated fleet ingested."""
+def city(config, tmp_path, broker, unique):
+    """A CMS (SQLite and PostgreSQL) with the analytics pages, and two weeks of a simulated
+    fleet ingested."""
     clock = ManualClock(NOW)
-    config = load_config(env={}, instance_path=tmp_path / "instance").with_changes(
-        database_url=f"sqlite:///{tmp_path / 'cms.sqlite3'}", public_url="http://127.0.0.1:1"
-    )
+    config = config.with_changes(public_url="http://127.0.0.1:1")
     store = SqliteStore(tmp_path / "analytics.sqlite3")
     app = create_app(
         config,
@@ -88,26 +85,6 @@ def city(tmp_path, broker, unique):
     thread.join(10)
     store.close()
     cms_db.database(app).engine.dispose()
-
-
-def shots_dir(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("DS_SCREENSHOTS", tmp_path / "shots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def no_serious_axe_violations(page: Page) -> None:
-    results = Axe().run(page)
-    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert not serious, [(v["id"], v["nodes"][0]["target"]) for v in serious]
 
 
 @pytest.mark.browser

@@ -4,7 +4,6 @@ devices can tell a clear or an edit from a replay of what it replaced."""
 from __future__ import annotations
 
 import itertools
-import re
 import secrets
 import threading
 from datetime import timedelta
@@ -20,6 +19,7 @@ from central_cms.app import create_app
 from central_cms.policy import Actor
 from central_cms.runtime import runtime
 from devices.protocol import Alert, Severity, alert_topic, parse_signed
+from testkit.staff import csrf_of
 
 ADMIN = Actor("test-admin", m.Role.ADMIN)
 
@@ -256,9 +256,3 @@ def test_an_alert_lasting_longer_than_a_week_or_no_time_is_refused_and_nothing_c
 
 
 PASSWORD = "correct horse battery"
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from central_cms import fleet
 from central_cms import models as m
 from devices.protocol import Manifest, parse_signed
-from tests.central_cms.conftest import make_user
-from tests.central_cms.images import mp4_header, png
+from testkit.images import mp4_header, png
+from testkit.staff import make_user
 
 
 def token_for(session, rt, username: str, role: m.Role) -> dict[str, str]:

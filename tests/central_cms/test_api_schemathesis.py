@@ -35,9 +35,10 @@ from central_cms.policy import Actor
 from central_cms.publisher import MqttPublisher
 from central_cms.runtime import runtime
 from devices.clock import SystemClock
-from devices.protocol import DeviceKind, ItemKind, ProfileKind, Schedule, Severity, TextSlide
-from tests.brokers import RunningBroker, free_port, start_mosquitto
-from tests.central_cms.images import png
+from devices.protocol import ItemKind, ProfileKind, Schedule, Severity, TextSlide
+from testkit.brokers import RunningBroker, free_port, start_mosquitto
+from testkit.city import add_profile, add_screen, add_site
+from testkit.images import png
 
 # Per operation and phase: ~2,000 requests, 40 s on an idle 2-core machine, 3 min when
 # seven other test runs share it.
@@ -97,53 +98,12 @@ def seed_small_city(app: Flask) -> str:
     session = cms_db.database(app).sessions()
     try:
         for site_id in ("north-pool", "south-library"):
-            fleet.save_site(
-                session,
-                rt,
-                ADMIN,
-                site_id=site_id,
-                name=site_id.replace("-", " ").title(),
-                address="",
-                timezone="Australia/Perth",
-                requires_approval=site_id == "north-pool",
-            )
-        for pid, kind, w, h, dwell in (
-            ("indoor", ProfileKind.INDOOR, 1920, 1080, 0),
-            ("led-small", ProfileKind.ROADSIDE, 192, 96, 10),
-        ):
-            fleet.save_profile(
-                session,
-                rt,
-                ADMIN,
-                m.ScreenProfile(
-                    id=pid,
-                    name=pid.title(),
-                    kind=kind.value,
-                    width_px=w,
-                    height_px=h,
-                    min_dwell_s=dwell,
-                    allow_video=kind is not ProfileKind.ROADSIDE,
-                    transitions=kind is not ProfileKind.ROADSIDE,
-                    forbid_contact_text=kind is ProfileKind.ROADSIDE,
-                    brightness=[],
-                ),
-            )
+            add_site(session, rt, site_id, requires_approval=site_id == "north-pool", actor=ADMIN)
+        add_profile(session, rt, "indoor", ProfileKind.INDOOR, actor=ADMIN)
+        add_profile(session, rt, "led-small", ProfileKind.ROADSIDE, actor=ADMIN)
         session.commit()
-        for device_id, site_id, profile in (
-            ("sig-north-pool", "north-pool", "indoor"),
-            ("led-south-library", "south-library", "led-small"),
-        ):
-            fleet.register_device(
-                session,
-                rt,
-                ADMIN,
-                device_id=device_id,
-                name="",
-                kind=DeviceKind.SIGNAGE,
-                site_id=site_id,
-                profile_id=profile,
-                tags=[],
-            )
+        add_screen(session, rt, "sig-north-pool", "north-pool", "indoor", actor=ADMIN)
+        add_screen(session, rt, "led-south-library", "south-library", "led-small", actor=ADMIN)
         poster = library.upload(
             session, rt, ADMIN, filename="poster.png", data=png(800, 450), title="Poster"
         )

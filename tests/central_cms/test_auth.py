@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from central_cms import models as m
-from tests.central_cms.conftest import PASSWORD, csrf_of, login, make_user
+from testkit.staff import PASSWORD, csrf_of, login, make_user
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_session_cookie_is_httponly_and_samesite(client, users):
 
 def test_pages_escape_what_staff_type(client, session, rt, users):
     from central_cms import fleet
-    from tests.central_cms.conftest import ADMIN
+    from testkit.staff import ADMIN
 
     fleet.save_site(
         session,

@@ -21,8 +21,9 @@ from devices.protocol import (
     device_topic,
     parse_signed,
 )
-from tests.brokers import free_port, start_mosquitto
-from tests.central_cms.conftest import ADMIN, RetainedWatcher, clear_retained, make_world
+from testkit.brokers import RetainedWatcher, clear_retained, free_port, start_mosquitto
+from testkit.city import make_world
+from testkit.staff import ADMIN
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
 from devices.broker import mosquitto_conf
 from devices.protocol import Channel, DeviceKind, DeviceState, Status, device_topic, parse
-from tests.brokers import free_port, start_mosquitto
-from tests.central_cms.city import ADMIN, register_screen, small_city, start_agent
-from tests.devices.harness import Observer, eventually
+from testkit.brokers import free_port, start_mosquitto
+from testkit.city import register_screen, small_city, start_agent
+from testkit.harness import Observer, eventually
+from testkit.staff import ADMIN
 
 SERVICE_PASSWORD = "service-accounts-password"
 

@@ -9,94 +9,24 @@ when refreshing the docs), else to the test's tmp folder.
 
 from __future__ import annotations
 
-import os
 import secrets
-import threading
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from central_cms import db as cms_db
 from central_cms import models as m
-from central_cms.app import create_app
 from central_cms.runtime import runtime
 from central_cms.seed import poster
-from devices.clock import SystemClock
 from devices.protocol import Channel, Manifest, device_topic, parse_signed
-from tests.brokers import free_port
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import (
-    PASSWORD,
-    RetainedWatcher,
-    clear_retained,
-    make_user,
-    make_world,
-)
-from tests.central_cms.images import mp4_header
+from testkit.brokers import RetainedWatcher, clear_retained
+from testkit.browsers import assert_accessible, shot, sign_in
+from testkit.city import make_world
+from testkit.images import mp4_header
+from testkit.staff import make_user
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def server(config, request):
-    port = free_port()
-    app = create_app(  # no renewal thread: it would outlive the test
-        config.with_changes(public_url=f"http://127.0.0.1:{port}"),
-        clock=SystemClock(),
-        renewal=False,
-    )
-    httpd = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-
-    def stop():
-        httpd.shutdown()
-        thread.join(10)
-        runtime(app).publisher.stop()
-        cms_db.database(app).engine.dispose()
-
-    request.addfinalizer(stop)
-    return app, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DS_SCREENSHOTS") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
-
-
-def shot(page: Page, path: Path, **options) -> None:
-    """A screenshot once every picture on the page has loaded."""
-    page.wait_for_function(
-        "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-    )
-    page.screenshot(path=path, **options)
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{what}:\n{results.generate_report()}"
 
 
 def versions(watcher: RetainedWatcher, topics: dict[str, str], key) -> dict[str, int]:

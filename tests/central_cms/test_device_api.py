@@ -11,8 +11,8 @@ from central_cms import models as m
 from central_cms.compiler import Targets
 from devices.config import parse_device_config
 from devices.protocol import DeviceKind, ItemKind, Manifest, parse_signed
-from tests.central_cms.conftest import ADMIN, APPROVER
-from tests.central_cms.images import png
+from testkit.images import png
+from testkit.staff import ADMIN, APPROVER
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.runtime import runtime
-from tests.central_cms.conftest import PASSWORD, csrf_of, make_user
+from testkit.staff import PASSWORD, csrf_of, make_user
 
 LIMIT = 5
 

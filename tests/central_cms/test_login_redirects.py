@@ -15,8 +15,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from central_cms import models as m
 from central_cms.auth import safe_next
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import PASSWORD, csrf_of, make_user
+from testkit.browsers import launch_chromium
+from testkit.staff import PASSWORD, csrf_of, make_user
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,7 @@ from central_cms.manifests import sync_manifests
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import runtime
 from devices.protocol import Channel, ItemKind, Manifest, PublicKey, device_topic, parse_signed
-from tests.central_cms.conftest import ADMIN, APPROVER
+from testkit.staff import ADMIN, APPROVER
 
 
 def swim(world, **changes):
@@ -53,7 +53,7 @@ def _trust(rt):
 
 
 def test_registration_publishes_a_first_signed_manifest(session, rt, publisher):
-    from tests.central_cms.conftest import make_world
+    from testkit.city import make_world
 
     world = make_world(session, rt)
     manifests = published_to(publisher)

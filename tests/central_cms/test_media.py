@@ -9,7 +9,7 @@ from PIL import Image
 
 from central_cms.media import MediaError, check_upload, rendition
 from devices.protocol import Fit
-from tests.central_cms.images import jpeg_rotated_with_gps, mp4_header, png
+from testkit.images import jpeg_rotated_with_gps, mp4_header, png
 
 
 def test_exif_orientation_is_applied_and_metadata_stripped():

@@ -11,7 +11,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.compiler import Targets
 from devices.protocol import ItemKind, Manifest, parse_signed
-from tests.central_cms.conftest import ADMIN, APPROVER
+from testkit.staff import ADMIN, APPROVER
 
 
 def test_upgrading_fills_each_manifests_assets_from_its_payload(app, session, rt, world):

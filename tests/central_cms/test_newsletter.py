@@ -17,7 +17,8 @@ from central_cms import models as m
 from central_cms.spreadsheet import csv_cell
 from devices.config import parse_device_config
 from devices.protocol import DeviceKind
-from tests.central_cms.conftest import ADMIN, T0, csrf_of, login, make_user
+from testkit.messages import T0
+from testkit.staff import ADMIN, csrf_of, login, make_user
 
 URL = "/device-api/v1/newsletter-signups"
 PORTAL = "portal-north-pool"  # at north-pool (conftest make_world)

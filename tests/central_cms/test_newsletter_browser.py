@@ -12,23 +12,15 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms import newsletter
 from central_cms.runtime import runtime
-from tests.central_cms.conftest import make_user, make_world
-
-# The real server, browser and screenshot folder of the staff browser tests.
-from tests.central_cms.test_browser import (  # noqa: F401
-    assert_accessible,
-    browser,
-    server,
-    shot,
-    shots,
-    sign_in,
-)
+from testkit.browsers import assert_accessible, shot, sign_in
+from testkit.city import make_world
+from testkit.staff import make_user
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_an_editor_finds_and_deletes_a_signup(server, browser, shots):  # noqa: F811
+def test_an_editor_finds_and_deletes_a_signup(server, browser, shots):
     app, base = server
     rt = runtime(app)
     session = cms_db.database(app).sessions()

@@ -20,7 +20,7 @@ from central_cms.runtime import parts
 from central_cms.seed import DEMO_PASSWORD
 from digital_spaces.demo.broker import free_port
 from digital_spaces.demo.stack import DEMO_PORTAL, DemoOptions, DemoStack, start_stack
-from tests.devices.harness import eventually
+from testkit.harness import eventually
 
 ADDRESS = "Demo.Visitor@example.org"
 

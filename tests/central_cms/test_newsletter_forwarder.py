@@ -17,8 +17,8 @@ from central_cms import models as m
 from devices.config import parse_device_config
 from portal.node import NewsletterForwarder
 from portal.sources import NewsletterSignup
-from tests.brokers import free_port
-from tests.central_cms.conftest import ADMIN
+from testkit.brokers import free_port
+from testkit.staff import ADMIN
 
 PORTAL = "portal-north-pool"
 SIGNUP = NewsletterSignup("Visitor@Example.org", "north-pool", "zh", "2026-1")

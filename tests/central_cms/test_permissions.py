@@ -20,8 +20,8 @@ from central_cms import alerts, campaigns, fleet, newsletter
 from central_cms import models as m
 from central_cms.compiler import Targets
 from devices.protocol import DeviceKind, ItemKind, Severity, TextSlide
-from tests.central_cms.conftest import ADMIN, APPROVER, login, make_user
-from tests.central_cms.images import png
+from testkit.images import png
+from testkit.staff import ADMIN, APPROVER, login, make_user
 
 ROLES = list(m.Role)
 A, E, P, IT = m.Role.ADMIN, m.Role.EDITOR, m.Role.APPROVER, m.Role.IT

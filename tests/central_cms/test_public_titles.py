@@ -11,7 +11,6 @@ Set CMS_SCREENSHOTS to a directory to keep the screenshots.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import threading
 import urllib.request
@@ -41,7 +40,8 @@ from portal.gateway import RecordingGateway
 from portal.nonces import MemoryNonceStore
 from portal.sources import MemoryRecorder, MemorySource
 from portal.splash import Splash
-from tests.browsers import CHROMIUM, launch_chromium
+from testkit.browsers import CHROMIUM, launch_chromium
+from testkit.staff import csrf_of
 
 ADMIN = Actor("titles-admin", m.Role.ADMIN)
 # Separation of duties (issue 13, point 10): someone else approves what ADMIN sends.
@@ -52,12 +52,6 @@ VIETNAMESE = "Kỳ nghỉ học tại Riverton"
 ARABIC = "العطلة المدرسية في ريفرتون"
 PORTAL_DEVICE = "portal-north-pool"
 PASSWORD = "correct horse battery staple"
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
 
 
 def _holidays(world, **changes: Any) -> campaigns.CampaignInput:
@@ -214,14 +208,14 @@ def test_campaign_editor_keeps_the_public_title_and_translations_apart_from_the_
     login = client.get("/login")
     client.post(
         "/login",
-        data={"username": "comms", "password": PASSWORD, "csrf_token": _csrf(login.text)},
+        data={"username": "comms", "password": PASSWORD, "csrf_token": csrf_of(login.text)},
     )
     form = client.get("/campaigns/new")
     assert "visitors and passers-by" in form.text
     answer = client.post(
         "/campaigns/new",
         data={
-            "csrf_token": _csrf(form.text),
+            "csrf_token": csrf_of(form.text),
             "name": STAFF_NAME,
             "public_title": f"  {PUBLIC} ",
             "public_title-vi": VIETNAMESE,

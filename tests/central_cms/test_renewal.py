@@ -20,13 +20,9 @@ from central_cms.publisher import RecordingPublisher
 from central_cms.renewal import ManifestRenewer, RenewalRun, last_renewal
 from central_cms.runtime import runtime
 from devices.protocol import Channel, ItemKind, Schedule, TextSlide, device_topic
-from tests.central_cms.city import (
-    ADMIN,
-    clear_retained,
-    register_screen,
-    small_city,
-    start_agent,
-)
+from testkit.brokers import clear_retained
+from testkit.city import register_screen, small_city, start_agent
+from testkit.staff import ADMIN
 
 HOLIDAYS_START = date(2026, 12, 31)  # 30 days after the tests' T0 (1 December)
 
@@ -99,7 +95,7 @@ def test_a_campaign_published_30_days_ahead_reaches_the_screen_before_it_starts(
         if agent is not None:
             agent.stop()
         session.close()
-        clear_retained(1883, [device_topic(device_id, Channel.MANIFEST)])
+        clear_retained([device_topic(device_id, Channel.MANIFEST)], port=1883)
 
 
 def ticked_together(renewers: list[ManifestRenewer]) -> list[RenewalRun | None]:

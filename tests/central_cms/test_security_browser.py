@@ -4,14 +4,10 @@ Users page, the site form and the approval queue pass axe-core and work on a pho
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from central_cms import campaigns
@@ -24,9 +20,10 @@ from central_cms.publisher import MqttPublisher
 from central_cms.runtime import runtime
 from devices.clock import SystemClock
 from devices.protocol import ItemKind, TextSlide
-from tests.brokers import free_port
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import PASSWORD, make_user, make_world
+from testkit.brokers import free_port
+from testkit.browsers import assert_accessible, sign_in
+from testkit.city import make_world
+from testkit.staff import make_user
 
 pytestmark = pytest.mark.browser
 
@@ -53,34 +50,6 @@ def server(config, request):
 
     request.addfinalizer(stop)
     return app, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("DS_SCREENSHOTS") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{what}:\n{results.generate_report()}"
 
 
 def test_an_admin_signs_a_user_out_everywhere(server, browser, shots):

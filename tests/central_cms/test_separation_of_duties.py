@@ -12,7 +12,7 @@ from central_cms import models as m
 from central_cms.compiler import Targets
 from central_cms.policy import Actor
 from devices.protocol import ItemKind, TextSlide
-from tests.central_cms.conftest import ADMIN, login, make_user
+from testkit.staff import ADMIN, login, make_user
 
 BOSS = Actor("boss", m.Role.ADMIN)
 

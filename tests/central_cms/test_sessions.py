@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from central_cms import models as m
-from tests.central_cms.conftest import csrf_of, login, make_user
+from testkit.staff import csrf_of, login, make_user
 
 COOKIE = "ds_cms_session"
 

@@ -11,7 +11,7 @@ from central_cms.errors import Invalid
 from central_cms.manifests import sync_manifests
 from devices.protocol import PORTAL_LANGUAGES, Manifest, parse_signed
 from portal.i18n import LANGUAGES
-from tests.central_cms.conftest import ADMIN, csrf_of, login, make_user
+from testkit.staff import ADMIN, csrf_of, login, make_user
 
 PORTAL = "portal-north-pool"
 

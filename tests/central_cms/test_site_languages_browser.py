@@ -21,15 +21,10 @@ from central_cms.manifests import sync_manifests
 from central_cms.runtime import runtime
 from devices.clock import SystemClock
 from devices.protocol import Channel, Manifest, device_topic, parse_signed
-from tests.brokers import free_port
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import (
-    PASSWORD,
-    RetainedWatcher,
-    clear_retained,
-    make_user,
-    make_world,
-)
+from testkit.brokers import RetainedWatcher, clear_retained, free_port
+from testkit.browsers import launch_chromium
+from testkit.city import make_world
+from testkit.staff import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 

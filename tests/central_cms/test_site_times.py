@@ -28,17 +28,11 @@ from central_cms.policy import Actor
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import parts, runtime
 from devices.clock import ManualClock
-from devices.protocol import (
-    CommandResult,
-    DeviceKind,
-    DeviceState,
-    NowShowing,
-    ProfileKind,
-    Severity,
-    Status,
-)
-from tests.brokers import free_port
-from tests.browsers import CHROMIUM, launch_chromium
+from devices.protocol import CommandResult, DeviceKind, DeviceState, NowShowing, Severity, Status
+from testkit.brokers import free_port
+from testkit.browsers import CHROMIUM, launch_chromium
+from testkit.city import add_profile, add_screen, add_site
+from testkit.staff import csrf_of
 
 ADMIN = Actor("times-admin", m.Role.ADMIN)
 PASSWORD = "correct horse battery staple"
@@ -47,55 +41,14 @@ NOW = datetime(2026, 12, 2, 6, 5, tzinfo=UTC)
 ZONES = {"AWST": ZoneInfo("Australia/Perth"), "NZDT": ZoneInfo("Pacific/Auckland")}
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
 def _city(app: Flask, zone: str) -> None:
     """Two sites in `zone`, a screen, and an admin who can sign in."""
     rt = runtime(app)
     with cms_db.database(app).sessions() as session:
         for site_id in ("harbour-pool", "harbour-library"):
-            fleet.save_site(
-                session,
-                rt,
-                ADMIN,
-                site_id=site_id,
-                name=site_id.replace("-", " ").title(),
-                address="",
-                timezone=zone,
-                requires_approval=False,
-            )
-        fleet.save_profile(
-            session,
-            rt,
-            ADMIN,
-            m.ScreenProfile(
-                id="indoor",
-                name="Indoor",
-                kind=ProfileKind.INDOOR.value,
-                width_px=1920,
-                height_px=1080,
-                min_dwell_s=0,
-                allow_video=True,
-                transitions=True,
-                forbid_contact_text=False,
-                brightness=[],
-            ),
-        )
-        fleet.register_device(
-            session,
-            rt,
-            ADMIN,
-            device_id="sig-harbour-pool",
-            name="",
-            kind=DeviceKind.SIGNAGE,
-            site_id="harbour-pool",
-            profile_id="indoor",
-            tags=[],
-        )
+            add_site(session, rt, site_id, timezone=zone, actor=ADMIN)
+        add_profile(session, rt, "indoor", name="Indoor", actor=ADMIN)
+        add_screen(session, rt, "sig-harbour-pool", "harbour-pool", "indoor", actor=ADMIN)
         fleet.create_user(
             session, rt, None, username="comms", password=PASSWORD, role=m.Role.ADMIN, sites=[]
         )
@@ -116,7 +69,8 @@ def _signed_in(app: Flask):
     client = app.test_client()
     login = client.get("/login")
     client.post(
-        "/login", data={"username": "comms", "password": PASSWORD, "csrf_token": _csrf(login.text)}
+        "/login",
+        data={"username": "comms", "password": PASSWORD, "csrf_token": csrf_of(login.text)},
     )
     return client
 
@@ -193,7 +147,7 @@ def test_campaign_dates_are_typed_and_shown_day_first(city):
     assert "day/month/year, e.g. 02/12/2026" in form.text.lower()
     assert 'type="date"' not in form.text  # the browser would show it month-first
     fields = {
-        "csrf_token": _csrf(form.text),
+        "csrf_token": csrf_of(form.text),
         "name": "Summer swim",
         "owner_site_id": "harbour-pool",
         "priority": "50",

@@ -20,8 +20,9 @@ from central_cms.runtime import CmsRuntime
 from devices.protocol import Channel, ItemKind, Manifest, device_topic, parse_signed
 from signage_player.render import render_text_slide
 from signage_player.textfit import layout_slide
-from tests.central_cms.conftest import ADMIN, APPROVER, World, login, make_user
-from tests.central_cms.images import bold_led_design, small_print_poster
+from testkit.city import World
+from testkit.images import bold_led_design, small_print_poster
+from testkit.staff import ADMIN, APPROVER, login, make_user
 
 RIVERTON = "School holidays at Riverton Leisureplex — sports camps…"
 LED = "led-east-hall"

@@ -21,7 +21,7 @@ from devices.agent import DeviceAgent
 from devices.config import load_device_config
 from devices.device_kind import AgentServices, CommandOutcome
 from devices.protocol import Command, PlayData, PlayOutcome
-from tests.devices.harness import RecordingApp
+from testkit.harness import RecordingApp
 
 
 class EmittingApp(RecordingApp):

@@ -25,8 +25,7 @@ from devices.protocol import (
     parse,
     sign,
 )
-from tests.devices.factories import T0, manifest
-from tests.devices.harness import (
+from testkit.harness import (
     AssetServer,
     Observer,
     RecordingApp,
@@ -34,6 +33,7 @@ from tests.devices.harness import (
     eventually,
     unique_id,
 )
+from testkit.messages import T0, manifest
 
 BROKER_PORT = 1883
 

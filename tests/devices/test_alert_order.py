@@ -25,8 +25,8 @@ from devices.protocol import (
     sign,
 )
 from devices.schedule import active_alert
-from tests.devices.factories import T0, manifest
-from tests.devices.harness import Observer, RecordingApp, device_config, eventually, unique_id
+from testkit.harness import Observer, RecordingApp, device_config, eventually, unique_id
+from testkit.messages import T0, manifest
 
 BROKER_PORT = 1883
 NOW = T0 + timedelta(hours=1)

@@ -13,8 +13,8 @@ from devices.broker import (
     password_file,
 )
 from devices.protocol import Channel, alert_topic, device_topic
-from tests.brokers import free_port, start_mosquitto
-from tests.devices.harness import Observer
+from testkit.brokers import free_port, start_mosquitto
+from testkit.harness import Observer
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from devices.commands import CommandLog
 from devices.protocol import Command, CommandName
-from tests.devices.factories import T0
+from testkit.messages import T0
 
 
 def command(command_id: str, name: CommandName = CommandName.IDENTIFY, issued_min: int = 0):

@@ -10,8 +10,8 @@ from devices.clock import ManualClock
 from devices.config import BrokerUrl, ConfigError, device_config_toml, load_device_config
 from devices.health import FakePiSensors, HealthProbe, VcgencmdSensors, decode_throttled
 from devices.protocol import DeviceKind, SigningKey
-from tests.brokers import free_port, start_mosquitto
-from tests.devices.factories import T0
+from testkit.brokers import free_port, start_mosquitto
+from testkit.messages import T0
 
 
 def good_config(tmp_path, **changes):

@@ -27,14 +27,8 @@ from devices.protocol import (
     parse,
     sign,
 )
-from tests.brokers import free_port, start_mosquitto
-from tests.devices.harness import (
-    AckingConsumer,
-    Observer,
-    eventually,
-    unique_id,
-    write_device_config,
-)
+from testkit.brokers import free_port, start_mosquitto
+from testkit.harness import AckingConsumer, Observer, eventually, unique_id, write_device_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from devices.protocol.layouts import (
     build_layout,
 )
 from devices.protocol.topics import FeedTopic, feed_topic, parse_topic
-from tests.devices.factories import T0, manifest
+from testkit.messages import T0, manifest
 
 
 @pytest.mark.parametrize("template", list(LayoutTemplate))

@@ -10,8 +10,8 @@ import pytest
 from devices.broker import mosquitto_conf
 from devices.config import BrokerUrl, MqttSettings
 from devices.link import Backoff, MqttLink
-from tests.brokers import free_port, start_mosquitto
-from tests.devices.harness import Observer, unique_id
+from testkit.brokers import free_port, start_mosquitto
+from testkit.harness import Observer, unique_id
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 from devices.broker import TlsFiles, mosquitto_conf
 from devices.config import BrokerUrl, MqttSettings
 from devices.link import Backoff, MqttLink
-from tests.brokers import free_port, start_mosquitto
-from tests.devices.harness import unique_id
+from testkit.brokers import free_port, start_mosquitto
+from testkit.harness import unique_id
 
 
 def _name(common: str) -> x509.Name:

@@ -11,9 +11,9 @@ from devices.broker import BrokerLimits, mosquitto_conf
 from devices.clock import ManualClock
 from devices.outbox import Outbox, OutboxSender, SenderSettings
 from devices.protocol import EventAck, EventBatch, PlayData, PlayOutcome, SplashShownData, parse
-from tests.brokers import free_port, start_mosquitto
-from tests.devices.factories import T0
-from tests.devices.harness import AckingConsumer, RecordingApp, device_config, unique_id
+from testkit.brokers import free_port, start_mosquitto
+from testkit.harness import AckingConsumer, RecordingApp, device_config, unique_id
+from testkit.messages import T0
 
 
 def play(n: int) -> PlayData:
@@ -25,11 +25,6 @@ def play(n: int) -> PlayData:
         scheduled_s=10,
         outcome=PlayOutcome.COMPLETED,
     )
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(T0)
 
 
 def test_events_keep_their_sequence_and_ids_across_a_reopen(tmp_path, clock):

@@ -33,7 +33,7 @@ from devices.protocol import (
 )
 from devices.protocol.cli import schema_documents
 from devices.protocol.signing import signed_body
-from tests.devices.factories import T0, manifest
+from testkit.messages import T0, manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 

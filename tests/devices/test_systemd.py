@@ -8,7 +8,7 @@ import socket
 from devices.agent import DeviceAgent, RecordingSystem
 from devices.protocol import SigningKey
 from devices.systemd import notify, watchdog_interval_s
-from tests.devices.harness import RecordingApp, device_config, unique_id
+from testkit.harness import RecordingApp, device_config, unique_id
 
 
 def test_no_notify_socket_means_not_under_systemd():

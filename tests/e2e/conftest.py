@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from digital_spaces.demo.broker import free_port
 from digital_spaces.demo.stack import DemoOptions, DemoStack, start_stack
-from tests.browsers import launch_chromium
+from testkit.browsers import launch_chromium
 
 
 @pytest.fixture(scope="module")

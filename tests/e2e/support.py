@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
 from central_cms.seed import DEMO_PASSWORD
 from digital_spaces.demo.stack import DemoStack
+from testkit.browsers import sign_in as sign_in_as
 
 
 def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
+    """Sign in as one of the demo's staff."""
+    sign_in_as(page, base, username, DEMO_PASSWORD)
 
 
 def save_frame(stack: DemoStack, device_id: str, path: Path) -> None:

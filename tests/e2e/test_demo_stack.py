@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from tests.devices.harness import eventually
+from testkit.harness import eventually
 from tests.e2e.support import alert_showing, player, save_frame, sign_in
 
 pytestmark = pytest.mark.browser

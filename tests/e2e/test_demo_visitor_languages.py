@@ -17,7 +17,7 @@ from devices.protocol import PORTAL_LANGUAGES
 from digital_spaces.demo.stack import DEMO_PORTAL, DemoStack, visitor_url
 from portal.i18n import LANGUAGES, translations
 from portal.node import portal_config_of
-from tests.devices.harness import eventually
+from testkit.harness import eventually
 
 pytestmark = pytest.mark.browser
 

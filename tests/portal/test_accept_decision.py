@@ -9,7 +9,7 @@ from portal.fas import FasClient
 from portal.messages import CROSS_SITE, EXPIRED
 from portal.signing import Signer
 from portal.visit import sign_visit
-from tests.portal.conftest import NOW
+from testkit.portal import NOW
 
 SIGNER = Signer(b"accept-decision-test-secret-0123456789")
 CLIENT = FasClient(

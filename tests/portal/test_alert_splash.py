@@ -17,7 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from devices.protocol import Alert, PromoShownData, Severity
-from tests.browsers import CHROMIUM, launch_chromium
+from testkit.browsers import CHROMIUM, launch_chromium
 
 
 def closed(portal, severity: Severity, **changes: object) -> Alert:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,24 +13,7 @@ from devices.protocol import (
     SplashShownData,
     TermsAcceptedData,
 )
-from tests.portal.conftest import NOW, portal_manifest
-
-
-def find(pattern: str | re.Pattern[str], text: str) -> re.Match[str]:
-    match = re.search(pattern, text)
-    assert match is not None, f"{pattern} not in page"
-    return match
-
-
-STATE = re.compile(r'name="state" value="([^"]+)"')
-
-
-def form_of(html: str) -> dict[str, str]:
-    return {
-        "state": find(STATE, html).group(1),
-        "lang": find(r'name="lang" value="([^"]+)"', html).group(1),
-        "terms_version": find(r'name="terms_version" value="([^"]+)"', html).group(1),
-    }
+from testkit.portal import NOW, find, form_of, portal_manifest
 
 
 def test_visitor_accepts_and_is_sent_to_the_page_they_asked_for(portal):
@@ -257,7 +239,7 @@ def test_changed_terms_must_be_accepted_again(portal):
 
 
 def test_without_a_manifest_visitors_still_get_online(tmp_path):
-    from tests.portal.conftest import make_portal
+    from testkit.portal import make_portal
 
     bare = make_portal(tmp_path)
     bare.source.set(None)
@@ -274,7 +256,7 @@ def test_without_a_manifest_visitors_still_get_online(tmp_path):
 
 
 def test_promo_images_come_from_the_cache_with_long_cache_headers(portal):
-    from tests.portal.conftest import PNG, png_asset
+    from testkit.portal import PNG, png_asset
 
     response = portal.client.get(f"/assets/{png_asset().sha256}")
     assert response.status_code == 200 and response.data == PNG

@@ -8,8 +8,7 @@ import pytest
 
 from devices.config import ConfigError
 from portal.config import parse_portal_config
-from tests.portal.conftest import make_portal, portal_config
-from tests.portal.test_app import form_of
+from testkit.portal import form_of, make_portal, portal_config
 
 PROBES = [
     ("/hotspot-detect.html", 200, "Success"),

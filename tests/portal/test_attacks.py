@@ -10,8 +10,7 @@ import pytest
 
 from devices.protocol import TermsAcceptedData
 from portal.fas import encode_query
-from tests.portal.conftest import FASKEY, make_portal, portal_config
-from tests.portal.test_app import find, form_of
+from testkit.portal import FASKEY, find, form_of, make_portal, portal_config
 
 # Malformed or non-http targets: none may ever become a redirect.
 REDIRECT_ATTACKS = [
@@ -124,7 +123,7 @@ def test_xss_in_form_fields_is_escaped(portal, field):
 
 
 def test_xss_in_manifest_text_is_escaped(tmp_path):
-    from tests.portal.conftest import portal_manifest
+    from testkit.portal import portal_manifest
 
     manifest = portal_manifest()
     site = manifest.site.model_copy(update={"name": PAYLOAD})

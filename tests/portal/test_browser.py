@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.browsers import CHROMIUM, launch_chromium
-from tests.portal.conftest import Portal, make_portal
+from testkit.browsers import CHROMIUM, launch_chromium
+from testkit.portal import Portal, make_portal
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 from portal.privacy import client_hash
-from tests.portal.conftest import NOW, Portal, Visitor, portal_config
-from tests.portal.test_app import STATE, find
+from testkit.portal import NOW, STATE, Portal, Visitor, find, portal_config
 
 SECRET = portal_config().secret
 _STATE_VALUE = re.compile(r'(name="state" value=")[^"]+(")')

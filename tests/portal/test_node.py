@@ -30,9 +30,8 @@ from devices.protocol import (
 from portal.gateway import RecordingGateway
 from portal.node import PortalApplication, portal_config_of
 from portal.privacy import client_hash
-from tests.brokers import free_port
-from tests.portal.conftest import DirAssets, Visitor, portal_manifest
-from tests.portal.test_app import find
+from testkit.brokers import free_port
+from testkit.portal import DirAssets, Visitor, find, portal_manifest
 
 KEY = "ed25519:" + "A" * 43 + "="
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from devices.agent import DeviceAgent, RecordingSystem
-from devices.broker import mosquitto_conf
 from devices.clock import ManualClock
 from devices.config import load_device_config
 from devices.protocol import (
@@ -36,8 +35,8 @@ from devices.protocol import (
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.node import PortalApplication, portal_config_of
 from portal.privacy import client_hash
-from tests.brokers import RunningBroker, free_port, start_mosquitto
-from tests.devices.harness import (
+from testkit.brokers import RunningBroker, free_port
+from testkit.harness import (
     AckingConsumer,
     AssetServer,
     Observer,
@@ -45,8 +44,7 @@ from tests.devices.harness import (
     unique_id,
     write_device_config,
 )
-from tests.portal.conftest import PNG, portal_manifest
-from tests.portal.test_app import STATE, find
+from testkit.portal import PNG, STATE, find, portal_manifest
 
 SYSTEM_BROKER_PORT = 1883
 SECRET = "e2e-" + "5" * 60
@@ -254,22 +252,12 @@ def test_signed_manifest_reaches_the_splash_and_visitor_events_are_acknowledged(
         consumer.close()
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[RunningBroker]:
-    port = free_port()
-    broker = start_mosquitto(
-        tmp_path / "broker", mosquitto_conf(port=port, allow_anonymous=True), port
-    )
-    yield broker
-    broker.stop()
-
-
 def test_broker_outage_keeps_the_portal_working_and_its_events_drain_afterwards(
-    tmp_path: Path, assets: AssetServer, own_broker: RunningBroker
+    tmp_path: Path, assets: AssetServer, broker: RunningBroker
 ) -> None:
-    consumer = AckingConsumer(own_broker.port)
-    node = start_node(tmp_path, own_broker.port)
-    cms = Observer(own_broker.port, [device_topic(node.device_id, Channel.EVENTS)])
+    consumer = AckingConsumer(broker.port)
+    node = start_node(tmp_path, broker.port)
+    cms = Observer(broker.port, [device_topic(node.device_id, Channel.EVENTS)])
     try:
         for client in (consumer.observer.client, cms.client):
             client.reconnect_delay_set(min_delay=1, max_delay=1)  # back soon after the broker
@@ -284,7 +272,7 @@ def test_broker_outage_keeps_the_portal_working_and_its_events_drain_afterwards(
         assert eventually(lambda: node.agent.outbox.pending == 0, timeout_s=20)
         acked_before = consumer.acked(node.device_id)
 
-        own_broker.stop()
+        broker.stop()
         assert eventually(lambda: not node.agent.link.connected.is_set(), timeout_s=15)
         # No broker: the splash still serves the manifest, and a visitor still gets online.
         phone = Phone("02:00:00:00:4b:02", "10.77.1.62")
@@ -295,7 +283,7 @@ def test_broker_outage_keeps_the_portal_working_and_its_events_drain_afterwards(
         assert eventually(lambda: node.agent.outbox.pending >= 4, timeout_s=10)
         waiting = node.agent.outbox.pending
 
-        own_broker.start()
+        broker.start()
         assert node.agent.link.connected.wait(30)
         assert consumer.wait_for(
             lambda: consumer.acked(node.device_id) >= acked_before + waiting, timeout_s=30

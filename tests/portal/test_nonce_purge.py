@@ -9,7 +9,7 @@ from contextlib import closing
 from datetime import timedelta
 
 from portal.nonces import NONCE_PURGE_S, MemoryNonceStore, SqliteNonceStore
-from tests.portal.conftest import make_portal, portal_config
+from testkit.portal import make_portal, portal_config
 
 _FIELD = re.compile(r'name="(state|lang|terms_version)" value="([^"]+)"')
 

@@ -27,8 +27,8 @@ from portal.privacy import client_hash
 from portal.sessions import SessionMonitor
 from portal.sources import MemoryRecorder, MemorySource
 from portal.splash import Splash
-from tests.brokers import free_port
-from tests.portal.conftest import DirAssets, portal_config, portal_manifest
+from testkit.brokers import free_port
+from testkit.portal import DirAssets, portal_config, portal_manifest
 from tests.portal.opennds_harness import Harness, opennds, skip_unless_possible
 
 FASKEY = "portal-netns-key"

@@ -8,7 +8,7 @@ from portal.gateway import RecordingGateway, parse_ndsctl_json
 from portal.privacy import client_hash
 from portal.sessions import SessionMonitor
 from portal.sources import MemoryRecorder
-from tests.portal.conftest import NOW, Visitor
+from testkit.portal import NOW, Visitor
 
 SECRET = b"s" * 40
 NDSCTL_ONE = """{

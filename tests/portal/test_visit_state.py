@@ -7,7 +7,7 @@ import pytest
 from portal.fas import FasClient
 from portal.signing import Signer, StateError
 from portal.visit import ACCEPT_PURPOSE, client_from_state, form_targets, sign_visit
-from tests.portal.conftest import NOW
+from testkit.portal import NOW
 
 SIGNER = Signer(b"visit-state-test-secret-0123456789abcd")
 CLIENT = FasClient(

@@ -17,7 +17,7 @@ from signage_player.render import (
     to_output,
 )
 from signage_player.textfit import MIN_LEGIBLE_PX, font, layout_slide, text_width, wrap
-from tests.devices.factories import T0
+from testkit.messages import T0
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)

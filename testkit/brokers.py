@@ -1,10 +1,14 @@
-"""Dedicated Mosquitto brokers for tests: own port, own config, stopped by PID."""
+"""Dedicated Mosquitto brokers for tests and benches (own port, own config, stopped by
+PID), paho clients on them, and watching or clearing retained messages."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +18,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 # The demo starts its broker the same way: one definition of these serves both.
 from digital_spaces.demo.broker import free_port, wait_until_listening
 
-__all__ = ["RunningBroker", "free_port", "paho_client", "start_mosquitto"]
+__all__ = [
+    "RetainedWatcher",
+    "RunningBroker",
+    "clear_retained",
+    "free_port",
+    "paho_client",
+    "start_mosquitto",
+]
 
 SYSTEM_BROKER = ("127.0.0.1", 1883)
 
@@ -87,3 +98,52 @@ def paho_client(
     client.connect("127.0.0.1", port, keepalive=30)
     client.loop_start()
     return client
+
+
+# --- retained messages on a broker ---------------------------------------------------
+
+
+class RetainedWatcher:
+    """Subscribes to manifest topics on the real Mosquitto and keeps the latest payload
+    of each; `wait_for(predicate)` blocks (bounded) until it holds."""
+
+    def __init__(self, topic_filter: str, port: int = 1883) -> None:
+        self.latest: dict[str, bytes] = {}
+        self._changed = threading.Condition()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"watch-{secrets.token_hex(4)}"
+        )
+        subscribed = threading.Event()
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *a: subscribed.set()
+        self._client.on_connect = lambda c, *a: c.subscribe(topic_filter, qos=1)
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        assert subscribed.wait(10), "could not subscribe on the broker"
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self._changed:
+            self.latest[message.topic] = bytes(message.payload)
+            self._changed.notify_all()
+
+    def wait_for(
+        self, predicate: Callable[[dict[str, bytes]], bool], timeout_s: float = 10
+    ) -> bool:
+        with self._changed:
+            return bool(self._changed.wait_for(lambda: predicate(self.latest), timeout_s))
+
+    def stop(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def clear_retained(topics: Iterable[str], port: int = 1883) -> None:
+    """Publish empty retained payloads so the shared broker keeps nothing of ours."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"clear-{secrets.token_hex(4)}")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(t, b"", qos=1, retain=True) for t in topics]
+    for info in infos:
+        info.wait_for_publish(5)
+    client.loop_stop()
+    client.disconnect()

@@ -19,6 +19,7 @@ from devices.protocol import (
     Weekday,
 )
 
+# 08:00 on Tuesday 1 December 2026 in Perth (UTC+8, no daylight saving): the tests' epoch.
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
 
