@@ -101,7 +101,9 @@ def _read_limited(
 ) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-        raise FetchFailed(f"the source is {_mb(int(declared))}; the limit is {_mb(limits.max_bytes)}")
+        raise FetchFailed(
+            f"the source is {_mb(int(declared))}; the limit is {_mb(limits.max_bytes)}"
+        )
     parts: list[bytes] = []
     size = 0
     while True:

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central_cms.models import Base, Timestamp
@@ -54,10 +54,10 @@ class Feed(Base):
     title: Mapped[str] = mapped_column(String(200), default="")  # as the source names itself
     # devices.protocol.FeedEntry as JSON, in order; the last copy that validated whole.
     entries: Mapped[list[Any]] = mapped_column(default=list)
-    # The raw body's sha256, so a source that ignores conditional GET is not re-parsed.
+    # sha256 of the body and its charset: a source ignoring conditional GET is not re-parsed.
     body_sha256: Mapped[str] = mapped_column(String(64), default="")
     # ds.feed/1 `version` of the last published copy: only moves forward.
-    version: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
     published_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     payload: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # signed
 

@@ -72,7 +72,7 @@ def refresh_feed(
         stale_expansion = feed.kind == FeedKind.ICAL.value and new_day
         if fetched.not_modified and stale_expansion:
             fetched = fetcher(_unconditional(feed))
-        digest = hashlib.sha256(fetched.body).hexdigest()
+        digest = _digest(fetched)
         changed, note = False, ""
         unchanged = fetched.not_modified or (digest == feed.body_sha256 and not stale_expansion)
         if not unchanged:
@@ -92,6 +92,11 @@ def refresh_feed(
     publish_feed(session, rt, feed, note)
     session.commit()
     return FeedOutcome(feed.id, ok=True, changed=changed)
+
+
+def _digest(fetched: Fetched) -> str:
+    """Of the body and its declared charset: the same bytes relabelled read differently."""
+    return hashlib.sha256(f"{fetched.charset}\n".encode() + fetched.body).hexdigest()
 
 
 def _unconditional(feed: Feed) -> Feed:

@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("entries", sa.JSON(), nullable=False),
         sa.Column("body_sha256", sa.String(length=64), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("payload", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_feeds_site_id_sites")),
