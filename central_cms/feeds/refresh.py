@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from central_cms import models as m
 from central_cms.feeds.decode import UndecodableFeed, decode_body
-from central_cms.feeds.fetch import FetchFailed, Fetched, fetch
+from central_cms.feeds.fetch import Fetched, FetchFailed, fetch
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.parsers import InvalidFeed, parse_feed
 from central_cms.feeds.publish import publish_feed

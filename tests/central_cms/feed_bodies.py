@@ -30,7 +30,7 @@ def classes_ics(*, title: str = "North Pool classes", extra: str = "") -> bytes:
         "SUMMARY:Water safety talk\r\n"
         "END:VEVENT\r\n"
         "END:VCALENDAR\r\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def news_rss(count: int = 6) -> bytes:
@@ -42,4 +42,4 @@ def news_rss(count: int = 6) -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?>'
         f'<rss version="2.0"><channel><title>City news</title>{items}</channel></rss>'
-    ).encode("utf-8")
+    ).encode()

@@ -91,7 +91,7 @@ BAD_ANSWERS = {
     "wrong charset": (
         FeedKind.ICAL,
         Answer(
-            body=classes_ics(extra=" – new times"),
+            body=classes_ics(extra=" \u2013 new times"),
             content_type="text/calendar; charset=iso-8859-1",
         ),
         "says its text is iso-8859-1 but sends UTF-8",
