@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -52,7 +52,8 @@ def live_cms(config, clock, request):
 class Screen:
     """A device's feed store on its own MQTT link, as the agent composes them."""
 
-    def __init__(self, folder, trusted, ref: FeedRef) -> None:
+    def __init__(self, folder, trusted, ref: FeedRef, now: datetime) -> None:
+        self.seen_at = now  # the instant the screen reads at; the test moves it
         self.seen: list[FeedData] = []
         self._changed = threading.Condition()
         self.store = FeedStore(folder, trusted, on_change=self._record)
@@ -73,8 +74,6 @@ class Screen:
             if copy is not None:
                 self.seen.append(copy)
             self._changed.notify_all()
-
-    seen_at = None  # set by the test: the instant the screen reads at
 
     def wait_for_versions(self, count: int) -> bool:
         with self._changed:
@@ -106,8 +105,7 @@ def test_a_screen_gets_only_whole_valid_copies_and_stops_showing_them_after_a_da
         session.add(feed)
         session.commit()
         ref = FeedRef(id=feed_id, name=feed.name, max_age_s=feed.max_age_s)
-        screen = Screen(tmp_path / "feeds", [rt.signing_key.public_key], ref)
-        screen.seen_at = clock.now()
+        screen = Screen(tmp_path / "feeds", [rt.signing_key.public_key], ref, clock.now())
 
         def refresh(answer: Answer) -> bool:
             source.answer = answer
