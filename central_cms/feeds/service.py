@@ -138,6 +138,8 @@ class FeedHealth:
 
 def _age(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
     if minutes < 90:
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours = minutes // 60
@@ -162,10 +164,10 @@ def feed_health(feed: Feed, now: datetime) -> FeedHealth:
         left = timedelta(seconds=feed.max_age_s) - age
         return FeedHealth(
             Level.WARNING,
-            f"Not updated for {_age(age)}: {feed.last_error}. Screens show the last good "
-            f"copy for {_age(left)} more.",
+            f"The last fetch failed: {feed.last_error}. Screens show the last good copy, "
+            f"{_age(age)} old, for {_age(left)} more.",
         )
-    return FeedHealth(Level.OK, f"Up to date ({_age(age)} ago).")
+    return FeedHealth(Level.OK, f"Up to date: fetched {_age(age)} ago.")
 
 
 def feeds_needing_attention(session: Session, now: datetime) -> list[tuple[Feed, FeedHealth]]:

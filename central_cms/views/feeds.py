@@ -35,7 +35,7 @@ KIND_LABELS = {
 @bp.get("/")
 @login_required
 def index() -> str:
-    s, rt, actor = context()
+    s, rt, _ = context()
     feeds = s.scalars(select(Feed).order_by(Feed.name, Feed.id)).all()
     sites = {site.id: site.name for site in s.scalars(select(m.Site))}
     now = rt.clock.now()

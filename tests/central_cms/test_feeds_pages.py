@@ -69,8 +69,8 @@ def test_a_failing_feed_is_flagged_on_the_feeds_page_and_the_start_page(
     feed.last_error = "the source answered HTTP 503 Service Unavailable"
     session.commit()
     listing = client.get("/feeds/").text
-    assert "Not updated for 3 hours: the source answered HTTP 503" in listing
-    assert "Screens show the last good copy for 21 hours more." in listing
+    assert "The last fetch failed: the source answered HTTP 503" in listing
+    assert "Screens show the last good copy, 3 hours old, for 21 hours more." in listing
     assert "1 live feed needs attention" in client.get("/").text
 
     clock.advance(timedelta(hours=22))  # now 25 hours without a good copy
