@@ -32,11 +32,16 @@ log = logging.getLogger(__name__)
 
 
 class FeedReader(Protocol):
-    """What a player's widgets and the portal's "What's on" need: one call."""
+    """What a player's widgets and the portal's "What's on" need."""
 
     def latest(self, feed_id: str, now: datetime) -> FeedData | None:
         """The last good copy of `feed_id` if the manifest names it and it is younger
         than its `max_age_s` at `now`; else None (show "unavailable")."""
+        ...
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(feed_id)` (on the MQTT thread: return promptly) whenever a newer
+        copy of a feed is taken."""
         ...
 
 
@@ -49,7 +54,7 @@ class FeedStore:
     ) -> None:
         self._folder = folder
         self._trusted = list(trusted)
-        self._on_change = on_change
+        self._listeners: list[Callable[[str], None]] = [on_change] if on_change else []
         self._lock = threading.Lock()
         self._refs: dict[str, FeedRef] = {}
         self._copies: dict[str, tuple[FeedData, bytes]] = {}
@@ -101,14 +106,17 @@ class FeedStore:
         if persist and named:
             self._save(feed_id, payload)
         log.info("feed %s version %d: %d entries", feed_id, data.version, len(data.entries))
-        if self._on_change is not None:
-            self._on_change(feed_id)
+        for listener in list(self._listeners):
+            listener(feed_id)
         return True
 
     def _save(self, feed_id: str, payload: bytes) -> None:
         write_atomically(self._folder / f"{feed_id}.json", payload)
 
     # --- the widgets' side ---------------------------------------------------------
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
 
     def latest(self, feed_id: str, now: datetime) -> FeedData | None:
         with self._lock:
@@ -133,6 +141,9 @@ class FixedFeeds:
 
     def __init__(self, copies: Iterable[tuple[FeedRef, FeedData]] = ()) -> None:
         self._copies = {ref.id: (ref, data) for ref, data in copies}
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        pass  # fixed copies never change
 
     def latest(self, feed_id: str, now: datetime) -> FeedData | None:
         held = self._copies.get(feed_id)
