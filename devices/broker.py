@@ -18,8 +18,8 @@ from pathlib import Path
 from devices.protocol.topics import (
     ALERTS_WILDCARD,
     CMS_TO_DEVICE,
-    FEEDS_WILDCARD,
     DEVICE_TO_CMS,
+    FEEDS_WILDCARD,
     PREFIX,
     Channel,
     all_devices,
