@@ -36,7 +36,7 @@ def splash_html(portal) -> str:
     visitor = portal.visitor()
     page = portal.client.get(visitor.splash_url(), environ_base=visitor.environ)
     assert page.status_code == 200
-    return page.get_data(as_text=True)
+    return str(page.get_data(as_text=True))
 
 
 def test_whats_on_lists_the_next_classes_from_the_sites_feed_until_the_copy_is_too_old(portal):
