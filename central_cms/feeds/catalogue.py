@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from central_cms.feeds.models import Feed
+from devices.feeds import FixedFeeds
 from devices.protocol.layouts import FeedRef
 
 
@@ -35,3 +36,15 @@ def feeds_for_site(session: Session, site_id: str | None) -> list[Feed]:
         else or_(Feed.site_id.is_(None), Feed.site_id == site_id)
     )
     return list(session.scalars(select(Feed).where(owner).order_by(Feed.name, Feed.id)))
+
+
+def preview_feeds(session: Session, feed_ids: Iterable[str]) -> FixedFeeds:
+    """The CMS's own last good copies as a device would hold them, for previews rendered
+    by the player's code at a chosen instant (same age rule as on screens)."""
+    from central_cms.feeds.publish import feed_message
+
+    copies = []
+    for feed in session.scalars(select(Feed).where(Feed.id.in_(sorted(set(feed_ids))))):
+        if feed.last_ok_at is not None and feed.version > 0:
+            copies.append((feed_ref(feed), feed_message(feed, feed.version, feed.last_ok_at)))
+    return FixedFeeds(copies)

@@ -46,3 +46,20 @@ def test_a_site_sees_its_own_and_the_city_wide_feeds(session, world):
     session.commit()
     assert [f.id for f in feeds_for_site(session, "north-pool")] == ["city-news", "pool-classes"]
     assert [f.id for f in feeds_for_site(session, None)] == ["city-news"]
+
+
+def test_a_preview_sees_the_cms_copy_as_a_screen_would(session, world):
+    from datetime import timedelta
+
+    from central_cms.feeds.catalogue import preview_feeds
+
+    feed = _feed("pool-classes", "north-pool", 3600)
+    feed.entries = [{"title": "Aquarobics"}]
+    feed.last_ok_at, feed.version = T0, 7
+    session.add_all([feed, _feed("never-fetched", None)])
+    session.commit()
+    feeds = preview_feeds(session, ["pool-classes", "never-fetched"])
+    copy = feeds.latest("pool-classes", T0 + timedelta(minutes=30))
+    assert copy is not None and [e.title for e in copy.entries] == ["Aquarobics"]
+    assert feeds.latest("pool-classes", T0 + timedelta(hours=2)) is None  # too old
+    assert feeds.latest("never-fetched", T0) is None
