@@ -53,7 +53,6 @@ from devices.protocol import (
     parse_signed,
     parse_topic,
 )
-from devices.protocol.topics import FEEDS_WILDCARD
 from devices.state import DeviceState as StoredState
 
 log = logging.getLogger(__name__)
@@ -189,14 +188,13 @@ class DeviceAgent:
     def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.app.start(_Services(self))
-        self.feeds.restore()  # before the manifest's, which names the feeds to serve
+        self.feeds.attach(self.link)  # before the manifest, which names the feeds to serve
         self._restore()
         device = self.config.device_id
         self.link.subscribe(device_topic(device, Channel.MANIFEST), self._on_manifest)
         self.link.subscribe(device_topic(device, Channel.COMMANDS), self._on_command)
         self.link.subscribe(device_topic(device, Channel.EVENTS_ACK), self._on_ack)
         self.link.subscribe(ALERTS_WILDCARD, self._on_alert)
-        self.link.subscribe(FEEDS_WILDCARD, self.feeds.on_message)
         self.link.start()
         for target, name in ((self._main_loop, "agent"), (self._manifest_loop, "manifest")):
             thread = threading.Thread(target=target, name=f"{name}-{device}", daemon=True)

@@ -25,7 +25,7 @@ from typing import Protocol
 from devices.protocol import ProtocolError, PublicKey, parse_signed
 from devices.protocol.feeds import FeedData
 from devices.protocol.layouts import FeedRef
-from devices.protocol.topics import FeedTopic, parse_topic
+from devices.protocol.topics import FEEDS_WILDCARD, FeedTopic, parse_topic
 from devices.state import write_atomically
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ class FeedReader(Protocol):
         ...
 
 
+class Subscriber(Protocol):
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None: ...
+
+
 class FeedStore:
     def __init__(
         self,
@@ -61,6 +65,11 @@ class FeedStore:
         self.rejected = 0
 
     # --- the agent's side ----------------------------------------------------------
+
+    def attach(self, link: Subscriber) -> None:
+        """Restore the copies on disk, then take new ones from every feed topic."""
+        self.restore()
+        link.subscribe(FEEDS_WILDCARD, self.on_message)
 
     def restore(self) -> None:
         """The copies kept on disk, verified again (a tampered file is ignored)."""
