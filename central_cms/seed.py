@@ -435,7 +435,7 @@ FEED_SITES = {site: tags[0] for site, tags in SITE_TAGS.items()}  # the indoor s
 
 def seed_feeds(session: Session, rt: CmsRuntime, bookings_url: str) -> list[str]:
     """Register (or re-point, on a later run) each indoor site's booking-system timetable
-    at `bookings_url` (the demo's stand-in, central_cms/demo/bookings.py)."""
+    at `bookings_url` (the demo's stand-in, digital_spaces/demo/bookings.py)."""
     from central_cms.feeds.models import Feed, FeedKind
     from central_cms.feeds.service import FeedInput, save_feed
 

@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from devices.files import write_atomic
 from devices.protocol import ProtocolError, PublicKey, parse_signed
 from devices.protocol.feeds import FeedData
 from devices.protocol.layouts import FeedRef
 from devices.protocol.topics import FEEDS_WILDCARD, FeedTopic, parse_topic
-from devices.state import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class FeedStore:
         return True
 
     def _save(self, feed_id: str, payload: bytes) -> None:
-        write_atomically(self._folder / f"{feed_id}.json", payload)
+        write_atomic(self._folder / f"{feed_id}.json", payload)
 
     # --- the widgets' side ---------------------------------------------------------
 

@@ -10,10 +10,10 @@ import pytest
 
 from central_cms import db as cms_db
 from central_cms import fleet
-from central_cms.demo.bookings import booking_server
 from central_cms.feeds.models import Feed
 from central_cms.feeds.refresh import FeedRefresher
 from central_cms.seed import TZ, seed_feeds
+from digital_spaces.demo.bookings import booking_server
 from tests.central_cms.city import ADMIN
 
 
