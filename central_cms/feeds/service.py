@@ -53,7 +53,7 @@ def _problems(session: Session, data: FeedInput) -> dict[str, str]:
     if not data.name.strip():
         problems["name"] = "Give the feed a name staff will recognise."
     if not data.url.strip().lower().startswith(("http://", "https://")) or len(data.url) > 2000:
-        problems["url"] = "Give the address of the feed, starting with https://."
+        problems["url"] = "Give the address of the feed, starting with https:// or http://"
     if data.kind not in {k.value for k in FeedKind}:
         problems["kind"] = "Choose iCal, RSS or Atom, JSON or CSV."
     if data.site_id is not None and session.get(m.Site, data.site_id) is None:

@@ -25,10 +25,10 @@ from central_cms.views.common import context, flash_invalid
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
 KIND_LABELS = {
-    FeedKind.ICAL.value: "iCal calendar (classes, events, room bookings)",
+    FeedKind.ICAL.value: "iCal (classes, events, bookings)",
     FeedKind.RSS.value: "RSS or Atom (news)",
-    FeedKind.JSON.value: "JSON (title, starts_at, ends_at, location, summary, link)",
-    FeedKind.CSV.value: "CSV with those column names",
+    FeedKind.JSON.value: "JSON list of entries",
+    FeedKind.CSV.value: "CSV with a header row",
 }
 
 
