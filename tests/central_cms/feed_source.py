@@ -15,10 +15,11 @@ class Answer:
     content_type: str = "text/calendar; charset=utf-8"
     etag: str = ""
     status: int = 200
-    # Misbehaviours: stream `endless_mb` MB with no Content-Length, or send part of the
-    # body then stall until the test ends.
+    # Misbehaviours: stream `endless_mb` MB with no Content-Length, send part of the
+    # body then stall until the test ends, or trickle it.
     endless_mb: int = 0
     stall_after: int | None = None
+    trickle: bool = False  # one byte every 0.2 s: each read is quick, the whole is not
 
 
 @dataclass
@@ -60,6 +61,13 @@ def _handler(source: FeedSource) -> type[BaseHTTPRequestHandler]:
                 return
             self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
+            if answer.trickle:
+                for index in range(len(answer.body)):
+                    if source.released.wait(0.2):
+                        return
+                    self.wfile.write(answer.body[index : index + 1])
+                    self.wfile.flush()
+                return
             if answer.stall_after is not None:
                 self.wfile.write(answer.body[: answer.stall_after])
                 self.wfile.flush()

@@ -87,7 +87,8 @@ BAD_ANSWERS = {
         "not well-formed",
     ),
     "50 MB": (FeedKind.ICAL, Answer(endless_mb=50), "over 2.0 MB"),
-    "slow": (FeedKind.ICAL, Answer(body=classes_ics(), stall_after=100), "stopped sending"),
+    "stalled": (FeedKind.ICAL, Answer(body=classes_ics(), stall_after=100), "stopped sending"),
+    "slow": (FeedKind.ICAL, Answer(body=classes_ics(), trickle=True), "took over 2 s"),
     "wrong charset": (
         FeedKind.ICAL,
         Answer(
