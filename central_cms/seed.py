@@ -426,3 +426,38 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
         if campaigns.submit(session, rt, admin, campaign.id).status == m.CampaignStatus.PENDING:
             campaigns.approve(session, rt, approver, campaign.id)
     session.commit()
+
+
+# --- live feeds (issue 14) ----------------------------------------------------------------
+
+FEED_SITES = {site: tags[0] for site, tags in SITE_TAGS.items()}  # the indoor sites
+
+
+def seed_feeds(session: Session, rt: CmsRuntime, bookings_url: str) -> list[str]:
+    """Register (or re-point, on a later run) each indoor site's booking-system timetable
+    at `bookings_url` (the demo's stand-in, digital_spaces/demo/bookings.py)."""
+    from central_cms.feeds.models import Feed, FeedKind
+    from central_cms.feeds.service import FeedInput, save_feed
+
+    admin = Actor("seed", m.Role.ADMIN)
+    ids = []
+    for site_id in FEED_SITES:
+        feed_id = f"{site_id}-classes"
+        site = session.get(m.Site, site_id)
+        url = f"{bookings_url}/{site_id}.ics"
+        existing = session.get(Feed, feed_id)
+        if site is None or (existing is not None and existing.url == url):
+            continue
+        data = FeedInput(
+            id=feed_id,
+            name=f"{site.name} classes",
+            url=url,
+            kind=FeedKind.ICAL.value,
+            site_id=site_id,
+            refresh_minutes=15,
+            max_age_hours=24,
+        )
+        save_feed(session, rt, admin, data, existing=feed_id if existing else None)
+        ids.append(feed_id)
+    session.commit()
+    return ids

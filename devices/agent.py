@@ -28,6 +28,7 @@ from devices.clock import Clock, SystemClock
 from devices.commands import CommandLog
 from devices.config import DeviceConfig
 from devices.device_kind import AgentServices, CommandOutcome, DeviceApplication
+from devices.feeds import FeedStore
 from devices.health import HealthProbe, PiSensors
 from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
 from devices.link import MqttLink
@@ -115,6 +116,10 @@ class _Services:
     def status_changed(self) -> None:
         self._agent.publish_status()
 
+    @property
+    def feeds(self) -> FeedStore:
+        return self._agent.feeds
+
 
 class DeviceAgent:
     def __init__(
@@ -140,6 +145,7 @@ class DeviceAgent:
         self._manifest_ready = threading.Event()
         self._lock = threading.Lock()
         self._stored = SavedMessages(config.state_dir)
+        self.feeds = FeedStore(config.state_dir / "feeds", config.public_keys)
         self.cache = ContentCache(
             config.cache_dir,
             budget_bytes=config.cache_budget_bytes,
@@ -183,6 +189,7 @@ class DeviceAgent:
     def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.app.start(_Services(self))
+        self.feeds.attach(self.link)  # before the manifest, which names the feeds to serve
         self._restore()
         device = self.config.device_id
         self.link.subscribe(device_topic(device, Channel.MANIFEST), self._on_manifest)
@@ -370,6 +377,7 @@ class DeviceAgent:
         with self._lock:
             previous_site = self.current.site.id if self.current else None
             self.current = manifest
+        self.feeds.use(manifest.feeds)
         self.app.apply_manifest(manifest)
         if manifest.site.id != previous_site:
             self._push_alerts()

@@ -20,6 +20,7 @@ from devices.config import DeviceConfig
 from devices.device_kind import AgentServices, CommandOutcome
 from devices.files import write_secret
 from devices.protocol import Alert, Command, CommandName, EventData, Manifest, NowShowing
+from devices.protocol.feeds import FeedData
 from portal.config import GatewayKind, PortalConfig, parse_portal_config
 from portal.gateway import Gateway, OpenNDSGateway, RecordingGateway
 from portal.relay import EventRelay, write_snapshot
@@ -200,6 +201,7 @@ class PortalApplication:
 
     def start(self, services: AgentServices) -> None:
         self._services = services
+        services.feeds.on_change(lambda _feed_id: self._publish())  # "What's on"
         self._config.state_dir.mkdir(parents=True, exist_ok=True)
         self._relay = EventRelay(socket_path(self._config), self._record, self._newsletter.submit)
         self._relay.start()
@@ -250,7 +252,15 @@ class PortalApplication:
     def _publish(self) -> None:
         with self._lock:
             manifest, alerts = self._manifest, self._alerts
-        write_snapshot(view_path(self._config), manifest, alerts)
+        write_snapshot(view_path(self._config), manifest, alerts, self._feeds(manifest))
+
+    def _feeds(self, manifest: Manifest | None) -> tuple[FeedData, ...]:
+        """The copies of the manifest's feeds the agent holds (the splash checks age)."""
+        if manifest is None or self._services is None:
+            return ()
+        now = self._services.clock.now()
+        copies = (self._services.feeds.latest(ref.id, now) for ref in manifest.feeds)
+        return tuple(copy for copy in copies if copy is not None)
 
     def apply_manifest(self, manifest: Manifest) -> None:
         with self._lock:

@@ -36,6 +36,7 @@ from devices.protocol import (
     TermsAcceptedData,
     validate,
 )
+from devices.protocol.feeds import FeedData
 from portal.sources import NewsletterSignup, Snapshot
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,16 @@ EVENT_KINDS: dict[str, type[BaseModel]] = {
 _NEWSLETTER = "newsletter"
 
 
-def write_snapshot(path: Path, manifest: Manifest | None, alerts: tuple[Alert, ...]) -> None:
+def write_snapshot(
+    path: Path,
+    manifest: Manifest | None,
+    alerts: tuple[Alert, ...],
+    feeds: tuple[FeedData, ...] = (),
+) -> None:
     document = {
         "manifest": manifest.to_json() if manifest else None,
         "alerts": [alert.to_json() for alert in alerts],
+        "feeds": [feed.to_json() for feed in feeds],
     }
     write_atomic(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
 
@@ -66,7 +73,8 @@ def read_snapshot(path: Path, generation: int) -> Snapshot:
     raw_manifest = document.get("manifest")
     manifest = validate(Manifest, raw_manifest) if raw_manifest else None
     alerts = tuple(validate(Alert, raw) for raw in document.get("alerts", []))
-    return Snapshot(manifest, alerts, generation)
+    feeds = tuple(validate(FeedData, raw) for raw in document.get("feeds", []))
+    return Snapshot(manifest, alerts, generation, feeds)
 
 
 class FileManifestSource:

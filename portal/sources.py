@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from devices.protocol import Alert, EventData, Manifest
+from devices.protocol.feeds import FeedData
 
 log = logging.getLogger(__name__)
 E = TypeVar("E")
@@ -19,7 +20,9 @@ E = TypeVar("E")
 class Snapshot:
     manifest: Manifest | None
     alerts: tuple[Alert, ...] = ()
-    generation: int = 0  # changes whenever manifest or alerts change
+    generation: int = 0  # changes whenever manifest, alerts or feeds change
+    # The last good copies of the manifest's feeds, for "What's on" (devices/feeds.py).
+    feeds: tuple[FeedData, ...] = ()
 
 
 class ManifestSource(Protocol):
@@ -55,11 +58,19 @@ class MemorySource:
         with self._lock:
             return self._snapshot
 
-    def set(self, manifest: Manifest | None, alerts: tuple[Alert, ...] | None = None) -> None:
+    def set(
+        self,
+        manifest: Manifest | None,
+        alerts: tuple[Alert, ...] | None = None,
+        feeds: tuple[FeedData, ...] | None = None,
+    ) -> None:
         with self._lock:
             old = self._snapshot
             self._snapshot = Snapshot(
-                manifest, old.alerts if alerts is None else alerts, old.generation + 1
+                manifest,
+                old.alerts if alerts is None else alerts,
+                old.generation + 1,
+                old.feeds if feeds is None else feeds,
             )
 
 

@@ -118,7 +118,7 @@ class Splash:
     def _build_view(self, now: datetime) -> tuple[int, SplashView]:
         snap = self._manifest_source.snapshot()
         return snap.generation, splash_view(
-            snap.manifest, snap.alerts, now, fallback_name=self._fallback_name
+            snap.manifest, snap.alerts, now, fallback_name=self._fallback_name, feeds=snap.feeds
         )
 
     def current_view(self, now: datetime) -> SplashView:

@@ -29,9 +29,13 @@ from devices.protocol import (
     Manifest,
     Severity,
 )
+from devices.protocol.feeds import FeedData, FeedEntry
 from devices.schedule import active_alert, next_manifest_change, open_items
 
 MAX_PROMOS = 3
+MAX_HAPPENINGS = 5  # the next classes and events from the site's feeds
+MAX_HEADLINES = 3
+FEED_RECHECK_MINUTES = 5
 FALLBACK_TERMS_VERSION = "builtin-1"
 _WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -57,6 +61,16 @@ class Promo:
             if language == code or language.split("_")[0] == code:
                 return replace(self, title=title)
         return self
+
+
+@dataclass(frozen=True)
+class Happening:
+    """A class, event or headline from the site's live feeds (devices/feeds.py)."""
+
+    title: str
+    when: str  # e.g. "Tue 1 Dec, 09:00-10:00", in the site's time zone; "" for headlines
+    location: str
+    summary: str
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,7 @@ class SplashView:
     alert: AlertBanner | None
     session_minutes: int
     valid_until: datetime | None  # re-evaluate at or after this instant
+    happenings: tuple[Happening, ...] = ()
 
 
 def _clean(text: str) -> str:
@@ -156,8 +171,46 @@ def in_language(view: SplashView, code: str) -> SplashView:
     return view if promos == view.promos else replace(view, promos=promos)
 
 
+def _when(entry: FeedEntry, tz: ZoneInfo) -> str:
+    if entry.starts_at is None:
+        return ""
+    starts = entry.starts_at.astimezone(tz)
+    text = f"{starts:%a} {starts.day} {starts:%b}, {starts:%H:%M}"
+    if entry.ends_at is not None:
+        text += f"\u2013{entry.ends_at.astimezone(tz):%H:%M}"
+    return text
+
+
+def happenings(
+    manifest: Manifest, feeds: tuple[FeedData, ...], at: datetime, tz: ZoneInfo
+) -> tuple[Happening, ...]:
+    """What's on from the manifest's feeds: events not yet over, soonest first, then a
+    few headlines. A copy older than its feed's `max_age_s` is left out, as on screens."""
+    refs = {ref.id: ref for ref in manifest.feeds}
+    fresh = [
+        feed
+        for feed in feeds
+        if feed.id in refs and at - feed.fetched_at <= timedelta(seconds=refs[feed.id].max_age_s)
+    ]
+    entries = [entry for feed in fresh for entry in feed.entries]
+    events = sorted(
+        (e for e in entries if e.starts_at is not None and (e.ends_at or e.starts_at) > at),
+        key=lambda e: e.starts_at or at,
+    )
+    headlines = [e for e in entries if e.starts_at is None][:MAX_HEADLINES]
+    return tuple(
+        Happening(_clean(e.title), _when(e, tz), _clean(e.location), _clean(e.summary))
+        for e in [*events[:MAX_HAPPENINGS], *headlines]
+    )
+
+
 def splash_view(
-    manifest: Manifest | None, alerts: tuple[Alert, ...], at: datetime, *, fallback_name: str
+    manifest: Manifest | None,
+    alerts: tuple[Alert, ...],
+    at: datetime,
+    *,
+    fallback_name: str,
+    feeds: tuple[FeedData, ...] = (),
 ) -> SplashView:
     if manifest is None:
         # Never lock visitors out: a node that has not had a manifest yet still works.
@@ -197,8 +250,9 @@ def splash_view(
     )
     change = next_manifest_change(manifest, alerts, at)
     banner = AlertBanner(_clean(alert.title), _clean(alert.body), alert.severity) if alert else None
+    on = happenings(manifest, feeds, at, tz)
     if banner is not None and banner.replaces_content:
-        promos, hours = (), ()  # nor are promotions counted as shown
+        promos, hours, on = (), (), ()  # nor are promotions counted as shown
     key = "|".join(
         [
             str(manifest.version),
@@ -206,8 +260,12 @@ def splash_view(
             alert.id if alert else "",
             str(alert.issued_at) if alert else "",
             str(alert.revision) if alert else "",  # an edit changes the words
+            ",".join(f"{feed.id}:{feed.version}" for feed in feeds),
         ]
     )
+    valid_until = change if change is not None else at + timedelta(hours=1)
+    if manifest.feeds:  # events end and copies age: look again within minutes
+        valid_until = min(valid_until, at + timedelta(minutes=FEED_RECHECK_MINUTES))
     return SplashView(
         key=key,
         site_id=site.id,
@@ -223,5 +281,6 @@ def splash_view(
         languages=portal.languages if portal else PORTAL_LANGUAGES,
         alert=banner,
         session_minutes=portal.session_minutes if portal else 240,
-        valid_until=change if change is not None else at + timedelta(hours=1),
+        valid_until=valid_until,
+        happenings=on,
     )

@@ -26,11 +26,12 @@ from central_cms.config import load_config
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor
 from central_cms.runtime import parts, runtime
-from central_cms.seed import DEMO_PASSWORD, USERS, seed_demo
+from central_cms.seed import DEMO_PASSWORD, FEED_SITES, TZ, USERS, seed_demo, seed_feeds
 from devices.agent import DeviceAgent, RecordingSystem
 from devices.config import load_device_config
 from devices.files import create_secret, write_secret
 from devices.health import FakePiSensors
+from digital_spaces.demo.bookings import booking_server
 from digital_spaces.demo.broker import (
     InProcessBroker,
     MosquittoBroker,
@@ -86,6 +87,7 @@ class DemoStack:
     broker: MosquittoBroker | InProcessBroker
     cms_server: BaseWSGIServer
     upstream_server: ThreadingHTTPServer
+    bookings_server: ThreadingHTTPServer  # the stand-in booking system's timetables
     devices: list[RunningDevice] = field(default_factory=list)
     visitor_url: str = ""
 
@@ -107,6 +109,7 @@ class DemoStack:
                 log.exception("stopping %s failed", device.device_id)
         self.cms_server.shutdown()
         self.upstream_server.shutdown()
+        self.bookings_server.shutdown()
         parts(self.app).stop()  # renewer, in-process ingest, publisher
         self.broker.stop()
 
@@ -183,6 +186,9 @@ def start_stack(
         if session.query(m.Site).first() is None:
             progress("seeding the demo city: sites, screens, media, campaigns, staff")
             seed_demo(session, rt)
+        bookings = booking_server(options.host, FEED_SITES, TZ, lambda: rt.clock.now().date())
+        bookings_url = f"http://{options.host}:{bookings.server_port}"
+        seed_feeds(session, rt, bookings_url)  # every run: the server's port is new
         progress("device credentials")
         admin = Actor("demo", m.Role.ADMIN)
         configs: dict[str, Path] = {}
@@ -231,13 +237,18 @@ def start_stack(
         rt.publisher.start()
         sync_manifests(session, rt)
         manifest_renewer(app).start()  # as in production: campaigns enter the horizon
+        parts(app).feeds.start()  # and live feeds are fetched on their schedule
     finally:
         session.close()
 
     progress("CMS web server")
     cms_server = make_server(options.host, options.cms_port, app, threaded=True)
-    stack = DemoStack(options, app, broker, cms_server, upstream)
-    for server, name in ((cms_server, "cms-http"), (upstream, "demo-upstream")):
+    stack = DemoStack(options, app, broker, cms_server, upstream, bookings)
+    for server, name in (
+        (cms_server, "cms-http"),
+        (upstream, "demo-upstream"),
+        (bookings, "demo-bookings"),
+    ):
         thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
         thread.start()
 

@@ -18,6 +18,7 @@ import pytest
 
 from devices.clock import ManualClock
 from devices.config import parse_device_config
+from devices.feeds import FixedFeeds
 from devices.protocol import (
     Command,
     CommandName,
@@ -44,6 +45,7 @@ class FakeServices:
     kind: DeviceKind = DeviceKind.PORTAL
     events: list[EventData] = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    feeds: FixedFeeds = field(default_factory=FixedFeeds)
 
     def record(self, data: EventData) -> None:
         with self.arrived:

@@ -1,0 +1,88 @@
+"""The demo's stand-in booking system: an HTTP server whose `/{site}.ics` is this week's
+timetable of classes at the site, as a real booking system exports it (weekly repeat
+rules in the site's time zone, an ETag so the CMS's conditional GET gets 304s)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+# (name, weekdays as RRULE BYDAY, start, minutes, room) per kind of site.
+CLASSES = {
+    "leisureplex": (
+        ("Aquarobics", "MO,WE,FR", "09:00", 45, "Program pool"),
+        ("Learn to swim", "TU,TH", "16:00", 30, "Learner pool"),
+        ("Spin class", "MO,TU,WE,TH,FR", "18:00", 45, "Studio 1"),
+        ("Yoga", "SA,SU", "08:30", 60, "Studio 2"),
+    ),
+    "library": (
+        ("Storytime", "TU,TH", "10:30", 30, "Children's corner"),
+        ("Coding club", "WE", "15:30", 60, "Makerspace"),
+        ("Tech help", "MO,FR", "14:00", 60, "Study room"),
+        ("Book club", "SA", "11:00", 60, "Meeting room"),
+    ),
+}
+
+
+def timetable_ics(site_id: str, kind: str, tz_name: str, today: date) -> bytes:
+    """The site's weekly classes from the Monday of `today`'s week, repeating weekly."""
+    monday = today - timedelta(days=today.weekday())
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Digital Spaces demo//Bookings//EN",
+        f"X-WR-CALNAME:Classes at {site_id}",
+        f"X-WR-TIMEZONE:{tz_name}",
+    ]
+    tz = ZoneInfo(tz_name)
+    for number, (name, days, start, minutes, room) in enumerate(CLASSES[kind], 1):
+        hour, minute = (int(part) for part in start.split(":"))
+        begins = datetime(monday.year, monday.month, monday.day, hour, minute, tzinfo=tz)
+        ends = begins + timedelta(minutes=minutes)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{site_id}-{number}@bookings.demo",
+            f"DTSTAMP:{monday:%Y%m%d}T000000Z",
+            f"DTSTART;TZID={tz_name}:{begins:%Y%m%dT%H%M%S}",
+            f"DTEND;TZID={tz_name}:{ends:%Y%m%dT%H%M%S}",
+            f"RRULE:FREQ=WEEKLY;BYDAY={days}",
+            f"SUMMARY:{name}",
+            f"LOCATION:{room}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def booking_server(
+    host: str, sites: dict[str, str], tz_name: str, today: Callable[[], date]
+) -> ThreadingHTTPServer:
+    """`sites`: site id -> kind (a key of CLASSES)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            site_id = self.path.strip("/").removesuffix(".ics")
+            if site_id not in sites:
+                self.send_error(404)
+                return
+            body = timetable_ics(site_id, sites[site_id], tz_name, today())
+            etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar; charset=utf-8")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return ThreadingHTTPServer((host, 0), Handler)
