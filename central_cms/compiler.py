@@ -356,7 +356,8 @@ class ManifestCompiler:
             *grouped.default_parts,
         ]
         if template is not None or feeds:
-            parts += [f"|layout {template}".encode(), *map(self._cached_json, feeds or {}.values())]
+            feed_parts = [self._cached_json(ref) for _, ref in sorted((feeds or {}).items())]
+            parts += [f"|layout {template}".encode(), *feed_parts]
         found = _Class(
             site=site,
             profile=profile,
