@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from central_cms import audit, snapshot
 from central_cms import models as m
 from central_cms.errors import Invalid, NotFound
+from central_cms.feeds.catalogue import feeds_for_site
 from central_cms.manifests import devices_reached, sync_manifests
 from central_cms.playlist_models import CampaignZone, Playlist, PlaylistItem
 from central_cms.policy import Actor, Permission, require
@@ -115,9 +116,9 @@ def _problems(session: Session, data: PlaylistInput, feeds: set[str]) -> dict[tu
     return found
 
 
-def known_feeds(session: Session) -> dict[str, str]:
-    """Feed id -> staff's name, for feed widgets (central_cms/feeds, when present)."""
-    return dict(snapshot.feed_names(session))
+def known_feeds(session: Session, site_id: str | None) -> dict[str, str]:
+    """Feed id -> staff's name: the feeds a site's widgets may show."""
+    return {feed.id: feed.name for feed in feeds_for_site(session, site_id)}
 
 
 def save(
@@ -137,7 +138,7 @@ def save(
     require(actor, Permission.CAMPAIGN_WRITE, site_ids=[data.owner_site_id])
     if not data.items:
         raise Invalid("items", "Add at least one item.")
-    problems = _problems(session, data, set(known_feeds(session)))
+    problems = _problems(session, data, set(known_feeds(session, data.owner_site_id)))
     if problems:
         by_field = {key: [message] for key, message in problems.items()}
         messages = list(problems.values())
@@ -159,7 +160,9 @@ def save(
                 position=position,
                 kind=item.kind.value,
                 media_id=item.media_id if item.kind in (ItemKind.IMAGE, ItemKind.VIDEO) else None,
-                text=item.text.model_dump(mode="json") if item.kind is ItemKind.TEXT else None,
+                text=item.text.model_dump(mode="json")
+                if item.text and item.kind is ItemKind.TEXT
+                else None,
                 widget=item.widget.model_dump(mode="json") if item.widget else None,
                 alt_text=item.alt_text[:200],
                 duration_s=item.duration_s,

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from central_cms import models as m
+from central_cms.feeds.catalogue import feed_ref
+from central_cms.feeds.models import Feed
 from central_cms.playlist_models import CampaignZone, DeviceGroupMember, Playlist, PlaylistItem
 from central_cms.rules import ProfileRules
 from central_cms.specs import (
@@ -133,6 +135,7 @@ def load_catalogue(session: Session) -> Catalogue:
         sites={s.id: site_info(s) for s in sites},
         profiles={p.id: screen_profile(p) for p in session.scalars(select(m.ScreenProfile))},
         portals={s.id: portal_settings(s) for s in sites if s.portal_settings},
+        feeds={feed.id: feed_ref(feed) for feed in session.scalars(select(Feed))},
     )
 
 

@@ -1,7 +1,7 @@
 """playlists, layouts per campaign, zones, device groups (issue 14)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"  # the lead re-chains at merge (brief: "0008")
 branch_labels = None
 depends_on = None
 
