@@ -143,5 +143,5 @@ def _refuse(violations: list[RuleViolation]) -> None:
             key = (0, v.field) if v.source else (v.item_number, v.field or "kind")
             by_field.setdefault(key, []).append(str(v))
         problems = [str(v) for v in violations]
-        tip = " Or tick “Skip screens that cannot show this”."
-        raise Conflict("items", problems[0] + tip, problems, item_problems=by_field)
+        tip = ". Or tick “Skip screens that cannot show this”."
+        raise Conflict("items", problems[0].rstrip(".") + tip, problems, item_problems=by_field)

@@ -127,6 +127,8 @@ def violations_by_profile(
                 continue  # roadside screens play the main zone only
             zone_rules = _zone_rules(rules, profile, template, item.zone)
             for violation in check_items([item.spec], [zone_rules]):
+                if item.source:  # shown beside the zone's playlist choice
+                    violation = replace(violation, field=f"zone-{item.zone}-playlist")
                 found.setdefault(profile.id, []).append(
                     replace(violation, item_number=item.number, source=item.source)
                 )

@@ -26,6 +26,7 @@ def register_blueprints(app: Flask) -> None:
         home,
         media,
         newsletter,
+        playlists,
         screens,
         sites,
         timefmt,
@@ -39,6 +40,7 @@ def register_blueprints(app: Flask) -> None:
         devices.bp,
         media.bp,
         campaigns.bp,
+        playlists.bp,
         alerts.bp,
         audit_log.bp,
         users.bp,
@@ -62,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     add_nav(app, NavEntry("Home", "home.index", order=0))
     add_nav(app, NavEntry("Campaigns", "campaigns.index", order=10))
     add_nav(app, NavEntry("Approvals", "campaigns.approvals", Permission.CAMPAIGN_APPROVE, 15))
+    add_nav(app, NavEntry("Playlists", "playlists.index", order=12))
     add_nav(app, NavEntry("Media", "media.index", order=20))
     add_nav(app, NavEntry("Alerts", "alerts.index", order=30))
     add_nav(app, NavEntry("Sites", "sites.index", order=40))
