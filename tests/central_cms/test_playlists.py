@@ -4,7 +4,6 @@ SQLite and PostgreSQL: what the manifests carry is what a screen will show."""
 from __future__ import annotations
 
 from datetime import date
-from datetime import datetime as dt
 
 import pytest
 
