@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
         campaigns,
         device_api,
         devices,
+        groups,
         home,
         media,
         newsletter,
@@ -38,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
         home.bp,
         sites.bp,
         devices.bp,
+        groups.bp,
         media.bp,
         campaigns.bp,
         playlists.bp,
@@ -69,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     add_nav(app, NavEntry("Alerts", "alerts.index", order=30))
     add_nav(app, NavEntry("Sites", "sites.index", order=40))
     add_nav(app, NavEntry("Devices", "devices.index", order=50))
+    add_nav(app, NavEntry("Device groups", "groups.index", order=55))
     # Visitors' email addresses: only the roles that may see personal data get the link.
     add_nav(app, NavEntry("Newsletter sign-ups", "newsletter.index", Permission.NEWSLETTER, 70))
     add_nav(app, NavEntry("Audit log", "audit_log.index", Permission.AUDIT_READ, 80))

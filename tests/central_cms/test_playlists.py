@@ -266,3 +266,47 @@ def test_playlist_problems_name_the_item_beside_its_field(session, rt, world):
     assert problems[(1, "duration_s")] == ["Item 1 (Poster): show it for 1 s to 3600 s."]
     assert problems[(2, "feed")] == ["Item 2 (News ticker (feed)): choose the feed it shows."]
     assert session.query(Playlist).count() == 0
+
+
+def test_a_device_group_reaches_its_screens_and_joining_one_updates_the_screen(
+    session, rt, world, publisher
+):
+    from central_cms import groups
+
+    it = ADMIN
+    foyers = groups.save(
+        session, rt, it, name="Foyer screens", device_ids=["sig-east-hall", "sig-south-library"]
+    )
+    session.commit()
+    campaign = publish(
+        session,
+        rt,
+        campaigns.CampaignInput(
+            name="Foyer welcome",
+            owner_site_id="east-hall",
+            items=(
+                campaigns.ItemInput(
+                    kind=ItemKind.TEXT, text=TextSlide(title="Welcome"), duration_s=12
+                ),
+            ),
+            targets=Targets(groups=frozenset({foyers.id})),
+        ),
+    )
+
+    def reached() -> set[str]:
+        return {
+            d
+            for d, man in latest(rt, publisher).items()
+            if any(i.campaign_id == campaign.id for i in man.items)
+        }
+
+    assert reached() == {"sig-east-hall", "sig-south-library"}
+    groups.save(
+        session,
+        rt,
+        it,
+        name="Foyer screens",
+        device_ids=["sig-east-hall", "sig-north-pool"],
+        group_id=foyers.id,
+    )
+    assert reached() == {"sig-east-hall", "sig-north-pool"}
