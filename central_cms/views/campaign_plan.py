@@ -22,7 +22,7 @@ from devices.protocol.layouts import MAIN_ZONE, LayoutTemplate
 
 SCOPES = (
     ("chosen", "Only the sites ticked below (none ticked: every site)"),
-    ("others", "Every site but the owner site"),
+    ("others", "Every other site: all sites but its owner"),
 )
 KIND_NAMES = {ProfileKind.INDOOR: "indoor screens", ProfileKind.PORTAL: "the Wi-Fi splash"}
 
