@@ -320,7 +320,10 @@ def detail(campaign_id: str) -> str:
         abort(404)
     targets = snapshot.targets_of(campaign.targets)
     reached = [d for d in snapshot.load_devices(s) if targets.matches(d)]
-    profiles = service.targeted_profiles(s, targets)
+    # Previews for the screens it plays on (not those it skips).
+    profiles = [
+        p for p in service.targeted_profiles(s, targets) if p.id not in targets.skip_profiles
+    ]
     site = campaign.owner_site
     tz = ZoneInfo(site.timezone)
     schedules = [Schedule.model_validate(x) for x in campaign.schedules]
@@ -332,6 +335,7 @@ def detail(campaign_id: str) -> str:
         campaign=campaign,
         reached=reached,
         profiles=profiles,
+        site_names=dict(s.execute(select(m.Site.id, m.Site.name)).all()),
         upcoming=upcoming,
         tz=site.timezone,
         violations=[] if skip else checked.violations,
