@@ -79,11 +79,13 @@ def using(session: Session, playlist_id: str) -> list[m.Campaign]:
     return list(
         session.scalars(
             select(m.Campaign)
-            .join(CampaignZone, CampaignZone.campaign_id == m.Campaign.id)
-            .where(CampaignZone.playlist_id == playlist_id)
+            .where(
+                m.Campaign.id.in_(
+                    select(CampaignZone.campaign_id).where(CampaignZone.playlist_id == playlist_id)
+                )
+            )
             .where(m.Campaign.status != m.CampaignStatus.ARCHIVED)
             .order_by(m.Campaign.name)
-            .distinct()
         )
     )
 
