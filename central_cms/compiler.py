@@ -37,6 +37,7 @@ from devices.protocol import (
     ItemKind,
     Manifest,
     PortalSettings,
+    ProfileKind,
     ScreenProfile,
     SiteInfo,
     canonical_json,
@@ -106,6 +107,14 @@ def _joined(parts: Sequence[_Selection]) -> _Selection:
 
 
 @dataclass(frozen=True, slots=True)
+class _Placed:
+    items: tuple[ContentItem, ...]
+    defaults: tuple[ContentItem, ...]
+    feeds: frozenset[str]  # the feeds their widgets show
+    dropped: bool  # some item has no place on this screen
+
+
+@dataclass(frozen=True, slots=True)
 class _Class:
     site: SiteInfo
     profile: ScreenProfile
@@ -146,6 +155,9 @@ class ManifestCompiler:
             tuple[str, str, str, frozenset[str], frozenset[str], date, date], _Class
         ] = {}
         self._layouts: dict[tuple[LayoutTemplate, str], Layout] = {}
+        self._placings: dict[
+            tuple[int, LayoutTemplate | None, ProfileKind], tuple[_Selection, _Placed]
+        ] = {}
         self._generation = index.generation
         self._json: dict[int, tuple[object, bytes]] = {}
 
@@ -293,6 +305,7 @@ class ManifestCompiler:
             self._shared.clear()
             self._per_tag.clear()
             self._classes.clear()
+            self._placings.clear()
             self._generation = self.index.generation
         class_key = (
             device.site_id,
@@ -328,15 +341,16 @@ class ManifestCompiler:
         template = screen_template(
             profile.kind, (*shared.layouts, *tagged.layouts, *grouped.layouts)
         )
-        items = place_items(shared.items + tagged.items + grouped.items, template, profile.kind)
-        defaults = place_items(
-            shared.defaults + tagged.defaults + grouped.defaults, template, profile.kind
-        )
-        feeds = self._feeds_of((*items, *defaults))
-        if feeds is not None or len(items) + len(defaults) != sum(
-            len(s.items) + len(s.defaults) for s in (shared, tagged, grouped)
-        ):
+        placed = [self._placed(p, template, profile.kind) for p in (shared, tagged, grouped)]
+        items = tuple(i for p in placed for i in p.items)
+        defaults = tuple(i for p in placed for i in p.defaults)
+        wanted = frozenset().union(*(p.feeds for p in placed))
+        feeds = {f: self.catalogue.feeds[f] for f in wanted if f in self.catalogue.feeds}
+        dropped = any(p.dropped for p in placed)
+        if len(feeds) < len(wanted):  # a widget's feed was deleted: leave the widget out
             items, defaults = _with_feeds(items, feeds), _with_feeds(defaults, feeds)
+            dropped = True
+        if dropped:
             used = {i.asset for i in (*items, *defaults)}
             assets = {sha: a for sha, a in assets.items() if sha in used}
         parts = [
@@ -356,7 +370,7 @@ class ManifestCompiler:
             *grouped.default_parts,
         ]
         if template is not None or feeds:
-            feed_parts = [self._cached_json(ref) for _, ref in sorted((feeds or {}).items())]
+            feed_parts = [self._cached_json(ref) for _, ref in sorted(feeds.items())]
             parts += [f"|layout {template}".encode(), *feed_parts]
         found = _Class(
             site=site,
@@ -367,7 +381,7 @@ class ManifestCompiler:
             assets=tuple(assets[sha] for sha in sorted(assets)),
             content_hash=hashlib.sha256(b"\n".join(parts)).hexdigest(),
             layout=self._layout(template, device.profile_id, profile),
-            feeds=tuple(feeds[f] for f in sorted(feeds)) if feeds else (),
+            feeds=tuple(feeds[f] for f in sorted(feeds)),
         )
         self._classes[class_key] = found
         return found
@@ -382,13 +396,24 @@ class ManifestCompiler:
             self._layouts[key] = build_layout(template, profile.width_px, profile.height_px)
         return self._layouts[key]
 
-    def _feeds_of(self, items: Iterable[ContentItem]) -> dict[str, FeedRef] | None:
-        """The feeds the widgets among `items` show (None: no widget shows a feed); a
-        widget whose feed is gone from the catalogue is left out by `_with_feeds`."""
-        wanted = {i.widget.feed for i in items if i.widget is not None and i.widget.feed}
-        if not wanted:
-            return None
-        return {f: self.catalogue.feeds[f] for f in wanted if f in self.catalogue.feeds}
+    def _placed(
+        self, selection: _Selection, template: LayoutTemplate | None, kind: ProfileKind
+    ) -> _Placed:
+        """`selection`'s items placed in the zones of `template` (zones.place_items),
+        cached with the selection, which is itself shared by many devices."""
+        key = (id(selection), template, kind)
+        hit = self._placings.get(key)
+        if hit is not None and hit[0] is selection:
+            return hit[1]
+        items = place_items(selection.items, template, kind)
+        defaults = place_items(selection.defaults, template, kind)
+        feeds = frozenset(
+            i.widget.feed for i in (*items, *defaults) if i.widget is not None and i.widget.feed
+        )
+        dropped = len(items) + len(defaults) != len(selection.items) + len(selection.defaults)
+        placed = _Placed(items, defaults, feeds, dropped)
+        self._placings[key] = (selection, placed)
+        return placed
 
     def compile(
         self, device: DeviceSpec, *, generated_at: datetime, valid_until: datetime
@@ -425,13 +450,7 @@ class ManifestCompiler:
 
 
 def _with_feeds(
-    items: tuple[ContentItem, ...], feeds: dict[str, FeedRef] | None
+    items: tuple[ContentItem, ...], feeds: dict[str, FeedRef]
 ) -> tuple[ContentItem, ...]:
     """`items` without the widgets whose feed is not in `feeds`."""
-    return tuple(
-        i
-        for i in items
-        if i.widget is None
-        or i.widget.feed is None
-        or (feeds is not None and i.widget.feed in feeds)
-    )
+    return tuple(i for i in items if i.widget is None or i.widget.feed in (None, *feeds))
