@@ -54,8 +54,8 @@ def review(session: Session, data: CampaignInput) -> reach.Review:
         )
         for number, item in enumerate(data.items, start=1)
     ]
-    items += reach.playlist_items(session, data.zone_playlists)
-    return reach.review(session, data.targets, items, data.layouts)
+    items += reach.playlist_items(session, data.zone_playlists or {})
+    return reach.review(session, data.targets, items, data.layouts or {})
 
 
 def rule_violations(session: Session, data: CampaignInput) -> list[RuleViolation]:
@@ -98,10 +98,10 @@ def legibility_warnings(session: Session, rt: CmsRuntime, data: CampaignInput) -
 
 
 def validate_zones(session: Session, actor: Actor, data: CampaignInput) -> None:
-    if any(kind not in LAYOUT_KINDS for kind in data.layouts):
+    if any(kind not in LAYOUT_KINDS for kind in data.layouts or {}):
         raise Invalid("layouts", "Roadside screens are always one picture, full screen.")
-    zones = set().union(*(zones_of(t) for t in data.layouts.values()), {MAIN_ZONE})
-    for zone, playlist_id in data.zone_playlists.items():
+    zones = set().union(*(zones_of(t) for t in (data.layouts or {}).values()), {MAIN_ZONE})
+    for zone, playlist_id in (data.zone_playlists or {}).items():
         playlist = session.get(Playlist, playlist_id)
         field_name = f"zone-{zone}-playlist"
         if zone not in zones:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -68,9 +68,10 @@ class CampaignInput:
     public_titles: dict[str, str] = field(default_factory=dict)
     # Issue 14: the layout per kind of screen, the playlist each zone plays (zone ->
     # playlist id), and whether screens whose rules it breaks are skipped, not refused.
-    layouts: dict[ProfileKind, LayoutTemplate] = field(default_factory=dict)
-    zone_playlists: dict[str, str] = field(default_factory=dict)
-    skip_unable: bool = False
+    # None keeps what an existing campaign has (the REST API does not send them yet).
+    layouts: dict[ProfileKind, LayoutTemplate] | None = None
+    zone_playlists: dict[str, str] | None = None
+    skip_unable: bool | None = None
 
 
 TITLE_MAX = 200
@@ -188,6 +189,7 @@ def save(
             raise Conflict("status", "An archived campaign cannot be changed.")
         was_published = existing.status == Status.PUBLISHED
         old_targets = snapshot.targets_of(existing.targets)
+    data = with_kept(data, existing)
     with session.no_autoflush:
         _validate(session, actor, data)
         skipped = checks.skip_profiles(session, data)
@@ -213,7 +215,7 @@ def save(
     if data.skip_unable:
         targets |= {"skip_unable": True, "skip_profiles": skipped}
     campaign.targets = targets
-    campaign.layouts = {kind.value: t.value for kind, t in sorted(data.layouts.items())}
+    campaign.layouts = {kind.value: t.value for kind, t in sorted((data.layouts or {}).items())}
     campaign.updated_at = now
     campaign.status = Status.DRAFT
     campaign.items.clear()
@@ -241,7 +243,7 @@ def save(
             )
         )
     session.execute(delete(CampaignZone).where(CampaignZone.campaign_id == campaign.id))
-    for zone, playlist_id in sorted(data.zone_playlists.items()):
+    for zone, playlist_id in sorted((data.zone_playlists or {}).items()):
         session.add(CampaignZone(campaign_id=campaign.id, zone=zone, playlist_id=playlist_id))
     audit.record(
         session,
@@ -385,6 +387,21 @@ def archive(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) ->
         sync_manifests(session, rt, devices_reached(session, snapshot.targets_of(campaign.targets)))
     session.commit()
     return campaign
+
+
+def with_kept(data: CampaignInput, existing: m.Campaign | None) -> CampaignInput:
+    """`data` with the issue-14 fields it leaves out (None) taken from `existing`."""
+    kept = to_input(existing) if existing is not None else None
+    return replace(
+        data,
+        layouts=data.layouts if data.layouts is not None else (kept.layouts if kept else {}),
+        zone_playlists=data.zone_playlists
+        if data.zone_playlists is not None
+        else (kept.zone_playlists if kept else {}),
+        skip_unable=data.skip_unable
+        if data.skip_unable is not None
+        else bool(kept and kept.skip_unable),
+    )
 
 
 def zone_playlists(campaign: m.Campaign) -> dict[str, str]:
