@@ -42,7 +42,7 @@ from devices.protocol import (
     SiteInfo,
     canonical_json,
 )
-from devices.protocol.layouts import FeedRef, Layout, LayoutTemplate, build_layout
+from devices.protocol.layouts import MAIN_ZONE, FeedRef, Layout, LayoutTemplate, build_layout
 
 __all__ = [  # the compiler's inputs, importable from here as before the split
     "CampaignIndex",
@@ -223,7 +223,12 @@ class ManifestCompiler:
             if spec.media is None:
                 contents.append(base)
                 continue
-            asset = spec.media.for_profile(profile_id, spec.fit)
+            # Renditions fill the whole canvas; in a smaller zone the player fits the original.
+            asset = (
+                spec.media.for_profile(profile_id, spec.fit)
+                if spec.zone == MAIN_ZONE
+                else spec.media.original
+            )
             assets.append(asset)
             contents.append(
                 base
