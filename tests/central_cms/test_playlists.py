@@ -13,7 +13,7 @@ from central_cms.errors import Conflict
 from central_cms.feeds.models import Feed
 from central_cms.playlist_models import Playlist
 from central_cms.specs import Targets
-from devices.protocol import ItemKind, Manifest, ProfileKind, TextSlide, parse_signed
+from devices.protocol import DeviceKind, ItemKind, Manifest, ProfileKind, TextSlide, parse_signed
 from devices.protocol.layouts import LayoutTemplate, Widget, WidgetKind
 from tests.central_cms.conftest import ADMIN, APPROVER, T0
 from tests.central_cms.images import mp4_header
@@ -310,3 +310,49 @@ def test_a_device_group_reaches_its_screens_and_joining_one_updates_the_screen(
         group_id=foyers.id,
     )
     assert reached() == {"sig-east-hall", "sig-north-pool"}
+
+
+def test_one_message_per_rule_names_every_roadside_profile_it_concerns(session, rt, world):
+    from central_cms import fleet
+
+    fleet.save_profile(
+        session,
+        rt,
+        ADMIN,
+        m.ScreenProfile(
+            id="led-large",
+            name="Led-Large",
+            kind="roadside",
+            width_px=384,
+            height_px=192,
+            min_dwell_s=40,
+            allow_video=False,
+            forbid_contact_text=True,
+            brightness=[],
+        ),
+    )
+    fleet.register_device(
+        session,
+        rt,
+        ADMIN,
+        device_id="led-2-east-hall",
+        name="",
+        kind=DeviceKind.SIGNAGE,
+        site_id="east-hall",
+        profile_id="led-large",
+        tags=[],
+    )
+    data = cross_promotion(world, video(session, rt))
+    with pytest.raises(Conflict) as refused:
+        campaigns.save(session, rt, ADMIN, data)
+    video_problems = refused.value.item_problems[(1, "media_id")]
+    assert video_problems == [
+        "Item 1 (Lap lanes video) breaks the rule “still images only” of Led-Large (384x192) "
+        "and Led-Small (192x96): replace the video with a still image"
+    ]
+    # Dwell minimums differ, so each profile's is its own rule, beside the seconds.
+    dwell = (
+        refused.value.item_problems[(1, "duration_s")]
+        + refused.value.item_problems[(2, "duration_s")]
+    )
+    assert all("minimum dwell 40 s" in p for p in dwell)
