@@ -3,6 +3,7 @@ SQLite and PostgreSQL: what the manifests carry is what a screen will show."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -52,12 +53,6 @@ def cross_promotion(world, video_id: int, **changes) -> campaigns.CampaignInput:
         ),
         targets=Targets(except_sites=frozenset({"south-library"})),
     )
-    return _with(data, **changes)
-
-
-def _with(data, **changes):
-    from dataclasses import replace
-
     return replace(data, **changes)
 
 
