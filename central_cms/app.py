@@ -15,7 +15,7 @@ from central_cms import db
 from central_cms.analytics.context import open_analytics
 from central_cms.analytics.stores import Stores
 from central_cms.analytics.web import register as register_analytics
-from central_cms.api import ErrorOut
+from central_cms.api.error_answers import ErrorOut
 from central_cms.auth import current_actor, load_session_actor
 from central_cms.blobs import BlobStore
 from central_cms.config import CmsConfig, load_config
@@ -63,7 +63,7 @@ def create_app(
         SESSION_COOKIE_NAME="ds_cms_session",
         SYNC_OPENAPI_SPEC=False,
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
-        # The one JSON shape the API's errors have (central_cms/api.py), documented as such.
+        # The one JSON shape of the API's errors (central_cms/api/error_answers.py), documented.
         HTTP_ERROR_SCHEMA=ErrorOut,
         VALIDATION_ERROR_SCHEMA=ErrorOut,
         DOCS_FAVICON=None,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from central_cms.media import Encoded
+from devices.files import write_atomic
 
 
 class BlobStore:
@@ -23,17 +22,7 @@ class BlobStore:
         target = self.path(sha)
         if target.exists():
             return sha, False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(encoded.data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, encoded.data)
         return sha, True
 
     def delete(self, sha256: str) -> None:

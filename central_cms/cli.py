@@ -28,6 +28,7 @@ from central_cms import db, fleet
 from central_cms import models as m
 from central_cms.config import CmsConfigError, load_config
 from central_cms.keys import load_or_create_signing_key
+from devices.files import write_secret
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_secret(path, text.encode("utf-8"))

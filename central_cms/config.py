@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from devices.config import ConfigError
+from devices.files import create_secret
 
 ENV_PREFIX = "DS_CMS_"
 # Names read before these settings were CMS keys; still honoured for one release.
@@ -149,9 +150,7 @@ def _secret_key(instance: Path) -> str:
     if path.exists():
         return path.read_text(encoding="ascii").strip()
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key)
+    create_secret(path, key.encode("ascii"))
     return key
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
+from devices.files import create_secret
 from devices.protocol import SigningKey
 
 log = logging.getLogger(__name__)
@@ -16,10 +16,8 @@ def load_or_create_signing_key(path: Path) -> SigningKey:
         return SigningKey.from_pem(path.read_bytes())
     key = SigningKey.generate()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        create_secret(path, key.to_pem())
     except FileExistsError:  # another CMS process made it first: use theirs
         return SigningKey.from_pem(path.read_bytes())
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key.to_pem())
     log.info("created manifest signing key %s (key id %s)", path, key.public_key.key_id)
     return key

@@ -46,14 +46,7 @@ from devices.protocol import (
 
 log = logging.getLogger(__name__)
 
-ENV_MAX_AGE = "DS_CMS_SCREENSHOT_MAX_AGE_S"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-class ScreensSettingsError(ValueError):
-    def __init__(self, key: str, problem: str, fix: str) -> None:
-        super().__init__(f"{key}: {problem} ({fix})")
-        self.key = key
 
 
 @dataclass(frozen=True)
@@ -68,19 +61,6 @@ class ScreensSettings:
     @property
     def max_age(self) -> timedelta:
         return timedelta(seconds=self.max_age_s)
-
-
-def load_screens_settings(env: Mapping[str, str]) -> ScreensSettings:
-    raw = env.get(ENV_MAX_AGE, "").strip()
-    if not raw:
-        return ScreensSettings()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ScreensSettingsError(ENV_MAX_AGE, f"{raw!r} is not a number", "use 5..3600") from None
-    if not 5 <= value <= 3600:
-        raise ScreensSettingsError(ENV_MAX_AGE, f"{value:g} s is out of range", "use 5..3600")
-    return ScreensSettings(max_age_s=value)
 
 
 class ScreenshotRequest(Base):

@@ -19,22 +19,21 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from devices import __version__, systemd
-from devices.app import AgentServices, CommandOutcome, DeviceApplication
+from devices.alert_book import AlertBook
 from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
 from devices.commands import CommandLog
 from devices.config import DeviceConfig
+from devices.device_kind import AgentServices, CommandOutcome, DeviceApplication
 from devices.health import HealthProbe, PiSensors
 from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
 from devices.link import MqttLink
 from devices.outbox import Outbox, OutboxSender, SenderSettings
 from devices.protocol import (
     ALERTS_WILDCARD,
-    ALL_SCOPE,
-    Alert,
     AlertTopic,
     Channel,
     Command,
@@ -52,9 +51,12 @@ from devices.protocol import (
     parse_signed,
     parse_topic,
 )
-from devices.state import DeviceState as StoredState
+from devices.saved_messages import SavedMessages
 
 log = logging.getLogger(__name__)
+
+# The messages the CMS sends one device, naming it in `device_id`.
+_Addressed = TypeVar("_Addressed", Manifest, Command)
 
 
 class SystemControl(Protocol):
@@ -137,7 +139,7 @@ class DeviceAgent:
         self._wake = threading.Event()
         self._manifest_ready = threading.Event()
         self._lock = threading.Lock()
-        self._stored = StoredState(config.state_dir)
+        self._stored = SavedMessages(config.state_dir)
         self.cache = ContentCache(
             config.cache_dir,
             budget_bytes=config.cache_budget_bytes,
@@ -169,8 +171,7 @@ class DeviceAgent:
         self._monotonic = monotonic
         self.current: Manifest | None = None
         self._pending: _Received | None = None
-        self._alert_payloads: dict[str, bytes] = {}
-        self._alerts: dict[str, Alert] = {}
+        self._alerts = AlertBook(self._stored, config.public_keys, self._reject)
         # Kept on disk: a command replayed after a restart must not run again (13.6).
         self._command_log = CommandLog(config.state_dir / "commands.json")
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
@@ -242,8 +243,7 @@ class DeviceAgent:
                         "assets of stored manifest %d are missing; fetching", manifest.version
                     )
                     self._set_pending(_Received(manifest, payload))
-        for scope, alert_payload in self._stored.load_alerts().items():
-            self._accept_alert(scope, alert_payload, persist=False)
+        self._alerts.restore()
         self._push_alerts()
 
     # --- incoming messages (paho's thread: parse, check, queue; never block) ----------------
@@ -251,12 +251,8 @@ class DeviceAgent:
     def _on_manifest(self, topic: str, payload: bytes) -> None:
         if not payload:
             return  # the retained manifest was cleared; keep playing the last good one
-        try:
-            manifest = parse_signed(Manifest, payload, list(self.config.public_keys))
-            if manifest.device_id != self.config.device_id:
-                raise ProtocolError("device_id", f"manifest is for {manifest.device_id}")
-        except ProtocolError as error:
-            self._reject(topic, error)
+        manifest = self._addressed_to_me(Manifest, topic, payload)
+        if manifest is None:
             return
         with self._lock:
             newest = max(
@@ -280,59 +276,17 @@ class DeviceAgent:
         except ProtocolError as error:
             self._reject(topic, error)
             return
-        if self._accept_alert(parsed.scope, payload, persist=True):
+        if self._alerts.accept(parsed.scope, payload, persist=True):
             self._push_alerts()
-
-    def _accept_alert(self, scope: str, payload: bytes, *, persist: bool) -> bool:
-        try:
-            alert = parse_signed(Alert, payload, list(self.config.public_keys))
-            if alert.scope != scope:
-                raise ProtocolError("scope", f"alert for {alert.scope} arrived on {scope}")
-        except ProtocolError as error:
-            self._reject(f"alerts/{scope}", error)
-            return False
-        with self._lock:
-            known = self._alerts.get(scope)
-            if known is not None and alert.order <= known.order:
-                # The same message again (QoS 1, the retained copy after a restart) changes
-                # nothing; an older one (a replay) must not undo a clear or an edit.
-                if alert != known:
-                    log.warning(
-                        "ignoring alert %s revision %d on %s: not newer than revision %d of %s",
-                        alert.id,
-                        alert.revision,
-                        scope,
-                        known.revision,
-                        known.id,
-                    )
-                return False
-            self._alerts[scope] = alert
-            self._alert_payloads[scope] = payload
-            payloads = dict(self._alert_payloads)
-        if persist:
-            self._stored.save_alerts(payloads)
-        log.info(
-            "alert %s revision %d for %s: %s",
-            alert.id,
-            alert.revision,
-            scope,
-            "cleared" if alert.cleared else alert.title,
-        )
-        return True
 
     def _push_alerts(self) -> None:
         with self._lock:
             site = self.current.site.id if self.current else None
-            relevant = [a for s, a in self._alerts.items() if s in (ALL_SCOPE, site)]
-        self.app.apply_alerts(relevant)
+        self.app.apply_alerts(self._alerts.for_site(site))
 
     def _on_command(self, topic: str, payload: bytes) -> None:
-        try:
-            command = parse_signed(Command, payload, list(self.config.public_keys))
-            if command.device_id != self.config.device_id:
-                raise ProtocolError("device_id", f"command is for {command.device_id}")
-        except ProtocolError as error:
-            self._reject(topic, error)
+        command = self._addressed_to_me(Command, topic, payload)
+        if command is None:
             return
         # The command worker checks for a repeat: it writes to disk, this thread must not.
         self._commands.submit(self._run_command, command)
@@ -345,6 +299,20 @@ class DeviceAgent:
             return
         self.sender.on_ack(ack)
         self._wake.set()
+
+    def _addressed_to_me(
+        self, model: type[_Addressed], topic: str, payload: bytes
+    ) -> _Addressed | None:
+        """The signed message, if it verifies and names this device; else rejected."""
+        try:
+            message = parse_signed(model, payload, list(self.config.public_keys))
+            if message.device_id != self.config.device_id:
+                name = model.SCHEMA.removeprefix("ds.").partition("/")[0]  # "manifest"
+                raise ProtocolError("device_id", f"{name} is for {message.device_id}")
+        except ProtocolError as error:
+            self._reject(topic, error)
+            return None
+        return message
 
     def _reject(self, topic: str, error: ProtocolError) -> None:
         self.rejected_messages += 1

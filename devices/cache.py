@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devices.files import fsync_folder
 from devices.http_fetch import (
     AssetLike,
     CacheError,
@@ -118,14 +119,6 @@ class _ProgressGate:
     def offset(self, sha256: str, base: int) -> Callable[[int], None]:
         """Bytes of one asset, reported as `base` + bytes within a batch."""
         return lambda received: self(sha256, base + received)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _try_lock(fd: int) -> bool:
@@ -275,9 +268,9 @@ class ContentCache:
             os.fsync(fd)
             if not final.parent.is_dir():
                 final.parent.mkdir(exist_ok=True)
-                _fsync_dir(self._objects)
+                fsync_folder(self._objects)
             os.replace(partial, final)  # atomic: the name appears with all its bytes, or not
-            _fsync_dir(final.parent)
+            fsync_folder(final.parent)
         except IntegrityError:
             partial.unlink(missing_ok=True)  # still ours: we hold its lock
             raise
@@ -341,7 +334,7 @@ class ContentCache:
             if sha in inventory.finals:
                 final = self._final_path(sha)
                 final.unlink(missing_ok=True)
-                _fsync_dir(final.parent)
+                fsync_folder(final.parent)
                 freed += inventory.finals[sha].st_size
                 gone = True
             if sha in inventory.partials and self._remove_partial_if_idle(self._partial_path(sha)):
@@ -418,7 +411,7 @@ class ContentCache:
                 return True
             log.error("asset %s is corrupt on disk (hashes to %s); removed", sha256, actual)
             final.unlink(missing_ok=True)
-            _fsync_dir(final.parent)
+            fsync_folder(final.parent)
             return False
 
     def verify_all(self) -> list[str]:

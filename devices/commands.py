@@ -24,8 +24,8 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from devices.files import write_atomic
 from devices.protocol import Command, CommandName
-from devices.state import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class CommandLog:
                 self._last_reboot_issued_at.isoformat() if self._last_reboot_issued_at else None
             ),
         }
-        write_atomically(self._path, json.dumps(document).encode("utf-8"))
+        write_atomic(self._path, json.dumps(document).encode("utf-8"))
 
     def first_time(self, command: Command, now: datetime) -> bool:
         """Whether this command id is new; if so it is remembered durably before this

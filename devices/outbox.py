@@ -27,7 +27,7 @@ from pathlib import Path
 
 from devices.clock import Clock
 from devices.protocol import EVENT_TYPE_OF_DATA, EventAck, EventBatch, EventData
-from devices.protocol.messages import MAX_DROPPED_RANGES
+from devices.protocol.events import MAX_DROPPED_RANGES
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from devices.app import AgentServices, CommandOutcome
 from devices.clock import SystemClock
 from devices.config import DeviceConfig
+from devices.device_kind import AgentServices, CommandOutcome
+from devices.files import write_secret
 from devices.protocol import Alert, Command, CommandName, EventData, Manifest, NowShowing
 from portal.config import GatewayKind, PortalConfig, parse_portal_config
 from portal.gateway import Gateway, OpenNDSGateway, RecordingGateway
@@ -149,7 +150,7 @@ class NewsletterForwarder:
                 except OSError as error:
                     log.info("newsletter sign-up kept for later: %s", error)
                     left.append(line)
-            self._spool.write_text("".join(f"{line}\n" for line in left), encoding="utf-8")
+            write_secret(self._spool, "".join(f"{line}\n" for line in left).encode("utf-8"))
 
 
 class PortalApplication:

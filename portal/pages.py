@@ -58,6 +58,17 @@ class Chrome:
     logo_url: str | None
     style: PageStyle | None
 
+    def context(self, language: Language) -> dict[str, object]:
+        """The template variables of the page frame (templates/base.html), in `language`."""
+        return {
+            "site_name": self.site_name,
+            "languages": self.languages,
+            "language": language,
+            "css_url": self.css_url,
+            "logo_url": self.logo_url,
+            "style_block": self.style.css if self.style else "",
+        }
+
 
 def render_splash(
     env: jinja2.Environment,
@@ -98,12 +109,7 @@ def render_splash(
 
     return env.get_template("splash.html").render(
         view=in_language(view, language.code),
-        site_name=chrome.site_name,
-        languages=chrome.languages,
-        language=language,
-        css_url=chrome.css_url,
-        logo_url=chrome.logo_url,
-        style_block=chrome.style.css if chrome.style else "",
+        **chrome.context(language),
         has_client=has_client,
         state=state,
         lang_href=lang_href,
@@ -131,12 +137,7 @@ def render_message(
     link_text: str = "",
 ) -> str:
     return env.get_template("message.html").render(
-        site_name=chrome.site_name,
-        languages=chrome.languages,
-        language=language,
-        css_url=chrome.css_url,
-        logo_url=chrome.logo_url,
-        style_block=chrome.style.css if chrome.style else "",
+        **chrome.context(language),
         heading=heading,
         lines=lines,
         lang_href=lang_href,

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from devices.files import write_atomic
 from devices.protocol import (
     Alert,
     EventData,
@@ -58,18 +58,7 @@ def write_snapshot(path: Path, manifest: Manifest | None, alerts: tuple[Alert, .
         "manifest": manifest.to_json() if manifest else None,
         "alerts": [alert.to_json() for alert in alerts],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".portal-view-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    write_atomic(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
 
 
 def read_snapshot(path: Path, generation: int) -> Snapshot:

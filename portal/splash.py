@@ -16,8 +16,8 @@ from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 
-from devices.app import AssetStore
 from devices.clock import Clock
+from devices.device_kind import AssetStore
 from devices.protocol import PromoClickedData, TermsAcceptedData
 from portal import messages
 from portal.accept import Accepted, FormAgain, Refused, decide_accept

@@ -108,9 +108,6 @@ class HeadlessDisplay:
     def screenshot(self) -> bytes:
         return _png(self.frame)
 
-    def save_png(self, path: Path) -> None:
-        path.write_bytes(self.screenshot())
-
     def set_power(self, on: bool) -> None:
         self._power = on
         if not on:

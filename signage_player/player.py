@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from PIL import Image
 
-from devices.app import AgentServices, CommandOutcome
+from devices.device_kind import AgentServices, CommandOutcome
 from devices.protocol import (
     Alert,
     Command,

@@ -73,17 +73,3 @@ class MpvVideo:
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
-
-
-class RecordingVideo:
-    """A fake backend: remembers what it was asked to play."""
-
-    def __init__(self) -> None:
-        self.played: list[Path] = []
-        self.stops = 0
-
-    def play(self, path: Path) -> None:
-        self.played.append(path)
-
-    def stop(self) -> None:
-        self.stops += 1

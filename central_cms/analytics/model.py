@@ -112,15 +112,10 @@ def _zone(name: str) -> tzinfo:
     return UTC if name == "UTC" else ZoneInfo(name)
 
 
-def local_day(at: datetime, timezone: str) -> str:
-    """The site's calendar day of an instant (staff read days in the site's wall clock)."""
-    return at.astimezone(_zone(timezone)).date().isoformat()
-
-
 class LocalDays:
-    """`local_day` for many instants in one zone, converting once per 15 minutes: every
-    UTC offset in use is a multiple of 15 minutes, so the local date is the same
-    throughout a 15-minute UTC slot."""
+    """The site's calendar day of instants in one zone (staff read days in the site's wall
+    clock), converting once per 15 minutes: every UTC offset in use is a multiple of 15
+    minutes, so the local date is the same throughout a 15-minute UTC slot."""
 
     def __init__(self, timezone: str) -> None:
         self._zone = _zone(timezone)

@@ -47,15 +47,6 @@ def dwell_bucket(duration_s: float) -> str:
     return DWELL_BUCKETS[bisect.bisect_right(_DWELL_EDGES_S, duration_s)]
 
 
-def dwell_bucket_sql(column: str) -> str:
-    """The same bucketing as `dwell_bucket`, as an SQL CASE expression."""
-    parts = [
-        f"WHEN {column} < {edge} THEN '{label}'"
-        for edge, label in zip(_DWELL_EDGES_S, DWELL_BUCKETS, strict=False)
-    ]
-    return f"CASE {' '.join(parts)} ELSE '{DWELL_BUCKETS[-1]}' END"
-
-
 def daily_rollups(
     rows: Iterable[EventRow], first_visit_day: Mapping[tuple[str, str], str]
 ) -> list[Metric]:

@@ -1,65 +1,60 @@
-"""The wire contract shared by the CMS and the devices: topics, messages, signatures."""
+"""The wire contract shared by the CMS and the devices: topics, messages, signatures.
 
-from devices.protocol.base import Message
+Every public name is exported here. Where each is defined: base.py (field types, `Message`,
+`DeviceKind`), schedules.py, manifest.py, layouts.py (zones, widgets, QR codes), feeds.py,
+alerts.py, commands.py, status.py (status and health), events.py (analytics events, their
+batches and acks; events_wire.py is the ingest's msgspec mirror), parse.py (parse,
+validate, parse_signed, sign, MESSAGE_TYPES), topics.py, signing.py, canonical.py.
+"""
+
+from devices.protocol.alerts import Alert, Severity
+from devices.protocol.base import DeviceKind, Message
 from devices.protocol.canonical import canonical_json, loads
+from devices.protocol.commands import Command, CommandName, CommandResult
 from devices.protocol.errors import ProtocolError, SignatureError
-from devices.protocol.messages import (
+from devices.protocol.events import (
     EVENT_TYPE_OF_DATA,
     EVENT_TYPES,
-    MESSAGE_TYPES,
-    PORTAL_LANGUAGES,
-    Alert,
-    AssetRef,
-    BrightnessStep,
-    Command,
-    CommandName,
-    CommandResult,
-    ContentItem,
-    DeviceKind,
-    DeviceState,
     Event,
     EventAck,
     EventBatch,
     EventData,
     EventType,
-    Fit,
-    Health,
-    ItemKind,
-    Manifest,
-    NowShowing,
-    OpeningHours,
     PlayData,
     PlayEvent,
     PlayOutcome,
-    PortalSettings,
-    ProfileKind,
     PromoClickedData,
     PromoClickedEvent,
     PromoData,
     PromoShownData,
     PromoShownEvent,
-    Schedule,
-    ScreenProfile,
     SessionEndedData,
     SessionEndedEvent,
-    Severity,
-    SiteInfo,
     SplashShownData,
     SplashShownEvent,
-    Status,
-    Terms,
     TermsAcceptedData,
     TermsAcceptedEvent,
-    TextSlide,
-    Throttling,
-    TimeWindow,
-    Weekday,
-    parse,
-    parse_signed,
-    sign,
-    validate,
 )
+from devices.protocol.manifest import (
+    PORTAL_LANGUAGES,
+    AssetRef,
+    BrightnessStep,
+    ContentItem,
+    Fit,
+    ItemKind,
+    Manifest,
+    OpeningHours,
+    PortalSettings,
+    ProfileKind,
+    ScreenProfile,
+    SiteInfo,
+    Terms,
+    TextSlide,
+)
+from devices.protocol.parse import MESSAGE_TYPES, parse, parse_signed, sign, validate
+from devices.protocol.schedules import Schedule, TimeWindow, Weekday
 from devices.protocol.signing import PublicKey, SigningKey, verify
+from devices.protocol.status import DeviceState, Health, NowShowing, Status, Throttling
 from devices.protocol.topics import (
     ALERTS_WILDCARD,
     ALL_SCOPE,

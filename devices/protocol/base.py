@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from enum import StrEnum
 from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +55,13 @@ Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
 LongText = Annotated[str, Field(max_length=5000)]
 Scalar = str | int | float | bool | None
+
+
+# Which runtime a device runs; alerts and status reports name it. (A comment, not a
+# docstring: a docstring would change the published JSON Schemas.)
+class DeviceKind(StrEnum):
+    SIGNAGE = "signage"
+    PORTAL = "portal"
 
 
 class Frozen(BaseModel):

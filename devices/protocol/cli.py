@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from devices.protocol.messages import MESSAGE_TYPES
+from devices.protocol.parse import MESSAGE_TYPES
 
 
 def schema_documents() -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The ingest's decoder for ``ds.events/1``: msgspec Structs mirroring the event models.
 
-The pydantic models in `messages.py` remain the contract: devices build their batches
+The pydantic models in `events.py` remain the contract: devices build their batches
 with them and the JSON Schemas in docs/protocol/ come from them. The ingest decodes the
 whole fleet's events, and there pydantic-core costs about 20 us an event on the
 project's 2-core reference machine where msgspec costs about 3 us (bench/ingest.py).
@@ -23,7 +23,7 @@ import msgspec
 
 from devices.protocol.base import SHA256_PATTERN, SHORT_TEXT_MAX, VISITOR_HASH_PATTERN
 from devices.protocol.errors import ProtocolError
-from devices.protocol.messages import (
+from devices.protocol.events import (
     MAX_DROPPED_RANGES,
     UUID_PATTERN,
     EventBatch,

@@ -38,9 +38,11 @@ def test_analytics_and_screens_settings_come_from_toml_or_ds_cms_env(tmp_path):
     assert config.analytics_store == "sqlite:///srv/a.sqlite3"
     assert config.ingest_in_process is True
     assert config.screenshot_max_age_s == 45
-    with pytest.raises(CmsConfigError) as error:
-        load_config(env={"DS_CMS_SCREENSHOT_MAX_AGE_S": "1"}, instance_path=tmp_path)
-    assert error.value.key == "screenshot_max_age_s"
+    assert load_config(env={}, instance_path=tmp_path).screenshot_max_age_s == 30
+    for bad in ("soon", "1", "99999"):
+        with pytest.raises(CmsConfigError) as error:
+            load_config(env={"DS_CMS_SCREENSHOT_MAX_AGE_S": bad}, instance_path=tmp_path)
+        assert error.value.key == "screenshot_max_age_s"
     with pytest.raises(CmsConfigError) as error:
         load_config(env={"DS_CMS_INGEST_IN_PROCESS": "sometimes"}, instance_path=tmp_path)
     assert error.value.key == "ingest_in_process"

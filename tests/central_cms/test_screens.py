@@ -32,10 +32,7 @@ from central_cms.config import CmsConfig
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import CmsRuntime, parts, runtime
 from central_cms.screens import (
-    ENV_MAX_AGE,
-    ScreensSettingsError,
     claim_request,
-    load_screens_settings,
 )
 from devices.clock import ManualClock
 from devices.protocol import (
@@ -567,17 +564,7 @@ def test_something_that_is_not_a_png_is_never_served(app, client, clock, session
     assert newest.data.startswith(b"\x89PNG")
 
 
-# --- settings and schema ------------------------------------------------------------------
-
-
-def test_settings_errors_name_the_key():
-    assert load_screens_settings({}).max_age_s == 30
-    assert load_screens_settings({ENV_MAX_AGE: "60"}).max_age_s == 60
-    for bad in ("soon", "1", "99999"):
-        with pytest.raises(ScreensSettingsError) as error:
-            load_screens_settings({ENV_MAX_AGE: bad})
-        assert error.value.key == ENV_MAX_AGE
-        assert ENV_MAX_AGE in str(error.value)
+# --- schema ------------------------------------------------------------------
 
 
 def test_the_migration_builds_the_screenshot_requests_table(db):

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devices.agent import DeviceAgent
-from devices.app import AgentServices, CommandOutcome
 from devices.config import load_device_config
+from devices.device_kind import AgentServices, CommandOutcome
 from devices.protocol import Command, PlayData, PlayOutcome
 from tests.devices.harness import RecordingApp
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from devices.app import AgentServices, CommandOutcome
 from devices.config import DeviceConfig, device_config_toml, load_device_config
+from devices.device_kind import AgentServices, CommandOutcome
 from devices.protocol import Alert, Command, DeviceKind, Manifest, NowShowing, SigningKey
 
 _ids = itertools.count(1)

@@ -17,6 +17,8 @@ from apiflask.fields import Boolean, Field, Float, Integer, String
 from apiflask.validators import Length, Range, Regexp
 from marshmallow import ValidationError
 
+from devices.protocol.topics import ID_PATTERN
+
 # Python's str.isspace() characters, literally (not `\s`): the services strip exactly these,
 # and a literal class means the same in Python's `re` and in the ECMA regexes that
 # OpenAPI tools use.
@@ -44,6 +46,18 @@ class Pattern(Regexp):
         if not isinstance(value, str) or self._whole.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
+
+
+ID_RULE = "1-64 lowercase letters, digits and '-', not starting or ending with '-'"
+
+
+def Id(**kwargs: Any) -> String:
+    """A site, device, profile or tag id, as the MQTT topics allow them."""
+    return String(
+        validate=Pattern(ID_PATTERN, error=f"Use {ID_RULE}."),
+        metadata={"description": ID_RULE, **kwargs.pop("metadata", {})},
+        **kwargs,
+    )
 
 
 def Text(*, max_length: int, required_text: bool = False, **kwargs: Any) -> String:

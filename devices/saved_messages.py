@@ -4,34 +4,18 @@ stored as the signed payloads received, so they are verified again when read bac
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file, fsync, rename over, fsync the folder: the file on disk
-    is always either the old or the new content, whenever power goes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+from devices.files import write_atomic
 
 
-class DeviceState:
+class SavedMessages:
     def __init__(self, folder: Path) -> None:
         self._manifest = folder / "manifest.json"
         self._alerts = folder / "alerts.json"
 
     def save_manifest(self, signed_payload: bytes) -> None:
-        write_atomically(self._manifest, signed_payload)
+        write_atomic(self._manifest, signed_payload)
 
     def load_manifest(self) -> bytes | None:
         try:
@@ -41,7 +25,7 @@ class DeviceState:
 
     def save_alerts(self, signed_payloads: dict[str, bytes]) -> None:
         document = {scope: payload.decode("utf-8") for scope, payload in signed_payloads.items()}
-        write_atomically(self._alerts, json.dumps(document).encode("utf-8"))
+        write_atomic(self._alerts, json.dumps(document).encode("utf-8"))
 
     def load_alerts(self) -> dict[str, bytes]:
         try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import shutil
 import threading
@@ -24,14 +23,20 @@ from central_cms import db, fleet
 from central_cms import models as m
 from central_cms.app import create_app, manifest_renewer
 from central_cms.config import load_config
-from central_cms.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor
 from central_cms.runtime import parts, runtime
 from central_cms.seed import DEMO_PASSWORD, USERS, seed_demo
 from devices.agent import DeviceAgent, RecordingSystem
 from devices.config import load_device_config
+from devices.files import create_secret, write_secret
 from devices.health import FakePiSensors
+from digital_spaces.demo.broker import (
+    InProcessBroker,
+    MosquittoBroker,
+    free_port,
+    start_demo_broker,
+)
 from portal.config import parse_portal_config
 from portal.fas import FasClient, encode_query
 from portal.node import PortalApplication
@@ -116,10 +121,7 @@ def _secrets(path: Path) -> dict[str, str]:
         "portal_secret": secrets.token_hex(32),
         "faskey": secrets.token_hex(16),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(values, handle)
+    create_secret(path, json.dumps(values).encode("utf-8"))
     return values
 
 
@@ -211,9 +213,7 @@ def start_stack(
                 "[mqtt]\n", "[mqtt]\nconnect_jitter_s = 0.5\n", 1
             )
             path = data / "devices" / f"{device_id}.toml"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            path.chmod(0o600)
+            write_secret(path, text.encode("utf-8"))
             configs[device_id] = path
         session.commit()  # and the directory watcher copies the seeded devices and sites
 
@@ -221,7 +221,7 @@ def start_stack(
         passwords, acl = fleet.broker_files(session, rt)
         broker_dir = data / "broker"
         broker_dir.mkdir(parents=True, exist_ok=True)
-        (broker_dir / "passwords").write_text(passwords, encoding="utf-8")
+        write_secret(broker_dir / "passwords", passwords.encode("utf-8"))
         (broker_dir / "acl").write_text(acl, encoding="utf-8")
         broker = start_demo_broker(
             broker_dir, broker_port, broker_dir / "passwords", broker_dir / "acl", fleet=100

@@ -1,0 +1,21 @@
+"""The REST API under /api/v1 (APIFlask: marshmallow schemas, OpenAPI at
+/api/v1/openapi.json). Bearer tokens; the same service functions, and so the same
+permissions, as the staff UI.
+
+| module | holds |
+| --- | --- |
+| blueprint.py | the blueprint, bearer-token auth, error handler wiring, `operation` |
+| error_answers.py | `ErrorOut`, the documented error answers and their handlers |
+| spec.py | the document's refinements (rules across fields) and response links |
+| fields.py | strict field types: what they accept is what the document says |
+| schemas.py | every request and response body |
+| sites.py, profiles.py, devices.py, media.py, campaigns.py, alerts.py | one resource each |
+"""
+
+from __future__ import annotations
+
+# Imported for their routes: each module adds its endpoints to `api`.
+from central_cms.api import alerts, campaigns, devices, media, profiles, sites
+from central_cms.api.blueprint import api
+
+__all__ = ["alerts", "api", "campaigns", "devices", "media", "profiles", "sites"]

@@ -1,0 +1,65 @@
+"""What a device reports about itself: its status (online, what it shows) and its
+health figures (``ds.status/1``, ``ds.health/1``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from devices.protocol.base import DeviceKind, Frozen, Id, Message, ShortText, schema_field
+
+
+class DeviceState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class NowShowing(Frozen):
+    item_id: Id | None
+    campaign_id: Id | None = None
+    alert_id: Id | None = None
+    since: AwareDatetime
+
+
+class Status(Message):
+    SCHEMA: ClassVar[str] = "ds.status/1"
+    schema_name: Literal["ds.status/1"] = schema_field("ds.status/1")  # type: ignore[assignment]
+    device_id: Id
+    kind: DeviceKind
+    state: DeviceState
+    software_version: ShortText
+    manifest_version: int | None = None
+    now_showing: NowShowing | None = None
+    at: AwareDatetime
+
+
+class Throttling(Frozen):
+    """`vcgencmd get_throttled`, as the raw bit field and its decoded flag names."""
+
+    raw: int = Field(ge=0)
+    flags: tuple[ShortText, ...] = ()
+
+
+class Health(Message):
+    SCHEMA: ClassVar[str] = "ds.health/1"
+    schema_name: Literal["ds.health/1"] = schema_field("ds.health/1")  # type: ignore[assignment]
+    device_id: Id
+    at: AwareDatetime
+    uptime_s: float = Field(ge=0)
+    cpu_percent: float = Field(ge=0, le=100)
+    load_1m: float = Field(ge=0)
+    memory_used_percent: float = Field(ge=0, le=100)
+    memory_available_bytes: int = Field(ge=0)
+    disk_used_percent: float = Field(ge=0, le=100)
+    disk_free_bytes: int = Field(ge=0)
+    net_bytes_sent: int = Field(ge=0)
+    net_bytes_recv: int = Field(ge=0)
+    temperature_c: float | None = None
+    throttling: Throttling | None = None
+    outbox_pending: int = Field(default=0, ge=0)
+    outbox_dropped: int = Field(default=0, ge=0)
+    cache_used_bytes: int = Field(default=0, ge=0)
+    manifest_version: int | None = None
