@@ -1,7 +1,10 @@
 """Manifest compiler benchmark: 5,000 devices x 2,000 campaigns, no database.
 
 Prints name=value lines. Targets (issue 4): compile_all_s < 2, recompile_one_site_s < 0.1.
-Usage: .venv/bin/python bench/compile.py [--devices N] [--campaigns N]
+The catalogue has issue 14's layouts, playlists and feeds: every site's default content
+sets a main + side + ticker + clock layout with a playlist of six in the side zone and a
+feed ticker, and some campaigns go to every site but their owner, skipping roadside signs.
+Usage: .venv/bin/python -m bench.compile [--devices N] [--campaigns N] [--random-tags]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from devices.protocol import (
     TimeWindow,
     Weekday,
 )
+from devices.protocol.layouts import FeedRef, LayoutTemplate, Widget, WidgetKind
 
 NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 PROFILES = {
@@ -86,10 +90,15 @@ def build(n_devices: int, n_campaigns: int, rng: random.Random, random_tags: boo
             else frozenset([SITE_TYPES[site_ids.index(site) % 4], rng.choice(PLACES)])
         )
         devices.append(DeviceSpec(f"dev-{n}", kind, site, profile, tags))
-    campaigns = []
+    campaigns = [default_content(site, n) for n, site in enumerate(site_ids)]
     for n in range(n_campaigns):
         roll = rng.random()
-        if roll < 0.7:
+        if roll < 0.03:  # a cross-promotion to every other site, skipping roadside signs
+            targets = Targets(
+                except_sites=frozenset([rng.choice(site_ids)]),
+                skip_profiles=frozenset({"roadside-192x96", "roadside-384x192"}),
+            )
+        elif roll < 0.7:
             targets = Targets(sites=frozenset(rng.sample(site_ids, rng.randint(1, 3))))
         elif roll < 0.9:
             targets = Targets(tags=frozenset([rng.choice(TAGS)]))
@@ -139,7 +148,57 @@ def build(n_devices: int, n_campaigns: int, rng: random.Random, random_tags: boo
                 priority=rng.choice([30, 50, 50, 70]),
             )
         )
-    return Catalogue(sites=sites, profiles=PROFILES), devices, campaigns
+    return Catalogue(sites=sites, profiles=PROFILES, feeds=FEEDS), devices, campaigns
+
+
+FEEDS = {f"feed-{n}": FeedRef(id=f"feed-{n}", name=f"Feed {n}") for n in range(5)}
+
+
+def default_content(site: str, n: int) -> CampaignSpec:
+    """A site's default content: its layout, a welcome in main, a playlist of six at the
+    side (two with validity dates), a feed ticker and a clock."""
+    side = [
+        ItemSpec(
+            id=f"{site}-side-{i}",
+            kind=ItemKind.TEXT,
+            duration_s=8,
+            text=TextSlide(title=f"What's on {i}"),
+            zone="side",
+            valid_from=date(2026, 12, 1) if i < 2 else None,
+            valid_until=date(2026, 12, 20) if i < 2 else None,
+        )
+        for i in range(6)
+    ]
+    widgets = [
+        ItemSpec(
+            id=f"{site}-ticker",
+            kind=ItemKind.WIDGET,
+            duration_s=60,
+            zone="ticker",
+            widget=Widget(kind=WidgetKind.TICKER, feed=f"feed-{n % len(FEEDS)}"),
+        ),
+        ItemSpec(
+            id=f"{site}-clock",
+            kind=ItemKind.WIDGET,
+            duration_s=3600,
+            zone="clock",
+            widget=Widget(kind=WidgetKind.CLOCK),
+        ),
+    ]
+    welcome = ItemSpec(
+        id=f"{site}-welcome", kind=ItemKind.TEXT, duration_s=15, text=TextSlide(title="Welcome")
+    )
+    return CampaignSpec(
+        id=f"default-{site}",
+        name=f"Welcome to {site}",
+        targets=Targets(sites=frozenset([site])),
+        items=(welcome, *side, *widgets),
+        is_default=True,
+        layouts={
+            ProfileKind.INDOOR: LayoutTemplate.MAIN_SIDE_TICKER_CLOCK,
+            ProfileKind.PORTAL: LayoutTemplate.MAIN_SIDE,
+        },
+    )
 
 
 def main() -> None:
@@ -179,9 +238,11 @@ def main() -> None:
     changed_count = sum(again[d].content_hash != manifests[d].content_hash for d in again)
 
     items = sum(len(m.manifest.items) for m in manifests.values())
+    with_layout = sum(m.manifest.layout is not None for m in manifests.values())
     print(f"compile_devices={len(devices)}")
     print(f"compile_campaigns={len(campaigns)}")
     print(f"compile_items_total={items}")
+    print(f"compile_devices_with_layout={with_layout}")
     print(f"compile_all_s={compile_all_s:.3f}")
     print(f"compile_all_cpu_s={compile_all_cpu_s:.3f}")
     print(f"recompile_one_site_devices={len(touched)}")

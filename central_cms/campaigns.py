@@ -13,23 +13,24 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from PIL import Image
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, object_session
 
-from central_cms import audit, media, snapshot
+from central_cms import audit, reach, snapshot
+from central_cms import campaign_checks as checks
 from central_cms import models as m
-from central_cms.compiler import ItemSpec, Targets
 from central_cms.errors import Conflict, Invalid, NotFound
 from central_cms.manifests import devices_reached, sync_manifests
+from central_cms.playlist_models import CampaignZone
 from central_cms.policy import Actor, Forbidden, Permission, require
-from central_cms.rules import RuleViolation, check_items
 from central_cms.runtime import CmsRuntime
+from central_cms.specs import Targets
 from devices.protocol import Fit, ItemKind, ProfileKind, Schedule, TextSlide
+from devices.protocol.layouts import MAIN_ZONE, LayoutTemplate
 
 Status = m.CampaignStatus
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ItemInput:
     # Overrides the campaign's public title for this item; "" uses the campaign's.
     public_title: str = ""
     public_titles: dict[str, str] = field(default_factory=dict)
+    zone: str = MAIN_ZONE  # the zone of the layout it plays in
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ class CampaignInput:
     # What visitors and passers-by see, and its translations by language code.
     public_title: str = ""
     public_titles: dict[str, str] = field(default_factory=dict)
+    # Issue 14: the layout per kind of screen, the playlist each zone plays (zone ->
+    # playlist id), and whether screens whose rules it breaks are skipped, not refused.
+    # None keeps what an existing campaign has (the REST API does not send them yet).
+    layouts: dict[ProfileKind, LayoutTemplate] | None = None
+    zone_playlists: dict[str, str] | None = None
+    skip_unable: bool | None = None
 
 
 TITLE_MAX = 200
@@ -104,84 +112,21 @@ def get(session: Session, campaign_id: str) -> m.Campaign:
 
 
 def targets_json(targets: Targets) -> dict[str, list[str]]:
-    return {
+    found = {
         "sites": sorted(targets.sites),
         "tags": sorted(targets.tags),
         "kinds": sorted(k.value for k in targets.kinds),
         "profiles": sorted(targets.profiles),
     }
-
-
-def targeted_profiles(session: Session, targets: Targets) -> list[m.ScreenProfile]:
-    """Explicitly targeted profiles and those of every device the targets reach."""
-    ids = set(targets.profiles)
-    ids |= {d.profile_id for d in snapshot.load_devices(session) if targets.matches(d)}
-    if not ids:
-        return []
-    return list(session.scalars(select(m.ScreenProfile).where(m.ScreenProfile.id.in_(ids))))
-
-
-def rule_violations(session: Session, data: CampaignInput) -> list[RuleViolation]:
-    media = {
-        a.id: a
-        for a in session.scalars(
-            select(m.MediaAsset).where(
-                m.MediaAsset.id.in_([i.media_id for i in data.items if i.media_id is not None])
-            )
-        )
-    }
-    specs = []
-    for number, item in enumerate(data.items):
-        asset = media.get(item.media_id) if item.media_id is not None else None
-        label = (
-            item.alt_text
-            or (item.text.title if item.text else "")
-            or (asset.title if asset else "")
-        )
-        spec = ItemSpec(
-            id=f"check-{number}",
-            kind=item.kind,
-            duration_s=item.duration_s,
-            text=item.text,
-            link_url=item.link_url,
-            label=label,
-        )
-        specs.append(spec)
-    profiles = targeted_profiles(session, data.targets)
-    return check_items(specs, [snapshot.profile_rules(p) for p in profiles])
-
-
-def legibility_warnings(session: Session, rt: CmsRuntime, data: CampaignInput) -> list[str]:
-    """Pictures whose small print the player would shrink past reading on a targeted screen
-    (issue 13, point 18). Warnings, not refusals: a photo with a little text is fine."""
-    profiles = [p for p in targeted_profiles(session, data.targets) if p.kind != ProfileKind.PORTAL]
-    found: list[str] = []
-    measured: dict[int, float | None] = {}
-    for number, item in enumerate(data.items, start=1):
-        asset = session.get(m.MediaAsset, item.media_id) if item.media_id is not None else None
-        if item.kind is not ItemKind.IMAGE or asset is None or not asset.width_px:
-            continue
-        if asset.id not in measured:
-            try:
-                measured[asset.id] = media.small_print_px(rt.blobs.read(asset.sha256))
-            except (OSError, ValueError, Image.DecompressionBombError):
-                # A warning must never stop a save; the upload was checked when it came in.
-                log.warning("cannot measure the small print of media %s", asset.id, exc_info=True)
-                measured[asset.id] = None
-        for profile in profiles:
-            warning = media.legibility(
-                measured[asset.id],
-                (asset.width_px, asset.height_px or 1),
-                (profile.width_px, profile.height_px),
-                item.fit,
-            )
-            if warning is not None:
-                screen = f"the {profile.width_px}x{profile.height_px} {profile.kind} screen"
-                found.append(
-                    f"Item {number} ({item.alt_text or asset.title}): "
-                    f"{warning.message(f'{screen} “{profile.name}”')}."
-                )
+    for name in ("groups", "except_sites"):  # left out unused, as before issue 14
+        if getattr(targets, name):
+            found[name] = sorted(getattr(targets, name))
     return found
+
+
+targeted_profiles = reach.targeted_profiles
+rule_violations = checks.rule_violations
+legibility_warnings = checks.legibility_warnings
 
 
 def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
@@ -190,11 +135,15 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
     if session.get(m.Site, data.owner_site_id) is None:
         raise Conflict("owner_site_id", "Choose the site that owns this campaign.")
     require(actor, Permission.CAMPAIGN_WRITE, site_ids=[data.owner_site_id])
-    if not data.items:
-        raise Invalid("items", "Add at least one item (an image, a video or a text slide).")
+    if not data.items and not data.zone_playlists:
+        raise Invalid(
+            "items", "Add at least one item (an image, a video or a text slide) or a playlist."
+        )
     if data.targets.empty:
         raise Invalid("targets", "Choose where it shows: at least one site, tag, kind or profile.")
-    unknown = [s for s in data.targets.sites if session.get(m.Site, s) is None]
+    unknown = [
+        s for s in data.targets.sites | data.targets.except_sites if session.get(m.Site, s) is None
+    ]
     if unknown:
         raise Conflict("targets", f"Unknown site: {', '.join(sorted(unknown))}.")
     if not 0 <= data.priority <= 100:
@@ -218,17 +167,7 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
     clean_titles("public_title", "Public title", data.public_title, data.public_titles)
     for number, item in enumerate(data.items, start=1):
         clean_titles("items", f"Item {number}", item.public_title, item.public_titles)
-    _refuse(rule_violations(session, data))
-
-
-def _refuse(violations: list[RuleViolation]) -> None:
-    if violations:
-        by_field: dict[tuple[int, str], list[str]] = {}
-        for v in violations:
-            by_field.setdefault((v.item_number, v.field or "kind"), []).append(str(v))
-        raise Conflict(
-            "items", str(violations[0]), [str(v) for v in violations], item_problems=by_field
-        )
+    checks.validate_zones(session, actor, data)
 
 
 def save(
@@ -250,8 +189,10 @@ def save(
             raise Conflict("status", "An archived campaign cannot be changed.")
         was_published = existing.status == Status.PUBLISHED
         old_targets = snapshot.targets_of(existing.targets)
+    data = with_kept(data, existing)
     with session.no_autoflush:
         _validate(session, actor, data)
+        skipped = checks.skip_profiles(session, data)
     if existing is None:
         campaign = m.Campaign(
             id=_slug(data.name),
@@ -270,7 +211,11 @@ def save(
     campaign.priority = data.priority
     campaign.is_default = data.is_default
     campaign.schedules = [s.model_dump(mode="json") for s in data.schedules]
-    campaign.targets = targets_json(data.targets)
+    targets: dict[str, object] = {**targets_json(data.targets)}
+    if data.skip_unable:
+        targets |= {"skip_unable": True, "skip_profiles": skipped}
+    campaign.targets = targets
+    campaign.layouts = {kind.value: t.value for kind, t in sorted((data.layouts or {}).items())}
     campaign.updated_at = now
     campaign.status = Status.DRAFT
     campaign.items.clear()
@@ -294,8 +239,12 @@ def save(
                 link_url=item.link_url or None,
                 public_title=title,
                 public_title_translations=translations,
+                zone=item.zone,
             )
         )
+    session.execute(delete(CampaignZone).where(CampaignZone.campaign_id == campaign.id))
+    for zone, playlist_id in sorted((data.zone_playlists or {}).items()):
+        session.add(CampaignZone(campaign_id=campaign.id, zone=zone, playlist_id=playlist_id))
     audit.record(
         session,
         actor,
@@ -356,7 +305,10 @@ def may_approve(session: Session, actor: Actor, campaign: m.Campaign) -> bool:
 
 def _check_rules_again(session: Session, campaign: m.Campaign) -> None:
     """Devices may have been added since the campaign was saved."""
-    _refuse(rule_violations(session, to_input(campaign)))
+    data = to_input(campaign)
+    skipped = checks.skip_profiles(session, data)
+    if data.skip_unable:
+        campaign.targets = {**campaign.targets, "skip_profiles": skipped}
 
 
 def submit(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) -> m.Campaign:
@@ -437,8 +389,34 @@ def archive(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) ->
     return campaign
 
 
+def with_kept(data: CampaignInput, existing: m.Campaign | None) -> CampaignInput:
+    """`data` with the issue-14 fields it leaves out (None) taken from `existing`."""
+    kept = to_input(existing) if existing is not None else None
+    return replace(
+        data,
+        layouts=data.layouts if data.layouts is not None else (kept.layouts if kept else {}),
+        zone_playlists=data.zone_playlists
+        if data.zone_playlists is not None
+        else (kept.zone_playlists if kept else {}),
+        skip_unable=data.skip_unable
+        if data.skip_unable is not None
+        else bool(kept and kept.skip_unable),
+    )
+
+
+def zone_playlists(campaign: m.Campaign) -> dict[str, str]:
+    session = object_session(campaign)
+    if session is None:
+        return {}
+    query = select(CampaignZone).where(CampaignZone.campaign_id == campaign.id)
+    return {z.zone: z.playlist_id for z in session.scalars(query)}
+
+
 def to_input(campaign: m.Campaign) -> CampaignInput:
     return CampaignInput(
+        layouts=snapshot.layouts_of(campaign.layouts),
+        zone_playlists=zone_playlists(campaign),
+        skip_unable=bool(campaign.targets.get("skip_unable")),
         name=campaign.name,
         owner_site_id=campaign.owner_site_id,
         priority=campaign.priority,
@@ -460,6 +438,7 @@ def to_input(campaign: m.Campaign) -> CampaignInput:
                 link_url=i.link_url,
                 public_title=i.public_title,
                 public_titles=dict(i.public_title_translations),
+                zone=i.zone,
             )
             for i in campaign.items
         ),

@@ -3,9 +3,8 @@
 Inputs are plain frozen values (no ORM objects, no clock, no I/O), so the same code
 compiles one device after an edit and 5,000 devices in the benchmark.
 
-* Campaigns are indexed by their most selective target dimension (sites, then
-  profiles, then tags, then kinds), so compiling a device looks only at the campaigns
-  that could possibly target it, not at every campaign.
+* Which campaigns reach a device is `targeting`'s (the campaign index); the inputs
+  are `specs`; how zones combine on one screen is `zones`'.
 * Content items are built once per (item, screen profile) and shared by every device
   with that profile; their canonical JSON is cached too, so the content hash of a
   manifest (which decides "unchanged, do not republish") costs one sha256 over cached
@@ -17,218 +16,48 @@ compiles one device after an edit and 5,000 devices in the benchmark.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from operator import attrgetter
 
+from central_cms.specs import (
+    CampaignSpec,
+    Catalogue,
+    DeviceSpec,
+    ItemSpec,
+    MediaSpec,
+    Targets,
+)
+from central_cms.targeting import CampaignIndex, affected_devices
+from central_cms.zones import item_schedules, place_items, screen_template
 from devices.protocol import (
     AssetRef,
     ContentItem,
     DeviceKind,
-    Fit,
     ItemKind,
     Manifest,
     PortalSettings,
-    Schedule,
+    ProfileKind,
     ScreenProfile,
     SiteInfo,
-    TextSlide,
     canonical_json,
 )
+from devices.protocol.layouts import MAIN_ZONE, FeedRef, Layout, LayoutTemplate, build_layout
 
+__all__ = [  # the compiler's inputs, importable from here as before the split
+    "CampaignIndex",
+    "CampaignSpec",
+    "Catalogue",
+    "DeviceSpec",
+    "ItemSpec",
+    "ManifestCompiler",
+    "MediaSpec",
+    "Targets",
+    "affected_devices",
+]
 
-@dataclass(frozen=True, slots=True)
-class DeviceSpec:
-    id: str
-    kind: DeviceKind
-    site_id: str
-    profile_id: str
-    tags: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """Within one dimension any value matches; across dimensions all must; an empty
-    dimension matches every device."""
-
-    sites: frozenset[str] = frozenset()
-    tags: frozenset[str] = frozenset()
-    kinds: frozenset[DeviceKind] = frozenset()
-    profiles: frozenset[str] = frozenset()
-
-    @property
-    def empty(self) -> bool:
-        return not (self.sites or self.tags or self.kinds or self.profiles)
-
-    def matches(self, device: DeviceSpec) -> bool:
-        return (
-            (not self.sites or device.site_id in self.sites)
-            and (not self.profiles or device.profile_id in self.profiles)
-            and (not self.kinds or device.kind in self.kinds)
-            and (not self.tags or not self.tags.isdisjoint(device.tags))
-        )
-
-    def index_keys(self) -> list[tuple[str, str]]:
-        """The keys this campaign is filed under: its most selective dimension."""
-        if self.sites:
-            return [("site", s) for s in sorted(self.sites)]
-        if self.profiles:
-            return [("profile", p) for p in sorted(self.profiles)]
-        if self.tags:
-            return [("tag", t) for t in sorted(self.tags)]
-        if self.kinds:
-            return [("kind", k.value) for k in sorted(self.kinds)]
-        return [("any", "")]
-
-
-def device_keys(device: DeviceSpec) -> list[tuple[str, str]]:
-    return [
-        ("any", ""),
-        ("site", device.site_id),
-        ("profile", device.profile_id),
-        ("kind", device.kind.value),
-        *(("tag", tag) for tag in device.tags),
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class MediaSpec:
-    original: AssetRef
-    # (screen profile id, fit) -> the image made for that canvas
-    renditions: Mapping[tuple[str, Fit], AssetRef] = field(default_factory=dict)
-
-    def for_profile(self, profile_id: str, fit: Fit) -> AssetRef:
-        return self.renditions.get((profile_id, fit), self.original)
-
-
-@dataclass(frozen=True, slots=True)
-class ItemSpec:
-    id: str
-    kind: ItemKind
-    duration_s: float
-    weight: int = 1
-    fit: Fit = Fit.FIT
-    media: MediaSpec | None = None
-    text: TextSlide | None = None
-    alt_text: str = ""
-    link_url: str | None = None
-    label: str = ""  # what staff call it ("Swim school poster"), for messages
-    # Its own public title (and translations by language); "" falls back to the campaign's.
-    public_title: str = ""
-    public_titles: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignSpec:
-    id: str
-    name: str  # staff's name: it travels as `campaign_name`, which the public never sees
-    targets: Targets
-    items: tuple[ItemSpec, ...]
-    schedules: tuple[Schedule, ...] = ()
-    priority: int = 50
-    is_default: bool = False
-    public_title: str = ""
-    public_titles: Mapping[str, str] = field(default_factory=dict)
-
-    first_day: date | None = field(init=False, compare=False)
-    last_day: date | None = field(init=False, compare=False)
-    sort_key: tuple[int, str] = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        starts = [s.starts_on for s in self.schedules]
-        ends = [s.ends_on for s in self.schedules]
-        bounded_start = bool(starts) and None not in starts
-        bounded_end = bool(ends) and None not in ends
-        object.__setattr__(self, "first_day", min(starts) if bounded_start else None)  # type: ignore[type-var]
-        object.__setattr__(self, "last_day", max(ends) if bounded_end else None)  # type: ignore[type-var]
-        object.__setattr__(self, "sort_key", (-self.priority, self.id))
-
-    def overlaps(self, first: date, last: date) -> bool:
-        start, end = self.first_day, self.last_day
-        return (start is None or start <= last) and (end is None or end >= first)
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """Sites, screen profiles and portal settings, by id."""
-
-    sites: Mapping[str, SiteInfo]
-    profiles: Mapping[str, ScreenProfile]
-    portals: Mapping[str, PortalSettings] = field(default_factory=dict)
-
-
-class CampaignIndex:
-    """Published campaigns filed by target, for `candidates(device)`.
-
-    Campaigns without tag targets are kept apart from tagged ones: what an untagged
-    campaign reaches depends only on a device's site, profile and kind, so the compiler
-    can share that part between all devices alike in those three.
-    """
-
-    def __init__(self, campaigns: Iterable[CampaignSpec] = ()) -> None:
-        self._untagged: dict[tuple[str, str], dict[str, CampaignSpec]] = {}
-        self._tagged: dict[tuple[str, str], dict[str, CampaignSpec]] = {}
-        self._campaigns: dict[str, CampaignSpec] = {}
-        self.generation = 0  # changes whenever a campaign is put or removed
-        for campaign in campaigns:
-            self.put(campaign)
-
-    def __len__(self) -> int:
-        return len(self._campaigns)
-
-    def get(self, campaign_id: str) -> CampaignSpec | None:
-        return self._campaigns.get(campaign_id)
-
-    def _map(self, campaign: CampaignSpec) -> dict[tuple[str, str], dict[str, CampaignSpec]]:
-        return self._tagged if campaign.targets.tags else self._untagged
-
-    def put(self, campaign: CampaignSpec) -> None:
-        self.remove(campaign.id)
-        self._campaigns[campaign.id] = campaign
-        by_key = self._map(campaign)
-        for key in campaign.targets.index_keys():
-            by_key.setdefault(key, {})[campaign.id] = campaign
-        self.generation += 1
-
-    def remove(self, campaign_id: str) -> None:
-        old = self._campaigns.pop(campaign_id, None)
-        if old is not None:
-            by_key = self._map(old)
-            for key in old.targets.index_keys():
-                by_key.get(key, {}).pop(campaign_id, None)
-            self.generation += 1
-
-    def _lookup(
-        self,
-        by_key: dict[tuple[str, str], dict[str, CampaignSpec]],
-        keys: Iterable[tuple[str, str]],
-        device: DeviceSpec,
-    ) -> list[CampaignSpec]:
-        found: dict[str, CampaignSpec] = {}
-        for key in keys:
-            bucket = by_key.get(key)
-            if bucket:
-                found.update(bucket)
-        matching = [c for c in found.values() if c.targets.matches(device)]
-        matching.sort(key=_SORT_KEY)
-        return matching
-
-    def untagged_candidates(self, device: DeviceSpec) -> list[CampaignSpec]:
-        """Campaigns with no tag target that reach `device` (its tags do not matter)."""
-        return self._lookup(self._untagged, device_keys(device)[:4], device)
-
-    def tagged_candidates(self, device: DeviceSpec) -> list[CampaignSpec]:
-        return self._lookup(self._tagged, device_keys(device), device)
-
-    def candidates(self, device: DeviceSpec) -> list[CampaignSpec]:
-        """Every campaign that targets `device`, highest priority first, then by id."""
-        both = self.untagged_candidates(device) + self.tagged_candidates(device)
-        both.sort(key=_SORT_KEY)
-        return both
-
-
-_SORT_KEY = attrgetter("sort_key")
+_Built = tuple[tuple[ItemSpec, ContentItem], ...]
+_Layouts = tuple[tuple[tuple[int, str], LayoutTemplate | None], ...]
 
 
 def public_title(campaign: CampaignSpec, item: ItemSpec) -> tuple[str, dict[str, str]]:
@@ -237,14 +66,9 @@ def public_title(campaign: CampaignSpec, item: ItemSpec) -> tuple[str, dict[str,
     the campaign's (every slide would get the same heading)."""
     if item.public_title:
         return item.public_title, dict(item.public_titles)
-    if item.kind is ItemKind.TEXT:
+    if item.kind is ItemKind.TEXT or item.kind is ItemKind.WIDGET:
         return "", {}
     return campaign.public_title, dict(campaign.public_titles)
-
-
-def affected_devices(devices: Iterable[DeviceSpec], *targets: Targets) -> list[DeviceSpec]:
-    """The devices any of `targets` reaches: what an edit must recompile."""
-    return [d for d in devices if any(t.matches(d) for t in targets)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +87,31 @@ class _Selection:
     default_parts: tuple[bytes, ...]
     assets: dict[str, AssetRef]
     campaign_ids: frozenset[str]
+    # (sort key, layout for this screen kind) of each default campaign in it
+    layouts: _Layouts = ()
 
 
 _NOTHING = _Selection((), (), (), (), {}, frozenset())
+
+
+def _joined(parts: Sequence[_Selection]) -> _Selection:
+    return _Selection(
+        tuple(i for p in parts for i in p.items),
+        tuple(i for p in parts for i in p.defaults),
+        tuple(d for p in parts for d in p.item_parts),
+        tuple(d for p in parts for d in p.default_parts),
+        {sha: a for p in parts for sha, a in p.assets.items()},
+        frozenset().union(*(p.campaign_ids for p in parts)),
+        tuple(pair for p in parts for pair in p.layouts),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    items: tuple[ContentItem, ...]
+    defaults: tuple[ContentItem, ...]
+    feeds: frozenset[str]  # the feeds their widgets show
+    dropped: bool  # some item has no place on this screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +123,8 @@ class _Class:
     defaults: tuple[ContentItem, ...]
     assets: tuple[AssetRef, ...]
     content_hash: str
+    layout: Layout | None
+    feeds: tuple[FeedRef, ...]
 
 
 @dataclass(frozen=True)
@@ -299,15 +147,23 @@ class ManifestCompiler:
         self.catalogue = catalogue
         self.index = index
         self._blocks: dict[tuple[str, str], _Block] = {}
-        self._bases: dict[str, tuple[CampaignSpec, tuple[ContentItem, ...], bytes]] = {}
+        self._bases: dict[str, tuple[CampaignSpec, _Built, bytes]] = {}
         # (site, profile, kind, first day, last day) -> what untagged campaigns give
         self._shared: dict[tuple[str, str, str, date, date], _Selection] = {}
         self._per_tag: dict[tuple[str, str, str, str, date, date], _Selection] = {}
-        self._classes: dict[tuple[str, str, str, frozenset[str], date, date], _Class] = {}
+        self._classes: dict[
+            tuple[str, str, str, frozenset[str], frozenset[str], date, date], _Class
+        ] = {}
+        self._layouts: dict[tuple[LayoutTemplate, str], Layout] = {}
+        self._placings: dict[
+            tuple[int, LayoutTemplate | None, ProfileKind], tuple[_Selection, _Placed]
+        ] = {}
         self._generation = index.generation
         self._json: dict[int, tuple[object, bytes]] = {}
 
-    def _cached_json(self, value: SiteInfo | ScreenProfile | PortalSettings | AssetRef) -> bytes:
+    def _cached_json(
+        self, value: SiteInfo | ScreenProfile | PortalSettings | AssetRef | FeedRef
+    ) -> bytes:
         hit = self._json.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
@@ -315,14 +171,19 @@ class ManifestCompiler:
         self._json[id(value)] = (value, encoded)
         return encoded
 
-    def _base(self, campaign: CampaignSpec) -> tuple[tuple[ContentItem, ...], bytes]:
-        """The campaign's items with their original assets, and a digest of them."""
+    def _base(self, campaign: CampaignSpec) -> tuple[_Built, bytes]:
+        """The campaign's items (with their original assets) that have a day to show on,
+        each with its spec, and a digest of them."""
         hit = self._bases.get(campaign.id)
         if hit is not None and hit[0] is campaign:
             return hit[1], hit[2]
-        titles = [public_title(campaign, item) for item in campaign.items]
-        items = tuple(
-            ContentItem(
+        built: list[tuple[ItemSpec, ContentItem]] = []
+        for item in campaign.items:
+            schedules = item_schedules(campaign.schedules, item.valid_from, item.valid_until)
+            if schedules is None:
+                continue
+            title, translations = public_title(campaign, item)
+            content = ContentItem(
                 id=item.id,
                 campaign_id=None if campaign.is_default else campaign.id,
                 campaign_name=campaign.name,
@@ -336,16 +197,17 @@ class ManifestCompiler:
                 weight=item.weight,
                 priority=campaign.priority,
                 fit=item.fit,
-                schedules=campaign.schedules,
+                schedules=schedules,
                 link_url=item.link_url,
+                zone=item.zone,
+                widget=item.widget,
             )
-            for item, (title, translations) in zip(campaign.items, titles, strict=True)
-        )
+            built.append((item, content))
         digest = hashlib.sha256(
-            canonical_json([item.model_dump(mode="json") for item in items])
+            canonical_json([content.model_dump(mode="json") for _, content in built])
         ).digest()
-        self._bases[campaign.id] = (campaign, items, digest)
-        return items, digest
+        self._bases[campaign.id] = (campaign, tuple(built), digest)
+        return tuple(built), digest
 
     def _block(self, campaign: CampaignSpec, profile_id: str) -> _Block:
         """The campaign's items as built for one screen profile (cached)."""
@@ -353,15 +215,20 @@ class ManifestCompiler:
         hit = self._blocks.get(key)
         if hit is not None and hit.campaign is campaign:
             return hit
-        base_items, base_digest = self._base(campaign)
+        built, base_digest = self._base(campaign)
         contents: list[ContentItem] = []
         assets: list[AssetRef] = []
         digest = hashlib.sha256(base_digest)
-        for spec, base in zip(campaign.items, base_items, strict=True):
+        for spec, base in built:
             if spec.media is None:
                 contents.append(base)
                 continue
-            asset = spec.media.for_profile(profile_id, spec.fit)
+            # Renditions fill the whole canvas; in a smaller zone the player fits the original.
+            asset = (
+                spec.media.for_profile(profile_id, spec.fit)
+                if spec.zone == MAIN_ZONE
+                else spec.media.original
+            )
             assets.append(asset)
             contents.append(
                 base
@@ -384,6 +251,8 @@ class ManifestCompiler:
         default_parts: list[bytes] = []
         assets: dict[str, AssetRef] = {}
         ids: list[str] = []
+        layouts: list[tuple[tuple[int, str], LayoutTemplate | None]] = []
+        kind = self.catalogue.profiles[profile_id].kind
         for campaign in campaigns:
             if not campaign.overlaps(first, last):
                 continue
@@ -392,6 +261,7 @@ class ManifestCompiler:
             if campaign.is_default:
                 defaults.extend(block.contents)
                 default_parts.append(block.digest)
+                layouts.append((campaign.sort_key, campaign.layouts.get(kind)))
             else:
                 items.extend(block.contents)
                 item_parts.append(block.digest)
@@ -404,6 +274,7 @@ class ManifestCompiler:
             tuple(default_parts),
             assets,
             frozenset(ids),
+            tuple(layouts),
         )
 
     def _tagged(self, device: DeviceSpec, first: date, last: date) -> _Selection:
@@ -430,28 +301,30 @@ class ManifestCompiler:
             return self._select(
                 self.index.tagged_candidates(device), device.profile_id, first, last
             )
-        return _Selection(
-            tuple(i for p in per_tag for i in p.items),
-            tuple(i for p in per_tag for i in p.defaults),
-            tuple(d for p in per_tag for d in p.item_parts),
-            tuple(d for p in per_tag for d in p.default_parts),
-            {sha: a for p in per_tag for sha, a in p.assets.items()},
-            frozenset().union(*(p.campaign_ids for p in per_tag)),
-        )
+        return _joined(per_tag)
 
     def _selection(self, device: DeviceSpec, first: date, last: date) -> _Class:
-        """What a device shows depends on its site, profile, kind and tags only, so
-        devices alike in those four share one selection (and one content hash)."""
+        """What a device shows depends on its site, profile, kind, tags and groups only,
+        so devices alike in those share one selection (and one content hash)."""
         if self._generation != self.index.generation:
             self._shared.clear()
             self._per_tag.clear()
             self._classes.clear()
+            self._placings.clear()
             self._generation = self.index.generation
-        class_key = (device.site_id, device.profile_id, device.kind.value, device.tags, first, last)
+        class_key = (
+            device.site_id,
+            device.profile_id,
+            device.kind.value,
+            device.tags,
+            device.groups,
+            first,
+            last,
+        )
         found = self._classes.get(class_key)
         if found is not None:
             return found
-        shared_key = (*class_key[:3], first, last)
+        shared_key = (device.site_id, device.profile_id, device.kind.value, first, last)
         shared = self._shared.get(shared_key)
         if shared is None:
             campaigns = self.index.untagged_candidates(device)
@@ -459,12 +332,32 @@ class ManifestCompiler:
                 campaigns, device.profile_id, first, last
             )
         tagged = self._tagged(device, first, last)
-        assets = {**shared.assets, **tagged.assets}
+        grouped = _NOTHING
+        if device.groups:
+            grouped = self._select(
+                self.index.grouped_candidates(device), device.profile_id, first, last
+            )
+        assets = {**shared.assets, **tagged.assets, **grouped.assets}
         site = self.catalogue.sites[device.site_id]
         profile = self.catalogue.profiles[device.profile_id]
         portal = (
             self.catalogue.portals.get(device.site_id) if device.kind is DeviceKind.PORTAL else None
         )
+        template = screen_template(
+            profile.kind, (*shared.layouts, *tagged.layouts, *grouped.layouts)
+        )
+        placed = [self._placed(p, template, profile.kind) for p in (shared, tagged, grouped)]
+        items = tuple(i for p in placed for i in p.items)
+        defaults = tuple(i for p in placed for i in p.defaults)
+        wanted = frozenset().union(*(p.feeds for p in placed))
+        feeds = {f: self.catalogue.feeds[f] for f in wanted if f in self.catalogue.feeds}
+        dropped = any(p.dropped for p in placed)
+        if len(feeds) < len(wanted):  # a widget's feed was deleted: leave the widget out
+            items, defaults = _with_feeds(items, feeds), _with_feeds(defaults, feeds)
+            dropped = True
+        if dropped:
+            used = {i.asset for i in (*items, *defaults)}
+            assets = {sha: a for sha, a in assets.items() if sha in used}
         parts = [
             self._cached_json(site),
             self._cached_json(profile),
@@ -472,22 +365,60 @@ class ManifestCompiler:
             *shared.item_parts,
             b"|tagged",
             *tagged.item_parts,
+            b"|grouped",
+            *grouped.item_parts,
             b"|defaults",
             *shared.default_parts,
             b"|tagged",
             *tagged.default_parts,
+            b"|grouped",
+            *grouped.default_parts,
         ]
+        if template is not None or feeds:
+            feed_parts = [self._cached_json(ref) for _, ref in sorted(feeds.items())]
+            parts += [f"|layout {template}".encode(), *feed_parts]
         found = _Class(
             site=site,
             profile=profile,
             portal=portal,
-            items=shared.items + tagged.items,
-            defaults=shared.defaults + tagged.defaults,
+            items=items,
+            defaults=defaults,
             assets=tuple(assets[sha] for sha in sorted(assets)),
             content_hash=hashlib.sha256(b"\n".join(parts)).hexdigest(),
+            layout=self._layout(template, device.profile_id, profile),
+            feeds=tuple(feeds[f] for f in sorted(feeds)),
         )
         self._classes[class_key] = found
         return found
+
+    def _layout(
+        self, template: LayoutTemplate | None, profile_id: str, profile: ScreenProfile
+    ) -> Layout | None:
+        if template is None:
+            return None
+        key = (template, profile_id)
+        if key not in self._layouts:
+            self._layouts[key] = build_layout(template, profile.width_px, profile.height_px)
+        return self._layouts[key]
+
+    def _placed(
+        self, selection: _Selection, template: LayoutTemplate | None, kind: ProfileKind
+    ) -> _Placed:
+        """`selection`'s items placed in the zones of `template` (zones.place_items),
+        cached with the selection, which is itself shared by many devices."""
+        key = (id(selection), template, kind)
+        hit = self._placings.get(key)
+        if hit is not None and hit[0] is selection:
+            return hit[1]
+        items = place_items(selection.items, template, kind)
+        defaults = place_items(selection.defaults, template, kind)
+        feeds = frozenset(
+            i.widget.feed for i in (*items, *defaults) if i.widget is not None and i.widget.feed
+        )
+        dropped = len(items) + len(defaults) != len(selection.items) + len(selection.defaults)
+        placed = _Placed(items, defaults, feeds, dropped)
+        self._placings[key] = (selection, placed)
+        return placed
 
     def compile(
         self, device: DeviceSpec, *, generated_at: datetime, valid_until: datetime
@@ -509,6 +440,8 @@ class ManifestCompiler:
             items=chosen.items,
             default_items=chosen.defaults,
             portal=chosen.portal,
+            layout=chosen.layout,
+            feeds=chosen.feeds,
         )
         return CompiledManifest(manifest, chosen.content_hash)
 
@@ -519,3 +452,10 @@ class ManifestCompiler:
             d.id: self.compile(d, generated_at=generated_at, valid_until=valid_until)
             for d in devices
         }
+
+
+def _with_feeds(
+    items: tuple[ContentItem, ...], feeds: dict[str, FeedRef]
+) -> tuple[ContentItem, ...]:
+    """`items` without the widgets whose feed is not in `feeds`."""
+    return tuple(i for i in items if i.widget is None or i.widget.feed in (None, *feeds))

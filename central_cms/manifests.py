@@ -87,12 +87,18 @@ def ensure_renditions(session: Session, rt: CmsRuntime, devices: Iterable[Device
         .options(selectinload(m.Campaign.items))
     ).all()
     needed: set[tuple[int, str, str, str]] = set()
+    zones = snapshot.campaign_zones(session, [c.id for c in campaigns])
     for campaign in campaigns:
         targets = snapshot.targets_of(campaign.targets)
         profiles = {d.profile_id for d in devices if targets.matches(d)}
         for item in campaign.items:
             if item.kind == ItemKind.IMAGE and item.media_id is not None:
                 needed |= {(item.media_id, p, item.fit, item.background) for p in profiles}
+        # A playlist's pictures in the main zone (other zones get the original).
+        for zone in zones.get(campaign.id, ()):
+            for listed in zone.playlist.items if zone.zone == "main" else ():
+                if listed.kind == ItemKind.IMAGE and listed.media_id is not None:
+                    needed |= {(listed.media_id, p, listed.fit, "#000000") for p in profiles}
     if needed:
         make_renditions(session, rt, needed)
 

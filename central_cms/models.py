@@ -219,9 +219,15 @@ class Campaign(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     # devices.protocol.Schedule as JSON, any one open is enough; empty: always.
     schedules: Mapped[list[Any]] = mapped_column(default=list)
-    # {"sites": [...], "tags": [...], "kinds": [...], "profiles": [...]}; within one
-    # list any value matches, across lists all must; an empty list matches everything.
+    # {"sites": [...], "tags": [...], "kinds": [...], "profiles": [...], "groups": [...],
+    # "except_sites": [...]}; within one list any value matches, across lists all must;
+    # an empty list matches everything. "skip_unable": true leaves out the screens that
+    # cannot show it, "skip_profiles" their profiles (campaigns.screens_unable).
     targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The layout per kind of screen {"indoor": "main-side-ticker-clock", "portal": ...}
+    # (devices.protocol.LayoutTemplate values); a site's default content sets its
+    # screens' layout, campaigns fill its zones by name (central_cms/zones.py).
+    layouts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
@@ -258,6 +264,7 @@ class CampaignItem(Base):
     # The item's own public title, overriding the campaign's; "" uses the campaign's.
     public_title: Mapped[str] = mapped_column(String(200), default="")
     public_title_translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    zone: Mapped[str] = mapped_column(String(64), default="main")  # its zone of the layout
 
     campaign: Mapped[Campaign] = relationship(back_populates="items")
     media: Mapped[MediaAsset | None] = relationship()

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from central_cms.compiler import ItemSpec
+from central_cms.specs import ItemSpec
 from devices.protocol import ItemKind, TextSlide
 from signage_player.textfit import (
     Block,
@@ -44,11 +44,13 @@ class RuleViolation:
     rule: str
     fix: str
     field: str = ""  # the item's field to change ("title", "body"), to show the message beside
+    source: str = ""  # "" for a campaign's own items, else the playlist (“Foyer loop”)
 
     def __str__(self) -> str:
         label = f" ({self.item_label})" if self.item_label else ""
+        item = f"{self.source}, item" if self.source else "Item"
         return (
-            f"Item {self.item_number}{label} breaks the rule “{self.rule}” "
+            f"{item} {self.item_number}{label} breaks the rule “{self.rule}” "
             f"of {self.profile}: {self.fix}"
         )
 

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from central_cms import campaigns, fleet, library
 from central_cms import models as m
-from central_cms.compiler import Targets
 from central_cms.policy import Actor
 from central_cms.runtime import CmsRuntime
+from central_cms.seed_layouts import indoor_zones
+from central_cms.specs import Targets
 from devices.protocol import (
     DeviceKind,
     Fit,
@@ -398,7 +399,9 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
         )
         for name, owner, priority, targets, schedules, items in plan
     ]
-    # Each building's screens fall back to a welcome slide when nothing else is on.
+    # Each building's screens fall back to a welcome slide when nothing else is on; at the
+    # leisureplexes and libraries it also sets the screens' layout and fills the zones.
+    zones = indoor_zones(session, rt, admin, [(s, n) for s, n, _ in SITES], today)
     inputs += [
         campaigns.CampaignInput(
             name=f"Welcome: {name}",
@@ -415,6 +418,8 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
             priority=50,
             is_default=True,
             public_title=f"Welcome to {name}",
+            layouts=zones.get(site_id, ({}, {}))[0],
+            zone_playlists=zones.get(site_id, ({}, {}))[1],
         )
         for site_id, name, _ in SITES
         if site_id != "roadside"

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from central_cms import models as m
-from central_cms.compiler import (
+from central_cms.feeds.catalogue import feed_ref
+from central_cms.feeds.models import Feed
+from central_cms.playlist_models import CampaignZone, DeviceGroupMember, Playlist, PlaylistItem
+from central_cms.rules import ProfileRules
+from central_cms.specs import (
     CampaignSpec,
     Catalogue,
     DeviceSpec,
@@ -17,7 +23,6 @@ from central_cms.compiler import (
     MediaSpec,
     Targets,
 )
-from central_cms.rules import ProfileRules
 from devices.protocol import (
     PORTAL_LANGUAGES,
     AssetRef,
@@ -34,19 +39,21 @@ from devices.protocol import (
     TextSlide,
     TimeWindow,
 )
+from devices.protocol.layouts import LayoutTemplate, Widget
 
 
 def asset_url(public_url: str, sha256: str) -> str:
     return f"{public_url}/device-api/v1/assets/{sha256}"
 
 
-def device_spec(device: m.Device) -> DeviceSpec:
+def device_spec(device: m.Device, groups: Iterable[str] = ()) -> DeviceSpec:
     return DeviceSpec(
         id=device.id,
         kind=DeviceKind(device.kind),
         site_id=device.site_id,
         profile_id=device.profile_id,
         tags=frozenset(device.tags),
+        groups=frozenset(groups),
     )
 
 
@@ -60,6 +67,9 @@ def targets_of(raw: Mapping[str, object]) -> Targets:
         tags=values("tags"),
         kinds=frozenset(DeviceKind(k) for k in values("kinds")),
         profiles=values("profiles"),
+        groups=values("groups"),
+        except_sites=values("except_sites"),
+        skip_profiles=values("skip_profiles") if raw.get("skip_unable") else frozenset(),
     )
 
 
@@ -125,14 +135,20 @@ def load_catalogue(session: Session) -> Catalogue:
         sites={s.id: site_info(s) for s in sites},
         profiles={p.id: screen_profile(p) for p in session.scalars(select(m.ScreenProfile))},
         portals={s.id: portal_settings(s) for s in sites if s.portal_settings},
+        feeds={feed.id: feed_ref(feed) for feed in session.scalars(select(Feed))},
     )
 
 
 def load_devices(session: Session, ids: Iterable[str] | None = None) -> list[DeviceSpec]:
     query = select(m.Device).order_by(m.Device.id)
+    members = select(DeviceGroupMember)
     if ids is not None:
         query = query.where(m.Device.id.in_(list(ids)))
-    return [device_spec(d) for d in session.scalars(query)]
+        members = members.where(DeviceGroupMember.device_id.in_(list(ids)))
+    groups: dict[str, set[str]] = {}
+    for member in session.scalars(members):
+        groups.setdefault(member.device_id, set()).add(member.group_id)
+    return [device_spec(d, groups.get(d.id, ())) for d in session.scalars(query)]
 
 
 def media_spec(
@@ -175,18 +191,64 @@ def item_spec(item: m.CampaignItem, media: MediaSpec | None) -> ItemSpec:
     )
 
 
+def playlist_item_spec(
+    campaign_id: str, zone: str, item: PlaylistItem, media: MediaSpec | None
+) -> ItemSpec:
+    """A playlist's item as one campaign plays it in one zone: its id is made from the
+    three, so one playlist in two campaigns on one screen gives distinct items."""
+    suffix = hashlib.sha256(f"{campaign_id} {zone} {item.id}".encode()).hexdigest()[:10]
+    widget = Widget.model_validate(item.widget) if item.widget else None
+    label = (
+        item.alt_text
+        or (item.text or {}).get("title", "")
+        or (item.media.title if item.media else "")
+        or (widget.title or widget.kind.value if widget else "")
+    )
+    return ItemSpec(
+        id=f"{campaign_id}-{suffix}",
+        kind=ItemKind(item.kind),
+        duration_s=item.duration_s,
+        fit=Fit(item.fit),
+        media=media,
+        text=TextSlide.model_validate(item.text) if item.text else None,
+        alt_text=item.alt_text,
+        label=str(label)[:80],
+        zone=zone,
+        widget=widget,
+        valid_from=item.valid_from,
+        valid_until=item.valid_until,
+    )
+
+
+def layouts_of(raw: Mapping[str, object]) -> dict[ProfileKind, LayoutTemplate]:
+    return {ProfileKind(kind): LayoutTemplate(str(template)) for kind, template in raw.items()}
+
+
 def campaign_spec(
-    campaign: m.Campaign, media: Mapping[int, MediaSpec] | None = None
+    campaign: m.Campaign,
+    media: Mapping[int, MediaSpec] | None = None,
+    zones: Sequence[CampaignZone] = (),
 ) -> CampaignSpec:
     media = media or {}
+    own = [
+        replace(
+            item_spec(i, media.get(i.media_id) if i.media_id is not None else None), zone=i.zone
+        )
+        for i in campaign.items
+    ]
+    listed = [
+        playlist_item_spec(
+            campaign.id, z.zone, i, media.get(i.media_id) if i.media_id is not None else None
+        )
+        for z in sorted(zones, key=lambda z: z.zone)
+        for i in z.playlist.items
+    ]
     return CampaignSpec(
         id=campaign.id,
         name=campaign.name,
         targets=targets_of(campaign.targets),
-        items=tuple(
-            item_spec(i, media.get(i.media_id) if i.media_id is not None else None)
-            for i in campaign.items
-        ),
+        items=(*own, *listed),
+        layouts=layouts_of(campaign.layouts),
         schedules=tuple(Schedule.model_validate(s) for s in campaign.schedules),
         priority=campaign.priority,
         is_default=campaign.is_default,
@@ -202,9 +264,35 @@ def load_published(session: Session, public_url: str) -> list[CampaignSpec]:
         .options(selectinload(m.Campaign.items).selectinload(m.CampaignItem.media))
         .order_by(m.Campaign.id)
     ).all()
+    zones = campaign_zones(session, [c.id for c in campaigns])
     media_ids = {i.media_id for c in campaigns for i in c.items if i.media_id is not None}
+    media_ids |= {
+        i.media_id
+        for found in zones.values()
+        for z in found
+        for i in z.playlist.items
+        if i.media_id is not None
+    }
     media = load_media(session, media_ids, public_url)
-    return [campaign_spec(c, media) for c in campaigns]
+    return [campaign_spec(c, media, zones.get(c.id, ())) for c in campaigns]
+
+
+def campaign_zones(session: Session, campaign_ids: Sequence[str]) -> dict[str, list[CampaignZone]]:
+    """The playlists each campaign plays, by campaign id, with their items loaded."""
+    if not campaign_ids:
+        return {}
+    found: dict[str, list[CampaignZone]] = {}
+    for zone in session.scalars(
+        select(CampaignZone)
+        .where(CampaignZone.campaign_id.in_(list(campaign_ids)))
+        .options(
+            selectinload(CampaignZone.playlist)
+            .selectinload(Playlist.items)
+            .selectinload(PlaylistItem.media)
+        )
+    ):
+        found.setdefault(zone.campaign_id, []).append(zone)
+    return found
 
 
 def load_media(session: Session, media_ids: Iterable[int], public_url: str) -> dict[int, MediaSpec]:

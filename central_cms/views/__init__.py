@@ -24,9 +24,11 @@ def register_blueprints(app: Flask) -> None:
         device_api,
         devices,
         feeds,
+        groups,
         home,
         media,
         newsletter,
+        playlists,
         screens,
         sites,
         timefmt,
@@ -38,8 +40,10 @@ def register_blueprints(app: Flask) -> None:
         home.bp,
         sites.bp,
         devices.bp,
+        groups.bp,
         media.bp,
         campaigns.bp,
+        playlists.bp,
         alerts.bp,
         feeds.bp,
         audit_log.bp,
@@ -64,11 +68,13 @@ def register_blueprints(app: Flask) -> None:
     add_nav(app, NavEntry("Home", "home.index", order=0))
     add_nav(app, NavEntry("Campaigns", "campaigns.index", order=10))
     add_nav(app, NavEntry("Approvals", "campaigns.approvals", Permission.CAMPAIGN_APPROVE, 15))
+    add_nav(app, NavEntry("Playlists", "playlists.index", order=12))
     add_nav(app, NavEntry("Media", "media.index", order=20))
     add_nav(app, NavEntry("Alerts", "alerts.index", order=30))
     add_nav(app, NavEntry("Live feeds", "feeds.index", order=35))
     add_nav(app, NavEntry("Sites", "sites.index", order=40))
     add_nav(app, NavEntry("Devices", "devices.index", order=50))
+    add_nav(app, NavEntry("Device groups", "groups.index", order=55))
     # Visitors' email addresses: only the roles that may see personal data get the link.
     add_nav(app, NavEntry("Newsletter sign-ups", "newsletter.index", Permission.NEWSLETTER, 70))
     add_nav(app, NavEntry("Audit log", "audit_log.index", Permission.AUDIT_READ, 80))

@@ -11,15 +11,19 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from central_cms import campaign_checks as checks
 from central_cms import campaigns as service
 from central_cms import models as m
 from central_cms import preview, snapshot
 from central_cms.auth import login_required, permission_required
-from central_cms.compiler import Targets
 from central_cms.errors import Invalid
+from central_cms.playlist_models import Playlist
 from central_cms.policy import Permission
+from central_cms.specs import Targets
 from central_cms.times import date_field, parse_date
+from central_cms.views import campaign_plan as plan
 from central_cms.views.common import checkbox, context, flash_invalid
+from central_cms.zones import ZONE_NAMES
 from devices.protocol import DeviceKind, Fit, ItemKind, Schedule, TextSlide, TimeWindow, Weekday
 from portal.i18n import LANGUAGES, Language
 
@@ -67,9 +71,11 @@ def _row_used(form: MultiDict[str, str], n: int) -> bool:
 def _field_errors(form: MultiDict[str, str], error: Invalid) -> dict[str, list[str]]:
     """Item problems keyed by the editor's field name ("items-2-title"), to show beside it."""
     rows = [n for n in range(_int(form.get("item_rows"), ITEM_ROWS)) if _row_used(form, n)]
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = plan.error_fields(error)
     for (number, field), messages in error.item_problems.items():
-        if 0 < number <= len(rows):
+        if number == 0:  # a playlist's item: beside the zone's playlist choice
+            errors.setdefault(field, []).extend(messages)
+        elif 0 < number <= len(rows):
             # The editor has no date or venue inputs on an item: the title stands for them.
             name = f"items-{rows[number - 1]}-{'title' if field in ('when', 'venue') else field}"
             errors.setdefault(name, []).extend(messages)
@@ -151,14 +157,18 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
                 link_url=form.get(f"items-{n}-link_url", "").strip() or None,
                 public_title=form.get(f"items-{n}-public_title", ""),
                 public_titles=_translations(form, f"items-{n}-public_title"),
+                zone=plan.parse_item_zone(form, n),
             )
         )
     try:
         kinds = frozenset(DeviceKind(k) for k in form.getlist("target_kinds"))
     except ValueError:
         raise Invalid("targets", "Choose signage or portal.") from None
+    owner = form.get("owner_site_id", "")
     targets = Targets(
-        sites=frozenset(form.getlist("target_sites")),
+        sites=frozenset() if plan.is_others(form) else frozenset(form.getlist("target_sites")),
+        except_sites=frozenset({owner}) if plan.is_others(form) and owner else frozenset(),
+        groups=frozenset(form.getlist("target_groups")),
         tags=frozenset(
             t.strip().lower() for t in form.get("target_tags", "").split(",") if t.strip()
         ),
@@ -175,6 +185,9 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
         schedules=schedules,
         priority=_int(form.get("priority"), 50),
         is_default=checkbox(form.get("is_default")),
+        layouts=plan.parse_layouts(form),
+        zone_playlists=plan.parse_zone_playlists(form),
+        skip_unable=plan.skip_unable(form),
     )
 
 
@@ -202,6 +215,7 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
         for n, window in enumerate(first.get("windows", [])[:WINDOW_ROWS]):
             values[f"window-{n}-start"] = window["start"][:5]
             values[f"window-{n}-end"] = window["end"][:5]
+    values |= plan.form_values(campaign, service.zone_playlists(campaign))
     for n, item in enumerate(campaign.items):
         values[f"items-{n}-kind"] = item.kind
         values[f"items-{n}-media_id"] = str(item.media_id or "")
@@ -236,6 +250,7 @@ def _editor_choices() -> dict[str, object]:
         "window_rows": WINDOW_ROWS,
         "fits": list(Fit),
         "translations": TRANSLATIONS,
+        **plan.choices(s, actor),
     }
 
 
@@ -281,6 +296,14 @@ def edit(campaign_id: str | None) -> str | Response | tuple[str, int]:
                 400,
             )
         flash(f"Saved “{saved.name}” as a draft.", "ok")
+        skipped = checks.review(s, data).skipped if data.skip_unable else []
+        for screens in skipped:
+            count = len(screens.screens)
+            flash(
+                f"It skips {count} screen{'s' if count != 1 else ''} of {screens.profile}: "
+                + " ".join(screens.reasons),
+                "warning",
+            )
         for warning in service.legibility_warnings(s, rt, data):
             flash(warning, "warning")
         return redirect(url_for("campaigns.detail", campaign_id=saved.id))
@@ -297,20 +320,30 @@ def detail(campaign_id: str) -> str:
         abort(404)
     targets = snapshot.targets_of(campaign.targets)
     reached = [d for d in snapshot.load_devices(s) if targets.matches(d)]
-    profiles = service.targeted_profiles(s, targets)
+    # Previews for the screens it plays on (not those it skips).
+    profiles = [
+        p for p in service.targeted_profiles(s, targets) if p.id not in targets.skip_profiles
+    ]
     site = campaign.owner_site
     tz = ZoneInfo(site.timezone)
     schedules = [Schedule.model_validate(x) for x in campaign.schedules]
     upcoming = preview.upcoming_windows(schedules, rt.clock.now(), tz)
-    violations = service.rule_violations(s, service.to_input(campaign))
+    checked = checks.review(s, service.to_input(campaign))
+    skip = bool(campaign.targets.get("skip_unable"))
     return render_template(
         "campaign_detail.html",
         campaign=campaign,
         reached=reached,
         profiles=profiles,
+        site_names=dict(s.execute(select(m.Site.id, m.Site.name)).all()),
         upcoming=upcoming,
         tz=site.timezone,
-        violations=violations,
+        violations=[] if skip else checked.violations,
+        skipped=checked.skipped if skip else [],
+        zone_playlists=[
+            (ZONE_NAMES.get(zone, zone), s.get(Playlist, playlist_id))
+            for zone, playlist_id in sorted(service.zone_playlists(campaign).items())
+        ],
         needs_approval=service.needs_approval(s, actor, campaign),
         may_approve=service.may_approve(s, actor, campaign),
         Permission=Permission,

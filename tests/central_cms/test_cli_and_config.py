@@ -125,3 +125,22 @@ def test_the_demo_seed_is_the_first_city(session, rt, publisher):
     assert "riverton-leisureplex" not in promo.targets["sites"]
     with pytest.raises(RuntimeError):
         seed_demo(session, rt)
+
+
+def test_the_demo_seed_gives_indoor_sites_layouts_playlists_and_a_feed(session, rt, publisher):
+    from devices.protocol import Manifest, parse_signed
+
+    seed_demo(session, rt)
+    latest = {}
+    for _topic, payload, _retain in publisher.sent:
+        if payload:
+            manifest = parse_signed(Manifest, payload, [rt.signing_key.public_key])
+            latest[manifest.device_id] = manifest
+    foyer = latest["sig-riverton-lp-foyer-01"]
+    assert foyer.layout is not None and foyer.layout.template == "main-side-ticker-clock"
+    zones = {i.zone for i in foyer.default_items}
+    assert zones == {"main", "side", "ticker", "clock"}
+    assert [f.id for f in foyer.feeds] == ["city-news"]
+    library = latest["sig-bentley-lib-foyer-01"]
+    assert library.layout is not None and library.layout.zone_names == ("main", "ticker")
+    assert latest["led-albany-hwy-01"].layout is None
