@@ -1,0 +1,245 @@
+"""Widgets the player draws itself from live data: clock, countdown, ticker, next up and
+today's timetable (issue 14). Pure: a widget, an instant, the site's time zone and the
+feeds in; what to draw (a `WidgetView`) and the tile out.
+
+Two steps, so a zone is redrawn only when what it shows changes: `widget_view` decides
+the words (and when they next change), `draw_widget` draws them. The player keys its tile
+cache by the view, so a clock whose minute has not turned costs nothing.
+
+Feeds come through a `FeedProvider`: feed id to the last good data, or None when the
+device has none or it is older than the manifest allows. Then the widget says politely
+that the information is unavailable: never half a feed, never stale entries as if current.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from PIL import Image
+
+from devices.protocol.feeds import FeedData, FeedEntry
+from devices.protocol.layouts import Widget, WidgetKind
+from signage_player.render import Size, draw_blocks, hex_colour
+from signage_player.textfit import Block, fit_text, shrink_floor
+
+FeedProvider = Callable[[str], FeedData | None]
+
+UNAVAILABLE = "This information is not available right now"
+TICKER_STEP_S = 8  # each headline shows this long, one after another
+NEXT_UP_COUNT = 4
+# Feed data can arrive or age out at any moment: widgets that show a feed look again this
+# often even when nothing they show is due to change.
+FEED_RECHECK = timedelta(seconds=30)
+_MINUTE = timedelta(minutes=1)
+
+
+def no_feeds(_feed_id: str) -> FeedData | None:
+    """The provider of a player with no feed store: every feed widget says unavailable."""
+    return None
+
+
+@dataclass(frozen=True)
+class WidgetView:
+    """What a widget shows at an instant: hashable, so equal views share one tile."""
+
+    blocks: tuple[Block, ...]
+    centre: bool = True
+    rows: bool = False  # a list (next up, timetable): whole rows only, "and N more"
+    # The next instant the words may change (UTC). Not part of what is drawn.
+    changes_at: datetime = field(compare=False, default=datetime.max.replace(tzinfo=UTC))
+
+
+def widget_view(widget: Widget, now: datetime, tz: ZoneInfo, feeds: FeedProvider) -> WidgetView:
+    """What `widget` shows at `now` in the site's zone `tz`."""
+    local = now.astimezone(tz)
+    if widget.kind is WidgetKind.CLOCK:
+        return _clock(widget, local)
+    if widget.kind is WidgetKind.COUNTDOWN:
+        return _countdown(widget, local)
+    assert widget.feed is not None  # the protocol requires it for feed widgets
+    data = feeds(widget.feed)
+    if data is None:
+        return _unavailable(widget, now)
+    if widget.kind is WidgetKind.TICKER:
+        return _ticker(widget, data, now)
+    if widget.kind is WidgetKind.NEXT_UP:
+        return _next_up(widget, data, local)
+    return _timetable(widget, data, local)
+
+
+def draw_widget(widget: Widget, view: WidgetView, size: Size) -> Image.Image:
+    """The widget's tile: its words in its colours, fitted to `size` with the player's
+    own text layout (shrunk to the legibility floor, then cut with an ellipsis)."""
+    if view.rows:
+        view = fitted_rows(view, size)
+    blocks = list(view.blocks)
+    return draw_blocks(
+        size,
+        blocks,
+        hex_colour(widget.background),
+        hex_colour(widget.foreground),
+        centre=view.centre,
+        min_scale=shrink_floor(blocks, size),
+    )
+
+
+def widget_tile(
+    widget: Widget, size: Size, now: datetime, tz: ZoneInfo, feeds: FeedProvider
+) -> Image.Image:
+    """Both steps at once (previews, tests)."""
+    return draw_widget(widget, widget_view(widget, now, tz, feeds), size)
+
+
+# --- the views ------------------------------------------------------------------------------
+
+
+def _next_minute(local: datetime) -> datetime:
+    return (local.replace(second=0, microsecond=0) + _MINUTE).astimezone(UTC)
+
+
+def _heading(widget: Widget, default: str, share: float = 0.14) -> list[Block]:
+    title = widget.title or default
+    return [Block(title, share, bold=True, max_lines=1, name="title")] if title else []
+
+
+def _clock(widget: Widget, local: datetime) -> WidgetView:
+    blocks = [
+        *_heading(widget, "", 0.14),
+        Block(f"{local:%H:%M}", 0.42, bold=True, max_lines=1, name="time"),
+        Block(f"{local:%A} {local.day} {local:%B}", 0.16, max_lines=1, name="date"),
+    ]
+    return WidgetView(tuple(blocks), changes_at=_next_minute(local))
+
+
+def _countdown(widget: Widget, local: datetime) -> WidgetView:
+    assert widget.countdown_to is not None
+    left = widget.countdown_to - local
+    if left <= timedelta(0):
+        words = "Now on"
+    else:
+        # Rounded up: "1 min" until the very moment, never "0 min" before it.
+        days, minutes = divmod(math.ceil(left.total_seconds() / 60), 24 * 60)
+        hours, minutes = divmod(minutes, 60)
+        if days:
+            words = f"{_plural(days, 'day')} {_plural(hours, 'hour')}"
+        elif hours:
+            words = f"{_plural(hours, 'hour')} {minutes:02d} min"
+        else:
+            words = f"{minutes} min"
+    blocks = [*_heading(widget, "", 0.16), Block(words, 0.34, bold=True, max_lines=2)]
+    # After the moment itself nothing changes any more.
+    changes = _next_minute(local) if left > timedelta(0) else datetime.max.replace(tzinfo=UTC)
+    return WidgetView(tuple(blocks), changes_at=changes)
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+def _unavailable(widget: Widget, now: datetime) -> WidgetView:
+    blocks = [*_heading(widget, ""), Block(UNAVAILABLE, 0.1, max_lines=3)]
+    return WidgetView(tuple(blocks), changes_at=now.astimezone(UTC) + FEED_RECHECK)
+
+
+def _ticker(widget: Widget, data: FeedData, now: datetime) -> WidgetView:
+    """One headline at a time, in feed order, each for TICKER_STEP_S, chosen from the
+    clock so that every screen of a site shows the same headline at the same moment."""
+    headlines = [entry.title for entry in data.entries if entry.title.strip()]
+    recheck = now.astimezone(UTC) + FEED_RECHECK
+    if not headlines:
+        return WidgetView((Block("No news right now", 0.4, max_lines=1),), centre=False)
+    seconds = int(now.timestamp())
+    index = (seconds // TICKER_STEP_S) % len(headlines)
+    text = f"{widget.title}: {headlines[index]}" if widget.title else headlines[index]
+    step_ends = datetime.fromtimestamp((seconds // TICKER_STEP_S + 1) * TICKER_STEP_S, UTC)
+    changes = step_ends if len(headlines) > 1 else recheck
+    return WidgetView(
+        (Block(text, 0.42, bold=True, max_lines=1),), centre=False, changes_at=min(changes, recheck)
+    )
+
+
+def _time(instant: datetime, tz: ZoneInfo) -> str:
+    return f"{instant.astimezone(tz):%H:%M}"
+
+
+def _row(entry: FeedEntry, tz: ZoneInfo, *, with_end: bool) -> str:
+    assert entry.starts_at is not None
+    when = _time(entry.starts_at, tz)
+    if with_end and entry.ends_at is not None:
+        when += f"\N{EN DASH}{_time(entry.ends_at, tz)}"
+    where = f" · {entry.location}" if entry.location else ""
+    return f"{when}  {entry.title}{where}"
+
+
+def _events(data: FeedData) -> list[FeedEntry]:
+    """Entries with a start time, in start order (a feed may list them in any order)."""
+    timed = [entry for entry in data.entries if entry.starts_at is not None]
+    return sorted(timed, key=lambda entry: entry.starts_at or datetime.min.replace(tzinfo=UTC))
+
+
+def _boundaries(entries: Sequence[FeedEntry], after: datetime) -> list[datetime]:
+    return [
+        instant.astimezone(UTC)
+        for entry in entries
+        for instant in (entry.starts_at, entry.ends_at)
+        if instant is not None and instant > after
+    ]
+
+
+def _next_up(widget: Widget, data: FeedData, local: datetime) -> WidgetView:
+    """The next few entries that have not finished: on now, or starting later."""
+    tz = local.tzinfo
+    assert isinstance(tz, ZoneInfo)
+    coming = [entry for entry in _events(data) if _still_on(entry, local)][:NEXT_UP_COUNT]
+    rows = [
+        Block(_row(entry, tz, with_end=False), 0.085, max_lines=2, name="entry") for entry in coming
+    ] or [Block("Nothing else coming up", 0.085, max_lines=2)]
+    changes = min([*_boundaries(coming, local), local.astimezone(UTC) + FEED_RECHECK])
+    heading = _heading(widget, "Next up")
+    return WidgetView((*heading, *rows), centre=False, rows=True, changes_at=changes)
+
+
+def _still_on(entry: FeedEntry, local: datetime) -> bool:
+    end = entry.ends_at or entry.starts_at
+    return end is not None and end > local
+
+
+def _timetable(widget: Widget, data: FeedData, local: datetime) -> WidgetView:
+    """Every entry starting on the site's local day, in time order; when they do not all
+    fit, as many as fit and a line saying how many more there are."""
+    tz = local.tzinfo
+    assert isinstance(tz, ZoneInfo)
+    today = [
+        entry
+        for entry in _events(data)
+        if entry.starts_at is not None and entry.starts_at.astimezone(tz).date() == local.date()
+    ]
+    heading = _heading(widget, "Today")
+    rows = [
+        Block(_row(entry, tz, with_end=True), 0.07, max_lines=2, name="entry") for entry in today
+    ]
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    changes = min(midnight.astimezone(UTC), local.astimezone(UTC) + FEED_RECHECK)
+    if not rows:
+        rows = [Block("Nothing on today", 0.07, max_lines=1)]
+    return WidgetView((*heading, *rows), centre=False, rows=True, changes_at=changes)
+
+
+def fitted_rows(view: WidgetView, size: Size) -> WidgetView:
+    """`view` with rows dropped from the end, and an "and N more" line, until every row
+    left shows whole at the legibility floor: a timetable never ends in half a line."""
+    blocks = list(view.blocks)
+    heading = [b for b in blocks if b.name == "title"]
+    rows = [b for b in blocks if b.name != "title"]
+    for keep in range(len(rows), 0, -1):
+        candidate = [*heading, *rows[:keep]]
+        if keep < len(rows):
+            share = rows[0].height_share
+            candidate.append(Block(f"and {len(rows) - keep} more", share, max_lines=1))
+        if fit_text(candidate, size, shrink_floor(candidate, size)).fits:
+            return WidgetView(tuple(candidate), view.centre, view.rows, view.changes_at)
+    return view
