@@ -23,7 +23,7 @@ from PIL import Image
 
 from devices.protocol.feeds import FeedData, FeedEntry
 from devices.protocol.layouts import Widget, WidgetKind
-from signage_player.render import Size, draw_blocks, hex_colour
+from signage_player.render import Size, draw_layout, hex_colour
 from signage_player.textfit import Block, fit_text, shrink_floor
 
 FeedProvider = Callable[[str], FeedData | None]
@@ -35,6 +35,7 @@ NEXT_UP_COUNT = 4
 # often even when nothing they show is due to change.
 FEED_RECHECK = timedelta(seconds=30)
 _MINUTE = timedelta(minutes=1)
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def no_feeds(_feed_id: str) -> FeedData | None:
@@ -50,7 +51,7 @@ class WidgetView:
     centre: bool = True
     rows: bool = False  # a list (next up, timetable): whole rows only, "and N more"
     # The next instant the words may change (UTC). Not part of what is drawn.
-    changes_at: datetime = field(compare=False, default=datetime.max.replace(tzinfo=UTC))
+    changes_at: datetime = field(compare=False, default=_NEVER)
 
 
 def widget_view(widget: Widget, now: datetime, tz: ZoneInfo, feeds: FeedProvider) -> WidgetView:
@@ -73,17 +74,14 @@ def widget_view(widget: Widget, now: datetime, tz: ZoneInfo, feeds: FeedProvider
 
 def draw_widget(widget: Widget, view: WidgetView, size: Size) -> Image.Image:
     """The widget's tile: its words in its colours, fitted to `size` with the player's
-    own text layout (shrunk to the legibility floor, then cut with an ellipsis)."""
+    own text layout (shrunk to the legibility floor, then cut with an ellipsis). A list
+    shrinks until each row shows whole; a clock or headline keeps its large type."""
     if view.rows:
         view = fitted_rows(view, size)
     blocks = list(view.blocks)
-    return draw_blocks(
-        size,
-        blocks,
-        hex_colour(widget.background),
-        hex_colour(widget.foreground),
-        centre=view.centre,
-        min_scale=shrink_floor(blocks, size),
+    layout = fit_text(blocks, size, shrink_floor(blocks, size), every_word=view.rows)
+    return draw_layout(
+        layout, hex_colour(widget.background), hex_colour(widget.foreground), centre=view.centre
     )
 
 
@@ -98,7 +96,9 @@ def widget_tile(
 
 
 def _next_minute(local: datetime) -> datetime:
-    return (local.replace(second=0, microsecond=0) + _MINUTE).astimezone(UTC)
+    # In UTC: on wall time, 02:59 + 1 min on a fall-back night would be an hour late.
+    # Every zone in use today is offset from UTC by whole minutes.
+    return local.astimezone(UTC).replace(second=0, microsecond=0) + _MINUTE
 
 
 def _heading(widget: Widget, default: str, share: float = 0.14) -> list[Block]:
@@ -117,7 +117,9 @@ def _clock(widget: Widget, local: datetime) -> WidgetView:
 
 def _countdown(widget: Widget, local: datetime) -> WidgetView:
     assert widget.countdown_to is not None
-    left = widget.countdown_to - local
+    # In UTC: Python subtracts two datetimes of one zone by wall time, an hour out across
+    # a daylight-saving change.
+    left = widget.countdown_to.astimezone(UTC) - local.astimezone(UTC)
     if left <= timedelta(0):
         words = "Now on"
     else:
@@ -132,7 +134,7 @@ def _countdown(widget: Widget, local: datetime) -> WidgetView:
             words = f"{minutes} min"
     blocks = [*_heading(widget, "", 0.16), Block(words, 0.34, bold=True, max_lines=2)]
     # After the moment itself nothing changes any more.
-    changes = _next_minute(local) if left > timedelta(0) else datetime.max.replace(tzinfo=UTC)
+    changes = _next_minute(local) if left > timedelta(0) else _NEVER
     return WidgetView(tuple(blocks), changes_at=changes)
 
 
@@ -151,14 +153,14 @@ def _ticker(widget: Widget, data: FeedData, now: datetime) -> WidgetView:
     headlines = [entry.title for entry in data.entries if entry.title.strip()]
     recheck = now.astimezone(UTC) + FEED_RECHECK
     if not headlines:
-        return WidgetView((Block("No news right now", 0.4, max_lines=1),), centre=False)
+        return WidgetView((Block("No news right now", 0.4, max_lines=1),), changes_at=recheck)
     seconds = int(now.timestamp())
     index = (seconds // TICKER_STEP_S) % len(headlines)
     text = f"{widget.title}: {headlines[index]}" if widget.title else headlines[index]
     step_ends = datetime.fromtimestamp((seconds // TICKER_STEP_S + 1) * TICKER_STEP_S, UTC)
     changes = step_ends if len(headlines) > 1 else recheck
     return WidgetView(
-        (Block(text, 0.42, bold=True, max_lines=1),), centre=False, changes_at=min(changes, recheck)
+        (Block(text, 0.42, bold=True, max_lines=1),), changes_at=min(changes, recheck)
     )
 
 
@@ -178,7 +180,7 @@ def _row(entry: FeedEntry, tz: ZoneInfo, *, with_end: bool) -> str:
 def _events(data: FeedData) -> list[FeedEntry]:
     """Entries with a start time, in start order (a feed may list them in any order)."""
     timed = [entry for entry in data.entries if entry.starts_at is not None]
-    return sorted(timed, key=lambda entry: entry.starts_at or datetime.min.replace(tzinfo=UTC))
+    return sorted(timed, key=lambda entry: (entry.starts_at or _NEVER).astimezone(UTC))
 
 
 def _boundaries(entries: Sequence[FeedEntry], after: datetime) -> list[datetime]:
@@ -186,7 +188,7 @@ def _boundaries(entries: Sequence[FeedEntry], after: datetime) -> list[datetime]
         instant.astimezone(UTC)
         for entry in entries
         for instant in (entry.starts_at, entry.ends_at)
-        if instant is not None and instant > after
+        if instant is not None and instant.astimezone(UTC) > after
     ]
 
 
@@ -194,18 +196,19 @@ def _next_up(widget: Widget, data: FeedData, local: datetime) -> WidgetView:
     """The next few entries that have not finished: on now, or starting later."""
     tz = local.tzinfo
     assert isinstance(tz, ZoneInfo)
-    coming = [entry for entry in _events(data) if _still_on(entry, local)][:NEXT_UP_COUNT]
+    now = local.astimezone(UTC)  # compared in UTC: wall-time comparison is wrong at a fall-back
+    coming = [entry for entry in _events(data) if _still_on(entry, now)][:NEXT_UP_COUNT]
     rows = [
-        Block(_row(entry, tz, with_end=False), 0.085, max_lines=2, name="entry") for entry in coming
-    ] or [Block("Nothing else coming up", 0.085, max_lines=2)]
-    changes = min([*_boundaries(coming, local), local.astimezone(UTC) + FEED_RECHECK])
-    heading = _heading(widget, "Next up")
+        Block(_row(entry, tz, with_end=False), 0.06, max_lines=2, name="entry") for entry in coming
+    ] or [Block("Nothing else coming up", 0.06, max_lines=2)]
+    changes = min([*_boundaries(coming, now), now + FEED_RECHECK])
+    heading = _heading(widget, "Next up", 0.09)
     return WidgetView((*heading, *rows), centre=False, rows=True, changes_at=changes)
 
 
-def _still_on(entry: FeedEntry, local: datetime) -> bool:
+def _still_on(entry: FeedEntry, now: datetime) -> bool:
     end = entry.ends_at or entry.starts_at
-    return end is not None and end > local
+    return end is not None and end.astimezone(UTC) > now
 
 
 def _timetable(widget: Widget, data: FeedData, local: datetime) -> WidgetView:
@@ -218,14 +221,14 @@ def _timetable(widget: Widget, data: FeedData, local: datetime) -> WidgetView:
         for entry in _events(data)
         if entry.starts_at is not None and entry.starts_at.astimezone(tz).date() == local.date()
     ]
-    heading = _heading(widget, "Today")
+    heading = _heading(widget, "Today", 0.09)
     rows = [
-        Block(_row(entry, tz, with_end=True), 0.07, max_lines=2, name="entry") for entry in today
+        Block(_row(entry, tz, with_end=True), 0.05, max_lines=2, name="entry") for entry in today
     ]
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     changes = min(midnight.astimezone(UTC), local.astimezone(UTC) + FEED_RECHECK)
     if not rows:
-        rows = [Block("Nothing on today", 0.07, max_lines=1)]
+        rows = [Block("Nothing on today", 0.05, max_lines=1)]
     return WidgetView((*heading, *rows), centre=False, rows=True, changes_at=changes)
 
 

@@ -233,9 +233,7 @@ def test_proof_of_play_is_recorded_per_zone(rig) -> None:
     assert frame.getpixel((2, 2)) == (190, 0, 0)
     assert frame.getpixel((1915, 1075)) == (190, 0, 0)  # over the ticker too
     rig.at(30)
-    assert rig.services.wait_for(
-        lambda: any(p.alert_id == "evacuate" for p in rig.services.plays)
-    )
+    assert rig.services.wait_for(lambda: any(p.alert_id == "evacuate" for p in rig.services.plays))
     interrupted = {
         (p.zone, p.item_id) for p in rig.services.plays if p.outcome is PlayOutcome.INTERRUPTED
     }
@@ -247,4 +245,6 @@ def test_proof_of_play_is_recorded_per_zone(rig) -> None:
     # After the alert every zone is back.
     back = rig.settle()
     assert back.getpixel((2, 2)) != (190, 0, 0)
-    assert same(crop(back, "clock"), expected(CLOCK, "clock", NOON + timedelta(seconds=30), rig.feeds))
+    assert same(
+        crop(back, "clock"), expected(CLOCK, "clock", NOON + timedelta(seconds=30), rig.feeds)
+    )
