@@ -43,7 +43,7 @@ from devices.protocol import (
 )
 from signage_player.brightness import Brightness, NoBrightness
 from signage_player.display import Display
-from signage_player.frames import FRAMES_PER_ZONE, Frames
+from signage_player.frames import Frames, map_images_apart
 from signage_player.playback import Inputs, Screen, Slot, render_failed, step
 from signage_player.power import NoScreenPower, ScreenPower
 from signage_player.render import RenderError, Size, hex_colour
@@ -125,6 +125,7 @@ class SignagePlayer:
 
     def start(self, services: AgentServices) -> None:
         self._services = services
+        map_images_apart()
         self._thread = threading.Thread(
             target=self._run, name=f"player-{services.device_id}", daemon=True
         )
@@ -249,7 +250,7 @@ class SignagePlayer:
                 Look(hex_colour(manifest.site.brand_colour), roadside=roadside),
             )
         self._screen = screen
-        self.frames.limit = FRAMES_PER_ZONE * max(1, len(screen.plans))
+        self.frames.keep_zones(plan.name for plan in screen.plans)
         self._tiles_on_screen = None  # a new manifest redraws every zone it still has
         return screen
 
@@ -329,7 +330,9 @@ class SignagePlayer:
             try:
                 for plan in changed:
                     failing = plan
-                    tiles.append((plan.box, self.frames.tile(wanted[plan.name], services.assets)))
+                    tiles.append(
+                        (plan.box, self.frames.tile(plan.name, wanted[plan.name], services.assets))
+                    )
             except RenderError as error:
                 log.warning(
                     "cannot show %s in zone %s: %s",
@@ -449,7 +452,7 @@ class SignagePlayer:
                     continue
                 key = tile_key(slot, plan.size, screen.look, at, screen.tz, self.feeds)
                 if key.kind == "item":
-                    self.frames.tile(key, services.assets)
+                    self.frames.tile(plan.name, key, services.assets)
         except RenderError:
             pass  # it will fail again on its turn and be handled then
         except Exception:

@@ -24,7 +24,14 @@ from PIL import Image
 from devices.protocol.feeds import FeedData, FeedEntry
 from devices.protocol.layouts import Widget, WidgetKind
 from signage_player.render import Size, draw_layout, hex_colour
-from signage_player.textfit import Block, fit_text, shrink_floor
+from signage_player.textfit import (
+    SHRINK_STEP,
+    Block,
+    TextLayout,
+    fit_text,
+    layout_text,
+    shrink_floor,
+)
 
 FeedProvider = Callable[[str], FeedData | None]
 
@@ -76,10 +83,11 @@ def draw_widget(widget: Widget, view: WidgetView, size: Size) -> Image.Image:
     """The widget's tile: its words in its colours, fitted to `size` with the player's
     own text layout (shrunk to the legibility floor, then cut with an ellipsis). A list
     shrinks until each row shows whole; a clock or headline keeps its large type."""
-    if view.rows:
-        view = fitted_rows(view, size)
     blocks = list(view.blocks)
-    layout = fit_text(blocks, size, shrink_floor(blocks, size), every_word=view.rows)
+    if view.rows:
+        layout = rows_layout(view, size)
+    else:
+        layout = fit_text(blocks, size, shrink_floor(blocks, size), every_word=False)
     return draw_layout(
         layout, hex_colour(widget.background), hex_colour(widget.foreground), centre=view.centre
     )
@@ -232,17 +240,48 @@ def _timetable(widget: Widget, data: FeedData, local: datetime) -> WidgetView:
     return WidgetView((*heading, *rows), centre=False, rows=True, changes_at=changes)
 
 
-def fitted_rows(view: WidgetView, size: Size) -> WidgetView:
-    """`view` with rows dropped from the end, and an "and N more" line, until every row
-    left shows whole at the legibility floor: a timetable never ends in half a line."""
+def rows_layout(view: WidgetView, size: Size) -> TextLayout:
+    """A list laid out so that every row left shows whole: all rows at the largest size
+    that fits (down to the legibility floor); if they do not fit even then, as many as
+    fit at the floor and an "and N more" line. Never a row cut in half."""
     blocks = list(view.blocks)
     heading = [b for b in blocks if b.name == "title"]
     rows = [b for b in blocks if b.name != "title"]
-    for keep in range(len(rows), 0, -1):
-        candidate = [*heading, *rows[:keep]]
-        if keep < len(rows):
-            share = rows[0].height_share
-            candidate.append(Block(f"and {len(rows) - keep} more", share, max_lines=1))
-        if fit_text(candidate, size, shrink_floor(candidate, size)).fits:
-            return WidgetView(tuple(candidate), view.centre, view.rows, view.changes_at)
-    return view
+    floor = shrink_floor(blocks, size)
+    whole = _largest_fitting(blocks, size, floor)
+    if whole is not None or len(rows) <= 1:
+        return whole or layout_text(blocks, size, floor)
+
+    def kept(keep: int) -> list[Block]:
+        more = Block(f"and {len(rows) - keep} more", rows[0].height_share, max_lines=1)
+        return [*heading, *rows[:keep], more]
+
+    # Fewer rows never need more room, so search for the most that fit.
+    low, high = 0, len(rows) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if layout_text(kept(middle), size, floor).fits:
+            low = middle
+        else:
+            high = middle - 1
+    return _largest_fitting(kept(low), size, floor) or layout_text(kept(low), size, floor)
+
+
+def _largest_fitting(blocks: list[Block], size: Size, floor: float) -> TextLayout | None:
+    """The layout at the largest of fit_text's scales (1, 0.95, 0.95², ... down to
+    `floor`) at which everything fits, found by bisection; None if none does."""
+    scales = [1.0]
+    while scales[-1] * SHRINK_STEP >= floor - 1e-9:
+        scales.append(scales[-1] * SHRINK_STEP)
+    if scales[-1] > floor:
+        scales.append(floor)
+    low, high = 0, len(scales) - 1
+    if not layout_text(blocks, size, scales[high]).fits:
+        return None
+    while low < high:  # scales[high] fits; find the first (largest) that does
+        middle = (low + high) // 2
+        if layout_text(blocks, size, scales[middle]).fits:
+            high = middle
+        else:
+            low = middle + 1
+    return layout_text(blocks, size, scales[low])

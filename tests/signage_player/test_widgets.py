@@ -14,6 +14,7 @@ from signage_player.widgets import (
     UNAVAILABLE,
     WidgetView,
     no_feeds,
+    rows_layout,
     widget_tile,
     widget_view,
 )
@@ -125,15 +126,18 @@ def test_a_long_timetable_shows_whole_rows_and_how_many_more() -> None:
     day = datetime(2026, 4, 4, 7, tzinfo=SYDNEY)
     busy = feed(*(event(f"Session {n}", day + timedelta(minutes=30 * n)) for n in range(30)))
     widget = Widget(kind=WidgetKind.TIMETABLE, feed="events")
-    from signage_player.widgets import fitted_rows
-
-    view = fitted_rows(widget_view(widget, LATE, SYDNEY, provider(busy)), (480, 400))
-    shown = words(view)
-    assert shown[-1].startswith("and ") and shown[-1].endswith(" more")
-    rows = len(shown) - 2  # heading and the "more" line
+    layout = rows_layout(widget_view(widget, LATE, SYDNEY, provider(busy)), (480, 400))
+    shown = [laid.block.text for laid in layout.blocks]
+    rows = len(shown) - 2  # the heading and the "more" line
     assert 1 <= rows < 30
     assert shown[-1] == f"and {30 - rows} more"
-    assert all("…" not in line for line in shown)
+    assert shown[1] == "07:00\N{EN DASH}08:00  Session 0"
+    assert layout.fits  # every row whole, none cut with an ellipsis
+    # A short day fits whole, at the largest size that does.
+    short = feed(*(event(f"Session {n}", day + timedelta(hours=n)) for n in range(3)))
+    calm = rows_layout(widget_view(widget, LATE, SYDNEY, provider(short)), (480, 400))
+    assert [laid.block.text for laid in calm.blocks][-1].endswith("Session 2")
+    assert calm.fits
 
 
 def test_the_clock_follows_the_clocks_going_back() -> None:
