@@ -232,7 +232,7 @@ def main() -> int:
                         [
                             sys.executable,
                             "-m",
-                            "devices.cli",
+                            "digital_spaces",
                             "--log-level",
                             "WARNING",
                             "ingest",

@@ -252,7 +252,7 @@ def player_rss_mb(port: int, key: SigningKey, refs: list[AssetRef], scratch: str
         [
             sys.executable,
             "-m",
-            "devices.cli",
+            "digital_spaces",
             "--log-level",
             "WARNING",
             "player",

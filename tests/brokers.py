@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 # The demo starts its broker the same way: one definition of these serves both.
-from central_cms.demo.broker import free_port, wait_until_listening
+from digital_spaces.demo.broker import free_port, wait_until_listening
 
 __all__ = ["RunningBroker", "free_port", "paho_client", "start_mosquitto"]
 

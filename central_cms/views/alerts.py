@@ -19,6 +19,16 @@ from central_cms.views.timefmt import local_time_filter, site_zone
 from devices.protocol import ALL_SCOPE, Severity
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
+MAX_MINUTES = 7 * 24 * 60  # an alert lasts a week at the most
+
+
+def _minutes(raw: str) -> int | None:
+    """How long an alert lasts as staff typed it, or None when it is not 1..MAX_MINUTES."""
+    try:
+        minutes = int(raw)
+    except ValueError:
+        return None
+    return minutes if 1 <= minutes <= MAX_MINUTES else None
 
 
 @bp.get("/")
@@ -37,12 +47,9 @@ def index() -> str:
 def send() -> Response:
     s, rt, actor = context()
     form = request.form
-    try:
-        minutes = int(form.get("minutes", "60"))
-        if not 1 <= minutes <= 7 * 24 * 60:
-            raise ValueError
-    except ValueError:
-        flash("Give how long the alert lasts, 1 to 10080 minutes.", "error")
+    minutes = _minutes(form.get("minutes", "60"))
+    if minutes is None:
+        flash(f"Give how long the alert lasts, 1 to {MAX_MINUTES} minutes.", "error")
         return redirect(url_for("alerts.index"))
     try:
         alert = service.send_alert(
@@ -86,12 +93,9 @@ def edit(alert_id: str) -> str | Response:
 def change(alert_id: str) -> Response:
     s, rt, actor = context()
     form = request.form
-    try:
-        minutes = int(form.get("minutes", ""))
-        if not 1 <= minutes <= 7 * 24 * 60:
-            raise ValueError
-    except ValueError:
-        flash("Give how long the alert lasts from now, 1 to 10080 minutes.", "error")
+    minutes = _minutes(form.get("minutes", ""))
+    if minutes is None:
+        flash(f"Give how long the alert lasts from now, 1 to {MAX_MINUTES} minutes.", "error")
         return redirect(url_for("alerts.edit", alert_id=alert_id))
     try:
         alert = service.edit_alert(

@@ -103,7 +103,7 @@ class IngestProcess:
             [
                 sys.executable,
                 "-m",
-                "devices.cli",
+                "digital_spaces",
                 "ingest",
                 "--store",
                 f"sqlite:///{db}",

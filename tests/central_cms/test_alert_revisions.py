@@ -173,9 +173,8 @@ def test_two_cms_processes_publish_a_scopes_alerts_in_revision_order(config, clo
         watcher.disconnect()
 
 
-def test_staff_change_a_live_alert_and_devices_get_the_new_words(
-    client, session, rt, publisher, clock
-):
+def sign_in_at_a_site(client, session, rt) -> None:
+    """A site to send alerts to and a communications officer signed in to the CMS."""
     add_site(session, rt, "cannington-lp")
     fleet.create_user(
         session, rt, None, username="comms", password=PASSWORD, role=m.Role.ADMIN, sites=[]
@@ -183,6 +182,12 @@ def test_staff_change_a_live_alert_and_devices_get_the_new_words(
     session.commit()
     token = csrf_of(client.get("/login").text)
     client.post("/login", data={"username": "comms", "password": PASSWORD, "csrf_token": token})
+
+
+def test_staff_change_a_live_alert_and_devices_get_the_new_words(
+    client, session, rt, publisher, clock
+):
+    sign_in_at_a_site(client, session, rt)
     page = client.get("/alerts/")
     sent = client.post(
         "/alerts/",
@@ -222,6 +227,32 @@ def test_staff_change_a_live_alert_and_devices_get_the_new_words(
         True,
     )
     assert after.expires_at == clock.now() + timedelta(minutes=30)
+
+
+def test_an_alert_lasting_longer_than_a_week_or_no_time_is_refused_and_nothing_changes(
+    client, session, rt, publisher
+):
+    sign_in_at_a_site(client, session, rt)
+    fields = {"scope": "cannington-lp", "severity": "warning", "title": "Pool closed", "body": ""}
+    for minutes in ("20160", "soon"):
+        page = client.get("/alerts/")
+        refused = client.post(
+            "/alerts/",
+            data={**fields, "csrf_token": csrf_of(page.text), "minutes": minutes},
+            follow_redirects=True,
+        )
+        assert "Give how long the alert lasts, 1 to 10080 minutes." in refused.text
+    assert published(publisher, rt, "cannington-lp") == []
+
+    sent = send(session, rt, "cannington-lp", "Pool closed")
+    form = client.get(f"/alerts/{sent.id}/edit")
+    refused = client.post(
+        f"/alerts/{sent.id}/edit",
+        data={**fields, "csrf_token": csrf_of(form.text), "title": "Pool open", "minutes": "0"},
+        follow_redirects=True,
+    )
+    assert "Give how long the alert lasts from now, 1 to 10080 minutes." in refused.text
+    assert [a.title for a in published(publisher, rt, "cannington-lp")] == ["Pool closed"]
 
 
 PASSWORD = "correct horse battery"

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from central_cms import db as cms_db
 from central_cms import models as m
-from central_cms.demo.broker import free_port
-from central_cms.demo.stack import DEMO_PORTAL, DemoOptions, DemoStack, start_stack
 from central_cms.runtime import parts
 from central_cms.seed import DEMO_PASSWORD
+from digital_spaces.demo.broker import free_port
+from digital_spaces.demo.stack import DEMO_PORTAL, DemoOptions, DemoStack, start_stack
 from tests.devices.harness import eventually
 
 ADDRESS = "Demo.Visitor@example.org"

@@ -109,7 +109,7 @@ def test_broker_cli_prints_a_config_mosquitto_accepts(tmp_path):
     (tmp_path / "acl").write_text(acl_file(["sig-a"], ["cms-1"]))
     files = ["--password-file", str(tmp_path / "passwords"), "--acl-file", str(tmp_path / "acl")]
     out = subprocess.run(
-        [sys.executable, "-m", "devices.cli", "broker", "config", "--port", str(port), *files],
+        [sys.executable, "-m", "digital_spaces", "broker", "config", "--port", str(port), *files],
         capture_output=True,
         text=True,
         check=True,
@@ -123,7 +123,7 @@ def test_broker_cli_prints_a_config_mosquitto_accepts(tmp_path):
 
 
 def test_broker_config_without_a_password_file_is_refused_unless_asked_and_says_why():
-    command = [sys.executable, "-m", "devices.cli", "broker", "config", "--acl-file", "/x/acl"]
+    command = [sys.executable, "-m", "digital_spaces", "broker", "config", "--acl-file", "/x/acl"]
     refused = subprocess.run(command, capture_output=True, text=True)
     assert refused.returncode == 2
     assert refused.stdout == ""  # nothing a shell redirect could install as the config

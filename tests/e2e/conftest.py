@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from central_cms.demo.broker import free_port
-from central_cms.demo.stack import DemoOptions, DemoStack, start_stack
+from digital_spaces.demo.broker import free_port
+from digital_spaces.demo.stack import DemoOptions, DemoStack, start_stack
 from tests.browsers import launch_chromium
 
 

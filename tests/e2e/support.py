@@ -6,8 +6,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from central_cms.demo.stack import DemoStack
 from central_cms.seed import DEMO_PASSWORD
+from digital_spaces.demo.stack import DemoStack
 
 
 def sign_in(page: Page, base: str, username: str) -> None:

@@ -12,9 +12,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from central_cms.demo.stack import DEMO_PORTAL, DemoStack, visitor_url
 from devices.config import load_device_config
 from devices.protocol import PORTAL_LANGUAGES
+from digital_spaces.demo.stack import DEMO_PORTAL, DemoStack, visitor_url
 from portal.i18n import LANGUAGES, translations
 from portal.node import portal_config_of
 from tests.devices.harness import eventually

@@ -371,7 +371,7 @@ class SlowAssetServer:
 
 def _start_cli(config: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "devices.cli", "player", "--config", str(config)],
+        [sys.executable, "-m", "digital_spaces", "player", "--config", str(config)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 # subcommand -> ("module:function", one-line help). The function takes the remaining argv.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("central_cms.demo:main", "run the whole system on one machine with embedded defaults"),
+    "demo": ("digital_spaces.demo:main", "run the whole system on one machine, embedded defaults"),
     "cms": ("central_cms.cli:main", "run the CMS web app, or a CMS admin command"),
     "ingest": ("central_cms.ingest_cli:main", "store device events, health and status"),
     "player": ("signage_player.cli:main", "run a signage player"),

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from central_cms.demo.stack import DemoOptions, staff_logins, start_stack
+from digital_spaces.demo.stack import DemoOptions, staff_logins, start_stack
 
 log = logging.getLogger(__name__)
 

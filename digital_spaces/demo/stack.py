@@ -24,7 +24,6 @@ from central_cms import db, fleet
 from central_cms import models as m
 from central_cms.app import create_app, manifest_renewer
 from central_cms.config import load_config
-from central_cms.demo.broker import InProcessBroker, MosquittoBroker, free_port, start_demo_broker
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor
 from central_cms.runtime import parts, runtime
@@ -32,6 +31,12 @@ from central_cms.seed import DEMO_PASSWORD, USERS, seed_demo
 from devices.agent import DeviceAgent, RecordingSystem
 from devices.config import load_device_config
 from devices.health import FakePiSensors
+from digital_spaces.demo.broker import (
+    InProcessBroker,
+    MosquittoBroker,
+    free_port,
+    start_demo_broker,
+)
 from portal.config import parse_portal_config
 from portal.fas import FasClient, encode_query
 from portal.node import PortalApplication
