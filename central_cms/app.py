@@ -20,6 +20,7 @@ from central_cms.auth import current_actor, load_session_actor
 from central_cms.blobs import BlobStore
 from central_cms.config import CmsConfig, load_config
 from central_cms.csrf import init_csrf
+from central_cms.feeds.refresh import FeedRefresher
 from central_cms.keys import load_or_create_signing_key
 from central_cms.nav import nav_entries
 from central_cms.publisher import ManifestPublisher, MqttPublisher
@@ -42,8 +43,8 @@ def create_app(
 ) -> Flask:
     """`analytics`: the analytics stores; by default those `config.analytics_store` names
     (the SQLite file in the instance folder). `renewal`: start the manifest renewer's
-    thread; by default when the app publishes to the real broker (so each gunicorn worker
-    ticks it)."""
+    thread and the feed refresher's; by default when the app publishes to the real broker
+    (so each gunicorn worker ticks them)."""
     config = config or load_config()
     app = CmsApp(
         __name__,
@@ -107,9 +108,11 @@ def create_app(
         database=database,
         renewer=renewer,
         analytics=open_analytics(config, analytics),
+        feeds=FeedRefresher(database.sessions, rt),
     )
     if renewal:
         renewer.start()
+        app.parts.feeds.start()
     init_csrf(app)
     app.before_request(load_session_actor)
 

@@ -193,7 +193,7 @@ def sync_manifests(
 
 
 def republish_all(session: Session, rt: CmsRuntime) -> int:
-    """After a (re)connect: the latest manifest of every device and the live alerts."""
+    """After a (re)connect: the latest manifest of every device, the live alerts and feeds."""
     count = 0
     for state in session.scalars(
         select(m.ManifestState).where(m.ManifestState.payload.is_not(None))
@@ -207,4 +207,7 @@ def republish_all(session: Session, rt: CmsRuntime) -> int:
     from central_cms import alerts
 
     count += alerts.republish(session, rt)
+    from central_cms.feeds import publish as feeds
+
+    count += feeds.republish(session, rt)
     return count

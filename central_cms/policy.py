@@ -20,6 +20,7 @@ class Permission(StrEnum):
     CAMPAIGN_APPROVE = "campaign.approve"  # approve or reject pending campaigns
     CAMPAIGN_ARCHIVE = "campaign.archive"
     ALERT_WRITE = "alert.write"
+    FEED_WRITE = "feed.write"  # live feeds (iCal, RSS, JSON, CSV) for widgets and the portal
     USER_WRITE = "user.write"
     AUDIT_READ = "audit.read"
     FLEET_EXPORT = "fleet.export"
@@ -39,6 +40,7 @@ POLICY: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGN_PUBLISH,
             Permission.CAMPAIGN_ARCHIVE,
             Permission.ALERT_WRITE,
+            Permission.FEED_WRITE,  # a site editor: their sites' feeds, not the city's
             # Communications staff send the newsletter (site editors: their sites only).
             # Approvers, IT and viewers have no need for visitors' addresses.
             Permission.NEWSLETTER,

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from central_cms import models as m
+from central_cms.leases import take_lease
 from central_cms.manifests import sync_manifests
 from central_cms.runtime import CmsRuntime
 
@@ -46,28 +45,6 @@ class RenewalRun:
     full: bool  # recompiled every device, not only those due
     recompiled: int
     published: int
-
-
-def _take_lease(session: Session, holder: str, now: datetime, lease: timedelta) -> bool:
-    """Whether `holder` now holds the job's lease until now + lease (commits).
-
-    One atomic UPDATE: on PostgreSQL a second process waits on the row lock and then
-    re-checks `expires_at`, so two processes ticking at once never both win."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(m.JobLease)
-        .values(name=JOB, holder="", last_published=0)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
-    won = session.execute(
-        update(m.JobLease)
-        .where(m.JobLease.name == JOB)
-        .where(or_(m.JobLease.expires_at.is_(None), m.JobLease.expires_at <= now))
-        .values(holder=holder, expires_at=now + lease)
-        .returning(m.JobLease.name)
-    ).first()
-    session.commit()
-    return won is not None
 
 
 def _due_devices(session: Session, renew_before: datetime) -> list[str]:
@@ -91,7 +68,7 @@ def renew_manifests(
 ) -> RenewalRun | None:
     """One tick: None if another process holds the lease, else what was renewed."""
     now = rt.clock.now()
-    if not _take_lease(session, holder, now, interval):
+    if not take_lease(session, JOB, holder, now, interval):
         return None
     lease = session.get(m.JobLease, JOB)
     assert lease is not None

@@ -53,10 +53,12 @@ class CmsParts:
     database: Database
     renewer: Service
     analytics: AnalyticsContext
+    feeds: Service  # the live-feed refresher (central_cms/feeds/refresh.py)
 
     def stop(self) -> None:
-        """Stop what runs beside the requests: renewer, in-process ingest, publisher."""
+        """Stop what runs beside the requests: renewer, feeds, in-process ingest, publisher."""
         self.renewer.stop()
+        self.feeds.stop()
         self.analytics.stop()
         self.runtime.publisher.stop()
 

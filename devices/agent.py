@@ -27,6 +27,7 @@ from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
 from devices.commands import CommandLog
 from devices.config import DeviceConfig
+from devices.feeds import FeedStore
 from devices.health import HealthProbe, PiSensors
 from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
 from devices.link import MqttLink
@@ -52,6 +53,7 @@ from devices.protocol import (
     parse_signed,
     parse_topic,
 )
+from devices.protocol.topics import FEEDS_WILDCARD
 from devices.state import DeviceState as StoredState
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,10 @@ class _Services:
     def status_changed(self) -> None:
         self._agent.publish_status()
 
+    @property
+    def feeds(self) -> FeedStore:
+        return self._agent.feeds
+
 
 class DeviceAgent:
     def __init__(
@@ -138,6 +144,7 @@ class DeviceAgent:
         self._manifest_ready = threading.Event()
         self._lock = threading.Lock()
         self._stored = StoredState(config.state_dir)
+        self.feeds = FeedStore(config.state_dir / "feeds", config.public_keys)
         self.cache = ContentCache(
             config.cache_dir,
             budget_bytes=config.cache_budget_bytes,
@@ -182,12 +189,14 @@ class DeviceAgent:
     def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.app.start(_Services(self))
+        self.feeds.restore()  # before the manifest's, which names the feeds to serve
         self._restore()
         device = self.config.device_id
         self.link.subscribe(device_topic(device, Channel.MANIFEST), self._on_manifest)
         self.link.subscribe(device_topic(device, Channel.COMMANDS), self._on_command)
         self.link.subscribe(device_topic(device, Channel.EVENTS_ACK), self._on_ack)
         self.link.subscribe(ALERTS_WILDCARD, self._on_alert)
+        self.link.subscribe(FEEDS_WILDCARD, self.feeds.on_message)
         self.link.start()
         for target, name in ((self._main_loop, "agent"), (self._manifest_loop, "manifest")):
             thread = threading.Thread(target=target, name=f"{name}-{device}", daemon=True)
@@ -402,6 +411,7 @@ class DeviceAgent:
         with self._lock:
             previous_site = self.current.site.id if self.current else None
             self.current = manifest
+        self.feeds.use(manifest.feeds)
         self.app.apply_manifest(manifest)
         if manifest.site.id != previous_site:
             self._push_alerts()

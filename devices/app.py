@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from devices.clock import Clock
+from devices.feeds import FeedReader
 from devices.protocol import Alert, Command, DeviceKind, EventData, Manifest, NowShowing
 from devices.protocol.base import Scalar
 
@@ -53,6 +54,11 @@ class AgentServices(Protocol):
 
     def status_changed(self) -> None:
         """Now-showing changed: publish a fresh retained status."""
+        ...
+
+    @property
+    def feeds(self) -> FeedReader:
+        """The live feeds the manifest names: `feeds.latest(feed_id, now)`."""
         ...
 
 

@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
         campaigns,
         device_api,
         devices,
+        feeds,
         home,
         media,
         newsletter,
@@ -40,6 +41,7 @@ def register_blueprints(app: Flask) -> None:
         media.bp,
         campaigns.bp,
         alerts.bp,
+        feeds.bp,
         audit_log.bp,
         users.bp,
         newsletter.bp,
@@ -64,6 +66,7 @@ def register_blueprints(app: Flask) -> None:
     add_nav(app, NavEntry("Approvals", "campaigns.approvals", Permission.CAMPAIGN_APPROVE, 15))
     add_nav(app, NavEntry("Media", "media.index", order=20))
     add_nav(app, NavEntry("Alerts", "alerts.index", order=30))
+    add_nav(app, NavEntry("Live feeds", "feeds.index", order=35))
     add_nav(app, NavEntry("Sites", "sites.index", order=40))
     add_nav(app, NavEntry("Devices", "devices.index", order=50))
     # Visitors' email addresses: only the roles that may see personal data get the link.

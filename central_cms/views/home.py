@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from central_cms import db
 from central_cms import models as m
 from central_cms.auth import login_required
+from central_cms.feeds.service import feeds_needing_attention
+from central_cms.runtime import runtime
 
 bp = Blueprint("home", __name__)
 
@@ -24,4 +26,7 @@ def index() -> str:
     }
     devices = s.scalar(select(func.count()).select_from(m.Device))
     sites = s.scalar(select(func.count()).select_from(m.Site))
-    return render_template("home.html", counts=counts, devices=devices, sites=sites)
+    troubled = feeds_needing_attention(s, runtime().clock.now())
+    return render_template(
+        "home.html", counts=counts, devices=devices, sites=sites, troubled_feeds=troubled
+    )

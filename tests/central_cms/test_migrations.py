@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import central_cms.feeds.models  # noqa: F401  (registers the feeds table on Base)
 from central_cms import db as cms_db
 from central_cms.models import Base
 

@@ -13,6 +13,7 @@ from devices.broker import (
     password_file,
 )
 from devices.protocol import Channel, alert_topic, device_topic
+from devices.protocol.topics import feed_topic
 from tests.brokers import free_port, start_mosquitto
 from tests.devices.harness import Observer
 
@@ -132,4 +133,24 @@ def test_device_reads_alerts_and_ingest_reads_events_through_a_shared_subscripti
     finally:
         a.close()
         ingest.close()
+        cms.close()
+
+
+def test_devices_read_the_live_feeds_and_only_the_cms_writes_them(secured):
+    topic = feed_topic("pool-classes")
+    own_events = device_topic("dev-b", Channel.EVENTS)
+    a = connect(secured, "dev-a", [topic])
+    b = connect(secured, "dev-b")
+    cms = connect(secured, "cms", [topic, own_events])
+    try:
+        b.publish(topic, b"forged by b")
+        b.publish(own_events, b"b's own event")  # in order after the forged feed
+        assert cms.wait_for(lambda: cms.payloads(own_events) == [b"b's own event"])
+        assert cms.payloads(topic) == []
+        cms.publish(topic, b"feed")
+        assert a.wait_for(lambda: a.payloads(topic) == [b"feed"])
+    finally:
+        cms.publish(topic, b"", retain=True)
+        a.close()
+        b.close()
         cms.close()

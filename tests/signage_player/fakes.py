@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from devices.clock import Clock
+from devices.feeds import FixedFeeds
 from devices.protocol import AssetRef, DeviceKind, EventData, PlayData
 
 
@@ -56,6 +57,7 @@ class FakeServices:
         self.records: list[EventData] = []
         self.status_changes = 0
         self._changed = threading.Condition()
+        self.feed_copies = FixedFeeds()  # replace to give widgets live data
 
     @property
     def device_id(self) -> str:
@@ -82,6 +84,10 @@ class FakeServices:
         with self._changed:
             self.status_changes += 1
             self._changed.notify_all()
+
+    @property
+    def feeds(self) -> FixedFeeds:
+        return self.feed_copies
 
     @property
     def plays(self) -> list[PlayData]:

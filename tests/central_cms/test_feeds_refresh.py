@@ -1,0 +1,153 @@
+"""Staff register a booking system's calendar and a news feed; the CMS fetches them from
+a real HTTP server. A good answer becomes a signed, versioned copy for the screens; a
+broken, huge, slow or wrongly encoded one keeps the last good copy and tells staff why."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central_cms.feeds.fetch import FetchLimits, fetch
+from central_cms.feeds.models import Feed, FeedKind
+from central_cms.feeds.refresh import FeedRefresher, refresh_feed
+from devices.protocol import parse_signed
+from devices.protocol.feeds import FeedData
+from devices.protocol.topics import feed_topic
+from tests.central_cms.feed_bodies import classes_ics, news_rss
+from tests.central_cms.feed_source import Answer, FeedSource, serve
+
+QUICK = FetchLimits(connect_s=0.5, total_s=2.0)
+
+
+def quick_fetch(feed: Feed):
+    return fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, limits=QUICK)
+
+
+@pytest.fixture
+def source() -> Iterator[FeedSource]:
+    yield from serve()
+
+
+def register(session, clock, source: FeedSource, kind: FeedKind = FeedKind.ICAL) -> Feed:
+    feed = Feed(
+        id=f"pool-classes-{secrets.token_hex(3)}",
+        name="Pool classes",
+        url=source.url(),
+        kind=kind.value,
+        site_id="north-pool",
+        max_age_s=24 * 3600,
+        created_at=clock.now(),
+    )
+    session.add(feed)
+    session.commit()
+    return feed
+
+
+def published(publisher, feed: Feed, rt) -> list[FeedData]:
+    return [
+        parse_signed(FeedData, payload, [rt.signing_key.public_key])
+        for topic, payload, retain in publisher.sent
+        if topic == feed_topic(feed.id) and retain
+    ]
+
+
+def test_this_weeks_classes_reach_the_screens_and_a_304_only_refreshes_their_age(
+    session, rt, clock, publisher, world, source
+):
+    source.answer = Answer(body=classes_ics(), etag='"v1"')
+    feed = register(session, clock, source)
+    assert refresh_feed(session, rt, feed, quick_fetch).ok
+    [first] = published(publisher, feed, rt)
+    assert [(e.title, e.starts_at) for e in first.entries] == [
+        ("Aquarobics", datetime(2026, 12, 1, 1, tzinfo=UTC)),  # 09:00 Perth, every Tu/Th
+        ("Water safety talk", datetime(2026, 12, 2, 10, tzinfo=UTC)),
+        ("Aquarobics", datetime(2026, 12, 3, 1, tzinfo=UTC)),
+    ]
+    assert first.entries[0].location == "Café pool"
+    assert first.title == "North Pool classes"
+
+    clock.advance(timedelta(minutes=15))
+    outcome = refresh_feed(session, rt, feed, quick_fetch)
+    assert source.requests[-1]["if-none-match"] == '"v1"'
+    assert outcome.ok and not outcome.changed
+    second = published(publisher, feed, rt)[-1]
+    assert second.version > first.version
+    assert second.fetched_at == first.fetched_at + timedelta(minutes=15)
+    assert second.entries == first.entries
+    assert source.bytes_sent == len(classes_ics())  # the 304 sent no body
+
+
+BAD_ANSWERS = {
+    "malformed": (
+        FeedKind.RSS,
+        Answer(body=news_rss(6)[:300], content_type="application/rss+xml"),
+        "not well-formed",
+    ),
+    "50 MB": (FeedKind.ICAL, Answer(endless_mb=50), "over 2.0 MB"),
+    "slow": (FeedKind.ICAL, Answer(body=classes_ics(), stall_after=100), "stopped sending"),
+    "wrong charset": (
+        FeedKind.ICAL,
+        Answer(
+            body=classes_ics(extra=" \u2013 new times"),
+            content_type="text/calendar; charset=iso-8859-1",
+        ),
+        "says its text is iso-8859-1 but sends UTF-8",
+    ),
+    "server error": (FeedKind.ICAL, Answer(status=500, body=b"oops"), "HTTP 500"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ANSWERS))
+def test_a_bad_answer_keeps_the_last_good_copy_and_tells_staff_why(
+    session, rt, clock, publisher, world, source, case
+):
+    kind, bad, reason = BAD_ANSWERS[case]
+    good = classes_ics() if kind is FeedKind.ICAL else news_rss(6)
+    source.answer = Answer(body=good, content_type="text/calendar; charset=utf-8")
+    feed = register(session, clock, source, kind)
+    assert refresh_feed(session, rt, feed, quick_fetch).ok
+    good_copy = feed.entries
+    sent_before = len(publisher.sent)
+
+    clock.advance(timedelta(minutes=15))
+    source.answer = bad
+    outcome = refresh_feed(session, rt, feed, quick_fetch)
+
+    assert not outcome.ok
+    session.expire_all()
+    stored = session.get(Feed, feed.id)
+    assert stored is not None
+    assert reason in (stored.last_error or "")
+    assert stored.entries == good_copy
+    assert stored.failing_since == clock.now()
+    assert len(publisher.sent) == sent_before  # nothing half-parsed was published
+    if case == "50 MB":
+        assert source.bytes_sent < 20 * 1024 * 1024  # the CMS hung up early
+
+
+def test_a_source_down_for_a_day_is_fetched_once_per_interval_by_one_of_two_cms_processes(
+    session, rt, clock, publisher, world, source, app
+):
+    from central_cms import db as cms_db
+
+    source.answer = Answer(body=classes_ics())
+    feed = register(session, clock, source)
+    sessions = cms_db.database(app).sessions
+    one, two = FeedRefresher(sessions, rt, quick_fetch), FeedRefresher(sessions, rt, quick_fetch)
+    assert [o.ok for o in one.tick() or ()] == [True]
+    source.answer = Answer(status=503, body=b"down for maintenance")
+    for _ in range(24 * 4):  # every 15 minutes for a day, both processes tick
+        clock.advance(timedelta(minutes=15))
+        one.tick()
+        two.tick()
+    assert len(source.requests) == 1 + 24 * 4
+    session.expire_all()
+    stored = session.get(Feed, feed.id)
+    assert stored is not None
+    assert stored.last_ok_at == clock.now() - timedelta(days=1)
+    assert stored.failing_since == stored.last_ok_at + timedelta(minutes=15)
+    assert "HTTP 503" in (stored.last_error or "")
+    assert len(published(publisher, feed, rt)) == 1
