@@ -50,7 +50,7 @@ from signage_player.render import RenderError, Size, hex_colour
 from signage_player.settings import PlayerSettings
 from signage_player.tiles import Look, TileKey, compose, tile_key
 from signage_player.video import VideoBackend
-from signage_player.widgets import FeedProvider, no_feeds
+from signage_player.widgets import FeedProvider
 from signage_player.zones import (
     ScreenState,
     ScreenStep,
@@ -92,14 +92,12 @@ class SignagePlayer:
         brightness: Brightness | None = None,
         screen_power: ScreenPower | None = None,
         video: VideoBackend | None = None,
-        feeds: FeedProvider | None = None,
     ) -> None:
         self.display = display
         self.settings = settings or PlayerSettings()
         self.brightness = brightness or NoBrightness()
         self.screen_power = screen_power or NoScreenPower()
         self.video = video
-        self.feeds: FeedProvider = feeds or no_feeds
         self._services: AgentServices | None = None
         self._lock = threading.Lock()
         self._inputs = Inputs(manifest=None, video_ok=video is not None)
@@ -311,7 +309,7 @@ class SignagePlayer:
                     screen.look,
                     now,
                     screen.tz,
-                    self.feeds,
+                    _feeds_at(services, now),
                 )
                 for plan in screen.plans
             }
@@ -450,7 +448,8 @@ class SignagePlayer:
                             site=site,
                         )
                     continue
-                key = tile_key(slot, plan.size, screen.look, at, screen.tz, self.feeds)
+                feeds = _feeds_at(services, at)
+                key = tile_key(slot, plan.size, screen.look, at, screen.tz, feeds)
                 if key.kind == "item":
                     self.frames.tile(plan.name, key, services.assets)
         except RenderError:
@@ -486,6 +485,12 @@ class SignagePlayer:
                 "showing_since": showing.since.isoformat() if showing else None,
             },
         )
+
+
+def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:
+    """The widgets' view of the device's feed store at `now`: the last good copy of a
+    feed, or None when there is none or it is older than the manifest allows."""
+    return lambda feed_id: services.feeds.latest(feed_id, now)
 
 
 def _describe(slot: Slot | None) -> str:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from devices.clock import ManualClock
+from devices.feeds import FixedFeeds
 from devices.protocol import (
     Alert,
     ContentItem,
@@ -67,14 +68,27 @@ def news(*headlines: str, version: int = 1) -> FeedData:
     )
 
 
-class Feeds:
-    """The device feed store's side of the provider: what the store last kept."""
+FEEDS = (FeedRef(id="classes", name="Classes"), FeedRef(id="news", name="News"))
 
-    def __init__(self) -> None:
+
+class Feeds:
+    """What the device's feed store holds, handed to the player as the agent does."""
+
+    def __init__(self, services: FakeServices | None = None) -> None:
+        self.services = services
         self.data: dict[str, FeedData] = {
             "classes": classes(),
             "news": news("Library open late on Thursday", "New e-books this week"),
         }
+        self.publish()
+
+    def publish(self) -> None:
+        """The store's copies are now `data` (a new version arrived, or one was dropped)."""
+        if self.services is not None:
+            refs = {ref.id: ref for ref in FEEDS}
+            self.services.feed_copies = FixedFeeds(
+                (refs[feed_id], data) for feed_id, data in self.data.items()
+            )
 
     def __call__(self, feed_id: str) -> FeedData | None:
         return self.data.get(feed_id)
@@ -86,8 +100,8 @@ class Rig:
         self.assets = FolderAssets(tmp_path / "objects")
         self.services = FakeServices(self.clock, self.assets)
         self.display = HeadlessDisplay()
-        self.feeds = Feeds()
-        self.player = SignagePlayer(self.display, feeds=self.feeds)
+        self.feeds = Feeds(self.services)
+        self.player = SignagePlayer(self.display)
         self.player.start(self.services)
 
     def settle(self) -> Image.Image:
@@ -110,7 +124,7 @@ class Rig:
         return week_manifest(
             generated_at=NOON - timedelta(minutes=5),
             layout=LAYOUT,
-            feeds=(FeedRef(id="classes", name="Classes"), FeedRef(id="news", name="News")),
+            feeds=FEEDS,
             assets=(red, green, blue),
             items=(
                 image_item("red", red, 10, fit=Fit.FILL),
@@ -192,6 +206,7 @@ def test_a_ticker_change_redraws_only_the_ticker_box(rig) -> None:
 
     # New feed data: the ticker shows it as soon as the store says so, and only it redraws.
     rig.feeds.data["news"] = news("Pool reopens Monday", version=2)
+    rig.feeds.publish()
     rig.player.feeds_changed()
     fresh = rig.settle()
     assert rig.display.last_dirty == ticker
@@ -201,10 +216,21 @@ def test_a_ticker_change_redraws_only_the_ticker_box(rig) -> None:
 
 def test_a_feed_the_device_does_not_have_says_so_politely(rig) -> None:
     del rig.feeds.data["classes"]
+    rig.feeds.publish()
     rig.player.apply_manifest(rig.manifest())
     frame = rig.settle()
     assert same(crop(frame, "side"), expected(TIMETABLE, "side", NOON, rig.feeds))
     assert not same(crop(frame, "side"), expected(TIMETABLE, "side", NOON, Feeds()))
+
+
+def test_a_feed_older_than_the_manifest_allows_is_not_shown(rig) -> None:
+    old = classes().model_copy(update={"fetched_at": NOON - timedelta(days=2)})
+    rig.feeds.data["classes"] = old
+    rig.feeds.publish()
+    rig.player.apply_manifest(rig.manifest())
+    frame = rig.settle()
+    unavailable = expected(TIMETABLE, "side", NOON, lambda _id: None)
+    assert same(crop(frame, "side"), unavailable)
 
 
 def test_proof_of_play_is_recorded_per_zone(rig) -> None:
