@@ -26,7 +26,7 @@ from devices.protocol.layouts import FeedRef, LayoutTemplate, Widget, WidgetKind
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.render import hex_colour
-from signage_player.widgets import widget_tile
+from signage_player.widgets import FeedProvider, widget_tile
 from tests.signage_player.fakes import FakeServices, FolderAssets, jpeg
 from tests.signage_player.scenario import PERTH, image_item, week_manifest
 
@@ -159,7 +159,7 @@ def same(a: Image.Image, b: Image.Image) -> bool:
     return ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
 
 
-def expected(widget: Widget, zone: str, at: datetime, feeds: Feeds) -> Image.Image:
+def expected(widget: Widget, zone: str, at: datetime, feeds: FeedProvider) -> Image.Image:
     box = BOX[zone]
     return widget_tile(widget, (box[2] - box[0], box[3] - box[1]), at, PERTH, feeds)
 
