@@ -61,6 +61,7 @@ from signage_player.render import (
     render_identify,
     render_image,
     render_text_slide,
+    with_qr,
 )
 from signage_player.settings import PlayerSettings
 from signage_player.video import VideoBackend
@@ -345,11 +346,15 @@ class SignagePlayer:
         assert item is not None and manifest is not None
         if item.kind is ItemKind.TEXT:
             assert item.text is not None
-            return render_text_slide(item.text, canvas, title_only=roadside)
-        if item.kind is ItemKind.VIDEO:
+            frame = render_text_slide(item.text, canvas, title_only=roadside)
+        elif item.kind is ItemKind.VIDEO:
             return black(canvas)  # mpv draws over it
-        data = _verified(services, item.asset or "")
-        return render_image(data, canvas, item.fit, bars=hex_colour(manifest.site.brand_colour))
+        else:
+            data = _verified(services, item.asset or "")
+            frame = render_image(
+                data, canvas, item.fit, bars=hex_colour(manifest.site.brand_colour)
+            )
+        return with_qr(frame, None if roadside else item.qr)
 
     def _screenshot(self) -> CommandOutcome:
         with self._on_screen:
