@@ -37,6 +37,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from central_cms import audit, db
 from central_cms import models as m
 from central_cms.analytics import presenters, rules_form
+from central_cms.analytics.link_scans import scans_for
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
@@ -138,6 +139,7 @@ def index() -> str:
         charts=presenters.report_charts(result, names, filters),
         query=presenters.filter_query(filters),
         dwell_buckets=DWELL_BUCKETS,
+        scans=scans_for(db.session(), filters, names),
     )
 
 
