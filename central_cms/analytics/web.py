@@ -37,11 +37,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from central_cms import audit, db
 from central_cms import models as m
 from central_cms.analytics import presenters, rules_form
-from central_cms.analytics.link_scans import scans_for
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
 from central_cms.analytics.health_rules import LIMITS, AlertRules
+from central_cms.analytics.link_scans import scans_for
 from central_cms.analytics.model import Filters
 from central_cms.analytics.ports import report
 from central_cms.analytics.presenters import Names
