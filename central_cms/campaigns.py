@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central_cms import audit, media, snapshot
+from central_cms import audit, links, media, snapshot
 from central_cms import models as m
 from central_cms.compiler import ItemSpec, Targets
 from central_cms.errors import Conflict, Invalid, NotFound
@@ -221,6 +221,25 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
     _refuse(rule_violations(session, data))
 
 
+def _refuse_links(session: Session, policy: links.LinkPolicy, data: CampaignInput) -> None:
+    """Links outside the city's destinations (or not https), each beside its field."""
+    problems: dict[tuple[int, str], list[str]] = {}
+    for number, item in enumerate(data.items, start=1):
+        why = policy.refusal(item.link_url) if item.link_url else None
+        if why:
+            asset = session.get(m.MediaAsset, item.media_id) if item.media_id else None
+            label = (
+                item.alt_text
+                or (item.text.title if item.text else "")
+                or (asset.title if asset else "")
+            )
+            named = f"Item {number} ({label})" if label else f"Item {number}"
+            problems[(number, "link_url")] = [f"{named}: {why}."]
+    if problems:
+        messages = [message for found in problems.values() for message in found]
+        raise Invalid("items", messages[0], messages, item_problems=problems)
+
+
 def _refuse(violations: list[RuleViolation]) -> None:
     if violations:
         by_field: dict[tuple[int, str], list[str]] = {}
@@ -252,6 +271,7 @@ def save(
         old_targets = snapshot.targets_of(existing.targets)
     with session.no_autoflush:
         _validate(session, actor, data)
+        _refuse_links(session, links.policy_for(rt.config), data)
     if existing is None:
         campaign = m.Campaign(
             id=_slug(data.name),

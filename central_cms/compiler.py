@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import attrgetter
 
+from central_cms.links import ShortLinker, tracked_links
 from devices.protocol import (
     AssetRef,
     ContentItem,
@@ -151,11 +152,12 @@ class CampaignSpec:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Sites, screen profiles and portal settings, by id."""
+    """Sites, screen profiles and portal settings, by id; and who makes short links."""
 
     sites: Mapping[str, SiteInfo]
     profiles: Mapping[str, ScreenProfile]
     portals: Mapping[str, PortalSettings] = field(default_factory=dict)
+    short_links: ShortLinker | None = None
 
 
 class CampaignIndex:
@@ -510,7 +512,9 @@ class ManifestCompiler:
             default_items=chosen.defaults,
             portal=chosen.portal,
         )
-        return CompiledManifest(manifest, chosen.content_hash)
+        return CompiledManifest(
+            *tracked_links(self.catalogue.short_links, manifest, chosen.content_hash)
+        )
 
     def compile_many(
         self, devices: Sequence[DeviceSpec], *, generated_at: datetime, valid_until: datetime

@@ -17,6 +17,7 @@ from central_cms.compiler import (
     MediaSpec,
     Targets,
 )
+from central_cms.links import ShortLinker
 from central_cms.rules import ProfileRules
 from devices.protocol import (
     PORTAL_LANGUAGES,
@@ -119,12 +120,13 @@ def portal_settings(site: m.Site) -> PortalSettings:
     return PortalSettings.model_validate({**site.portal_settings, "languages": languages})
 
 
-def load_catalogue(session: Session) -> Catalogue:
+def load_catalogue(session: Session, short_links: ShortLinker | None = None) -> Catalogue:
     sites = session.scalars(select(m.Site)).all()
     return Catalogue(
         sites={s.id: site_info(s) for s in sites},
         profiles={p.id: screen_profile(p) for p in session.scalars(select(m.ScreenProfile))},
         portals={s.id: portal_settings(s) for s in sites if s.portal_settings},
+        short_links=short_links,
     )
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from devices.protocol import Alert, Fit, Severity, TextSlide
+from devices.protocol.layouts import QrCode
+from signage_player.qr import corner_box, draw_qr
 from signage_player.textfit import (
     ALERT_FLOOR,
     Block,
@@ -229,6 +231,13 @@ def render_identify(device_id: str, site_name: str, size: Size) -> Image.Image:
         Block(site_name, 0.08, max_lines=2),
     ]
     return draw_blocks(size, blocks, (255, 255, 255), (0, 0, 0), centre=True)
+
+
+def with_qr(frame: Image.Image, qr: QrCode | None) -> Image.Image:
+    """A full-screen item's frame with its QR code in the bottom-right corner (issue 14)."""
+    if qr is not None:
+        draw_qr(frame, corner_box(frame.size), qr.url, qr.caption)
+    return frame
 
 
 # --- output ---------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ composed from the tiles. Pure apart from reading the asset bytes it is handed.
 
 A tile is keyed by everything that decides its pixels (`tile_key`), so the player redraws a
 zone only when its key changes, and pastes just that tile over the frame on screen: the
-clock's minute turning redraws the clock's box and nothing else.
+clock's minute turning redraws the clock's box and nothing else. An item's QR code goes in
+the bottom-right corner of its own zone, as on a full screen (`qr_box`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PIL import Image
 
 from devices.protocol import ContentItem, ItemKind
 from signage_player.playback import Screen, Slot
+from signage_player.qr import MIN_MODULE_PX, QUIET_ZONE_MODULES, corner_box, draw_qr, qr_modules
 from signage_player.render import (
     RGB,
     Size,
@@ -80,27 +82,25 @@ def draw_tile(key: TileKey, asset_bytes: AssetBytes) -> Image.Image:
     else:
         tile = render_image(asset_bytes(item.asset or ""), key.size, item.fit, bars=look.bars)
     if item.qr is not None and not look.roadside:
-        add_qr(tile, item)
+        url = str(item.qr.url)
+        draw_qr(tile, qr_box(key.size, url), url, item.qr.caption)
     return tile
 
 
-def add_qr(tile: Image.Image, item: ContentItem) -> None:
-    """The item's QR code in the bottom-right corner of its tile, with its caption."""
-    from signage_player.qr import draw_qr  # f-qr's module; imported late, it pulls segno
-
-    assert item.qr is not None
-    draw_qr(tile, qr_box(tile.size), str(item.qr.url), item.qr.caption)
+# A code with its caption is about this much taller than the code alone.
+_CAPTION_ALLOWANCE = 1.3
 
 
-QR_SHARE = 0.3  # of the tile's shorter side: large enough to scan from a few metres
-
-
-def qr_box(size: Size) -> Box:
-    """The corner of a tile the QR code and its caption go in."""
-    side = round(min(size) * QR_SHARE)
-    margin = max(4, round(min(size) * 0.03))
-    right, bottom = size[0] - margin, size[1] - margin
-    return (right - side, bottom - round(side * 1.25), right, bottom)
+def qr_box(size: Size, url: str) -> Box:
+    """Where an item's QR code goes in its tile: the bottom-right corner a full screen
+    uses, grown in a narrow zone (a side panel) to what a phone can still scan."""
+    box = corner_box(size)
+    modules = len(qr_modules(url)) + 2 * QUIET_ZONE_MODULES
+    needed = round(modules * MIN_MODULE_PX * _CAPTION_ALLOWANCE)
+    if box[2] - box[0] >= needed:
+        return box
+    side = min(needed, *size)  # too small even then: draw_qr skips it and says why
+    return (size[0] - side, size[1] - side, size[0], size[1])
 
 
 def compose(

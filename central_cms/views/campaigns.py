@@ -18,6 +18,7 @@ from central_cms.auth import login_required, permission_required
 from central_cms.compiler import Targets
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
+from central_cms.runtime import runtime
 from central_cms.times import date_field, parse_date
 from central_cms.views.common import checkbox, context, flash_invalid
 from devices.protocol import DeviceKind, Fit, ItemKind, Schedule, TextSlide, TimeWindow, Weekday
@@ -236,6 +237,7 @@ def _editor_choices() -> dict[str, object]:
         "window_rows": WINDOW_ROWS,
         "fits": list(Fit),
         "translations": TRANSLATIONS,
+        "link_destinations": runtime().config.link_destinations,
     }
 
 

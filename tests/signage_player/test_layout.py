@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from PIL import Image, ImageChops
 
 from devices.clock import ManualClock
@@ -22,7 +23,14 @@ from devices.protocol import (
     Severity,
 )
 from devices.protocol.feeds import FeedData, FeedEntry
-from devices.protocol.layouts import FeedRef, LayoutTemplate, Widget, WidgetKind, build_layout
+from devices.protocol.layouts import (
+    FeedRef,
+    LayoutTemplate,
+    QrCode,
+    Widget,
+    WidgetKind,
+    build_layout,
+)
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.render import hex_colour
@@ -274,3 +282,29 @@ def test_proof_of_play_is_recorded_per_zone(rig) -> None:
     assert same(
         crop(back, "clock"), expected(CLOCK, "clock", NOON + timedelta(seconds=30), rig.feeds)
     )
+
+
+def test_a_promotion_in_the_side_zone_carries_its_qr_code_in_that_zone(rig) -> None:
+    link = "https://cms.example.org/l/k3v9q2mxw7ha"
+    screen = rig.manifest()
+    items = tuple(
+        item.model_copy(update={"qr": QrCode(url=link, caption="Scan to book")})
+        if item.id == "blue"
+        else item
+        for item in screen.items
+    )
+    rig.player.apply_manifest(screen.model_copy(update={"items": items}))
+    rig.settle()
+    frame = rig.at(15)  # the side zone turns to the promotion
+    side = crop(frame, "side")
+    found = [code.text for code in zxingcpp.read_barcodes(side)]
+    assert found == [link]
+    main = crop(frame, "main")
+    assert not zxingcpp.read_barcodes(main)  # on the side zone's item only
+    # The code sits in the side zone's bottom-right corner, over the promotion's image.
+    white = side.convert("L").point(lambda v: 255 if v == 255 else 0).getbbox()
+    assert white is not None
+    assert white[0] >= side.width // 2 and white[1] >= side.height // 2
+    top_left = side.getpixel((10, 10))
+    assert isinstance(top_left, tuple)
+    assert all(abs(a - b) <= 12 for a, b in zip(top_left, BLUE, strict=True))
