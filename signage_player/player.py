@@ -20,8 +20,6 @@ screen and is logged, and the loop goes on.
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import threading
 from collections.abc import Sequence
@@ -47,6 +45,7 @@ from signage_player.frames import Frames, map_images_apart
 from signage_player.playback import Inputs, Screen, Slot, render_failed, step
 from signage_player.power import NoScreenPower, ScreenPower
 from signage_player.render import RenderError, Size, hex_colour
+from signage_player.screenshot import screenshot_outcome
 from signage_player.settings import PlayerSettings
 from signage_player.tiles import Look, TileKey, compose, tile_key
 from signage_player.video import VideoBackend
@@ -70,7 +69,7 @@ _MAX_WAIT_S = 3600.0
 
 @dataclass(frozen=True)
 class _Screen:
-    """What the player derives once per manifest: its zones, zone, and look."""
+    """What the player works out once per manifest: its zones, canvas, time zone and look."""
 
     manifest: Manifest | None
     plans: tuple[ZonePlan, ...]
@@ -346,7 +345,6 @@ class SignagePlayer:
             frame, dirty = compose(screen.canvas, previous, tiles)
             self._composed, self._tiles_on_screen = frame, wanted
             main_changed = any(plan is screen.plans[0] for plan in changed)
-            assert slot is not None or result.main.state.slot is not None
             self._show(
                 inputs.manifest,
                 result.main.state.slot,
@@ -463,28 +461,7 @@ class SignagePlayer:
         with self._on_screen:
             png = self.display.screenshot()
             showing = self._now_showing
-        image = Image.open(io.BytesIO(png))
-        limit = self.settings.screenshot_max_px
-        if max(image.size) > limit:
-            image.thumbnail((limit, limit), Image.Resampling.LANCZOS)
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            png = buffer.getvalue()
-        return CommandOutcome(
-            ok=True,
-            detail=f"{image.width}x{image.height} PNG",
-            data={
-                "content_type": "image/png",
-                "width_px": image.width,
-                "height_px": image.height,
-                "png_base64": base64.b64encode(png).decode("ascii"),
-                # What this very frame is, so the CMS never pairs it with a later status.
-                "showing_item_id": showing.item_id if showing else None,
-                "showing_campaign_id": showing.campaign_id if showing else None,
-                "showing_alert_id": showing.alert_id if showing else None,
-                "showing_since": showing.since.isoformat() if showing else None,
-            },
-        )
+        return screenshot_outcome(png, showing, self.settings.screenshot_max_px)
 
 
 def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:
