@@ -4,6 +4,8 @@ The frames are checked pixel by pixel where each zone is."""
 
 from __future__ import annotations
 
+import base64
+import io
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from devices.clock import ManualClock
 from devices.feeds import FixedFeeds
 from devices.protocol import (
     Alert,
+    Command,
+    CommandName,
     ContentItem,
     Fit,
     ItemKind,
@@ -308,3 +312,27 @@ def test_a_promotion_in_the_side_zone_carries_its_qr_code_in_that_zone(rig) -> N
     top_left = side.getpixel((10, 10))
     assert isinstance(top_left, tuple)
     assert all(abs(a - b) <= 12 for a, b in zip(top_left, BLUE, strict=True))
+
+
+def test_a_screenshot_shows_every_zone(rig) -> None:
+    rig.player.apply_manifest(rig.manifest())
+    frame = rig.settle()
+    command = Command(
+        id="cmd-shot",
+        device_id="sig-test-01",
+        name=CommandName.SCREENSHOT,
+        issued_at=NOON,
+        expires_at=NOON + timedelta(minutes=5),
+    )
+    outcome = rig.player.run_command(command)
+    assert outcome.ok and outcome.data["showing_item_id"] == "red"
+    png = base64.b64decode(str(outcome.data["png_base64"]))
+    shot = Image.open(io.BytesIO(png)).convert("RGB")
+    # Scaled down to the configured size, each zone where it is on the screen.
+    scale = shot.width / 1920
+    small = frame.resize(shot.size, Image.Resampling.LANCZOS)
+    for zone, box in BOX.items():
+        x = round((box[0] + 12) * scale)
+        y = round((box[1] + 12) * scale)
+        assert shot.getpixel((x, y)) == small.getpixel((x, y)), zone
+    assert shot.getpixel((5, 5))[0] > 180  # main's red
