@@ -104,7 +104,9 @@ def render_image(source: Path | bytes, size: Size, fit: Fit, bars: RGB = BLACK) 
                 if orientation in _TRANSPOSED:
                     target = (target[1], target[0])
                 image_file.draft("RGB", target)
-            image = ImageOps.exif_transpose(image_file)
+            # exif_transpose copies even an upright image: a frame's worth of memory and
+            # time for nothing, on every PNG rendition the CMS sends.
+            image = ImageOps.exif_transpose(image_file) if orientation != 1 else image_file
             image = image.convert("RGB") if image.mode != "RGB" else image
             image.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
