@@ -8,14 +8,20 @@
   headless display, its assets already cached, median of 10.
 - alert_to_frame_ms: a signed alert published on Mosquitto to the alert's frame on the
   headless display, median of 10.
+- render_layout_4zone_ms: a whole 1920x1080 frame of the main + side + ticker + clock
+  layout drawn from nothing (no tile cached): a photo in the main zone (the 1080p PNG
+  rendition the CMS sends), today's timetable, a headline and the clock, composed; median
+  of 15. render_layout_4zone_12mp_ms: the same with the 12-MP JPEG original in main.
 - player_rss_mb: resident memory of a real `digital-spaces player` process (agent,
-  player, paho, headless display) after switching 1080p photos from 12-MP JPEGs 6 times.
-Targets (issue 5): 150 ms, 500 ms, 1,000 ms, 80 MB.
+  player, paho, headless display) after switching the main zone of that layout between
+  1080p photos from 12-MP JPEGs 6 times, the three widget zones showing throughout.
+Targets (issue 5): 150 ms, 500 ms, 1,000 ms, 80 MB; issue 14: 100 ms for the layout.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import signal
 import statistics
@@ -25,9 +31,10 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psutil
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,10 +59,29 @@ from devices.protocol import (  # noqa: E402
     parse,
     sign,
 )
+from devices.protocol.feeds import FeedData, FeedEntry  # noqa: E402
+from devices.protocol.layouts import (  # noqa: E402
+    MAIN_ZONE,
+    FeedRef,
+    Layout,
+    LayoutTemplate,
+    Widget,
+    WidgetKind,
+    build_layout,
+)
 from signage_player.display import HeadlessDisplay  # noqa: E402
+from signage_player.playback import Inputs  # noqa: E402
 from signage_player.player import SignagePlayer  # noqa: E402
 from signage_player.render import render_image  # noqa: E402
-from testkit.harness import AssetServer, Observer, device_config, unique_id, write_device_config  # noqa: E402
+from signage_player.tiles import Look, compose, draw_tile, tile_key  # noqa: E402
+from signage_player.zones import ScreenState, step_screen, zone_plans  # noqa: E402
+from testkit.harness import (  # noqa: E402
+    AssetServer,
+    Observer,
+    device_config,
+    unique_id,
+    write_device_config,
+)
 
 
 def photo_jpeg(size: tuple[int, int], tint: tuple[int, int, int]) -> bytes:
@@ -84,7 +110,87 @@ def bench_render(data: bytes) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def manifest(device_id: str, site: str, version: int, refs: list[AssetRef], show: int) -> Manifest:
+LAYOUT = build_layout(LayoutTemplate.MAIN_SIDE_TICKER_CLOCK, 1920, 1080)
+WIDGETS = (
+    ("side", Widget(kind=WidgetKind.TIMETABLE, feed="classes", background="#00524a")),
+    ("ticker", Widget(kind=WidgetKind.TICKER, feed="news", background="#222222")),
+    ("clock", Widget(kind=WidgetKind.CLOCK)),
+)
+
+
+def widget_items() -> tuple[ContentItem, ...]:
+    return tuple(
+        ContentItem(id=zone, kind=ItemKind.WIDGET, widget=widget, duration_s=600, zone=zone)
+        for zone, widget in WIDGETS
+    )
+
+
+def feed_data(now: datetime) -> dict[str, FeedData]:
+    start = now.replace(minute=0, second=0, microsecond=0)
+    classes = tuple(
+        FeedEntry(
+            title=f"Class {n}",
+            starts_at=start + timedelta(hours=n),
+            ends_at=start + timedelta(hours=n, minutes=45),
+            location="Room 2",
+        )
+        for n in range(8)
+    )
+    news = tuple(FeedEntry(title=f"Headline number {n} from the council") for n in range(10))
+    return {
+        "classes": FeedData(id="classes", version=1, fetched_at=now, entries=classes),
+        "news": FeedData(id="news", version=1, fetched_at=now, entries=news),
+    }
+
+
+def bench_layout(main_image: bytes) -> tuple[float, float]:
+    """A full 4-zone frame from nothing: plan every zone, draw every tile, compose.
+    Median wall and CPU time."""
+    now = datetime.now(UTC)
+    ref = AssetRef(
+        sha256=hashlib.sha256(main_image).hexdigest(),
+        url="http://127.0.0.1:1/photo",
+        size_bytes=len(main_image),
+        content_type="image/png",
+    )
+    screen = manifest("sig-bench-layout", "bench-site", 1, [ref], 0, layout=LAYOUT)
+    feeds = feed_data(now).get
+    look = Look((0, 0, 0), roadside=False)
+    tz = ZoneInfo(screen.site.timezone)
+    wall, cpu = [], []
+    for _ in range(15):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        plans = zone_plans(screen)
+        step = step_screen(Inputs(manifest=screen), plans, ScreenState(), now)
+        tiles = []
+        for plan in plans:
+            key = tile_key(step.steps[plan.name].state.slot, plan.size, look, now, tz, feeds)
+            tiles.append((plan.box, draw_tile(key, lambda _sha: main_image)))
+        frame, _ = compose((1920, 1080), None, tiles)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    assert frame.size == (1920, 1080)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def rendition_png(photo: bytes) -> bytes:
+    """What the CMS sends for a 1080p profile: the photo fitted to the canvas, as PNG."""
+    with Image.open(io.BytesIO(photo)) as image:
+        fitted = ImageOps.fit(image.convert("RGB"), (1920, 1080), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    fitted.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def manifest(
+    device_id: str,
+    site: str,
+    version: int,
+    refs: list[AssetRef],
+    show: int,
+    *,
+    layout: Layout | None = None,
+) -> Manifest:
     now = datetime.now(UTC)
     ref = refs[show]
     return Manifest(
@@ -95,6 +201,10 @@ def manifest(device_id: str, site: str, version: int, refs: list[AssetRef], show
         site=SiteInfo(id=site, name="Bench site", timezone="Australia/Perth"),
         profile=ScreenProfile(name="1080p", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080),
         assets=tuple(refs),  # every asset listed, so all stay cached
+        layout=layout,
+        feeds=(FeedRef(id="classes", name="Classes"), FeedRef(id="news", name="News"))
+        if layout
+        else (),
         default_items=(
             ContentItem(
                 id=f"photo-{show}",
@@ -102,7 +212,9 @@ def manifest(device_id: str, site: str, version: int, refs: list[AssetRef], show
                 asset=ref.sha256,
                 duration_s=3600,
                 fit=Fit.FILL,
+                zone=MAIN_ZONE,
             ),
+            *(widget_items() if layout else ()),
         ),
     )
 
@@ -162,9 +274,8 @@ def player_rss_mb(port: int, key: SigningKey, refs: list[AssetRef], scratch: str
         topic = device_topic(device_id, Channel.MANIFEST)
         for version in range(1, 7):
             show = version % len(refs)
-            watcher.publish(
-                topic, sign(manifest(device_id, site, version, refs, show), key), retain=True
-            )
+            screen = manifest(device_id, site, version, refs, show, layout=LAYOUT)
+            watcher.publish(topic, sign(screen, key), retain=True)
             wanted = f"photo-{show}"
             assert watcher.wait_for(lambda: showing(wanted), 60), "no switch"  # noqa: B023
         return float(psutil.Process(process.pid).memory_info().rss) / (1024 * 1024)
@@ -187,6 +298,10 @@ def main(argv: list[str]) -> int:
     print(f"render_jpeg_4000x3000_to_1920x1080_ms={wall_ms:.1f}")
     print(f"render_jpeg_4000x3000_to_1920x1080_cpu_ms={cpu_ms:.1f}")
     print(f"jpeg_bytes={len(photos[0])}")
+    layout_ms, layout_cpu_ms = bench_layout(rendition_png(photos[0]))
+    print(f"render_layout_4zone_ms={layout_ms:.1f}")
+    print(f"render_layout_4zone_cpu_ms={layout_cpu_ms:.1f}")
+    print(f"render_layout_4zone_12mp_ms={bench_layout(photos[0])[0]:.1f}")
 
     key = SigningKey.generate()
     device_id, site = unique_id("sig-bench"), unique_id("bench-site")

@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central_cms import media, reach
+from central_cms import links, media, reach
 from central_cms import models as m
 from central_cms.errors import Conflict, Invalid
 from central_cms.playlist_models import DeviceGroup, Playlist
@@ -145,3 +145,22 @@ def _refuse(violations: list[RuleViolation]) -> None:
         problems = [str(v) for v in violations]
         tip = ". Or tick “Skip screens that cannot show this”."
         raise Conflict("items", problems[0].rstrip(".") + tip, problems, item_problems=by_field)
+
+
+def refuse_links(session: Session, policy: links.LinkPolicy, data: CampaignInput) -> None:
+    """Links outside the city's destinations (or not https), each beside its field."""
+    problems: dict[tuple[int, str], list[str]] = {}
+    for number, item in enumerate(data.items, start=1):
+        why = policy.refusal(item.link_url) if item.link_url else None
+        if why:
+            asset = session.get(m.MediaAsset, item.media_id) if item.media_id else None
+            label = (
+                item.alt_text
+                or (item.text.title if item.text else "")
+                or (asset.title if asset else "")
+            )
+            named = f"Item {number} ({label})" if label else f"Item {number}"
+            problems[(number, "link_url")] = [f"{named}: {why}."]
+    if problems:
+        messages = [message for found in problems.values() for message in found]
+        raise Invalid("items", messages[0], messages, item_problems=problems)

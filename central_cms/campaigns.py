@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
-from central_cms import audit, reach, snapshot
+from central_cms import audit, links, reach, snapshot
 from central_cms import campaign_checks as checks
 from central_cms import models as m
 from central_cms.errors import Conflict, Invalid, NotFound
@@ -192,6 +192,7 @@ def save(
     data = with_kept(data, existing)
     with session.no_autoflush:
         _validate(session, actor, data)
+        checks.refuse_links(session, links.policy_for(rt.config), data)
         skipped = checks.skip_profiles(session, data)
     if existing is None:
         campaign = m.Campaign(

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from central_cms.links import tracked_links
 from central_cms.specs import (
     CampaignSpec,
     Catalogue,
@@ -443,7 +444,9 @@ class ManifestCompiler:
             layout=chosen.layout,
             feeds=chosen.feeds,
         )
-        return CompiledManifest(manifest, chosen.content_hash)
+        return CompiledManifest(
+            *tracked_links(self.catalogue.short_links, manifest, chosen.content_hash)
+        )
 
     def compile_many(
         self, devices: Sequence[DeviceSpec], *, generated_at: datetime, valid_until: datetime

@@ -70,6 +70,20 @@ class CmsConfig:
     trusted_proxies: int = 0
     # Published to devices in their config file, so they know which brokers to try.
     device_brokers: tuple[str, ...] = ("mqtt://127.0.0.1:1883",)
+    # Where a promotion's link may send people (issue 14): hosts ("bookings.city.gov"),
+    # every subdomain of one ("*.city.gov") or URL prefixes ("https://city.gov/leisure/").
+    # The default suits the demo only (example.org is reserved for examples): set the city's.
+    link_destinations: tuple[str, ...] = ("example.org", "*.example.org")
+    # Plain http destinations are refused unless this is on (a site without TLS yet).
+    link_allow_http: bool = False
+    # The address QR codes carry, /l/<code> on it; empty: public_url. Set it when staff
+    # reach the CMS on an internal name but phones must come in from the internet.
+    link_base_url: str = ""
+    # Keys the short links' codes (central_cms/links.py); changing it changes every code,
+    # so printed ones stop working. Created in the instance folder on first run.
+    link_secret: str = ""
+    # Scans one address may make per minute before /l/ answers 429 (code guessing, bots).
+    link_scans_per_minute: int = 60
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -93,10 +107,12 @@ _INT_KEYS = {
     "trusted_proxies": (0, 5),
     "mqtt_cms_accounts": (1, 256),
     "mqtt_ingest_accounts": (1, 256),
+    "link_scans_per_minute": (1, 10_000),
 }
 _FLOAT_KEYS: dict[str, tuple[float, float]] = {"screenshot_max_age_s": (5, 3600)}
 _LIST_KEYS = {"mqtt_brokers", "device_brokers"}
-_BOOL_KEYS = {"secure_cookies", "ingest_in_process"}
+_DESTINATION_KEYS = {"link_destinations"}
+_BOOL_KEYS = {"secure_cookies", "ingest_in_process", "link_allow_http"}
 _STR_KEYS = {
     "database_url",
     "secret_key",
@@ -105,9 +121,17 @@ _STR_KEYS = {
     "mqtt_password",
     "mqtt_ingest_username",
     "analytics_store",
+    "link_base_url",
+    "link_secret",
 }
 KNOWN_KEYS = (
-    {"instance_path"} | set(_INT_KEYS) | set(_FLOAT_KEYS) | _LIST_KEYS | _BOOL_KEYS | _STR_KEYS
+    {"instance_path"}
+    | set(_INT_KEYS)
+    | set(_FLOAT_KEYS)
+    | _LIST_KEYS
+    | _DESTINATION_KEYS
+    | _BOOL_KEYS
+    | _STR_KEYS
 )
 
 
@@ -145,8 +169,24 @@ def _list(key: str, raw: object) -> tuple[str, ...]:
     return values
 
 
-def _secret_key(instance: Path) -> str:
-    path = instance / "secret_key"
+def _destinations(key: str, raw: object) -> tuple[str, ...]:
+    from central_cms.links import destination_problem
+
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    values = tuple(str(item).strip() for item in items if str(item).strip())
+    for value in values:
+        problem = destination_problem(value)
+        if problem:
+            raise CmsConfigError(
+                key,
+                f"{value!r} {problem}",
+                "use bookings.city.gov, *.city.gov or https://city.gov/leisure/",
+            )
+    return values
+
+
+def _secret_key(instance: Path, name: str = "secret_key") -> str:
+    path = instance / name
     if path.exists():
         return path.read_text(encoding="ascii").strip()
     key = secrets.token_hex(32)
@@ -193,10 +233,14 @@ def load_config(
             values[key] = _bool(key, value)
         elif key in _LIST_KEYS:
             values[key] = _list(key, value)
+        elif key in _DESTINATION_KEYS:
+            values[key] = _destinations(key, value)
         else:
             values[key] = str(value)
     values.setdefault("database_url", f"sqlite:///{instance / 'cms.sqlite3'}")
     values.setdefault("secret_key", _secret_key(instance))
-    if "public_url" in values:
-        values["public_url"] = str(values["public_url"]).rstrip("/")
+    values.setdefault("link_secret", _secret_key(instance, "link_secret"))
+    for url_key in ("public_url", "link_base_url"):
+        if url_key in values:
+            values[url_key] = str(values[url_key]).rstrip("/")
     return CmsConfig(instance_path=instance, **values)  # type: ignore[arg-type]

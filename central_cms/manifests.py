@@ -19,12 +19,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from central_cms import link_tracking, links, snapshot
 from central_cms import models as m
-from central_cms import snapshot
 from central_cms.compiler import CampaignIndex, DeviceSpec, ManifestCompiler, Targets
 from central_cms.media import rendition
 from central_cms.runtime import CmsRuntime
-from devices.protocol import Channel, Fit, ItemKind, device_topic, sign
+from devices.protocol import Channel, Fit, ItemKind, Manifest, device_topic, sign
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +159,11 @@ def sync_manifests(
     valid_until = now + horizon
     ensure_renditions(session, rt, devices)
     compiler = ManifestCompiler(
-        snapshot.load_catalogue(session),
+        snapshot.load_catalogue(session, links.linker_for(rt.config)),
         CampaignIndex(snapshot.load_published(session, rt.config.public_url)),
     )
     outgoing: list[tuple[str, bytes]] = []
+    issued: list[Manifest] = []  # their short links are stored before they go out
     for device in devices:
         compiled = compiler.compile(device, generated_at=now, valid_until=valid_until)
         version = _claim_version(
@@ -189,7 +190,9 @@ def sync_manifests(
             )
         )
         outgoing.append((device.id, payload))
+        issued.append(compiled.manifest)
         report.published[device.id] = version
+    link_tracking.issue(session, issued, now)
     for device_id, payload in outgoing:
         rt.publisher.publish(device_topic(device_id, Channel.MANIFEST), payload, retain=True)
     session.commit()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from central_cms import models as m
 from central_cms.feeds.catalogue import feed_ref
 from central_cms.feeds.models import Feed
+from central_cms.links import ShortLinker
 from central_cms.playlist_models import CampaignZone, DeviceGroupMember, Playlist, PlaylistItem
 from central_cms.rules import ProfileRules
 from central_cms.specs import (
@@ -129,13 +130,14 @@ def portal_settings(site: m.Site) -> PortalSettings:
     return PortalSettings.model_validate({**site.portal_settings, "languages": languages})
 
 
-def load_catalogue(session: Session) -> Catalogue:
+def load_catalogue(session: Session, short_links: ShortLinker | None = None) -> Catalogue:
     sites = session.scalars(select(m.Site)).all()
     return Catalogue(
         sites={s.id: site_info(s) for s in sites},
         profiles={p.id: screen_profile(p) for p in session.scalars(select(m.ScreenProfile))},
         portals={s.id: portal_settings(s) for s in sites if s.portal_settings},
         feeds={feed.id: feed_ref(feed) for feed in session.scalars(select(Feed))},
+        short_links=short_links,
     )
 
 

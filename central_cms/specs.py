@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from central_cms.links import ShortLinker
 from devices.protocol import (
     AssetRef,
     DeviceKind,
@@ -161,3 +162,4 @@ class Catalogue:
     profiles: Mapping[str, ScreenProfile]
     portals: Mapping[str, PortalSettings] = field(default_factory=dict)
     feeds: Mapping[str, FeedRef] = field(default_factory=dict)
+    short_links: ShortLinker | None = None  # who makes promotions' tracked links

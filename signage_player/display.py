@@ -8,6 +8,9 @@
 Every backend takes frames the size of the screen's canvas and puts them on its output
 mode with `render.to_output`: roadside canvases pixel for pixel at the top-left, the rest
 black, because that is the rectangle an LED sending card captures.
+
+A frame composed of zones (issue 14) comes with the `dirty` box where it differs from the
+frame before; a backend may write only that (the framebuffer writes only those rows).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from signage_player.render import Size, black, to_output
 
 log = logging.getLogger(__name__)
 
+Box = tuple[int, int, int, int]  # left, top, right, bottom
+
 
 class DisplayError(Exception):
     """The backend cannot be opened or written."""
@@ -39,9 +44,12 @@ class Display(Protocol):
         """The output mode in pixels (width, height)."""
         ...
 
-    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
+    def show(
+        self, frame: Image.Image, *, pixel_exact: bool = False, dirty: Box | None = None
+    ) -> None:
         """Show a canvas-sized RGB frame, replacing the last one at once (a hard cut).
-        `pixel_exact` (roadside) puts it unscaled at the top-left of the output."""
+        `pixel_exact` (roadside) puts it unscaled at the top-left of the output. `dirty`:
+        the only box (canvas pixels) in which it differs from the last frame shown."""
         ...
 
     def blank(self) -> None:
@@ -77,6 +85,7 @@ class HeadlessDisplay:
         self._power = True
         self._changed = threading.Condition()
         self.frames_shown = 0
+        self.last_dirty: Box | None = None  # what the last `show` said had changed
 
     @property
     def mode(self) -> Size:
@@ -91,17 +100,20 @@ class HeadlessDisplay:
     def powered(self) -> bool:
         return self._power
 
-    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
+    def show(
+        self, frame: Image.Image, *, pixel_exact: bool = False, dirty: Box | None = None
+    ) -> None:
         if not self._fixed:
             self._mode = frame.size
-        self._set(to_output(frame, self._mode, pixel_exact=pixel_exact))
+        self._set(to_output(frame, self._mode, pixel_exact=pixel_exact), dirty)
 
     def blank(self) -> None:
-        self._set(black(self._mode))
+        self._set(black(self._mode), None)
 
-    def _set(self, output: Image.Image) -> None:
+    def _set(self, output: Image.Image, dirty: Box | None) -> None:
         with self._changed:
             self._frame = output
+            self.last_dirty = dirty
             self.frames_shown += 1
             self._changed.notify_all()
 
@@ -203,25 +215,33 @@ class FramebufferDisplay:
     def mode(self) -> Size:
         return (self._geometry.width_px, self._geometry.height_px)
 
-    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
-        self._write(to_output(frame, self.mode, pixel_exact=pixel_exact))
+    def show(
+        self, frame: Image.Image, *, pixel_exact: bool = False, dirty: Box | None = None
+    ) -> None:
+        # Only a canvas shown as it is maps its dirty box onto the same output pixels.
+        rows = (dirty[1], dirty[3]) if dirty is not None and frame.size == self.mode else None
+        self._write(to_output(frame, self.mode, pixel_exact=pixel_exact), rows)
 
     def blank(self) -> None:
         self._write(black(self.mode))
 
-    def _write(self, output: Image.Image) -> None:
+    def _write(self, output: Image.Image, rows: tuple[int, int] | None = None) -> None:
+        """Write the frame, or only its lines `rows` [top, bottom) when only they changed
+        (a ticker's change writes a tenth of the frame)."""
         g = self._geometry
-        packed = pack_rgb565(output) if g.bits_per_pixel == 16 else pack_xrgb8888(output)
+        top, bottom = rows if rows is not None else (0, g.height_px)
+        band = output.crop((0, top, g.width_px, bottom)) if rows is not None else output
+        packed = pack_rgb565(band) if g.bits_per_pixel == 16 else pack_xrgb8888(band)
         line = g.width_px * g.bits_per_pixel // 8
         if g.stride_bytes != line:
             pad = bytes(g.stride_bytes - line)
             packed = b"".join(
-                packed[row * line : (row + 1) * line] + pad for row in range(g.height_px)
+                packed[row * line : (row + 1) * line] + pad for row in range(bottom - top)
             )
         with self._lock:
-            # One write from offset 0: the whole frame replaces the last (no partial frame
-            # is left behind unless the kernel itself fails the write).
-            written = os.pwrite(self._fd, packed, 0)
+            # One write: the frame (or its changed band) replaces the last at once (no
+            # partial frame is left behind unless the kernel itself fails the write).
+            written = os.pwrite(self._fd, packed, top * g.stride_bytes)
             if written != len(packed):
                 raise DisplayError(f"{self._device}: wrote {written} of {len(packed)} bytes")
             self._frame = output
@@ -323,7 +343,9 @@ class WindowDisplay:
         self._ready.set()
         root.mainloop()
 
-    def show(self, frame: Image.Image, *, pixel_exact: bool = False) -> None:
+    def show(
+        self, frame: Image.Image, *, pixel_exact: bool = False, dirty: Box | None = None
+    ) -> None:
         output = to_output(frame, self._mode, pixel_exact=pixel_exact)
         with self._lock:
             self._frame = output

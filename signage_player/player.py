@@ -1,10 +1,16 @@
 """The signage player: the DeviceApplication the agent drives.
 
-One thread owns the screen. It asks the pure planner (`playback.step`) what shows now and
-until when, shows it, records proof-of-play, then waits on an Event until that moment or
-until the agent hands in a manifest, alerts or a command, whichever is first. Before
-waiting it asks the planner what the next slot will be and renders that frame, so the
-change itself is only a copy to the display.
+One thread owns the screen. It asks the pure planner (`zones.step_screen`, which runs
+`playback.step` for each zone of the layout) what shows now and until when, shows it,
+records proof-of-play, then waits on an Event until that moment or until the agent hands
+in a manifest, alerts, feed data or a command, whichever is first. Before waiting it asks
+the planner what each zone's next slot will be and renders that tile, so the change
+itself is only a paste and a copy to the display.
+
+The frame is composed of one tile per zone (a screen without a layout is one zone): a
+tile is redrawn only when what decides its pixels changes (`tiles.tile_key`), and the
+display is told which box changed. What beats the schedule (an alert, identify, black)
+takes the whole screen as before.
 
 Fail-black: a frame that cannot be made (asset missing or not matching its hash,
 undecodable file) is never shown in part; roadside panels go black for that item's turn
@@ -14,18 +20,12 @@ screen and is logged, and the loop goes on.
 
 from __future__ import annotations
 
-import base64
-import ctypes
-import ctypes.util
-import functools
-import hashlib
-import io
 import logging
 import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from PIL import Image
 
@@ -41,34 +41,45 @@ from devices.protocol import (
 )
 from signage_player.brightness import Brightness, NoBrightness
 from signage_player.display import Display
-from signage_player.playback import (
-    Inputs,
-    PlayState,
-    Screen,
-    Slot,
-    Step,
-    finish,
-    render_failed,
-    step,
-)
+from signage_player.frames import Frames, map_images_apart
+from signage_player.playback import Inputs, Screen, Slot, render_failed, step
 from signage_player.power import NoScreenPower, ScreenPower
-from signage_player.render import (
-    RenderError,
-    Size,
-    black,
-    hex_colour,
-    render_alert,
-    render_identify,
-    render_image,
-    render_text_slide,
-)
+from signage_player.render import RenderError, Size, hex_colour
+from signage_player.screenshot import screenshot_outcome
 from signage_player.settings import PlayerSettings
+from signage_player.tiles import Look, TileKey, compose, tile_key
 from signage_player.video import VideoBackend
+from signage_player.widgets import FeedProvider
+from signage_player.zones import (
+    ScreenState,
+    ScreenStep,
+    ZonePlan,
+    finish_screen,
+    is_override,
+    step_screen,
+    with_zone,
+    zone_inputs,
+    zone_plans,
+)
 
 log = logging.getLogger(__name__)
 
-_FRAME_CACHE = 2  # the frame showing and the next one: 6 MB each at 1080p
 _MAX_WAIT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class _Screen:
+    """What the player works out once per manifest: its zones, canvas, time zone and look."""
+
+    manifest: Manifest | None
+    plans: tuple[ZonePlan, ...]
+    canvas: Size
+    tz: ZoneInfo
+    look: Look
+
+    @property
+    def zoned(self) -> bool:
+        return len(self.plans) > 1
 
 
 class SignagePlayer:
@@ -93,7 +104,11 @@ class SignagePlayer:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._frames: OrderedDict[Hashable, Image.Image] = OrderedDict()
+        self.frames = Frames()
+        self._screen: _Screen | None = None
+        # The tiles on screen, by zone; None while what shows is not made of tiles.
+        self._tiles_on_screen: dict[str, TileKey] | None = None
+        self._composed: Image.Image | None = None
         self._now_showing: NowShowing | None = None
         # Held while a frame goes on screen with its `_now_showing`, and while a
         # screenshot reads both, so a screenshot says what its own frame is (issue 13/19).
@@ -107,6 +122,7 @@ class SignagePlayer:
 
     def start(self, services: AgentServices) -> None:
         self._services = services
+        map_images_apart()
         self._thread = threading.Thread(
             target=self._run, name=f"player-{services.device_id}", daemon=True
         )
@@ -121,6 +137,10 @@ class SignagePlayer:
     def apply_alerts(self, alerts: Sequence[Alert]) -> None:
         with self._lock:
             self._inputs = replace(self._inputs, alerts=tuple(alerts))
+        self._wake.set()
+
+    def feeds_changed(self) -> None:
+        """The feed store has new data (or dropped old data): widgets look again now."""
         self._wake.set()
 
     def run_command(self, command: Command) -> CommandOutcome:
@@ -186,7 +206,7 @@ class SignagePlayer:
     def _run(self) -> None:
         services = self._services
         assert services is not None
-        state = PlayState()
+        state = ScreenState()
         while not self._stopping.is_set():
             self._wake.clear()
             try:
@@ -195,225 +215,264 @@ class SignagePlayer:
             except Exception:
                 log.exception("player loop failed; showing black")
                 self._show_black()
-                state, timeout = PlayState(), 1.0
+                state, timeout = ScreenState(), 1.0
             with self._idle:
                 self._parked = True
                 self._idle.notify_all()
             self._wake.wait(min(max(timeout, 0.0), _MAX_WAIT_S))
             with self._idle:
                 self._parked = False
-        state, events = finish(state, services.clock.now())
-        for event in events:
+        zoned = self._screen is not None and self._screen.zoned
+        for event in finish_screen(state, services.clock.now(), zoned=zoned):
             services.record(event)
         if self.video is not None:
             self.video.stop()
         self._show_black()
 
-    def _turn(self, services: AgentServices, state: PlayState) -> tuple[PlayState, datetime]:
+    def _screen_of(self, manifest: Manifest | None) -> _Screen:
+        """The zones and look of `manifest`, worked out once per manifest."""
+        if self._screen is not None and self._screen.manifest is manifest:
+            return self._screen
+        if manifest is None:
+            canvas = self.settings.output or self.display.mode
+            screen = _Screen(None, (), canvas, ZoneInfo("UTC"), Look((0, 0, 0), roadside=False))
+        else:
+            profile = manifest.profile
+            roadside = profile.kind is ProfileKind.ROADSIDE
+            screen = _Screen(
+                manifest,
+                zone_plans(manifest),
+                (profile.width_px, profile.height_px),
+                ZoneInfo(manifest.site.timezone),
+                Look(hex_colour(manifest.site.brand_colour), roadside=roadside),
+            )
+        self._screen = screen
+        self.frames.keep_zones(plan.name for plan in screen.plans)
+        self._tiles_on_screen = None  # a new manifest redraws every zone it still has
+        return screen
+
+    def _turn(self, services: AgentServices, state: ScreenState) -> tuple[ScreenState, datetime]:
         now = services.clock.now()
         with self._lock:
             inputs = self._inputs
             refresh, self._refresh = self._refresh, False
         if refresh:
-            self._frames.clear()
-        result = step(inputs, state, now)
+            self.frames.clear()
+            self._tiles_on_screen = None
+        screen = self._screen_of(inputs.manifest)
+        result = step_screen(inputs, screen.plans, state, now)
         for event in result.events:
             services.record(event)
-        if result.changed or refresh:
-            result = self._present(services, inputs, result, now)
-        if result.brightness is not None and result.brightness != self._brightness:
-            self.brightness.set_percent(result.brightness)
-            self._brightness = result.brightness
-            log.info("brightness %d%%", result.brightness)
-        self._prepare_next(services, inputs, result)
-        return result.state, result.wake_at
+        result, redraw_at = self._present(services, inputs, screen, result, now, refresh)
+        brightness = result.main.brightness
+        if brightness is not None and brightness != self._brightness:
+            self.brightness.set_percent(brightness)
+            self._brightness = brightness
+            log.info("brightness %d%%", brightness)
+        self._prepare_next(services, inputs, screen, result)
+        return result.state, min(result.wake_at, redraw_at)
 
     def _present(
-        self, services: AgentServices, inputs: Inputs, result: Step, now: datetime
-    ) -> Step:
-        """Show the slot the planner chose; on a render error, ask it what instead."""
-        for _ in range(20):  # each failure removes an item, so this ends; bound it anyway
-            slot = result.state.slot
+        self,
+        services: AgentServices,
+        inputs: Inputs,
+        screen: _Screen,
+        result: ScreenStep,
+        now: datetime,
+        refresh: bool,
+    ) -> tuple[ScreenStep, datetime]:
+        """Show what the planner chose: the override full screen, or each zone's tile
+        where it changed. On a render error, ask the planner what that zone shows instead.
+        Returns the step and when a widget on screen next needs redrawing."""
+        never = result.wake_at
+        slot = result.main.state.slot
+        if result.override is not None or not screen.plans:
             assert slot is not None
+            if result.main.changed or refresh or self._tiles_on_screen is not None:
+                site = inputs.manifest.site.name if inputs.manifest else None
+                frame = self.frames.full(
+                    slot,
+                    screen.canvas,
+                    roadside=screen.look.roadside,
+                    device_id=services.device_id,
+                    site=site,
+                )
+                self._tiles_on_screen = None
+                self._show(inputs.manifest, slot, frame, services, dirty=None, main=True)
+            return result, never
+        for _ in range(20):  # each failure removes an item, so this ends; bound it anyway
+            wanted = {
+                plan.name: tile_key(
+                    result.steps[plan.name].state.slot,
+                    plan.size,
+                    screen.look,
+                    now,
+                    screen.tz,
+                    _feeds_at(services, now),
+                )
+                for plan in screen.plans
+            }
+            redraw_at = min(
+                [key.view.changes_at for key in wanted.values() if key.view is not None] + [never]
+            )
+            on_screen = self._tiles_on_screen
+            changed = [
+                p
+                for p in screen.plans
+                if on_screen is None or on_screen.get(p.name) != wanted[p.name]
+            ]
+            if not changed:
+                return result, redraw_at
+            tiles = []
             try:
-                frame = self._frame(services, inputs, slot)
-            except RenderError as error:
-                log.warning("cannot show %s: %s", _describe(slot), error)
-                inputs, result = render_failed(inputs, result.state, now)
-                with self._lock:
-                    self._inputs = replace(
-                        self._inputs,
-                        failed_items=self._inputs.failed_items | inputs.failed_items,
+                for plan in changed:
+                    failing = plan
+                    tiles.append(
+                        (plan.box, self.frames.tile(plan.name, wanted[plan.name], services.assets))
                     )
+            except RenderError as error:
+                log.warning(
+                    "cannot show %s in zone %s: %s",
+                    _describe(result.steps[failing.name].state.slot),
+                    failing.name,
+                    error,
+                )
+                result = self._skip_failed(services, inputs, screen, result, failing, now)
+                with self._lock:
+                    inputs = replace(inputs, failed_items=self._inputs.failed_items)
                 continue
-            self._show(inputs.manifest, slot, frame, services)
-            return result
+            previous = self._composed if on_screen is not None else None
+            frame, dirty = compose(screen.canvas, previous, tiles)
+            self._composed, self._tiles_on_screen = frame, wanted
+            main_changed = any(plan is screen.plans[0] for plan in changed)
+            self._show(
+                inputs.manifest,
+                result.main.state.slot,
+                frame,
+                services,
+                dirty=dirty,
+                main=main_changed,
+            )
+            return result, redraw_at
         self._show_black()
+        return result, never
+
+    def _skip_failed(
+        self,
+        services: AgentServices,
+        inputs: Inputs,
+        screen: _Screen,
+        result: ScreenStep,
+        plan: ZonePlan,
+        now: datetime,
+    ) -> ScreenStep:
+        """The zone's item could not be drawn: the planner's answer for the zone instead."""
+        zone_in = zone_inputs(inputs, plan, zoned=screen.zoned)
+        failed_in, zone_step = render_failed(zone_in, result.steps[plan.name].state, now)
+        with self._lock:
+            self._inputs = replace(
+                self._inputs, failed_items=self._inputs.failed_items | failed_in.failed_items
+            )
+        result = with_zone(result, plan.name, zone_step, zoned=screen.zoned)
+        for event in result.events:
+            services.record(event)
         return result
 
     def _show(
         self,
         manifest: Manifest | None,
-        slot: Slot,
+        slot: Slot | None,
         frame: Image.Image,
         services: AgentServices,
+        *,
+        dirty: tuple[int, int, int, int] | None,
+        main: bool,
     ) -> None:
+        """Put `frame` on screen; `main`: the main zone (or the whole screen) changed."""
         roadside = manifest is not None and manifest.profile.kind is ProfileKind.ROADSIDE
-        if self.video is not None:
-            item = slot.item
-            if slot.screen is Screen.ITEM and item is not None and item.kind is ItemKind.VIDEO:
+        item = slot.item if slot is not None and slot.screen is Screen.ITEM else None
+        alert = slot.alert if slot is not None else None
+        if self.video is not None and main:
+            if item is not None and item.kind is ItemKind.VIDEO:
                 path = services.assets.path(item.asset or "")
                 if path is not None:
                     self.video.play(path)
             else:
                 self.video.stop()
-        item, alert = slot.item, slot.alert
+        showing = NowShowing(
+            item_id=item.id if item else alert.id if alert else None,
+            campaign_id=item.campaign_id if item else None,
+            alert_id=alert.id if alert else None,
+            since=slot.started_at if slot is not None else services.clock.now(),
+        )
         with self._on_screen:
-            self.display.show(frame, pixel_exact=roadside)
-            self._now_showing = NowShowing(
-                item_id=item.id if item else alert.id if alert else None,
-                campaign_id=item.campaign_id if item else None,
-                alert_id=alert.id if alert else None,
-                since=slot.started_at,
-            )
+            self.display.show(frame, pixel_exact=roadside, dirty=dirty)
+            changed = showing != self._now_showing
+            self._now_showing = showing
         self.frames_shown += 1
-        log.debug("showing %s", _describe(slot))
-        services.status_changed()
+        if changed:  # a clock's minute turning is not news to the CMS
+            log.debug("showing %s", _describe(slot))
+            services.status_changed()
 
     def _show_black(self) -> None:
+        self._tiles_on_screen = None
         try:
             self.display.blank()
         except Exception:
             log.exception("cannot even blank the display")
 
-    def _prepare_next(self, services: AgentServices, inputs: Inputs, result: Step) -> None:
-        """Render the next slot's frame now, so its change is instant."""
+    def _prepare_next(
+        self, services: AgentServices, inputs: Inputs, screen: _Screen, result: ScreenStep
+    ) -> None:
+        """Render each zone's next tile now, so its change is instant."""
         try:
-            ahead = step(inputs, result.state, result.wake_at)
-            if ahead.changed and ahead.state.slot is not None:
-                self._frame(services, inputs, ahead.state.slot)
+            for plan in screen.plans or ():
+                current = result.steps.get(plan.name)
+                if current is None:
+                    continue
+                at = current.wake_at
+                ahead = step(zone_inputs(inputs, plan, zoned=screen.zoned), current.state, at)
+                slot = ahead.state.slot
+                if not ahead.changed or slot is None:
+                    continue
+                if is_override(slot):
+                    if plan is screen.plans[0]:
+                        site = inputs.manifest.site.name if inputs.manifest else None
+                        self.frames.full(
+                            slot,
+                            screen.canvas,
+                            roadside=screen.look.roadside,
+                            device_id=services.device_id,
+                            site=site,
+                        )
+                    continue
+                feeds = _feeds_at(services, at)
+                key = tile_key(slot, plan.size, screen.look, at, screen.tz, feeds)
+                if key.kind == "item":
+                    self.frames.tile(plan.name, key, services.assets)
         except RenderError:
             pass  # it will fail again on its turn and be handled then
         except Exception:
             log.exception("preparing the next frame failed")
 
-    # --- frames --------------------------------------------------------------------------
-
-    def _canvas(self, manifest: Manifest | None) -> Size:
-        if manifest is None:
-            return self.settings.output or self.display.mode
-        return (manifest.profile.width_px, manifest.profile.height_px)
-
-    def _frame(self, services: AgentServices, inputs: Inputs, slot: Slot) -> Image.Image:
-        manifest = inputs.manifest
-        canvas = self._canvas(manifest)
-        roadside = manifest is not None and manifest.profile.kind is ProfileKind.ROADSIDE
-        key: Hashable
-        if slot.screen is Screen.ITEM and slot.item is not None and manifest is not None:
-            key = ("item", slot.item, canvas, roadside, manifest.site.brand_colour)
-        elif slot.screen is Screen.ALERT and slot.alert is not None:
-            key = ("alert", slot.alert.id, slot.alert.order, canvas, roadside)
-        elif slot.screen is Screen.IDENTIFY:
-            key = ("identify", manifest.site.name if manifest else "", canvas)
-        else:
-            return black(canvas)
-        cached = self._frames.get(key)
-        if cached is not None:
-            self._frames.move_to_end(key)
-            return cached
-        frame = self._render(services, manifest, slot, canvas, roadside)
-        self._frames[key] = frame
-        while len(self._frames) > _FRAME_CACHE:
-            self._frames.popitem(last=False)
-        _release_freed_memory()
-        return frame
-
-    def _render(
-        self,
-        services: AgentServices,
-        manifest: Manifest | None,
-        slot: Slot,
-        canvas: Size,
-        roadside: bool,
-    ) -> Image.Image:
-        if slot.screen is Screen.ALERT and slot.alert is not None:
-            return render_alert(slot.alert, canvas, title_only=roadside)
-        if slot.screen is Screen.IDENTIFY:
-            site = manifest.site.name if manifest else "no manifest yet"
-            return render_identify(services.device_id, site, canvas)
-        item = slot.item
-        assert item is not None and manifest is not None
-        if item.kind is ItemKind.TEXT:
-            assert item.text is not None
-            return render_text_slide(item.text, canvas, title_only=roadside)
-        if item.kind is ItemKind.VIDEO:
-            return black(canvas)  # mpv draws over it
-        data = _verified(services, item.asset or "")
-        return render_image(data, canvas, item.fit, bars=hex_colour(manifest.site.brand_colour))
+    # --- screenshots ---------------------------------------------------------------------
 
     def _screenshot(self) -> CommandOutcome:
         with self._on_screen:
             png = self.display.screenshot()
             showing = self._now_showing
-        image = Image.open(io.BytesIO(png))
-        limit = self.settings.screenshot_max_px
-        if max(image.size) > limit:
-            image.thumbnail((limit, limit), Image.Resampling.LANCZOS)
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            png = buffer.getvalue()
-        return CommandOutcome(
-            ok=True,
-            detail=f"{image.width}x{image.height} PNG",
-            data={
-                "content_type": "image/png",
-                "width_px": image.width,
-                "height_px": image.height,
-                "png_base64": base64.b64encode(png).decode("ascii"),
-                # What this very frame is, so the CMS never pairs it with a later status.
-                "showing_item_id": showing.item_id if showing else None,
-                "showing_campaign_id": showing.campaign_id if showing else None,
-                "showing_alert_id": showing.alert_id if showing else None,
-                "showing_since": showing.since.isoformat() if showing else None,
-            },
-        )
+        return screenshot_outcome(png, showing, self.settings.screenshot_max_px)
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
+def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:
+    """The widgets' view of the device's feed store at `now`: the last good copy of a
+    feed, or None when there is none or it is older than the manifest allows."""
+    return lambda feed_id: services.feeds.latest(feed_id, now)
 
 
-def _release_freed_memory() -> None:
-    """Give the decoder's freed buffers back to the OS. A 12-megapixel JPEG decodes into
-    tens of MB that glibc would otherwise keep in its heap: on a Pi that is memory the
-    player holds for nothing (issue 5 target: 80 MB steady state)."""
-    trim = getattr(_libc(), "malloc_trim", None)  # glibc only
-    if trim is not None:
-        trim(0)
-
-
-def _verified(services: AgentServices, sha256: str) -> bytes:
-    """The asset's bytes, re-hashed before they are decoded: the cache verified the file
-    when it was installed, but a frame on a roadside screen is worth one more check to
-    rule out a file changed or damaged on disk since. The bytes hashed are the bytes
-    decoded, so nothing can change in between."""
-    path = services.assets.path(sha256)
-    if path is None:
-        raise RenderError(f"asset {sha256[:12]} is not in the cache")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise RenderError(f"asset {sha256[:12]}: {error}") from error
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise RenderError(f"asset {sha256[:12]} does not match its hash; not shown")
-    return data
-
-
-def _describe(slot: Slot) -> str:
+def _describe(slot: Slot | None) -> str:
+    if slot is None:
+        return "nothing"
     if slot.item is not None:
         return f"item {slot.item.id}"
     if slot.alert is not None:

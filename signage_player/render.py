@@ -16,6 +16,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from devices.protocol import Alert, Fit, Severity, TextSlide
+from devices.protocol.layouts import QrCode
+from signage_player.qr import corner_box, draw_qr
 from signage_player.textfit import (
     ALERT_FLOOR,
     Block,
@@ -102,7 +104,9 @@ def render_image(source: Path | bytes, size: Size, fit: Fit, bars: RGB = BLACK) 
                 if orientation in _TRANSPOSED:
                     target = (target[1], target[0])
                 image_file.draft("RGB", target)
-            image = ImageOps.exif_transpose(image_file)
+            # exif_transpose copies even an upright image: a frame's worth of memory and
+            # time for nothing, on every PNG rendition the CMS sends.
+            image = ImageOps.exif_transpose(image_file) if orientation != 1 else image_file
             image = image.convert("RGB") if image.mode != "RGB" else image
             image.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
@@ -229,6 +233,13 @@ def render_identify(device_id: str, site_name: str, size: Size) -> Image.Image:
         Block(site_name, 0.08, max_lines=2),
     ]
     return draw_blocks(size, blocks, (255, 255, 255), (0, 0, 0), centre=True)
+
+
+def with_qr(frame: Image.Image, qr: QrCode | None) -> Image.Image:
+    """A full-screen item's frame with its QR code in the bottom-right corner (issue 14)."""
+    if qr is not None:
+        draw_qr(frame, corner_box(frame.size), qr.url, qr.caption)
+    return frame
 
 
 # --- output ---------------------------------------------------------------------------------

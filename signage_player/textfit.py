@@ -31,7 +31,7 @@ MIN_LEGIBLE_PX = 10
 SHRINK_FLOOR = 0.5
 # Alerts must show whatever their length, so they keep the older, deeper shrink.
 ALERT_FLOOR = 0.3
-_SHRINK_STEP = 0.95
+SHRINK_STEP = 0.95
 ELLIPSIS = "…"
 
 
@@ -228,8 +228,8 @@ def fit_text(
 
     scale = 1.0
     layout = layout_text(blocks, size, scale)
-    while not done(layout) and scale * _SHRINK_STEP >= min_scale - 1e-9:
-        scale *= _SHRINK_STEP
+    while not done(layout) and scale * SHRINK_STEP >= min_scale - 1e-9:
+        scale *= SHRINK_STEP
         layout = layout_text(blocks, size, scale)
     if not done(layout) and scale > min_scale:
         layout = layout_text(blocks, size, min_scale)

@@ -41,6 +41,7 @@ from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
 from central_cms.analytics.health_rules import LIMITS, AlertRules
+from central_cms.analytics.link_scans import scans_for
 from central_cms.analytics.model import Filters
 from central_cms.analytics.ports import report
 from central_cms.analytics.presenters import Names
@@ -138,6 +139,7 @@ def index() -> str:
         charts=presenters.report_charts(result, names, filters),
         query=presenters.filter_query(filters),
         dwell_buckets=DWELL_BUCKETS,
+        scans=scans_for(db.session(), filters, names),
     )
 
 

@@ -26,6 +26,7 @@ def register_blueprints(app: Flask) -> None:
         feeds,
         groups,
         home,
+        links,
         media,
         newsletter,
         playlists,
@@ -54,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
     screens.register(app)  # the Screens page and its nav entry (issue 8)
+    links.register(app)  # /l/<code>, the short links behind QR codes (issue 14)
     timefmt.register(app)  # `local_time`: every time in its site's zone (issue 13)
 
     @app.errorhandler(Forbidden)

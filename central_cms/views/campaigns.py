@@ -19,6 +19,7 @@ from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.playlist_models import Playlist
 from central_cms.policy import Permission
+from central_cms.runtime import runtime
 from central_cms.specs import Targets
 from central_cms.times import date_field, parse_date
 from central_cms.views import campaign_plan as plan
@@ -251,6 +252,7 @@ def _editor_choices() -> dict[str, object]:
         "fits": list(Fit),
         "translations": TRANSLATIONS,
         **plan.choices(s, actor),
+        "link_destinations": runtime().config.link_destinations,
     }
 
 

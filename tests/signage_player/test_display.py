@@ -116,3 +116,28 @@ def test_window_without_a_desktop_says_so(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(DisplayError, match="headless or framebuffer"):
         WindowDisplay((64, 32))
+
+
+def test_framebuffer_writes_only_the_rows_of_the_dirty_box(tmp_path: Path) -> None:
+    """A ticker's change writes the ticker's lines, and the frame there is exact."""
+    device, sysfs, stride = _fake_fb(tmp_path, 8, 6, 16, stride=20)
+    display = FramebufferDisplay(device, sysfs)
+    display.show(Image.new("RGB", (8, 6), (0, 0, 255)))
+    before = device.read_bytes()
+    # Mark the lines outside the band: a write there would overwrite the marks.
+    marked = bytearray(before)
+    marked[0:2] = b"\x12\x34"
+    marked[5 * stride : 5 * stride + 2] = b"\x56\x78"
+    device.write_bytes(bytes(marked))
+    frame = Image.new("RGB", (8, 6), (0, 0, 255))
+    frame.paste((255, 255, 255), (0, 3, 8, 5))  # the "ticker": lines 3 and 4
+    display.show(frame, dirty=(0, 3, 8, 5))
+    after = device.read_bytes()
+    assert len(after) == 6 * stride
+    assert after[0:2] == b"\x12\x34" and after[5 * stride : 5 * stride + 2] == b"\x56\x78"
+    white_line = b"\xff\xff" * 8 + bytes(4)
+    assert after[3 * stride : 5 * stride] == white_line * 2
+    assert after[2 * stride : 3 * stride] == before[2 * stride : 3 * stride]
+    shot = Image.open(io.BytesIO(display.screenshot()))
+    assert shot.getpixel((0, 0)) == (0, 0, 255) and shot.getpixel((0, 3)) == (255, 255, 255)
+    display.close()

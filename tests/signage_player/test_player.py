@@ -266,12 +266,12 @@ def test_next_frame_is_ready_before_its_turn(rig, monkeypatch) -> None:
     r = rig()
     r.player.apply_manifest(two_images(r))
     assert r.display.wait_for(colour_is(RED), 2)
-    import signage_player.player as player_module
+    import signage_player.tiles as tiles_module
 
     def refuse(*args, **kwargs):
         raise AssertionError("rendered at switch time")
 
     assert r.player.wait_until_idle()
-    monkeypatch.setattr(player_module, "render_image", refuse)
+    monkeypatch.setattr(tiles_module, "render_image", refuse)
     r.advance(seconds=3)
     assert r.display.wait_for(colour_is(GREEN), 2)
