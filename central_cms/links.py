@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from devices.protocol import ContentItem, Manifest, ProfileKind
 from devices.protocol.layouts import QrCode
@@ -40,8 +40,8 @@ _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9
 def destination_problem(entry: str) -> str | None:
     """What is wrong with one `link_destinations` entry, or None."""
     if entry.startswith(("https://", "http://")):
-        parts = urlsplit(entry)
-        if not parts.hostname or not _HOST.match(parts.hostname) or parts.username:
+        parts = _split(entry)
+        if parts is None or not parts.hostname or not _HOST.match(parts.hostname) or parts.username:
             return "is not a URL prefix"
         return None
     if not _HOST.match(entry.lower().removeprefix("*.")):
@@ -58,17 +58,17 @@ class LinkPolicy:
         """Why `url` may not be a promotion's destination, worded as the fix; None if it may."""
         if any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in url):
             return "a link may not contain spaces or backslashes"
-        parts = urlsplit(url)
+        parts = _split(url)
+        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+            return "write the whole address, starting with https://"
         if parts.scheme == "http" and not self.allow_http:
             return (
                 f"links must be secure (https): write https://{url[len('http://') :]} "
                 "(if the site has no https yet, ask IT)"
             )
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            return "write the whole address, starting with https://"
         if parts.username or parts.password:
             return "a link may not contain a user name or password"
-        if not self.allows(url):
+        if not self._listed(parts):
             allowed = ", ".join(self.destinations) or "none yet"
             return (
                 f"{parts.hostname} is not one of the city's approved destinations "
@@ -77,9 +77,10 @@ class LinkPolicy:
         return None
 
     def allows(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme != "https" and not (parts.scheme == "http" and self.allow_http):
-            return False
+        """The same test as `refusal`: what staff may save is exactly what /l/ follows."""
+        return self.refusal(url) is None
+
+    def _listed(self, parts: SplitResult) -> bool:
         host = (parts.hostname or "").lower().rstrip(".")
         for entry in self.destinations:
             if entry.startswith(("https://", "http://")):
@@ -91,6 +92,16 @@ class LinkPolicy:
             elif host == entry.lower():
                 return True
         return False
+
+
+def _split(url: str) -> SplitResult | None:
+    """`url` taken apart, or None if it cannot be (a bad IPv6 literal, a port of letters)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return None
+    return parts
 
 
 def _under_prefix(scheme: str, host: str, port: int | None, path: str, entry: str) -> bool:

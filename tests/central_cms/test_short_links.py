@@ -101,7 +101,9 @@ def test_a_link_the_city_does_not_allow_is_refused_beside_its_field(
 ):
     make_user(session, rt, "editor", m.Role.EDITOR)
     token = login(client, "editor")
-    response = client.post("/campaigns/new", data=_campaign_form(token, world.media["poster"], link))
+    response = client.post(
+        "/campaigns/new", data=_campaign_form(token, world.media["poster"], link)
+    )
     assert response.status_code == 400
     beside = response.text.split('id="items-0-link_url-error">', 1)
     assert len(beside) == 2, "no error beside the link field"
@@ -298,4 +300,4 @@ def test_staff_see_scans_per_campaign_site_and_screen(app, client, session, rt, 
         "<td>Swim school enrolments</td><td>North Pool</td><td>sig-north-pool</td>"
         '<td class="num">3</td>'
     ) in rows
-    assert "<td>South Library</td><td>sig-south-library</td><td class=\"num\">1</td>" in rows
+    assert '<td>South Library</td><td>sig-south-library</td><td class="num">1</td>' in rows
