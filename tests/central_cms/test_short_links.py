@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import http.client
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -178,7 +178,7 @@ class Served:
 
 
 @pytest.fixture
-def serve(config: CmsConfig, clock: ManualClock) -> Iterator:
+def serve(config: CmsConfig, clock: ManualClock) -> Iterator[Callable[..., Served]]:
     """Start a CMS on a free port over the test's database; stopped after the test."""
     started: list[tuple[object, threading.Thread, Flask]] = []
 
