@@ -55,12 +55,11 @@ def issue(session: Session, manifests: Iterable[Manifest], now: datetime) -> int
     campaign_of: dict[str, str] = {}
     for start in range(0, len(item_ids), _CHUNK):
         wanted = item_ids[start : start + _CHUNK]
+        query = select(m.CampaignItem.id, m.CampaignItem.campaign_id).where(
+            m.CampaignItem.id.in_(wanted)
+        )
         campaign_of.update(
-            session.execute(
-                select(m.CampaignItem.id, m.CampaignItem.campaign_id).where(
-                    m.CampaignItem.id.in_(wanted)
-                )
-            ).tuples()
+            {item_id: campaign_id for item_id, campaign_id in session.execute(query)}
         )
     rows = [
         {**row, "campaign_id": campaign_of[str(row["item_id"])]}
@@ -96,7 +95,7 @@ def resolve(session: Session, code: str, policy: LinkPolicy) -> Destination | No
     ).first()
     if row is None:
         return None
-    link, status = row.tuple()
+    link, status = row
     if status == m.CampaignStatus.ARCHIVED:
         return None
     if not policy.allows(link.destination):
@@ -163,5 +162,5 @@ def scan_counts(
         query = query.where(LinkScan.campaign_id == campaign_id)
     return [
         ScanCount(campaign, site, device, int(total))
-        for campaign, site, device, total in session.execute(query).tuples()
+        for campaign, site, device, total in session.execute(query)
     ]

@@ -338,6 +338,8 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
                     duration_s=10,
                     fit=Fit.FILL,
                     alt_text="Riverton school-holiday programme",
+                    # A QR code on the indoor screens, through a short tracked link.
+                    link_url="https://www.example.org/riverton/school-holidays",
                 ),
             ),
         ),

@@ -55,7 +55,6 @@ def scans_for(session: Session, filters: Filters, names: Names) -> list[ScanRow]
     if not counts:
         return []
     ids = {c.device_id for c in counts}
-    screens = dict(
-        session.execute(select(m.Device.id, m.Device.name).where(m.Device.id.in_(ids))).tuples()
-    )
+    query = select(m.Device.id, m.Device.name).where(m.Device.id.in_(ids))
+    screens = {device_id: name for device_id, name in session.execute(query)}
     return scan_rows(counts, names, screens)

@@ -9,6 +9,7 @@ nobody can walk the codes or inflate the counts quickly; no address is stored.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, deque
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request
@@ -29,18 +30,20 @@ class ScanLimiter:
         self.per_minute = per_minute
         self._max = max_addresses
         self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()  # a threaded server answers scans side by side
 
     def allow(self, address: str, now_s: float) -> bool:
-        times = self._seen.pop(address, None) or deque()
-        while times and times[0] <= now_s - 60:
-            times.popleft()
-        allowed = len(times) < self.per_minute
-        if allowed:
-            times.append(now_s)
-        self._seen[address] = times  # most recent last, so the oldest go first
-        while len(self._seen) > self._max:
-            self._seen.popitem(last=False)
-        return allowed
+        with self._lock:
+            times = self._seen.pop(address, None) or deque()
+            while times and times[0] <= now_s - 60:
+                times.popleft()
+            allowed = len(times) < self.per_minute
+            if allowed:
+                times.append(now_s)
+            self._seen[address] = times  # most recent last, so the oldest go first
+            while len(self._seen) > self._max:
+                self._seen.popitem(last=False)
+            return allowed
 
 
 def register(app: Flask) -> None:
