@@ -16,9 +16,9 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 
-from devices.device_kind import AssetStore
 from PIL import Image
 
+from devices.device_kind import AssetStore
 from signage_player.playback import Screen, Slot
 from signage_player.render import (
     RenderError,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import base64
 import io
 
-from devices.device_kind import CommandOutcome
 from PIL import Image
 
+from devices.device_kind import CommandOutcome
 from devices.protocol import NowShowing
 
 

@@ -30,8 +30,9 @@ from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import parts, runtime
 from devices.clock import ManualClock
 from devices.protocol import ItemKind, Manifest, parse_signed
-from tests.brokers import free_port
-from tests.central_cms.conftest import ADMIN, APPROVER, login, make_user, make_world
+from testkit.brokers import free_port
+from testkit.city import make_world
+from testkit.staff import ADMIN, APPROVER, login, make_user
 
 BOOKING = "https://bookings.example.org/swim-school?term=1"
 

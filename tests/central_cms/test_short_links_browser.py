@@ -24,9 +24,10 @@ from central_cms.compiler import Targets
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import parts, runtime
 from devices.protocol import ItemKind, Manifest, parse_signed
-from tests.brokers import free_port
-from tests.browsers import launch_chromium
-from tests.central_cms.conftest import ADMIN, APPROVER, PASSWORD, make_user, make_world
+from testkit.brokers import free_port
+from testkit.browsers import launch_chromium
+from testkit.city import make_world
+from testkit.staff import ADMIN, APPROVER, PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 
