@@ -55,7 +55,7 @@ def rotations(draw: st.DrawFn) -> tuple[list[ContentItem], list[ContentItem]]:
         budget -= plays * duration
         if budget < 0:
             break
-        schedules = ()
+        schedules: tuple[Schedule, ...] = ()
         if draw(st.booleans()):  # a window opening and closing on whole minutes mid-run
             opens = draw(st.integers(0, HOURS * 60 - 30))
             schedules = (window_from(opens, draw(st.integers(opens + 10, HOURS * 60))),)
