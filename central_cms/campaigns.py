@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central_cms import audit, media, snapshot
+from central_cms import audit, media, share_of_voice, snapshot
 from central_cms import models as m
 from central_cms.compiler import ItemSpec, Targets
 from central_cms.errors import Conflict, Invalid, NotFound
@@ -64,6 +64,7 @@ class CampaignInput:
     # What visitors and passers-by see, and its translations by language code.
     public_title: str = ""
     public_titles: dict[str, str] = field(default_factory=dict)
+    share_s_per_hour: int | None = None  # guaranteed airtime (central_cms/share_of_voice.py)
 
 
 TITLE_MAX = 200
@@ -218,6 +219,11 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
     clean_titles("public_title", "Public title", data.public_title, data.public_titles)
     for number, item in enumerate(data.items, start=1):
         clean_titles("items", f"Item {number}", item.public_title, item.public_titles)
+    share_of_voice.check(
+        data.share_s_per_hour,
+        [share_of_voice.Share(str(n), i.duration_s, i.weight) for n, i in enumerate(data.items)],
+        is_default=data.is_default,
+    )
     _refuse(rule_violations(session, data))
 
 
@@ -269,6 +275,7 @@ def save(
     campaign.owner_site_id = data.owner_site_id
     campaign.priority = data.priority
     campaign.is_default = data.is_default
+    campaign.share_s_per_hour = data.share_s_per_hour
     campaign.schedules = [s.model_dump(mode="json") for s in data.schedules]
     campaign.targets = targets_json(data.targets)
     campaign.updated_at = now
@@ -443,6 +450,7 @@ def to_input(campaign: m.Campaign) -> CampaignInput:
         owner_site_id=campaign.owner_site_id,
         priority=campaign.priority,
         is_default=campaign.is_default,
+        share_s_per_hour=campaign.share_s_per_hour,
         public_title=campaign.public_title,
         public_titles=dict(campaign.public_title_translations),
         schedules=tuple(Schedule.model_validate(s) for s in campaign.schedules),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import attrgetter
 
+from central_cms import share_of_voice
 from devices.protocol import (
     AssetRef,
     ContentItem,
@@ -130,6 +131,7 @@ class CampaignSpec:
     is_default: bool = False
     public_title: str = ""
     public_titles: Mapping[str, str] = field(default_factory=dict)
+    share_s_per_hour: int | None = None  # guaranteed airtime (central_cms/share_of_voice.py)
 
     first_day: date | None = field(init=False, compare=False)
     last_day: date | None = field(init=False, compare=False)
@@ -321,6 +323,7 @@ class ManifestCompiler:
         if hit is not None and hit[0] is campaign:
             return hit[1], hit[2]
         titles = [public_title(campaign, item) for item in campaign.items]
+        shares = share_of_voice.item_shares(campaign)
         items = tuple(
             ContentItem(
                 id=item.id,
@@ -338,6 +341,7 @@ class ManifestCompiler:
                 fit=item.fit,
                 schedules=campaign.schedules,
                 link_url=item.link_url,
+                share_s_per_hour=shares.get(item.id),
             )
             for item, (title, translations) in zip(campaign.items, titles, strict=True)
         )

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from central_cms import campaigns as service
 from central_cms import models as m
-from central_cms import preview, snapshot
+from central_cms import preview, share_of_voice, share_of_voice_screens, snapshot
 from central_cms.auth import login_required, permission_required
 from central_cms.compiler import Targets
 from central_cms.errors import Invalid
@@ -83,7 +83,7 @@ def _flash_refusal(error: Invalid, field_errors: dict[str, list[str]]) -> None:
     if beside:
         count = len(beside)
         flash(
-            f"Not saved: {count} problem{'s' if count > 1 else ''} with the items, "
+            f"Not saved: {count} problem{'s' if count > 1 else ''}, "
             "explained beside the fields below.",
             "error",
         )
@@ -175,6 +175,9 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
         schedules=schedules,
         priority=_int(form.get("priority"), 50),
         is_default=checkbox(form.get("is_default")),
+        share_s_per_hour=share_of_voice.parse(
+            form.get("share_amount", ""), form.get("share_unit", "s")
+        ),
     )
 
 
@@ -187,6 +190,7 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
         "owner_site_id": campaign.owner_site_id,
         "priority": str(campaign.priority),
         "is_default": campaign.is_default,
+        "share_amount": str(campaign.share_s_per_hour or ""),
         "target_sites": campaign.targets.get("sites", []),
         "target_tags": ", ".join(campaign.targets.get("tags", [])),
         "target_kinds": campaign.targets.get("kinds", []),
@@ -236,6 +240,7 @@ def _editor_choices() -> dict[str, object]:
         "window_rows": WINDOW_ROWS,
         "fits": list(Fit),
         "translations": TRANSLATIONS,
+        "share_units": share_of_voice.UNITS,
     }
 
 
@@ -269,6 +274,8 @@ def edit(campaign_id: str | None) -> str | Response | tuple[str, int]:
             saved = service.save(s, rt, actor, data, campaign_id)
         except Invalid as error:
             field_errors = _field_errors(request.form, error)
+            if error.field == share_of_voice.FIELD:
+                field_errors[share_of_voice.FIELD] = error.problems
             _flash_refusal(error, field_errors)
             return (
                 render_template(
@@ -311,6 +318,8 @@ def detail(campaign_id: str) -> str:
         upcoming=upcoming,
         tz=site.timezone,
         violations=violations,
+        share=share_of_voice_screens.summary(campaign),
+        share_warnings=share_of_voice_screens.warnings(s, campaign),
         needs_approval=service.needs_approval(s, actor, campaign),
         may_approve=service.may_approve(s, actor, campaign),
         Permission=Permission,
@@ -360,6 +369,9 @@ def _transition(action: str, campaign_id: str) -> Response:
         else:
             campaign = service.archive(s, rt, actor, campaign_id)
             flash(f"Archived “{campaign.name}”.", "ok")
+        if action in ("submit", "approve"):
+            for warning in share_of_voice_screens.warnings(s, campaign):
+                flash(warning, "warning")
     except Invalid as error:
         flash_invalid(error)
     target = request.form.get("back")
