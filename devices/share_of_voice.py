@@ -38,7 +38,7 @@ from devices.playlist import Rotation, next_in_rotation
 from devices.protocol import ContentItem, Schedule
 from devices.schedule import item_open, next_change, schedule_open
 
-__all__ = ["hour_of", "next_on_air", "open_spans"]
+__all__ = ["hour_of", "next_on_air", "open_seconds", "open_spans"]
 
 HOUR = timedelta(hours=1)
 _HOUR_S = 3600.0
@@ -81,13 +81,17 @@ def _spans(
 
 
 def open_spans(
-    item: ContentItem, start: datetime, end: datetime, tz: ZoneInfo
+    schedules: tuple[Schedule, ...], start: datetime, end: datetime, tz: ZoneInfo
 ) -> tuple[tuple[datetime, datetime], ...]:
-    """The stretches of [start, end) (UTC) in which the item's schedules are open."""
-    return _spans(item.schedules, start.astimezone(UTC), end.astimezone(UTC), tz)
+    """The stretches of [start, end) (UTC) in which any of the schedules is open (all of
+    it for none, as an item without schedules always plays)."""
+    return _spans(tuple(schedules), start.astimezone(UTC), end.astimezone(UTC), tz)
 
 
-def _seconds(spans: Sequence[tuple[datetime, datetime]], until: datetime | None = None) -> float:
+def open_seconds(
+    spans: Sequence[tuple[datetime, datetime]], until: datetime | None = None
+) -> float:
+    """How long the spans last, or the part of them before `until`."""
     total = 0.0
     for start, end in spans:
         stop = end if until is None else min(end, until)
@@ -134,8 +138,8 @@ def _owed(
     scale = min(1.0, _HOUR_S / asked)
     owed = []
     for item in guaranteed:
-        spans = open_spans(item, hour, end, tz)
-        open_s = _seconds(spans)
+        spans = open_spans(item.schedules, hour, end, tz)
+        open_s = open_seconds(spans)
         dwell = max(item.duration_s, min_dwell_s)
         quota_s = (item.share_s_per_hour or 0) * scale * open_s / _HOUR_S
         plays = int(quota_s / dwell + 0.5)
@@ -146,7 +150,7 @@ def _owed(
         runs_on = closes == end and item_open(item, end, tz)
         limit = end + timedelta(seconds=dwell) if runs_on else closes
         owed.append(
-            _Owed(item, dwell, plays, aired.get(item.id, 0), open_s, _seconds(spans, at), limit)
+            _Owed(item, dwell, plays, aired.get(item.id, 0), open_s, open_seconds(spans, at), limit)
         )
     return owed
 
