@@ -4,7 +4,8 @@ on the campaign's page, when they submit it and when they approve it.
 Two guarantees meet on a screen when both campaigns reach it, have the same priority
 (a higher one takes the screen from both) and have schedules that can be open at the
 same time. The screens then scale every guarantee down in proportion
-(devices/share_of_voice.py); this says by how much, before it happens.
+(devices/share_of_voice.py); this says by how much, before it happens. Only signage
+screens count: a Wi-Fi splash page has no hour of airtime to share.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from central_cms import models as m
 from central_cms import share_of_voice, snapshot
-from devices.protocol import Schedule
+from devices.protocol import DeviceKind, Schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,8 @@ def collisions(session: Session, campaign: m.Campaign) -> list[Collision]:
     found: dict[tuple[tuple[str, int], ...], list[str]] = {}
     for device in session.scalars(select(m.Device).order_by(m.Device.name, m.Device.id)):
         spec = snapshot.device_spec(device)
-        if not targets.matches(spec):
-            continue
+        if spec.kind is not DeviceKind.SIGNAGE or not targets.matches(spec):
+            continue  # a Wi-Fi splash shows promotions, not a rotation of airtime
         meeting = [rival for rival, their in rival_targets if their.matches(spec)]
         together = (
             (campaign.name, _guarantee(campaign)),

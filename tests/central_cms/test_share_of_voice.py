@@ -1,0 +1,226 @@
+"""Share of voice as staff use it, on SQLite and PostgreSQL: an editor gives a campaign a
+quarter of every hour in the editor, an approver publishes it, the screen's signed
+manifest carries the guarantee on each item, the screen's own planner plays a day of
+it, and the campaign's airtime page shows every scheduled hour met. Mistakes are
+explained beside the field; guarantees that add up to more than the hour on a screen
+are named, with the screens, before they reach them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from central_cms import campaigns
+from central_cms import models as m
+from central_cms.compiler import Targets
+from central_cms.publisher import RecordingPublisher
+from central_cms.runtime import CmsRuntime, parts
+from devices.clock import ManualClock
+from devices.protocol import (
+    EventBatch,
+    ItemKind,
+    Manifest,
+    PlayData,
+    PlayEvent,
+    TextSlide,
+    parse_signed,
+)
+from devices.protocol.events_wire import from_model
+from signage_player.playback import Inputs, PlayState, finish, step
+from tests.central_cms.conftest import ADMIN, APPROVER, World, login, make_user
+
+SCREEN = "sig-north-pool"
+PERTH_MIDNIGHT = datetime(2026, 11, 30, 16, tzinfo=UTC)  # 1 December 00:00 in Perth
+
+
+def _editor_form(token: str, **changes: str) -> dict[str, str]:
+    form = {
+        "csrf_token": token,
+        "name": "Swim school term 1",
+        "owner_site_id": "north-pool",
+        "priority": "50",
+        "target_sites": "north-pool",
+        "target_kinds": "signage",
+        "window-0-start": "08:00",
+        "window-0-end": "18:00",
+        "items-0-kind": "text",
+        "items-0-title": "Learn to swim",
+        "items-0-duration_s": "10",
+        "items-0-weight": "1",
+        "items-1-kind": "text",
+        "items-1-title": "Enrol now for term 1",
+        "items-1-duration_s": "15",
+        "items-1-weight": "1",
+        "share_amount": "25",
+        "share_unit": "percent",
+    }
+    form.update(changes)
+    return form
+
+
+def _latest_manifest(publisher: RecordingPublisher, rt: CmsRuntime, device_id: str) -> Manifest:
+    found = None
+    for _topic, payload, _retain in publisher.sent:
+        if payload:
+            manifest = parse_signed(Manifest, payload, [rt.signing_key.public_key])
+            if manifest.device_id == device_id:
+                found = manifest
+    assert found is not None, f"nothing published for {device_id}"
+    return found
+
+
+def _publish(session: Session, rt: CmsRuntime, name: str, share: int | None) -> m.Campaign:
+    data = campaigns.CampaignInput(
+        name=name,
+        owner_site_id="north-pool",
+        items=(campaigns.ItemInput(kind=ItemKind.TEXT, duration_s=20, text=TextSlide(title=name)),),
+        targets=Targets(sites=frozenset({"north-pool"})),
+        share_s_per_hour=share,
+    )
+    campaign = campaigns.save(session, rt, ADMIN, data)
+    if campaigns.submit(session, rt, ADMIN, campaign.id).status == m.CampaignStatus.PENDING:
+        campaigns.approve(session, rt, APPROVER, campaign.id)
+    return campaign
+
+
+def _play_a_day(manifest: Manifest) -> list[PlayData]:
+    """The screen's own planner, on a manual clock, from Perth midnight to midnight."""
+    clock = ManualClock(PERTH_MIDNIGHT)
+    end = PERTH_MIDNIGHT + timedelta(days=1)
+    inputs, state, plays = Inputs(manifest=manifest), PlayState(), []
+    while clock.now() < end:
+        result = step(inputs, state, clock.now())
+        state = result.state
+        plays += [event for event in result.events if event.alert_id is None]
+        clock.set(min(result.wake_at, end))
+    plays += finish(state, clock.now())[1]
+    return plays
+
+
+def _ingest(app: Flask, device_id: str, plays: list[PlayData]) -> None:
+    """Into the CMS's analytics store, through the store's own entry point."""
+    epoch = uuid.uuid4().hex
+    events = [
+        PlayEvent(id=str(uuid.uuid4()), seq=seq, at=play.ended_at, data=play)
+        for seq, play in enumerate(plays, start=1)
+    ]
+    stores = parts(app).analytics.stores
+    device = stores.fleet.device(device_id)  # as the ingest looks it up: site and zone
+    assert device is not None and device.timezone == "Australia/Perth"
+    for first in range(0, len(events), 5000):
+        chunk = EventBatch(
+            device_id=device_id, outbox_epoch=epoch, events=events[first : first + 5000]
+        )
+        stores.events.store_batches([(from_model(chunk), device)])
+
+
+def _beside_share_field(html: str) -> str:
+    found = re.search(r'<p class="field-error" id="share_s_per_hour-error">(.*?)</p>', html, re.S)
+    assert found, "no error beside the guaranteed airtime field"
+    assert 'aria-describedby="share-hint share_s_per_hour-error" aria-invalid="true"' in html
+    return found.group(1)
+
+
+def test_a_quarter_of_every_hour_from_the_editor_to_the_screen_and_its_proof_of_play(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    rt: CmsRuntime,
+    world: World,
+    publisher: RecordingPublisher,
+) -> None:
+    make_user(session, rt, "comms", m.Role.EDITOR)
+    make_user(session, rt, "approver", m.Role.APPROVER)
+    # Something else on the same screen all day, to share the rest of the hour.
+    _publish(session, rt, "Pool opening hours", None)
+    token = login(client, "comms")
+
+    saved = client.post("/campaigns/new", data=_editor_form(token))
+    assert saved.status_code == 302, saved.text
+    detail = client.get(saved.location).text
+    assert "15 min an hour (25 %): 36 plays of item 1 (10 s), 36 plays of item 2 (15 s)" in detail
+    campaign = session.query(m.Campaign).filter_by(name="Swim school term 1").one()
+    assert campaign.share_s_per_hour == 900  # stored as seconds, whatever unit staff chose
+    edit = client.get(f"/campaigns/{campaign.id}/edit").text
+    assert 'name="share_amount" inputmode="decimal" size="6" value="900"' in edit
+
+    client.post(f"/campaigns/{campaign.id}/submit", data={"csrf_token": token})
+    approver = app.test_client()
+    approver_token = login(approver, "approver")
+    approved = approver.post(
+        f"/campaigns/{campaign.id}/approve", data={"csrf_token": approver_token}
+    )
+    assert approved.status_code == 302
+    manifest = _latest_manifest(publisher, rt, SCREEN)
+    shares = {
+        item.text.title: item.share_s_per_hour
+        for item in manifest.items
+        if item.campaign_id == campaign.id and item.text
+    }
+    assert shares == {"Learn to swim": 360, "Enrol now for term 1": 540}
+    others = [item for item in manifest.items if item.campaign_id != campaign.id]
+    assert others and all(item.share_s_per_hour is None for item in others)
+    assert b"share_s_per_hour" not in others[0].model_dump_json().encode()
+
+    _ingest(app, SCREEN, _play_a_day(manifest))
+    page = client.get(
+        f"/analytics/campaigns/{campaign.id}/airtime"
+        "?start=2026-12-01&end=2026-12-01&site=north-pool&day=2026-12-01"
+    )
+    assert page.status_code == 200, page.text
+    rows = re.findall(
+        r'<tr><th scope="row">(\d\d:\d\d) AWST</th>\s*<td class="num">([\d,]+) s</td>'
+        r'<td class="num">([\d,]+) s</td>.*?<td>(.*?)</td></tr>',
+        page.text,
+        re.S,
+    )
+    assert [hour for hour, *_ in rows] == [f"{h:02d}:00" for h in range(8, 18)]
+    assert all(row[1:] == ("900", "900", "Met") for row in rows), rows
+    assert "10 of 10" in page.text
+
+
+def test_mistakes_are_explained_beside_the_guaranteed_airtime_field(
+    client: FlaskClient, session: Session, rt: CmsRuntime, world: World
+) -> None:
+    make_user(session, rt, "comms", m.Role.EDITOR)
+    token = login(client, "comms")
+    for changes, expected in (
+        ({"share_amount": "a lot"}, "Guaranteed airtime: give a number, like 600 seconds or 15 %."),
+        ({"share_amount": "150"}, "a percentage of the hour is from 1 to 100"),
+        (
+            {"share_amount": "4", "share_unit": "s"},
+            "less than one play of the shortest item (10 s)",
+        ),
+        ({"is_default": "on"}, "default content fills the time nobody else has"),
+    ):
+        page = client.post("/campaigns/new", data=_editor_form(token, **changes))
+        assert page.status_code == 400
+        assert expected in _beside_share_field(page.text)
+        assert 'value="Learn to swim"' in page.text  # what staff typed is kept
+    assert session.query(m.Campaign).count() == 0
+
+
+def test_guarantees_adding_up_to_more_than_the_hour_are_named_with_their_screens(
+    app: Flask, client: FlaskClient, session: Session, rt: CmsRuntime, world: World
+) -> None:
+    _publish(session, rt, "Aqua aerobics", 2400)
+    second = _publish(session, rt, "Swim school", 1800)
+    make_user(session, rt, "comms", m.Role.EDITOR)
+    login(client, "comms")
+    page = client.get(f"/campaigns/{second.id}").text
+    assert (
+        "Guaranteed airtime adds up to 70 min an hour on 1 screen (sig-north-pool): "
+        "Swim school 30 min, Aqua aerobics 40 min. Those screens scale each down in "
+        "proportion, to Swim school 25 min 43 s, Aqua aerobics 34 min 17 s."
+    ) in page.replace("\n", " ")
+    # A campaign at another priority does not compete for the same time.
+    urgent = _publish(session, rt, "Pool closure notice", 1800)
+    urgent.priority = 90
+    session.commit()
+    assert "adds up to" not in client.get(f"/campaigns/{urgent.id}").text
