@@ -111,13 +111,21 @@ def guarantee_by_day(
     zone: ZoneInfo,
     days: Sequence[date],
     achieved: Mapping[datetime, float],
+    until: datetime,
+    since: datetime | None = None,
 ) -> list[DayFigure]:
     """Guaranteed (share x the open part of each hour x the screens) against achieved
-    (`achieved`: seconds shown by hour start, over those screens), day by day."""
+    (`achieved`: seconds shown by hour start, over those screens), day by day, for the
+    hours over by `until` (an hour still running is not yet short) and begun after
+    `since` (when the campaign was published: it owed nothing before)."""
     out = []
     for day in days:
         hours = []
         for start in _local_hours(day, zone):
+            if start + HOUR > until:
+                break
+            if since is not None and start < since:
+                continue
             open_s = open_seconds(open_spans(tuple(schedules), start, start + HOUR, zone))
             guaranteed = share_s * open_s / 3600 * screens
             shown = achieved.get(start, 0.0)

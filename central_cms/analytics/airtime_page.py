@@ -24,6 +24,8 @@ class CampaignAirtime:
     screens: int  # signage screens reached (at the chosen site)
     zone: ZoneInfo
     days: tuple[date, ...]
+    now: datetime
+    published_at: datetime | None  # it owed nothing before
 
     @property
     def start(self) -> datetime:
@@ -36,11 +38,20 @@ class CampaignAirtime:
 
     def by_day(self, achieved: Mapping[datetime, float]) -> list[DayFigure]:
         return guarantee_by_day(
-            self.share_s, self.schedules, self.screens, self.zone, self.days, achieved
+            self.share_s,
+            self.schedules,
+            self.screens,
+            self.zone,
+            self.days,
+            achieved,
+            self.now,
+            self.published_at,
         )
 
 
-def figures(session: Session, campaign: m.Campaign, filters: Filters) -> CampaignAirtime:
+def figures(
+    session: Session, campaign: m.Campaign, filters: Filters, now: datetime
+) -> CampaignAirtime:
     assert campaign.share_s_per_hour is not None
     items = [share_of_voice.Share(i.id, i.duration_s, i.weight) for i in campaign.items]
     targets = snapshot.targets_of(campaign.targets)
@@ -60,6 +71,8 @@ def figures(session: Session, campaign: m.Campaign, filters: Filters) -> Campaig
         screens=len(screens),
         zone=zone,
         days=tuple(filters.start + timedelta(days=n) for n in range(span)),
+        now=now,
+        published_at=campaign.approved_at,
     )
 
 

@@ -170,7 +170,7 @@ def share_of_voice(campaign_id: str) -> str:
     filters, problems = _filters(names)
     for problem in problems:
         flash(problem, "warning")
-    figures = airtime_page.figures(session, campaign, filters)
+    figures = airtime_page.figures(session, campaign, filters, runtime().clock.now())
     achieved = _context().stores.events.airtime(
         campaign.id, figures.start, figures.stop, filters.site_id
     )

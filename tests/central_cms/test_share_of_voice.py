@@ -9,115 +9,26 @@ are named, with the screens, before they reach them.
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from central_cms import campaigns
 from central_cms import models as m
-from central_cms.compiler import Targets
 from central_cms.publisher import RecordingPublisher
-from central_cms.runtime import CmsRuntime, parts
+from central_cms.runtime import CmsRuntime
 from devices.clock import ManualClock
-from devices.protocol import (
-    EventBatch,
-    ItemKind,
-    Manifest,
-    PlayData,
-    PlayEvent,
-    TextSlide,
-    parse_signed,
+from tests.central_cms.conftest import World, login, make_user
+from tests.central_cms.share_of_voice_steps import (
+    PERTH_MIDNIGHT,
+    SCREEN,
+    editor_form,
+    ingest,
+    latest_manifest,
+    play_a_day,
+    publish,
 )
-from devices.protocol.events_wire import from_model
-from signage_player.playback import Inputs, PlayState, finish, step
-from tests.central_cms.conftest import ADMIN, APPROVER, World, login, make_user
-
-SCREEN = "sig-north-pool"
-PERTH_MIDNIGHT = datetime(2026, 11, 30, 16, tzinfo=UTC)  # 1 December 00:00 in Perth
-
-
-def _editor_form(token: str, **changes: str) -> dict[str, str]:
-    form = {
-        "csrf_token": token,
-        "name": "Swim school term 1",
-        "owner_site_id": "north-pool",
-        "priority": "50",
-        "target_sites": "north-pool",
-        "target_kinds": "signage",
-        "window-0-start": "08:00",
-        "window-0-end": "18:00",
-        "items-0-kind": "text",
-        "items-0-title": "Learn to swim",
-        "items-0-duration_s": "10",
-        "items-0-weight": "1",
-        "items-1-kind": "text",
-        "items-1-title": "Enrol now for term 1",
-        "items-1-duration_s": "15",
-        "items-1-weight": "1",
-        "share_amount": "25",
-        "share_unit": "percent",
-    }
-    form.update(changes)
-    return form
-
-
-def _latest_manifest(publisher: RecordingPublisher, rt: CmsRuntime, device_id: str) -> Manifest:
-    found = None
-    for _topic, payload, _retain in publisher.sent:
-        if payload:
-            manifest = parse_signed(Manifest, payload, [rt.signing_key.public_key])
-            if manifest.device_id == device_id:
-                found = manifest
-    assert found is not None, f"nothing published for {device_id}"
-    return found
-
-
-def _publish(session: Session, rt: CmsRuntime, name: str, share: int | None) -> m.Campaign:
-    data = campaigns.CampaignInput(
-        name=name,
-        owner_site_id="north-pool",
-        items=(campaigns.ItemInput(kind=ItemKind.TEXT, duration_s=20, text=TextSlide(title=name)),),
-        targets=Targets(sites=frozenset({"north-pool"})),
-        share_s_per_hour=share,
-    )
-    campaign = campaigns.save(session, rt, ADMIN, data)
-    if campaigns.submit(session, rt, ADMIN, campaign.id).status == m.CampaignStatus.PENDING:
-        campaigns.approve(session, rt, APPROVER, campaign.id)
-    return campaign
-
-
-def _play_a_day(manifest: Manifest) -> list[PlayData]:
-    """The screen's own planner, on a manual clock, from Perth midnight to midnight."""
-    clock = ManualClock(PERTH_MIDNIGHT)
-    end = PERTH_MIDNIGHT + timedelta(days=1)
-    inputs, state, plays = Inputs(manifest=manifest), PlayState(), []
-    while clock.now() < end:
-        result = step(inputs, state, clock.now())
-        state = result.state
-        plays += [event for event in result.events if event.alert_id is None]
-        clock.set(min(result.wake_at, end))
-    plays += finish(state, clock.now())[1]
-    return plays
-
-
-def _ingest(app: Flask, device_id: str, plays: list[PlayData]) -> None:
-    """Into the CMS's analytics store, through the store's own entry point."""
-    epoch = uuid.uuid4().hex
-    events = [
-        PlayEvent(id=str(uuid.uuid4()), seq=seq, at=play.ended_at, data=play)
-        for seq, play in enumerate(plays, start=1)
-    ]
-    stores = parts(app).analytics.stores
-    device = stores.fleet.device(device_id)  # as the ingest looks it up: site and zone
-    assert device is not None and device.timezone == "Australia/Perth"
-    for first in range(0, len(events), 5000):
-        chunk = EventBatch(
-            device_id=device_id, outbox_epoch=epoch, events=events[first : first + 5000]
-        )
-        stores.events.store_batches([(from_model(chunk), device)])
 
 
 def _beside_share_field(html: str) -> str:
@@ -134,14 +45,15 @@ def test_a_quarter_of_every_hour_from_the_editor_to_the_screen_and_its_proof_of_
     rt: CmsRuntime,
     world: World,
     publisher: RecordingPublisher,
+    clock: ManualClock,
 ) -> None:
     make_user(session, rt, "comms", m.Role.EDITOR)
     make_user(session, rt, "approver", m.Role.APPROVER)
     # Something else on the same screen all day, to share the rest of the hour.
-    _publish(session, rt, "Pool opening hours", None)
+    publish(session, rt, "Pool opening hours", None)
     token = login(client, "comms")
 
-    saved = client.post("/campaigns/new", data=_editor_form(token))
+    saved = client.post("/campaigns/new", data=editor_form(token))
     assert saved.status_code == 302, saved.text
     detail = client.get(saved.location).text
     assert "15 min an hour (25 %): 36 plays of item 1 (10 s), 36 plays of item 2 (15 s)" in detail
@@ -157,7 +69,7 @@ def test_a_quarter_of_every_hour_from_the_editor_to_the_screen_and_its_proof_of_
         f"/campaigns/{campaign.id}/approve", data={"csrf_token": approver_token}
     )
     assert approved.status_code == 302
-    manifest = _latest_manifest(publisher, rt, SCREEN)
+    manifest = latest_manifest(publisher, rt, SCREEN)
     shares = {
         item.text.title: item.share_s_per_hour
         for item in manifest.items
@@ -168,7 +80,8 @@ def test_a_quarter_of_every_hour_from_the_editor_to_the_screen_and_its_proof_of_
     assert others and all(item.share_s_per_hour is None for item in others)
     assert b"share_s_per_hour" not in others[0].model_dump_json().encode()
 
-    _ingest(app, SCREEN, _play_a_day(manifest))
+    ingest(app, SCREEN, play_a_day(manifest))
+    clock.set(PERTH_MIDNIGHT + timedelta(days=1, hours=7))  # early the morning after
     page = client.get(
         f"/analytics/campaigns/{campaign.id}/airtime"
         "?start=2026-12-01&end=2026-12-01&site=north-pool&day=2026-12-01"
@@ -199,7 +112,7 @@ def test_mistakes_are_explained_beside_the_guaranteed_airtime_field(
         ),
         ({"is_default": "on"}, "default content fills the time nobody else has"),
     ):
-        page = client.post("/campaigns/new", data=_editor_form(token, **changes))
+        page = client.post("/campaigns/new", data=editor_form(token, **changes))
         assert page.status_code == 400
         assert expected in _beside_share_field(page.text)
         assert 'value="Learn to swim"' in page.text  # what staff typed is kept
@@ -209,8 +122,8 @@ def test_mistakes_are_explained_beside_the_guaranteed_airtime_field(
 def test_guarantees_adding_up_to_more_than_the_hour_are_named_with_their_screens(
     app: Flask, client: FlaskClient, session: Session, rt: CmsRuntime, world: World
 ) -> None:
-    _publish(session, rt, "Aqua aerobics", 2400)
-    second = _publish(session, rt, "Swim school", 1800)
+    publish(session, rt, "Aqua aerobics", 2400)
+    second = publish(session, rt, "Swim school", 1800)
     make_user(session, rt, "comms", m.Role.EDITOR)
     login(client, "comms")
     page = client.get(f"/campaigns/{second.id}").text
@@ -220,7 +133,7 @@ def test_guarantees_adding_up_to_more_than_the_hour_are_named_with_their_screens
         "proportion, to Swim school 25 min 43 s, Aqua aerobics 34 min 17 s."
     ) in page.replace("\n", " ")
     # A campaign at another priority does not compete for the same time.
-    urgent = _publish(session, rt, "Pool closure notice", 1800)
+    urgent = publish(session, rt, "Pool closure notice", 1800)
     urgent.priority = 90
     session.commit()
     assert "adds up to" not in client.get(f"/campaigns/{urgent.id}").text
