@@ -183,13 +183,17 @@ def next_on_air(
     if not eligible:
         raise ValueError("nothing eligible to rotate: `eligible` must hold at least one item")
     rotation = rotation if rotation is not None else Rotation()
-    unique = list({item.id: item for item in reversed(eligible)}.values())[::-1]
-    guaranteed = [item for item in unique if item.share_s_per_hour]
-    rest = [item for item in unique if not item.share_s_per_hour]
+    unique: dict[str, ContentItem] = {}
+    for item in eligible:
+        unique.setdefault(item.id, item)  # a repeated id plays as one item
+    guaranteed = [item for item in unique.values() if item.share_s_per_hour]
+    rest = [item for item in unique.values() if not item.share_s_per_hour]
     hour = hour_of(at, tz)
     aired = dict(rotation.aired) if rotation.hour == hour else {}
     owed = _owed(guaranteed, aired, at, tz, min_dwell_s) if guaranteed else []
 
+    # A play its own window would cut short is not worth starting: what is left is lost.
+    owed = [entry for entry in owed if at + timedelta(seconds=entry.dwell_s) <= entry.limit]
     chosen: ContentItem | None = None
     due = [entry for entry in owed if entry.due]
     if due:
