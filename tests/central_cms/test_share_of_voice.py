@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from central_cms import fleet
 from central_cms import models as m
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import CmsRuntime
@@ -137,3 +138,32 @@ def test_guarantees_adding_up_to_more_than_the_hour_are_named_with_their_screens
     urgent.priority = 90
     session.commit()
     assert "adds up to" not in client.get(f"/campaigns/{urgent.id}").text
+
+
+def test_the_api_takes_and_gives_the_guarantee_as_seconds_per_hour(
+    client: FlaskClient, session: Session, rt: CmsRuntime, world: World
+) -> None:
+    make_user(session, rt, "api-editor", m.Role.EDITOR)
+    user = session.query(m.User).filter_by(username="api-editor").one()
+    editor = {"Authorization": f"Bearer {fleet.create_api_token(session, rt, user, 'test')}"}
+    body = {
+        "name": "Swim school",
+        "owner_site_id": "north-pool",
+        "targets": {"sites": ["north-pool"]},
+        "items": [{"kind": "text", "text": {"title": "Learn to swim"}, "duration_s": 10}],
+        "share_s_per_hour": 600,
+    }
+    created = client.post("/api/v1/campaigns", json=body, headers=editor)
+    assert created.status_code == 201, created.json
+    assert created.get_json()["share_s_per_hour"] == 600
+    listed = client.get("/api/v1/campaigns", headers=editor).get_json()
+    assert [c["share_s_per_hour"] for c in listed] == [600]
+    for wrong in (0, 3601, "600"):
+        refused = client.post(
+            "/api/v1/campaigns", json={**body, "share_s_per_hour": wrong}, headers=editor
+        )
+        assert refused.status_code == 422, wrong
+    default = client.post("/api/v1/campaigns", json={**body, "is_default": True}, headers=editor)
+    assert default.status_code == 422
+    assert default.get_json()["field"] == "share_s_per_hour"
+    assert session.query(m.Campaign).count() == 1
