@@ -1,8 +1,9 @@
 """How long the player waits on the schedule evaluator per item boundary.
 
 A 50-item manifest, every item with its own schedule, evaluated in a daylight-saving
-zone at instants spread over a week that includes a changeover. Prints `name=value`
-lines: microseconds per call (median, best of five rounds).
+zone at instants spread over a week that includes a changeover, and the pick among
+what is eligible with five items holding share of voice. Prints `name=value` lines:
+microseconds per call (median, best of five rounds).
 
     .venv/bin/python bench/schedule.py
 """
@@ -29,6 +30,7 @@ from devices.protocol import (
     Weekday,
 )
 from devices.schedule import eligible_items, next_change, next_manifest_change
+from devices.share_of_voice import next_on_air
 
 TZ = ZoneInfo("Australia/Sydney")
 START = datetime(2026, 4, 1, tzinfo=UTC)  # the week Sydney falls back (5 April)
@@ -113,6 +115,11 @@ def main() -> None:
     print(
         f"eligible_items_us={median_us(lambda t: eligible_items(items, [], t, TZ), instants):.0f}"
     )
+    rotation = [
+        item.model_copy(update={"share_s_per_hour": 300}) if n % 10 == 0 else item
+        for n, item in enumerate(items)
+    ]
+    print(f"next_on_air_us={median_us(lambda t: next_on_air(None, rotation, t, TZ), instants):.0f}")
 
 
 if __name__ == "__main__":

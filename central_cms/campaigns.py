@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
-from central_cms import audit, links, reach, snapshot
+from central_cms import audit, links, reach, share_of_voice, snapshot
 from central_cms import campaign_checks as checks
 from central_cms import models as m
 from central_cms.errors import Conflict, Invalid, NotFound
@@ -72,6 +72,7 @@ class CampaignInput:
     layouts: dict[ProfileKind, LayoutTemplate] | None = None
     zone_playlists: dict[str, str] | None = None
     skip_unable: bool | None = None
+    share_s_per_hour: int | None = None  # guaranteed airtime (central_cms/share_of_voice.py)
 
 
 TITLE_MAX = 200
@@ -168,6 +169,11 @@ def _validate(session: Session, actor: Actor, data: CampaignInput) -> None:
     for number, item in enumerate(data.items, start=1):
         clean_titles("items", f"Item {number}", item.public_title, item.public_titles)
     checks.validate_zones(session, actor, data)
+    share_of_voice.check(
+        data.share_s_per_hour,
+        [share_of_voice.Share(str(n), i.duration_s, i.weight) for n, i in enumerate(data.items)],
+        is_default=data.is_default,
+    )
 
 
 def save(
@@ -211,6 +217,7 @@ def save(
     campaign.owner_site_id = data.owner_site_id
     campaign.priority = data.priority
     campaign.is_default = data.is_default
+    campaign.share_s_per_hour = data.share_s_per_hour
     campaign.schedules = [s.model_dump(mode="json") for s in data.schedules]
     targets: dict[str, object] = {**targets_json(data.targets)}
     if data.skip_unable:
@@ -422,6 +429,7 @@ def to_input(campaign: m.Campaign) -> CampaignInput:
         owner_site_id=campaign.owner_site_id,
         priority=campaign.priority,
         is_default=campaign.is_default,
+        share_s_per_hour=campaign.share_s_per_hour,
         public_title=campaign.public_title,
         public_titles=dict(campaign.public_title_translations),
         schedules=tuple(Schedule.model_validate(s) for s in campaign.schedules),

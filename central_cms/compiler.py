@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from central_cms import share_of_voice
 from central_cms.links import tracked_links
 from central_cms.specs import (
     CampaignSpec,
@@ -179,6 +180,7 @@ class ManifestCompiler:
         if hit is not None and hit[0] is campaign:
             return hit[1], hit[2]
         built: list[tuple[ItemSpec, ContentItem]] = []
+        shares = share_of_voice.item_shares(campaign)
         for item in campaign.items:
             schedules = item_schedules(campaign.schedules, item.valid_from, item.valid_until)
             if schedules is None:
@@ -200,6 +202,7 @@ class ManifestCompiler:
                 fit=item.fit,
                 schedules=schedules,
                 link_url=item.link_url,
+                share_s_per_hour=shares.get(item.id),
                 zone=item.zone,
                 widget=item.widget,
             )

@@ -235,6 +235,9 @@ class Campaign(Base):
     approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     approved_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     review_note: Mapped[str] = mapped_column(Text, default="")
+    # Share of voice: guaranteed seconds of every clock hour while scheduled; None: none
+    # (central_cms/share_of_voice.py).
+    share_s_per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     owner_site: Mapped[Site] = relationship()
     items: Mapped[list[CampaignItem]] = relationship(

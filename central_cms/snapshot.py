@@ -256,6 +256,7 @@ def campaign_spec(
         is_default=campaign.is_default,
         public_title=campaign.public_title,
         public_titles=dict(campaign.public_title_translations),
+        share_s_per_hour=campaign.share_s_per_hour,
     )
 
 

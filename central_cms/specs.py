@@ -133,6 +133,7 @@ class CampaignSpec:
     is_default: bool = False
     public_title: str = ""
     public_titles: Mapping[str, str] = field(default_factory=dict)
+    share_s_per_hour: int | None = None  # guaranteed airtime (central_cms/share_of_voice.py)
     # The layout per kind of screen; a site's default content sets its screens' layout.
     layouts: Mapping[ProfileKind, LayoutTemplate] = field(default_factory=dict)
 

@@ -14,7 +14,8 @@ no longer eligible are forgotten.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from devices.protocol import ContentItem
 
@@ -23,9 +24,13 @@ __all__ = ["Rotation", "next_in_rotation"]
 
 @dataclass(frozen=True)
 class Rotation:
-    """Each item's accumulated credit, by item id, in the order last seen."""
+    """Each item's accumulated credit, by item id, in the order last seen; and, for share
+    of voice (devices/share_of_voice.py), the clock hour being counted and the plays each
+    guaranteed item has started in it."""
 
     credits: tuple[tuple[str, int], ...] = ()
+    hour: datetime | None = None
+    aired: tuple[tuple[str, int], ...] = ()
 
     def credit(self, item_id: str) -> int:
         return dict(self.credits).get(item_id, 0)
@@ -45,4 +50,5 @@ def next_in_rotation(
     credits = {item.id: previous.get(item.id, 0) + item.weight for item in items}
     chosen = max(items, key=lambda item: credits[item.id])  # max keeps the first on a tie
     credits[chosen.id] -= sum(item.weight for item in items)
-    return chosen, Rotation(tuple(credits.items()))
+    kept = rotation if rotation is not None else Rotation()
+    return chosen, replace(kept, credits=tuple(credits.items()))

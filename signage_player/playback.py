@@ -14,8 +14,9 @@ Order of precedence at an instant (first that applies wins):
    (a road-safety rule the city sets per panel; it is absolute, alerts included)
 4. an active alert for signage                        -> the alert
 5. content older than the profile's max_content_age_s -> black, reason ``stale``
-6. the schedule: highest open priority, weighted rotation; the site's defaults when
-   nothing is open; black (``nothing-scheduled``) when there are no defaults either.
+6. the schedule: highest open priority, weighted rotation with share of voice
+   (devices/share_of_voice.py); the site's defaults when nothing is open; black
+   (``nothing-scheduled``) when there are no defaults either.
 
 An item plays for its duration, raised to the profile's `min_dwell_s` (roadside panels),
 then the rotation picks the next. It is cut short, with the reason recorded, when it
@@ -49,10 +50,10 @@ from devices.schedule import (
     brightness_at,
     eligible_items,
     item_open,
-    next_in_rotation,
     next_manifest_change,
     window_open,
 )
+from devices.share_of_voice import next_on_air
 
 # With nothing scheduled to change, look again this often anyway: harmless, and it
 # bounds the damage of any mistake in a computed boundary.
@@ -255,7 +256,10 @@ def _next_item(
     assert manifest is not None
     if not eligible:
         return Slot(Screen.BLACK, at, reason=Reason.NOTHING_SCHEDULED), rotation
-    item, rotation = next_in_rotation(rotation, eligible)
+    tz = ZoneInfo(manifest.site.timezone)
+    item, rotation = next_on_air(
+        rotation, eligible, at, tz, min_dwell_s=manifest.profile.min_dwell_s
+    )
     until = at + timedelta(seconds=dwell_s(item, manifest))
     return Slot(Screen.ITEM, at, until=until, item=item), rotation
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -353,6 +353,30 @@ class InfluxStore:
             if r.type == EventType.TERMS_ACCEPTED and r.visitor_hash
         )
         out += daily_rollups(rows, first)
+        return out
+
+    def airtime(
+        self, campaign_id: str, start: datetime, stop: datetime, site_id: str | None = None
+    ) -> dict[datetime, float]:
+        """Seconds of `campaign_id` shown per clock hour of the report zone. A point's time
+        is when the play was recorded, so a play crossing an hour counts in the later one
+        (the SQLite store counts it where it started, as the player does)."""
+        site = "" if site_id is None else f" and r.site == {_flux_string(site_id)}"
+        zone = _flux_string(self.settings.report_timezone)
+        flux = (
+            f"from(bucket: {_flux_string(self.settings.bucket)})"
+            f" |> range(start: {start.isoformat()}, stop: {stop.isoformat()})"
+            f' |> filter(fn: (r) => r._measurement == "{_PLAY}"'
+            f" and r.campaign == {_flux_string(campaign_id)}{site})"
+            ' |> filter(fn: (r) => r._field == "shown_s") |> group()'
+            f" |> aggregateWindow(fn: sum, every: 1h, location: {{zone: {zone}, offset: 0h}},"
+            ' createEmpty: false, timeSrc: "_start")'
+        )
+        out: dict[datetime, float] = {}
+        for v in self._query(flux):
+            at = v["_time"]
+            if isinstance(at, datetime):
+                out[at.astimezone(UTC)] = float(v["_value"] or 0)  # type: ignore[arg-type]
         return out
 
 

@@ -36,6 +36,13 @@ class EventStore(Protocol):
         """Daily metrics for the filters, from raw events and rollups alike."""
         ...
 
+    def airtime(
+        self, campaign_id: str, start: datetime, stop: datetime, site_id: str | None = None
+    ) -> dict[datetime, float]:
+        """Seconds of the campaign shown per clock hour (by its UTC start) in [start, stop),
+        for share of voice (`analytics.airtime`)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -27,6 +27,7 @@ from datetime import datetime
 
 import msgspec
 
+from central_cms.analytics.airtime import AirtimeRow, hour_key, hourly_airtime, parse_hour
 from central_cms.analytics.model import (
     EVENT_COLUMNS,
     MAX_SEQ,
@@ -63,6 +64,11 @@ log = logging.getLogger(__name__)
 _ADD_TO_ROLLUP = (
     "INSERT INTO daily_rollups (day, site_id, campaign_id, item_id, metric, value) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
+)
+_ADD_TO_AIRTIME = (
+    "INSERT INTO hourly_airtime (hour, site_id, campaign_id, shown_s, plays) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+    "SET shown_s = shown_s + excluded.shown_s, plays = plays + excluded.plays"
 )
 _INSERT_JOIN = "INSERT OR IGNORE INTO wifi_joins (day, site_id, visitor_hash) VALUES (?, ?, ?)"
 
@@ -107,13 +113,15 @@ class _Prepared:
     batch: Batch
     device: DeviceInfo | None
     sums: DailySums
+    airtime: list[AirtimeRow]
     body: bytes
 
     @classmethod
     def of(cls, batch: Batch, device: DeviceInfo | None) -> _Prepared:
         # zlib level 1: about a seventh of the JSON's size at ~2 us an event.
         body = zlib.compress(msgspec.json.encode(batch), 1)
-        return cls(batch, device, daily_sums(batch.events, device), body)
+        sums = daily_sums(batch.events, device)
+        return cls(batch, device, sums, hourly_airtime(batch.events, device), body)
 
 
 class SqliteEventStore(OnSqliteFile):
@@ -142,6 +150,7 @@ class SqliteEventStore(OnSqliteFile):
         if events:
             sums = prepared.sums
             conn.executemany(_ADD_TO_ROLLUP, sums.metrics)
+            conn.executemany(_ADD_TO_AIRTIME, prepared.airtime)
             if sums.joins:
                 conn.executemany(_INSERT_JOIN, sums.joins)
                 conn.executemany(UPSERT_FIRST_VISIT, [(s, v, d, d) for d, s, v in sums.joins])
@@ -195,6 +204,19 @@ class SqliteEventStore(OnSqliteFile):
         ).fetchall()
         return out
 
+    def airtime(
+        self, campaign_id: str, start: datetime, stop: datetime, site_id: str | None = None
+    ) -> dict[datetime, float]:
+        """Seconds of `campaign_id` shown per clock hour starting in [start, stop)."""
+        where, args = "campaign_id = ? AND hour >= ? AND hour < ?", [campaign_id]
+        args += [hour_key(start), hour_key(stop)]
+        if site_id is not None:
+            where, args = f"{where} AND site_id = ?", [*args, site_id]
+        rows = self.db.conn().execute(
+            f"SELECT hour, total(shown_s) FROM hourly_airtime WHERE {where} GROUP BY hour", args
+        )
+        return {parse_hour(hour): shown for hour, shown in rows}
+
     # --- retention -------------------------------------------------------------------------
 
     def prune(self, older_than: datetime) -> int:
@@ -213,6 +235,7 @@ class SqliteEventStore(OnSqliteFile):
                 "SELECT total(events) FROM raw_batches WHERE last_day < ?", (cutoff,)
             ).fetchone()[0]
             conn.execute("DELETE FROM raw_batches WHERE last_day < ?", (cutoff,))
+            conn.execute("DELETE FROM hourly_airtime WHERE hour < ?", (cutoff,))
             conn.execute("DELETE FROM first_visits WHERE last_day < ?", (cutoff,))
         if removed:
             log.info("pruned %d raw events of days before %s", removed, cutoff)

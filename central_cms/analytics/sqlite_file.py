@@ -64,6 +64,15 @@ CREATE TABLE IF NOT EXISTS daily_rollups (
     value REAL NOT NULL,
     PRIMARY KEY (day, site_id, campaign_id, item_id, metric)
 ) WITHOUT ROWID;
+-- Seconds shown per campaign, site and local clock hour (UTC start), for share of voice.
+CREATE TABLE IF NOT EXISTS hourly_airtime (
+    campaign_id TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    shown_s REAL NOT NULL,
+    plays INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, hour, site_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY,
     site_id TEXT NOT NULL,

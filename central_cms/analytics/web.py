@@ -36,7 +36,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from central_cms import audit, db
 from central_cms import models as m
-from central_cms.analytics import presenters, rules_form
+from central_cms.analytics import airtime_page, presenters, rules_form
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
@@ -156,6 +156,36 @@ def export(table: str) -> Response:
         text,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/campaigns/<campaign_id>/airtime")
+@login_required
+def share_of_voice(campaign_id: str) -> str:
+    """Guaranteed against achieved airtime, per day and hour, for a campaign with a share
+    of voice (proof-of-play summed as the player counts it)."""
+    session = db.session()
+    campaign = session.get(m.Campaign, campaign_id)
+    if campaign is None or campaign.share_s_per_hour is None:
+        abort(404)
+    names = _names()
+    filters, problems = _filters(names)
+    for problem in problems:
+        flash(problem, "warning")
+    figures = airtime_page.figures(session, campaign, filters, runtime().clock.now())
+    achieved = _context().stores.events.airtime(
+        campaign.id, figures.start, figures.stop, filters.site_id
+    )
+    days = figures.by_day(achieved)
+    shown = airtime_page.chosen_day(days, request.args.get("day", ""))
+    return render_template(
+        "analytics/share_of_voice.html",
+        campaign=campaign,
+        figures=figures,
+        days=days,
+        shown=shown,
+        filters=filters,
+        names=names,
     )
 
 

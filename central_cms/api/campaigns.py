@@ -36,6 +36,7 @@ def campaign_input(data: dict[str, Any]) -> campaign_service.CampaignInput:
         owner_site_id=data["owner_site_id"],
         priority=data["priority"],
         is_default=data["is_default"],
+        share_s_per_hour=data["share_s_per_hour"],
         schedules=tuple(campaign_service.parse_schedule(s) for s in data["schedules"]),
         targets=Targets(
             sites=frozenset(targets["sites"]),

@@ -227,6 +227,13 @@ class CampaignIn(Schema):
     owner_site_id = Text(max_length=64, required=True)
     priority = Whole(minimum=0, maximum=100, load_default=50)
     is_default = Flag(load_default=False)
+    share_s_per_hour = Whole(
+        minimum=1,
+        maximum=3600,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "guaranteed seconds of every clock hour it is scheduled"},
+    )
     schedules = List(
         Nested(ScheduleIn),
         load_default=[],
@@ -248,6 +255,7 @@ class CampaignOut(Schema):
     status = String()
     priority = Integer()
     is_default = Boolean()
+    share_s_per_hour = Integer(allow_none=True)
     schedules = List(Dict())
     targets = Dict()
     created_by = String()

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from central_cms import campaign_checks as checks
 from central_cms import campaigns as service
 from central_cms import models as m
-from central_cms import preview, snapshot
+from central_cms import preview, share_of_voice, share_of_voice_screens, snapshot
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.playlist_models import Playlist
@@ -90,7 +90,7 @@ def _flash_refusal(error: Invalid, field_errors: dict[str, list[str]]) -> None:
     if beside:
         count = len(beside)
         flash(
-            f"Not saved: {count} problem{'s' if count > 1 else ''} with the items, "
+            f"Not saved: {count} problem{'s' if count > 1 else ''}, "
             "explained beside the fields below.",
             "error",
         )
@@ -189,6 +189,9 @@ def parse_form(form: MultiDict[str, str]) -> service.CampaignInput:
         layouts=plan.parse_layouts(form),
         zone_playlists=plan.parse_zone_playlists(form),
         skip_unable=plan.skip_unable(form),
+        share_s_per_hour=share_of_voice.parse(
+            form.get("share_amount", ""), form.get("share_unit", "s")
+        ),
     )
 
 
@@ -201,6 +204,7 @@ def _form_from(campaign: m.Campaign) -> dict[str, object]:
         "owner_site_id": campaign.owner_site_id,
         "priority": str(campaign.priority),
         "is_default": campaign.is_default,
+        "share_amount": str(campaign.share_s_per_hour or ""),
         "target_sites": campaign.targets.get("sites", []),
         "target_tags": ", ".join(campaign.targets.get("tags", [])),
         "target_kinds": campaign.targets.get("kinds", []),
@@ -253,6 +257,7 @@ def _editor_choices() -> dict[str, object]:
         "translations": TRANSLATIONS,
         **plan.choices(s, actor),
         "link_destinations": runtime().config.link_destinations,
+        "share_units": share_of_voice.UNITS,
     }
 
 
@@ -286,6 +291,8 @@ def edit(campaign_id: str | None) -> str | Response | tuple[str, int]:
             saved = service.save(s, rt, actor, data, campaign_id)
         except Invalid as error:
             field_errors = _field_errors(request.form, error)
+            if error.field == share_of_voice.FIELD:
+                field_errors[share_of_voice.FIELD] = error.problems
             _flash_refusal(error, field_errors)
             return (
                 render_template(
@@ -346,6 +353,8 @@ def detail(campaign_id: str) -> str:
             (ZONE_NAMES.get(zone, zone), s.get(Playlist, playlist_id))
             for zone, playlist_id in sorted(service.zone_playlists(campaign).items())
         ],
+        share=share_of_voice_screens.summary(campaign),
+        share_warnings=share_of_voice_screens.warnings(s, campaign),
         needs_approval=service.needs_approval(s, actor, campaign),
         may_approve=service.may_approve(s, actor, campaign),
         Permission=Permission,
@@ -395,6 +404,9 @@ def _transition(action: str, campaign_id: str) -> Response:
         else:
             campaign = service.archive(s, rt, actor, campaign_id)
             flash(f"Archived “{campaign.name}”.", "ok")
+        if action in ("submit", "approve"):
+            for warning in share_of_voice_screens.warnings(s, campaign):
+                flash(warning, "warning")
     except Invalid as error:
         flash_invalid(error)
     target = request.form.get("back")
