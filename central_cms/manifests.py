@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from central_cms import approved_versions, snapshot
 from central_cms import models as m
-from central_cms import snapshot
 from central_cms.compiler import CampaignIndex, DeviceSpec, ManifestCompiler, Targets
 from central_cms.media import rendition
 from central_cms.runtime import CmsRuntime
@@ -86,6 +86,7 @@ def ensure_renditions(session: Session, rt: CmsRuntime, devices: Iterable[Device
         .where(m.Campaign.status == m.CampaignStatus.PUBLISHED)
         .options(selectinload(m.Campaign.items))
     ).all()
+    campaigns = [*campaigns, *approved_versions.playing_versions(session)]
     needed: set[tuple[int, str, str, str]] = set()
     for campaign in campaigns:
         targets = snapshot.targets_of(campaign.targets)

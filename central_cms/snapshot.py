@@ -8,6 +8,7 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from central_cms import approved_versions
 from central_cms import models as m
 from central_cms.compiler import (
     CampaignSpec,
@@ -202,6 +203,8 @@ def load_published(session: Session, public_url: str) -> list[CampaignSpec]:
         .options(selectinload(m.Campaign.items).selectinload(m.CampaignItem.media))
         .order_by(m.Campaign.id)
     ).all()
+    # While an edit awaits approval, the version approved before it plays.
+    campaigns = [*campaigns, *approved_versions.playing_versions(session)]
     media_ids = {i.media_id for c in campaigns for i in c.items if i.media_id is not None}
     media = load_media(session, media_ids, public_url)
     return [campaign_spec(c, media) for c in campaigns]

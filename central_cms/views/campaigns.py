@@ -11,9 +11,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from central_cms import approved_versions, preview, snapshot
 from central_cms import campaigns as service
 from central_cms import models as m
-from central_cms import preview, snapshot
 from central_cms.auth import login_required, permission_required
 from central_cms.compiler import Targets
 from central_cms.errors import Invalid
@@ -311,6 +311,7 @@ def detail(campaign_id: str) -> str:
         upcoming=upcoming,
         tz=site.timezone,
         violations=violations,
+        approved=approved_versions.find(s, campaign.id),
         needs_approval=service.needs_approval(s, actor, campaign),
         may_approve=service.may_approve(s, actor, campaign),
         Permission=Permission,
