@@ -54,11 +54,12 @@ def planned_screens(
         snapshot.load_catalogue(session),
         CampaignIndex(snapshot.load_published(session, rt.config.public_url)),
     )
-    names = dict(
-        session.execute(select(m.Device.id, m.Device.name).where(m.Device.id.in_(device_ids)))
-        .tuples()
-        .all()
-    )
+    names = {
+        row.id: row.name
+        for row in session.execute(
+            select(m.Device.id, m.Device.name).where(m.Device.id.in_(device_ids))
+        )
+    }
     by_site: dict[str, list[Alert]] = {}
     planned = []
     for device in devices:

@@ -102,7 +102,11 @@ def showing_at(
     alert = active_alert(alerts, at, kind)
     if alert is not None:
         return Showing(Kind.ALERT, alert_title=alert.title)
-    playing = eligible_items(manifest.items, manifest.default_items, at, tz)
+    if kind is DeviceKind.PORTAL:
+        # The splash lists every open promotion, of any priority (portal/view.py).
+        playing = open_items(manifest.items, at, tz) or open_items(manifest.default_items, at, tz)
+    else:
+        playing = eligible_items(manifest.items, manifest.default_items, at, tz)
     if not playing:
         return Showing(Kind.NOTHING)
     scheduled = bool(open_items(manifest.items, at, tz))
