@@ -166,7 +166,8 @@ def _instant(device: m.Device, raw: str | None, now: datetime) -> tuple[datetime
     try:
         return datetime.strptime(raw, LOCAL_MINUTE).replace(tzinfo=tz), ""
     except ValueError:
-        return now, f"Give the date and time as on a calendar, e.g. 2026-12-01T08:00 ({raw!r})."
+        shown = raw[:40]
+        return now, f"\u201c{shown}\u201d is not a date and time; showing now instead."
 
 
 def _planned_at(device_id: str, raw: str | None) -> tuple[m.Device, PlannedScreen, datetime, str]:

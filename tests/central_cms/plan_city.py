@@ -35,8 +35,9 @@ def _publish(session: Session, rt: CmsRuntime, data: campaigns.CampaignInput) ->
     return campaign.id
 
 
-def london_pool(session: Session, rt: CmsRuntime) -> dict[str, str]:
-    """Made through the service functions; returns campaign ids by name."""
+def london_pool(session: Session, rt: CmsRuntime, suffix: str = "") -> dict[str, str]:
+    """Made through the service functions; returns campaign ids by name. `suffix` goes
+    on the device ids (the shared broker keeps retained manifests across tests)."""
     fleet.save_site(
         session,
         rt,
@@ -59,7 +60,7 @@ def london_pool(session: Session, rt: CmsRuntime) -> dict[str, str]:
             session,
             rt,
             ADMIN,
-            device_id=device_id,
+            device_id=device_id + suffix,
             name=name,
             kind=kind,
             site_id=SITE,
