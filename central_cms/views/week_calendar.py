@@ -8,7 +8,7 @@ request and the database and lays the answers out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -52,9 +52,11 @@ def _rows(day: week_plan.Day) -> list[Row]:
         end = "midnight (continues)" if entry.into_next_day else _clock(entry.end)
         if entry.end.date() > day.day and not entry.into_next_day:
             end = "midnight"
+        whole_day = entry.start.time() == time(0) and entry.end.date() > day.day
+        span = "All day" if whole_day else f"{start} \u2013 {end}"
         rows.append(
             Row(
-                time=f"{start} \u2013 {end}",
+                time=span,
                 what=entry.showing.describe(),
                 kind=entry.showing.kind.value,
                 campaigns=tuple(c for c in entry.showing.campaigns if c.id),

@@ -80,7 +80,7 @@ def test_the_splash_at_an_instant_is_the_portals_own_page(staff):
     policy = late.headers["Content-Security-Policy"]
     assert "frame-ancestors 'self'" in policy and "script-src 'none'" in policy
     page = staff.get(f"/calendar/screens/{SPLASH}/preview?at=2026-10-24T23:00").text
-    assert 'width="390" height="844" sandbox' in page
+    assert 'width="390" height="844" sandbox="allow-same-origin"' in page
 
 
 def test_a_mistyped_instant_is_named_beside_its_field(staff):
