@@ -4,8 +4,9 @@ The same functions serve the staff UI and the REST API, so permissions, the appr
 workflow and the roadside rules are enforced once, on the server.
 
 Workflow: draft -> pending (when a site needs approval) -> published -> archived.
-Saving changes to a published campaign takes it back to draft (off the screens) until
-it is published again, so nothing unapproved ever reaches a device.
+Saving changes to a published campaign makes the edit a draft while the version approved
+before it keeps playing (central_cms/approved_versions.py) until the edit is published,
+so nothing unapproved ever reaches a device and the screens never go blank meanwhile.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
-from central_cms import audit, links, reach, share_of_voice, snapshot
+from central_cms import approved_versions, audit, links, reach, share_of_voice, snapshot
 from central_cms import campaign_checks as checks
 from central_cms import models as m
 from central_cms.errors import Conflict, Invalid, NotFound
@@ -195,6 +196,8 @@ def save(
             raise Conflict("status", "An archived campaign cannot be changed.")
         was_published = existing.status == Status.PUBLISHED
         old_targets = snapshot.targets_of(existing.targets)
+        if was_published:
+            approved_versions.keep_playing(session, existing, now)
     data = with_kept(data, existing)
     with session.no_autoflush:
         _validate(session, actor, data)
@@ -261,6 +264,7 @@ def save(
         campaign.id,
         now,
         name=campaign.name,
+        approved_version_playing=approved_versions.find(session, campaign.id) is not None,
     )
     session.flush()
     if was_published:
@@ -343,9 +347,24 @@ def _publish(
     campaign.status = Status.PUBLISHED
     campaign.approved_by = actor.username
     campaign.approved_at = now
-    audit.record(session, actor, "campaign.publish", "campaign", campaign.id, now)
+    replaced = approved_versions.find(session, campaign.id)
+    replaced_targets = snapshot.targets_of(approved_versions.targets(replaced))
+    approved_versions.record(session, campaign, actor.username, now)
+    audit.record(
+        session,
+        actor,
+        "campaign.publish",
+        "campaign",
+        campaign.id,
+        now,
+        replaced_approved_version=replaced is not None,
+    )
     session.flush()
-    sync_manifests(session, rt, devices_reached(session, snapshot.targets_of(campaign.targets)))
+    sync_manifests(
+        session,
+        rt,
+        devices_reached(session, snapshot.targets_of(campaign.targets), replaced_targets),
+    )
     return campaign
 
 
@@ -377,7 +396,16 @@ def reject(
     campaign.status = Status.DRAFT
     campaign.review_note = note.strip()[:2000]
     campaign.updated_at = now
-    audit.record(session, actor, "campaign.reject", "campaign", campaign.id, now, note=note)
+    audit.record(
+        session,
+        actor,
+        "campaign.reject",
+        "campaign",
+        campaign.id,
+        now,
+        note=note,
+        approved_version_playing=approved_versions.find(session, campaign.id) is not None,
+    )
     session.commit()
     return campaign
 
@@ -385,14 +413,27 @@ def reject(
 def archive(session: Session, rt: CmsRuntime, actor: Actor, campaign_id: str) -> m.Campaign:
     campaign = get(session, campaign_id)
     require(actor, Permission.CAMPAIGN_ARCHIVE, site_ids=[campaign.owner_site_id])
-    was_published = campaign.status == Status.PUBLISHED
+    # Archiving ends both the campaign and an approved version still playing.
+    approved = approved_versions.find(session, campaign_id)
+    was_playing = campaign.status == Status.PUBLISHED or approved is not None
+    approved_targets = snapshot.targets_of(approved_versions.targets(approved))
+    approved_versions.discard(session, campaign_id)
     now = rt.clock.now()
     campaign.status = Status.ARCHIVED
     campaign.updated_at = now
-    audit.record(session, actor, "campaign.archive", "campaign", campaign.id, now)
+    audit.record(
+        session,
+        actor,
+        "campaign.archive",
+        "campaign",
+        campaign.id,
+        now,
+        ended_approved_version=approved is not None,
+    )
     session.flush()
-    if was_published:
-        sync_manifests(session, rt, devices_reached(session, snapshot.targets_of(campaign.targets)))
+    if was_playing:
+        reached = devices_reached(session, snapshot.targets_of(campaign.targets), approved_targets)
+        sync_manifests(session, rt, reached)
     session.commit()
     return campaign
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from central_cms import link_tracking, links, snapshot
+from central_cms import approved_versions, link_tracking, links, snapshot
 from central_cms import models as m
 from central_cms.compiler import CampaignIndex, DeviceSpec, ManifestCompiler, Targets
 from central_cms.media import rendition
@@ -86,6 +86,7 @@ def ensure_renditions(session: Session, rt: CmsRuntime, devices: Iterable[Device
         .where(m.Campaign.status == m.CampaignStatus.PUBLISHED)
         .options(selectinload(m.Campaign.items))
     ).all()
+    campaigns = [*campaigns, *approved_versions.playing_versions(session)]
     needed: set[tuple[int, str, str, str]] = set()
     zones = snapshot.campaign_zones(session, [c.id for c in campaigns])
     for campaign in campaigns:

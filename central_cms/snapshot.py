@@ -10,6 +10,7 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from central_cms import approved_versions
 from central_cms import models as m
 from central_cms.feeds.catalogue import feed_ref
 from central_cms.feeds.models import Feed
@@ -267,6 +268,8 @@ def load_published(session: Session, public_url: str) -> list[CampaignSpec]:
         .options(selectinload(m.Campaign.items).selectinload(m.CampaignItem.media))
         .order_by(m.Campaign.id)
     ).all()
+    # While an edit awaits approval, the version approved before it plays.
+    campaigns = [*campaigns, *approved_versions.playing_versions(session)]
     zones = campaign_zones(session, [c.id for c in campaigns])
     media_ids = {i.media_id for c in campaigns for i in c.items if i.media_id is not None}
     media_ids |= {

@@ -34,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
         sites,
         timefmt,
         users,
+        week_calendar,
     )
 
     for blueprint in (
@@ -51,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
         users.bp,
         newsletter.bp,
         device_api.bp,
+        week_calendar.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
@@ -72,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     add_nav(app, NavEntry("Approvals", "campaigns.approvals", Permission.CAMPAIGN_APPROVE, 15))
     add_nav(app, NavEntry("Playlists", "playlists.index", order=12))
     add_nav(app, NavEntry("Media", "media.index", order=20))
+    add_nav(app, NavEntry("What plays when", "calendar.index", order=25))
     add_nav(app, NavEntry("Alerts", "alerts.index", order=30))
     add_nav(app, NavEntry("Live feeds", "feeds.index", order=35))
     add_nav(app, NavEntry("Sites", "sites.index", order=40))

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from central_cms import approved_versions, preview, share_of_voice, share_of_voice_screens, snapshot
 from central_cms import campaign_checks as checks
 from central_cms import campaigns as service
 from central_cms import models as m
-from central_cms import preview, share_of_voice, share_of_voice_screens, snapshot
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.playlist_models import Playlist
@@ -355,6 +355,7 @@ def detail(campaign_id: str) -> str:
         ],
         share=share_of_voice_screens.summary(campaign),
         share_warnings=share_of_voice_screens.warnings(s, campaign),
+        approved=approved_versions.find(s, campaign.id),
         needs_approval=service.needs_approval(s, actor, campaign),
         may_approve=service.may_approve(s, actor, campaign),
         Permission=Permission,
