@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from central_cms.sso_settings import SsoSettings, parse_sso
 from devices.config import ConfigError
 from devices.files import create_secret
 
@@ -70,6 +71,8 @@ class CmsConfig:
     trusted_proxies: int = 0
     # Published to devices in their config file, so they know which brokers to try.
     device_brokers: tuple[str, ...] = ("mqtt://127.0.0.1:1883",)
+    # Single sign-on through an OpenID provider (central_cms/sso_settings.py); off by default.
+    sso: SsoSettings = field(default_factory=SsoSettings)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -107,7 +110,12 @@ _STR_KEYS = {
     "analytics_store",
 }
 KNOWN_KEYS = (
-    {"instance_path"} | set(_INT_KEYS) | set(_FLOAT_KEYS) | _LIST_KEYS | _BOOL_KEYS | _STR_KEYS
+    {"instance_path", "sso"}
+    | set(_INT_KEYS)
+    | set(_FLOAT_KEYS)
+    | _LIST_KEYS
+    | _BOOL_KEYS
+    | _STR_KEYS
 )
 
 
@@ -184,6 +192,10 @@ def load_config(
     instance = Path(str(raw.pop("instance_path", instance_path or "instance"))).resolve()
     instance.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {}
+    try:
+        values["sso"] = parse_sso(raw.pop("sso", None), env)
+    except ConfigError as error:
+        raise CmsConfigError(error.key, error.problem, error.fix) from None
     for key, value in raw.items():
         if key in _INT_KEYS:
             values[key] = int(_number(key, value, int))

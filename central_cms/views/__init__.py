@@ -28,12 +28,14 @@ def register_blueprints(app: Flask) -> None:
         newsletter,
         screens,
         sites,
+        sso_views,
         timefmt,
         users,
     )
 
     for blueprint in (
         auth_views.bp,
+        sso_views.bp,
         home.bp,
         sites.bp,
         devices.bp,
