@@ -1,9 +1,10 @@
 // A real OpenID provider for the CMS single sign-on tests: oidc-provider (OpenID certified)
 // with one confidential client and static accounts carrying a `groups` claim, as Entra ID
-// sends them. Usage: node provider.mjs CONFIG_JSON
+// sends them. Usage: node provider.mjs SETTINGS_JSON
 //   {"port": 0, "client_id": "...", "client_secret": "...", "redirect_uri": "...",
-//    "post_logout_redirect_uri": "...", "accounts": {"login": {"password": "...",
-//    "name": "...", "groups": ["..."]}}}
+//    "post_logout_redirect_uri": "...", "accounts_file": "accounts.json"}
+// accounts.json: {"login": {"password": "...", "name": "...", "groups": ["..."]}}, read at
+// each sign-in, so a test can take someone out of a group as IT would at the provider.
 // Prints "listening <issuer>" on stdout once it accepts connections.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,9 @@ import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const settings = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const accounts = settings.accounts;
+function accounts() {
+  return JSON.parse(readFileSync(settings.accounts_file, 'utf8'));
+}
 
 function page(title, body) {
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>`
@@ -66,7 +69,7 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: false } },
   cookies: { keys: ['test-provider-cookie-key'] },
   async findAccount(ctx, id) {
-    const account = accounts[id];
+    const account = accounts()[id];
     if (!account) return undefined;
     return {
       accountId: id,
@@ -106,7 +109,7 @@ server.on('request', async (req, res) => {
       return;
     }
     const form = await formBody(req);
-    const account = accounts[form.get('login')];
+    const account = accounts()[form.get('login')];
     if (!account || account.password !== form.get('password')) {
       res.statusCode = 401;
       res.setHeader('Content-Type', 'text/html; charset=utf-8');
