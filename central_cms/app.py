@@ -26,6 +26,7 @@ from central_cms.nav import nav_entries
 from central_cms.publisher import ManifestPublisher, MqttPublisher
 from central_cms.renewal import ManifestRenewer
 from central_cms.runtime import CmsApp, CmsParts, CmsRuntime, parts
+from central_cms.sso import init_sso
 from devices.broker import client_id_for
 from devices.clock import Clock, SystemClock
 
@@ -114,6 +115,7 @@ def create_app(
         renewer.start()
         app.parts.feeds.start()
     init_csrf(app)
+    init_sso(app, config.sso)
     app.before_request(load_session_actor)
 
     @app.context_processor

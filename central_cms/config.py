@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from central_cms.sso_settings import SsoSettings, parse_sso
 from devices.config import ConfigError
 from devices.files import create_secret
 
@@ -84,6 +85,8 @@ class CmsConfig:
     link_secret: str = ""
     # Scans one address may make per minute before /l/ answers 429 (code guessing, bots).
     link_scans_per_minute: int = 60
+    # Single sign-on through an OpenID provider (central_cms/sso_settings.py); off by default.
+    sso: SsoSettings = field(default_factory=SsoSettings)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -125,7 +128,7 @@ _STR_KEYS = {
     "link_secret",
 }
 KNOWN_KEYS = (
-    {"instance_path"}
+    {"instance_path", "sso"}
     | set(_INT_KEYS)
     | set(_FLOAT_KEYS)
     | _LIST_KEYS
@@ -224,6 +227,10 @@ def load_config(
     instance = Path(str(raw.pop("instance_path", instance_path or "instance"))).resolve()
     instance.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {}
+    try:
+        values["sso"] = parse_sso(raw.pop("sso", None), env)
+    except ConfigError as error:
+        raise CmsConfigError(error.key, error.problem, error.fix) from None
     for key, value in raw.items():
         if key in _INT_KEYS:
             values[key] = int(_number(key, value, int))

@@ -57,6 +57,13 @@ def create_secret(path: Path, data: bytes) -> None:
     fsync_folder(path.parent)
 
 
+def read_secret(path: Path) -> str:
+    """A secret file's text; PermissionError if others may read it (it should be 0600)."""
+    if path.stat().st_mode & 0o077:
+        raise PermissionError(f"{path} is readable by others: chmod 600 it")
+    return path.read_text(encoding="utf-8")
+
+
 def _write_temporary(path: Path, data: bytes, mode: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")

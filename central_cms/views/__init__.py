@@ -32,6 +32,7 @@ def register_blueprints(app: Flask) -> None:
         playlists,
         screens,
         sites,
+        sso_views,
         timefmt,
         users,
         week_calendar,
@@ -39,6 +40,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         auth_views.bp,
+        sso_views.bp,
         home.bp,
         sites.bp,
         devices.bp,

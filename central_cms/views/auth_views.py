@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from central_cms import auth, db
 from central_cms.runtime import runtime
+from central_cms.views import sso_views
 
 bp = Blueprint("auth", __name__)
 
@@ -40,7 +41,11 @@ def login() -> str | Response | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response:
     token = session.get("sid")
+    via_sso = session.get("via_sso")
     if isinstance(token, str):
         auth.end_session(db.session(), token)  # a copy of the cookie is signed out too
     session.clear()
-    return redirect(url_for("auth.login"))
+    # Signed in at the city's provider: sign out there too, so the next person at this
+    # browser is not signed straight back in (issue 17).
+    provider = sso_views.provider_sign_out_url() if via_sso else None
+    return redirect(provider or url_for("auth.login"))
