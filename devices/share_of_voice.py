@@ -146,9 +146,10 @@ def _owed(
         if plays == 0:
             continue
         closes = spans[-1][1]
-        # Open on past the hour: its last play may start just before the hour ends.
+        # Open on past the hour: its last play may start just before the hour ends (a play
+        # starting on the hour counts in the next one, hence the microsecond).
         runs_on = closes == end and item_open(item, end, tz)
-        limit = end + timedelta(seconds=dwell) if runs_on else closes
+        limit = end + timedelta(seconds=dwell, microseconds=-1) if runs_on else closes
         owed.append(
             _Owed(item, dwell, plays, aired.get(item.id, 0), open_s, open_seconds(spans, at), limit)
         )
@@ -197,7 +198,13 @@ def next_on_air(
     chosen: ContentItem | None = None
     due = [entry for entry in owed if entry.due]
     if due:
-        chosen = min(due, key=lambda entry: entry.pace).item
+        pick = min(due, key=lambda entry: entry.pace)
+        # Furthest behind plays first, unless its dwell would push another's owed plays
+        # past that one's window: then the earliest-closing guarantee goes first.
+        then = [replace(o, aired=o.aired + 1) if o is pick else o for o in owed]
+        if not _fits(then, at + timedelta(seconds=pick.dwell_s)):
+            pick = min((o for o in owed if o.remaining), key=lambda o: o.limit)
+        chosen = pick.item
     elif rest:
         candidate, after = next_in_rotation(rotation, rest)
         dwell = timedelta(seconds=max(candidate.duration_s, min_dwell_s))
