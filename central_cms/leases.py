@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+import socket
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -10,6 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from central_cms import models as m
+
+log = logging.getLogger(__name__)
 
 
 def take_lease(session: Session, job: str, holder: str, now: datetime, lease: timedelta) -> bool:
@@ -32,3 +39,41 @@ def take_lease(session: Session, job: str, holder: str, now: datetime, lease: ti
     ).first()
     session.commit()
     return won is not None
+
+
+class PeriodicJob:
+    """A job this process ticks every `interval` on a daemon thread. Subclasses give
+    `tick` (one round, behind the job's lease) and `thread_name`."""
+
+    thread_name = "cms-job"
+
+    def __init__(self, interval: timedelta) -> None:
+        self.interval = interval
+        # Readable in the lease row: which host and process holds it.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> object:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a database outage must not end the job for good
+                log.exception("%s tick failed", self.thread_name)
+            self._stop.wait(self.interval.total_seconds())

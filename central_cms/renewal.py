@@ -17,10 +17,6 @@ only what changed or is due, so a day's first tick publishes nothing for most de
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from central_cms import models as m
-from central_cms.leases import take_lease
+from central_cms.leases import PeriodicJob, take_lease
 from central_cms.manifests import sync_manifests
 from central_cms.runtime import CmsRuntime
 
@@ -117,19 +113,17 @@ def last_renewal(session: Session) -> m.JobLease | None:
     return session.get(m.JobLease, JOB)
 
 
-class ManifestRenewer:
+class ManifestRenewer(PeriodicJob):
     """Ticks `renew_manifests` every `interval` on a daemon thread of this process."""
+
+    thread_name = "cms-renewal"
 
     def __init__(
         self, sessions: sessionmaker[Session], rt: CmsRuntime, interval: timedelta
     ) -> None:
+        super().__init__(interval)
         self._sessions = sessions
         self._rt = rt
-        self.interval = interval
-        # Readable in the lease row: which host and process renewed.
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> RenewalRun | None:
         session = self._sessions()
@@ -137,24 +131,3 @@ class ManifestRenewer:
             return renew_manifests(session, self._rt, self.holder, self.interval)
         finally:
             session.close()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="cms-renewal", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a database outage must not end renewal for good
-                log.exception("manifest renewal tick failed")
-            self._stop.wait(self.interval.total_seconds())

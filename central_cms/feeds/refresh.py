@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import secrets
-import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -31,7 +27,7 @@ from central_cms.feeds.fetch import Fetched, FetchFailed, fetch
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.parsers import InvalidFeed, parse_feed
 from central_cms.feeds.publish import publish_feed
-from central_cms.leases import take_lease
+from central_cms.leases import PeriodicJob, take_lease
 from central_cms.runtime import CmsRuntime
 
 log = logging.getLogger(__name__)
@@ -142,18 +138,18 @@ def refresh_due(
     return outcomes
 
 
-class FeedRefresher:
+class FeedRefresher(PeriodicJob):
     """Ticks `refresh_due` every minute on a daemon thread of this process."""
+
+    thread_name = "cms-feeds"
 
     def __init__(
         self, sessions: sessionmaker[Session], rt: CmsRuntime, fetcher: Fetcher = fetch_source
     ) -> None:
+        super().__init__(TICK)
         self._sessions = sessions
         self._rt = rt
         self._fetcher = fetcher
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> list[FeedOutcome] | None:
         session = self._sessions()
@@ -161,23 +157,3 @@ class FeedRefresher:
             return refresh_due(session, self._rt, self.holder, self._fetcher)
         finally:
             session.close()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="cms-feeds", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 30) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a database outage must not end refreshing for good
-                log.exception("feed refresh tick failed")
-            self._stop.wait(TICK.total_seconds())
