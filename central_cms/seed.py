@@ -274,29 +274,29 @@ def seed_demo(session: Session, rt: CmsRuntime, *, password: str = DEMO_PASSWORD
             sites=sites,
         )
 
-    swim = library.upload(
-        session,
-        rt,
-        admin,
-        filename="swim-school.png",
-        data=poster("Swim school enrolments open", "Book at reception", (0, 94, 165)),
-        title="Swim school poster",
-    )
-    holidays = library.upload(
-        session,
-        rt,
-        admin,
-        filename="school-holidays.png",
-        data=poster("Riverton school holidays", "Games, crafts, movies", (164, 22, 26)),
-        title="Riverton school-holiday programme",
-    )
-    storytime = library.upload(
-        session,
-        rt,
-        admin,
-        filename="storytime.png",
-        data=poster("Storytime", "Tuesdays 10:30", (30, 107, 52)),
-        title="Library storytime",
+    # (file, poster heading, poster line, colour, library title)
+    posters = [
+        (
+            "swim-school.png",
+            "Swim school enrolments open",
+            "Book at reception",
+            (0, 94, 165),
+            "Swim school poster",
+        ),
+        (
+            "school-holidays.png",
+            "Riverton school holidays",
+            "Games, crafts, movies",
+            (164, 22, 26),
+            "Riverton school-holiday programme",
+        ),
+        ("storytime.png", "Storytime", "Tuesdays 10:30", (30, 107, 52), "Library storytime"),
+    ]
+    swim, holidays, storytime = (
+        library.upload(
+            session, rt, admin, filename=name, data=poster(heading, line, colour), title=title
+        )
+        for name, heading, line, colour, title in posters
     )
 
     today = rt.clock.now().astimezone(ZoneInfo(TZ)).date()
