@@ -10,75 +10,26 @@ test's tmp folder); every page passes axe.
 
 from __future__ import annotations
 
-import os
 import secrets
-import threading
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
-from werkzeug.serving import make_server
 
 from central_cms import db as cms_db
 from central_cms import library
 from central_cms import models as m
-from central_cms.app import create_app
 from central_cms.feeds.models import Feed
 from central_cms.runtime import runtime
-from devices.clock import SystemClock
 from devices.protocol import Channel, Manifest, device_topic, parse_signed
-from testkit.brokers import RetainedWatcher, clear_retained, free_port
-from testkit.browsers import launch_chromium
+from testkit.brokers import RetainedWatcher, clear_retained
+from testkit.browsers import assert_accessible, launch_chromium, sign_in
 from testkit.city import make_world
 from testkit.images import mp4_header
 from testkit.messages import T0
-from testkit.staff import ADMIN, PASSWORD, make_user
+from testkit.staff import ADMIN, make_user
 
 pytestmark = pytest.mark.browser
 TITLES = ["Swim lessons", "Gym intro", "Yoga at ten", "Aqua fit", "Kids club", "Sauna open"]
-
-
-@pytest.fixture
-def server(config, request):
-    port = free_port()
-    app = create_app(
-        config.with_changes(public_url=f"http://127.0.0.1:{port}"),
-        clock=SystemClock(),
-        renewal=False,
-    )
-    httpd = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-
-    def stop():
-        httpd.shutdown()
-        thread.join(10)
-        runtime(app).publisher.stop()
-        cms_db.database(app).engine.dispose()
-
-    request.addfinalizer(stop)
-    return app, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DS_SCREENSHOTS") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
-
-
-def accessible(page: Page, what: str) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{what}:\n{results.generate_report()}"
 
 
 def titles_shown(page: Page) -> list[str]:
@@ -158,7 +109,7 @@ def test_layouts_playlists_and_every_other_site(server, shots):
                 "Sauna open",
             ]
             editor.screenshot(path=shots / "14-playlist-reordered.png", full_page=True)
-            accessible(editor, "playlist editor")
+            assert_accessible(editor, "playlist editor")
             editor.get_by_role("button", name="Save playlist").click()
             expect(editor.get_by_text("Saved the playlist “Foyer loop” (6 items).")).to_be_visible()
             assert titles_shown(editor)[:3] == ["Swim lessons", "Aqua fit", "Gym intro"]
@@ -197,7 +148,7 @@ def test_layouts_playlists_and_every_other_site(server, shots):
             editor.locator("#items-0-media_id").select_option(label="Poster (image)")
             editor.locator("#items-0-alt_text").fill("Pool poster")
             editor.screenshot(path=shots / "15-layout-editor.png", full_page=True)
-            accessible(editor, "campaign editor with layouts")
+            assert_accessible(editor, "campaign editor with layouts")
             editor.get_by_role("button", name="Save draft").click()
             expect(editor.get_by_text("as a draft")).to_be_visible()
             editor.get_by_role("button", name="Send for approval").click()
@@ -223,7 +174,7 @@ def test_layouts_playlists_and_every_other_site(server, shots):
             expect(editor.get_by_role("heading", name="Screens skipped")).to_be_visible()
             expect(editor.get_by_text(f"led-east-hall{suffix}")).to_be_visible()
             editor.screenshot(path=shots / "16-cross-promotion-skips-roadside.png", full_page=True)
-            accessible(editor, "campaign detail with skipped screens")
+            assert_accessible(editor, "campaign detail with skipped screens")
             editor.get_by_role("button", name="Send for approval").click()
             expect(editor.get_by_text("for approval")).to_be_visible()
 
@@ -234,7 +185,7 @@ def test_layouts_playlists_and_every_other_site(server, shots):
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the playlist editor scrolls sideways on a phone ({width} px)"
             phone.screenshot(path=shots / "17-playlist-phone.png", full_page=True)
-            accessible(phone, "playlist editor on a phone")
+            assert_accessible(phone, "playlist editor on a phone")
 
             approver = chromium.new_page(viewport={"width": 1280, "height": 900})
             sign_in(approver, base, "approver")

@@ -6,15 +6,12 @@ $DS_SCREENSHOTS, else to the test's tmp folder."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from central_cms import db as cms_db
@@ -24,9 +21,9 @@ from central_cms.runtime import runtime
 from devices.clock import ManualClock
 from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from testkit.brokers import RetainedWatcher, clear_retained, free_port
-from testkit.browsers import launch_chromium
+from testkit.browsers import assert_accessible, shot, sign_in
 from testkit.city import make_world
-from testkit.staff import PASSWORD, make_user
+from testkit.staff import make_user
 from tests.central_cms.plan_city import FOYER, SPLASH, london_pool
 
 pytestmark = pytest.mark.browser
@@ -55,41 +52,6 @@ def server(config, request):
 
     request.addfinalizer(stop)
     return app, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DS_SCREENSHOTS") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
-
-
-def shot(page: Page, path: Path, **options) -> None:
-    page.wait_for_function(
-        "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-    )
-    page.screenshot(path=path, **options)
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{what}:\n{results.generate_report()}"
 
 
 def titles(payload: bytes, key) -> list[str]:

@@ -6,14 +6,11 @@ an ended promotion shows a friendly page on a phone. Each page passes axe."""
 from __future__ import annotations
 
 import http.client
-import os
 import threading
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from central_cms import campaigns
@@ -25,9 +22,9 @@ from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import parts, runtime
 from devices.protocol import ItemKind, Manifest, parse_signed
 from testkit.brokers import free_port
-from testkit.browsers import launch_chromium
+from testkit.browsers import assert_accessible, sign_in
 from testkit.city import make_world
-from testkit.staff import ADMIN, APPROVER, PASSWORD, make_user
+from testkit.staff import ADMIN, APPROVER, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -55,34 +52,6 @@ def cms(config, clock, request):
 
     request.addfinalizer(stop)
     return app, publisher, port
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DS_SCREENSHOTS") or tmp_path / "shots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{what}:\n{results.generate_report()}"
 
 
 def phone_scan(port: int, path: str) -> int:
