@@ -99,7 +99,7 @@ class StatusLog:
         found = self.all(device_id)
         return found[-1] if found else None
 
-    def wait_for(self, predicate, timeout_s: float = WAIT_S) -> bool:  # type: ignore[no-untyped-def]
+    def wait_for(self, predicate, timeout_s: float = WAIT_S) -> bool:
         return self.observer.wait_for(predicate, timeout_s)
 
     def running(self, device_id: str, version: str) -> bool:
@@ -131,7 +131,7 @@ def cms(broker: RunningBroker, tmp_path: Path) -> Iterator[tuple[object, CmsRunt
     parts(app).close()
 
 
-def _advance_until(app, rt, session, statuses, condition) -> bool:  # type: ignore[no-untyped-def]
+def _advance_until(app, rt, session, statuses, condition) -> bool:
     """Tick the rollout watcher (as its thread would, but at every status a device
     publishes) until `condition` holds."""
     fleet = parts(app).analytics.stores.fleet
