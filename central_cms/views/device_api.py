@@ -88,9 +88,11 @@ def release_wheel(sha256: str) -> Response:
     """A software release's wheel (issue 18), to any registered device: releases are our
     own code, not secret, but only the fleet needs them. Only a release's sha256 is served."""
     _device_from_token()
-    known = db.session().scalars(
-        select(SoftwareRelease.version).where(SoftwareRelease.wheel_sha256 == sha256)
-    ).first()
+    known = (
+        db.session()
+        .scalars(select(SoftwareRelease.version).where(SoftwareRelease.wheel_sha256 == sha256))
+        .first()
+    )
     if known is None:
         abort(404, description="No such release.")
     return send_file(
