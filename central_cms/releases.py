@@ -27,7 +27,7 @@ from central_cms import audit
 from central_cms import models as m
 from central_cms.analytics.model import DeviceSnapshot
 from central_cms.analytics.ports import FleetStore
-from central_cms.errors import Conflict, Invalid, NotFound
+from central_cms.errors import Conflict, Invalid
 from central_cms.leases import PeriodicJob, take_lease
 from central_cms.manifests import sync_manifests
 from central_cms.media import Encoded
@@ -157,7 +157,7 @@ def offer(
     require(actor, Permission.SOFTWARE_RELEASE)
     channel = _channel_name(channel)
     if session.get(SoftwareRelease, version) is None:
-        raise NotFound("version", f"There is no release {version}; upload it first.")
+        raise Invalid("version", f"There is no release {version}; upload it first.")
     if not 0 <= percent <= 100:
         raise Invalid("percent", "Give a percentage from 0 to 100.")
     known = set(session.scalars(select(m.Device.id).where(m.Device.id.in_(list(pilots)))))
