@@ -82,6 +82,11 @@ def test_it_rolls_out_a_release_and_sees_it_stop(server, browser, shots, tmp_pat
     assert_accessible(page, "software page")
     shot(page, shots / "software-stopped.png", full_page=True)
 
+    page.get_by_role("link", name="Device health").click()  # IT's fleet view shows it too
+    pilot_row = page.get_by_role("row").filter(has_text=PILOT).first
+    expect(pilot_row).to_contain_text("1.0.0 2.0.0 rolled back")
+    page.go_back()
+
     page.set_viewport_size({"width": 390, "height": 844})
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width}px wide on a phone"
