@@ -24,6 +24,7 @@ from central_cms.feeds.refresh import FeedRefresher
 from central_cms.keys import load_or_create_signing_key
 from central_cms.nav import nav_entries
 from central_cms.publisher import ManifestPublisher, MqttPublisher
+from central_cms.releases import RolloutWatcher
 from central_cms.renewal import ManifestRenewer
 from central_cms.runtime import CmsApp, CmsParts, CmsRuntime, parts
 from central_cms.sso import init_sso
@@ -104,16 +105,19 @@ def create_app(
     renewer = ManifestRenewer(
         database.sessions, rt, timedelta(minutes=config.manifest_renewal_minutes)
     )
+    analytics_context = open_analytics(config, analytics)
     app.parts = CmsParts(
         runtime=rt,
         database=database,
         renewer=renewer,
-        analytics=open_analytics(config, analytics),
+        analytics=analytics_context,
         feeds=FeedRefresher(database.sessions, rt),
+        rollouts=RolloutWatcher(database.sessions, rt, analytics_context.stores.fleet),
     )
     if renewal:
         renewer.start()
         app.parts.feeds.start()
+        app.parts.rollouts.start()
     init_csrf(app)
     init_sso(app, config.sso)
     app.before_request(load_session_actor)

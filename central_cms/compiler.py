@@ -446,10 +446,14 @@ class ManifestCompiler:
             portal=chosen.portal,
             layout=chosen.layout,
             feeds=chosen.feeds,
+            software_channel=device.software_channel,
         )
-        return CompiledManifest(
-            *tracked_links(self.catalogue.short_links, manifest, chosen.content_hash)
-        )
+        content_hash = chosen.content_hash
+        if device.software_channel is not None:  # a group's new channel is a new manifest
+            content_hash = hashlib.sha256(
+                f"{content_hash}|channel {device.software_channel}".encode()
+            ).hexdigest()
+        return CompiledManifest(*tracked_links(self.catalogue.short_links, manifest, content_hash))
 
     def compile_many(
         self, devices: Sequence[DeviceSpec], *, generated_at: datetime, valid_until: datetime

@@ -203,7 +203,8 @@ def sync_manifests(
 
 
 def republish_all(session: Session, rt: CmsRuntime) -> int:
-    """After a (re)connect: the latest manifest of every device, the live alerts and feeds."""
+    """After a (re)connect: the latest manifest of every device, the live alerts, feeds
+    and software releases."""
     count = 0
     for state in session.scalars(
         select(m.ManifestState).where(m.ManifestState.payload.is_not(None))
@@ -220,4 +221,7 @@ def republish_all(session: Session, rt: CmsRuntime) -> int:
     from central_cms.feeds import publish as feeds
 
     count += feeds.republish(session, rt)
+    from central_cms import releases
+
+    count += releases.republish(session, rt)
     return count

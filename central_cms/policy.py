@@ -26,6 +26,8 @@ class Permission(StrEnum):
     FLEET_EXPORT = "fleet.export"
     # Newsletter sign-ups are visitors' email addresses: list, export and delete them.
     NEWSLETTER = "newsletter.manage"
+    # Upload software releases and roll them out to the fleet (issue 18).
+    SOFTWARE_RELEASE = "software.release"
 
 
 _EVERYTHING = frozenset(Permission)
@@ -62,6 +64,7 @@ POLICY: dict[Role, frozenset[Permission]] = {
             Permission.PROFILE_WRITE,
             Permission.DEVICE_WRITE,
             Permission.FLEET_EXPORT,
+            Permission.SOFTWARE_RELEASE,
             Permission.AUDIT_READ,
         }
     ),

@@ -54,11 +54,14 @@ class CmsParts:
     renewer: Service
     analytics: AnalyticsContext
     feeds: Service  # the live-feed refresher (central_cms/feeds/refresh.py)
+    rollouts: Service  # the software rollout watcher (central_cms/releases.py)
 
     def stop(self) -> None:
-        """Stop what runs beside the requests: renewer, feeds, in-process ingest, publisher."""
+        """Stop what runs beside the requests: renewer, feeds, rollouts, in-process ingest,
+        publisher."""
         self.renewer.stop()
         self.feeds.stop()
+        self.rollouts.stop()
         self.analytics.stop()
         self.runtime.publisher.stop()
 

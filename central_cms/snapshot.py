@@ -16,6 +16,7 @@ from central_cms.feeds.catalogue import feed_ref
 from central_cms.feeds.models import Feed
 from central_cms.links import ShortLinker
 from central_cms.playlist_models import CampaignZone, DeviceGroupMember, Playlist, PlaylistItem
+from central_cms.release_models import GroupChannel
 from central_cms.rules import ProfileRules
 from central_cms.specs import (
     CampaignSpec,
@@ -48,7 +49,13 @@ def asset_url(public_url: str, sha256: str) -> str:
     return f"{public_url}/device-api/v1/assets/{sha256}"
 
 
-def device_spec(device: m.Device, groups: Iterable[str] = ()) -> DeviceSpec:
+def device_spec(
+    device: m.Device, groups: Iterable[str] = (), channels: Mapping[str, str] | None = None
+) -> DeviceSpec:
+    """`channels`: group id -> release channel; the device follows the channel of its
+    first group (by id) that follows one."""
+    groups = sorted(groups)
+    followed = [channels[g] for g in groups if channels and g in channels]
     return DeviceSpec(
         id=device.id,
         kind=DeviceKind(device.kind),
@@ -56,6 +63,7 @@ def device_spec(device: m.Device, groups: Iterable[str] = ()) -> DeviceSpec:
         profile_id=device.profile_id,
         tags=frozenset(device.tags),
         groups=frozenset(groups),
+        software_channel=followed[0] if followed else None,
     )
 
 
@@ -151,7 +159,8 @@ def load_devices(session: Session, ids: Iterable[str] | None = None) -> list[Dev
     groups: dict[str, set[str]] = {}
     for member in session.scalars(members):
         groups.setdefault(member.device_id, set()).add(member.group_id)
-    return [device_spec(d, groups.get(d.id, ())) for d in session.scalars(query)]
+    channels = {row.group_id: row.channel for row in session.scalars(select(GroupChannel))}
+    return [device_spec(d, groups.get(d.id, ()), channels) for d in session.scalars(query)]
 
 
 def media_spec(

@@ -34,6 +34,7 @@ class DeviceSpec:
     profile_id: str
     tags: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()  # the device groups (ids) it belongs to
+    software_channel: str | None = None  # the release channel its groups follow (issue 18)
 
 
 @dataclass(frozen=True, slots=True)

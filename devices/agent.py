@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from devices import __version__, systemd
 from devices.alert_book import AlertBook
@@ -31,6 +30,7 @@ from devices.device_kind import AgentServices, CommandOutcome, DeviceApplication
 from devices.feeds import FeedStore
 from devices.health import HealthProbe, PiSensors
 from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
+from devices.launcher import RESTART_EXIT_CODE
 from devices.link import MqttLink
 from devices.outbox import Outbox, OutboxSender, SenderSettings
 from devices.protocol import (
@@ -53,32 +53,13 @@ from devices.protocol import (
     parse_topic,
 )
 from devices.saved_messages import SavedMessages
+from devices.system_control import RecordingSystem, SystemControl, SystemdControl
+from devices.updates import SoftwareUpdater
 
 log = logging.getLogger(__name__)
 
 # The messages the CMS sends one device, naming it in `device_id`.
 _Addressed = TypeVar("_Addressed", Manifest, Command)
-
-
-class SystemControl(Protocol):
-    def reboot(self) -> None: ...
-
-
-class SystemdControl:
-    def reboot(self) -> None:
-        subprocess.run(["systemctl", "reboot"], check=False, timeout=30)
-
-
-class RecordingSystem:
-    """For tests and the demo: remembers reboots instead of doing them."""
-
-    def __init__(self) -> None:
-        self.reboots = 0
-        self.rebooted = threading.Event()
-
-    def reboot(self) -> None:
-        self.reboots += 1
-        self.rebooted.set()
 
 
 @dataclass(frozen=True)
@@ -141,6 +122,8 @@ class DeviceAgent:
         self.system = system or SystemdControl()
         self.software_version = software_version
         self._stopping = threading.Event()
+        self._done = threading.Event()  # run_forever returns: a signal, or a new release
+        self.exit_code = 0
         self._wake = threading.Event()
         self._manifest_ready = threading.Event()
         self._lock = threading.Lock()
@@ -183,6 +166,10 @@ class DeviceAgent:
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
         self._threads: list[threading.Thread] = []
         self.rejected_messages = 0
+        self.updater = SoftwareUpdater.for_device(
+            config, software_version, self.cache, self.clock, self._restart_into_new_release,
+            status_changed=self.publish_status,
+        )  # fmt: skip
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -190,6 +177,7 @@ class DeviceAgent:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.app.start(_Services(self))
         self.feeds.attach(self.link)  # before the manifest, which names the feeds to serve
+        self.updater.attach(self.link)
         self._restore()
         device = self.config.device_id
         self.link.subscribe(device_topic(device, Channel.MANIFEST), self._on_manifest)
@@ -218,14 +206,18 @@ class DeviceAgent:
 
     def run_forever(self) -> int:
         """Run until SIGTERM or SIGINT."""
-        done = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: done.set())
+            signal.signal(signum, lambda *_: self._done.set())
         self.start()
-        done.wait()
+        self._done.wait()
         log.info("stopping")
         self.stop()
-        return 0
+        return self.exit_code
+
+    def _restart_into_new_release(self) -> None:
+        """The updater switched `current`: end run_forever so the launcher starts it."""
+        self.exit_code = RESTART_EXIT_CODE
+        self._done.set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -378,12 +370,19 @@ class DeviceAgent:
             previous_site = self.current.site.id if self.current else None
             self.current = manifest
         self.feeds.use(manifest.feeds)
+        self.updater.use(manifest.software_channel)
         self.app.apply_manifest(manifest)
         if manifest.site.id != previous_site:
             self._push_alerts()
         self.cache.evict({a.sha256 for a in manifest.assets})
         log.info("manifest %d in force", manifest.version)
         self.publish_status()
+        self._confirm_health()
+
+    def _confirm_health(self) -> None:
+        """A release on trial is healthy once connected with a verified manifest in force."""
+        if self.link.connected.is_set() and self.current is not None:
+            self.updater.confirm_healthy()
 
     # --- commands --------------------------------------------------------------------------
 
@@ -438,6 +437,7 @@ class DeviceAgent:
             manifest_version=self.current.version if self.current else None,
             now_showing=self.app.now_showing() if state is DeviceState.ONLINE else None,
             at=self.clock.now(),
+            update=self.updater.report(),
         )
 
     def publish_status(self) -> None:
@@ -447,6 +447,7 @@ class DeviceAgent:
 
     def _on_connect(self) -> None:
         self.publish_status()
+        self._confirm_health()
         self.sender.rewind()  # whatever was in flight may be lost: send it again
         self._wake.set()
 

@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("central_cms.ingest_cli:main", "store device events, health and status"),
     "player": ("signage_player.cli:main", "run a signage player"),
     "portal": ("portal.cli:main", "run a captive-portal node"),
+    "launch": ("devices.launcher:main", "run a device part, rolling back a bad release"),
     "broker": ("devices.broker_cli:main", "write Mosquitto configuration, passwords and ACLs"),
     "protocol": ("devices.protocol.cli:main", "export the wire contract's JSON Schemas"),
 }

@@ -32,6 +32,7 @@ def register_blueprints(app: Flask) -> None:
         playlists,
         screens,
         sites,
+        software,
         sso_views,
         timefmt,
         users,
@@ -55,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
         newsletter.bp,
         device_api.bp,
         week_calendar.bp,
+        software.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api)
@@ -82,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     add_nav(app, NavEntry("Sites", "sites.index", order=40))
     add_nav(app, NavEntry("Devices", "devices.index", order=50))
     add_nav(app, NavEntry("Device groups", "groups.index", order=55))
+    add_nav(app, NavEntry("Software", "software.index", Permission.SOFTWARE_RELEASE, 58))
     # Visitors' email addresses: only the roles that may see personal data get the link.
     add_nav(app, NavEntry("Newsletter sign-ups", "newsletter.index", Permission.NEWSLETTER, 70))
     add_nav(app, NavEntry("Audit log", "audit_log.index", Permission.AUDIT_READ, 80))

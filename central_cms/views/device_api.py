@@ -1,5 +1,5 @@
 """What devices fetch and send over HTTP, with the device's bearer (asset) token: assets
-by sha256, and portal nodes' newsletter sign-ups.
+by sha256, software release wheels, and portal nodes' newsletter sign-ups.
 
 A device's token fetches only the assets its pending or current manifest names
 (`ManifestState.asset_sha256s` and `previous_asset_sha256s`); any other hash is 404,
@@ -24,6 +24,7 @@ from sqlalchemy import select
 from central_cms import db, newsletter
 from central_cms import models as m
 from central_cms.fleet import token_hash
+from central_cms.release_models import SoftwareRelease
 from central_cms.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,27 @@ def asset(sha256: str) -> Response:
     )
     response.headers["Accept-Ranges"] = "bytes"
     return response
+
+
+@bp.get("/releases/<sha256>")
+def release_wheel(sha256: str) -> Response:
+    """A software release's wheel (issue 18), to any registered device: releases are our
+    own code, not secret, but only the fleet needs them. Only a release's sha256 is served."""
+    _device_from_token()
+    known = (
+        db.session()
+        .scalars(select(SoftwareRelease.version).where(SoftwareRelease.wheel_sha256 == sha256))
+        .first()
+    )
+    if known is None:
+        abort(404, description="No such release.")
+    return send_file(
+        runtime().blobs.path(sha256),
+        mimetype="application/zip",
+        conditional=True,
+        etag=sha256,
+        max_age=365 * 24 * 3600,
+    )
 
 
 @bp.post("/newsletter-signups")

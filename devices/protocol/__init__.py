@@ -2,9 +2,10 @@
 
 Every public name is exported here. Where each is defined: base.py (field types, `Message`,
 `DeviceKind`), schedules.py, manifest.py, layouts.py (zones, widgets, QR codes), feeds.py,
-alerts.py, commands.py, status.py (status and health), events.py (analytics events, their
-batches and acks; events_wire.py is the ingest's msgspec mirror), parse.py (parse,
-validate, parse_signed, sign, MESSAGE_TYPES), topics.py, signing.py, canonical.py.
+releases.py (software releases and rollouts), alerts.py, commands.py, status.py (status and
+health), events.py (analytics events, their batches and acks; events_wire.py is the
+ingest's msgspec mirror), parse.py (parse, validate, parse_signed, sign, MESSAGE_TYPES),
+topics.py, signing.py, canonical.py.
 """
 
 from devices.protocol.alerts import Alert, Severity

@@ -159,7 +159,11 @@ _ITEM_ISSUE14_DEFAULTS: dict[str, object] = {
     "qr": None,
     "share_s_per_hour": None,
 }
-_MANIFEST_ISSUE14_DEFAULTS: dict[str, object] = {"layout": None, "feeds": ()}
+_MANIFEST_ISSUE14_DEFAULTS: dict[str, object] = {
+    "layout": None,
+    "feeds": (),
+    "software_channel": None,
+}
 
 
 def _zone_and_feed_problem(item: ContentItem, zones: set[str], feeds: set[str]) -> str | None:
@@ -225,6 +229,8 @@ class Manifest(Message):
     portal: PortalSettings | None = None
     layout: Layout | None = None  # None: one full-screen zone, ``main``
     feeds: tuple[FeedRef, ...] = ()
+    # The release channel (ds.release/1) the device follows; None: it is updated by hand.
+    software_channel: Id | None = None
 
     @model_serializer(mode="wrap")
     def _omit_issue14_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:

@@ -19,6 +19,7 @@ from devices.protocol.errors import ProtocolError
 from devices.protocol.events import EventAck, EventBatch
 from devices.protocol.feeds import FeedData
 from devices.protocol.manifest import Manifest
+from devices.protocol.releases import Release
 from devices.protocol.signing import PublicKey, SigningKey, signed_body, verify
 from devices.protocol.status import Health, Status
 
@@ -33,6 +34,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     EventBatch,
     EventAck,
     FeedData,
+    Release,
 )
 
 

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from devices.protocol.base import DeviceKind, Frozen, Id, Message, ShortText, schema_field
+from devices.protocol.releases import UpdateReport
 
 
 class DeviceState(StrEnum):
@@ -34,6 +35,7 @@ class Status(Message):
     manifest_version: int | None = None
     now_showing: NowShowing | None = None
     at: AwareDatetime
+    update: UpdateReport | None = None  # the latest software update attempt (issue 18)
 
 
 class Throttling(Frozen):

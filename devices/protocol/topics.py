@@ -78,6 +78,15 @@ def feed_topic(feed_id: str) -> str:
 FEEDS_WILDCARD = f"{PREFIX}/feeds/+"
 
 
+def release_topic(channel: str) -> str:
+    """``ds/v1/releases/{channel}``: the signed, retained software release of one channel
+    (issue 18). Releases are not secret, so every device may read every channel's."""
+    return f"{PREFIX}/releases/{validate_id(channel, 'channel')}"
+
+
+RELEASES_WILDCARD = f"{PREFIX}/releases/+"
+
+
 @dataclass(frozen=True)
 class DeviceTopic:
     device_id: str
@@ -94,7 +103,12 @@ class FeedTopic:
     feed_id: str
 
 
-def parse_topic(topic: str) -> DeviceTopic | AlertTopic | FeedTopic:
+@dataclass(frozen=True)
+class ReleaseTopic:
+    channel: str
+
+
+def parse_topic(topic: str) -> DeviceTopic | AlertTopic | FeedTopic | ReleaseTopic:
     """Which device and channel, or which alert scope, a topic names."""
     if not topic.startswith(PREFIX + "/"):
         raise ProtocolError("topic", f"{topic!r} is not under {PREFIX}/")
@@ -103,6 +117,8 @@ def parse_topic(topic: str) -> DeviceTopic | AlertTopic | FeedTopic:
         return AlertTopic(validate_id(rest[1], "scope"))
     if rest[0] == "feeds" and len(rest) == 2:
         return FeedTopic(validate_id(rest[1], "feed"))
+    if rest[0] == "releases" and len(rest) == 2:
+        return ReleaseTopic(validate_id(rest[1], "channel"))
     if rest[0] == "devices" and len(rest) >= 3:
         device_id = validate_id(rest[1])
         try:

@@ -1,0 +1,106 @@
+"""Software releases for IT (issue 18): upload a wheel, put it on a channel with its
+pilot screens, choose which device groups follow which channel, and watch the rollout."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from central_cms import models as m
+from central_cms import releases as service
+from central_cms.auth import permission_required
+from central_cms.errors import Invalid
+from central_cms.playlist_models import DeviceGroup
+from central_cms.policy import Permission
+from central_cms.release_models import GroupChannel, ReleaseChannel, SoftwareRelease
+from central_cms.runtime import parts
+from central_cms.views.common import context, flash_invalid
+
+bp = Blueprint("software", __name__, url_prefix="/software")
+
+
+@bp.get("/")
+@permission_required(Permission.SOFTWARE_RELEASE)
+def index() -> str:
+    s, _, _ = context()
+    snapshots = {snap.device_id: snap for snap in parts().analytics.stores.fleet.fleet()}
+    channels = s.scalars(select(ReleaseChannel).order_by(ReleaseChannel.name)).all()
+    return render_template(
+        "software.html",
+        releases=s.scalars(
+            select(SoftwareRelease).order_by(SoftwareRelease.uploaded_at.desc())
+        ).all(),
+        channels=[
+            (row, service.progress(row, service.followers(s, row.name), snapshots))
+            for row in channels
+        ],
+        groups=s.scalars(select(DeviceGroup).order_by(DeviceGroup.name)).all(),
+        following={row.group_id: row.channel for row in s.scalars(select(GroupChannel))},
+        devices=s.scalars(select(m.Device).order_by(m.Device.id)).all(),
+    )
+
+
+@bp.post("/releases")
+@permission_required(Permission.SOFTWARE_RELEASE)
+def upload() -> Response:
+    s, rt, actor = context()
+    file = request.files.get("wheel")
+    try:
+        if file is None or not file.filename:
+            raise Invalid("wheel", "Choose the release's .whl file.")
+        release = service.upload(
+            s, rt, actor, data=file.read(), notes=request.form.get("notes", "")
+        )
+    except Invalid as error:
+        flash_invalid(error)
+        return redirect(url_for("software.index"), 303)
+    flash(f"Uploaded release {release.version}. Put it on a channel to roll it out.", "ok")
+    return redirect(url_for("software.index"), 303)
+
+
+@bp.post("/channels")
+@permission_required(Permission.SOFTWARE_RELEASE)
+def offer() -> Response:
+    s, rt, actor = context()
+    channel = request.form.get("channel", "")
+    try:
+        percent_text = request.form.get("percent", "100").strip() or "100"
+        if not percent_text.isdigit():
+            raise Invalid("percent", "Give the percentage as a whole number from 0 to 100.")
+        row = service.offer(
+            s,
+            rt,
+            actor,
+            channel=channel,
+            version=request.form.get("version", ""),
+            pilots=request.form.getlist("pilots"),
+            percent=int(percent_text),
+        )
+    except Invalid as error:
+        flash_invalid(error)
+        return redirect(url_for("software.index"), 303)
+    first = ", ".join(row.pilots) or f"{row.percent}% of the screens"
+    flash(f"Release {row.release_version} is on “{row.name}”: first {first}.", "ok")
+    return redirect(url_for("software.index"), 303)
+
+
+@bp.post("/groups")
+@permission_required(Permission.SOFTWARE_RELEASE)
+def follow() -> Response:
+    s, rt, actor = context()
+    group = s.get(DeviceGroup, request.form.get("group_id", ""))
+    channel = request.form.get("channel", "").strip() or None
+    try:
+        if group is None:
+            raise Invalid("group_id", "Choose a device group.")
+        service.follow(s, rt, actor, group.id, channel)
+    except Invalid as error:
+        flash_invalid(error)
+        return redirect(url_for("software.index"), 303)
+    s.commit()
+    flash(
+        f"“{group.name}” now follows {('channel “' + channel + '”') if channel else 'no channel'}.",
+        "ok",
+    )
+    return redirect(url_for("software.index"), 303)
