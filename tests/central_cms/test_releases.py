@@ -26,13 +26,13 @@ IT = Actor("test-it", m.Role.IT)
 EDITOR = Actor("test-editor", m.Role.EDITOR)
 
 
-def _published(publisher, rt, topic_type, topic):  # type: ignore[no-untyped-def]
+def _published(publisher, rt, topic_type, topic):
     payloads = [p for t, p, _ in publisher.sent if t == topic and p]
     assert payloads, f"nothing published on {topic}"
     return parse_signed(topic_type, payloads[-1], [rt.signing_key.public_key])
 
 
-def _wheel(tmp_path, version="2.0.0") -> bytes:  # type: ignore[no-untyped-def]
+def _wheel(tmp_path, version="2.0.0") -> bytes:
     return build_wheel(version, tmp_path / "wheels").read_bytes()
 
 
@@ -83,7 +83,7 @@ def test_a_rollout_goes_to_pilots_then_the_rest_and_halts_on_a_failure(
 
     fleet = parts(app).analytics.stores.fleet  # the real store the ingest files statuses in
 
-    def reports(device_id, version, update=None):  # type: ignore[no-untyped-def]
+    def reports(device_id, version, update=None):
         status = Status(
             device_id=device_id, kind=DeviceKind.SIGNAGE, state=DeviceState.ONLINE,
             software_version=version, at=clock.now(), update=update,
