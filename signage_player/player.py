@@ -122,6 +122,9 @@ class SignagePlayer:
 
     def start(self, services: AgentServices) -> None:
         self._services = services
+        # A new copy of a feed redraws the zones that show it now, not at their next
+        # 30 s recheck (widgets.FEED_RECHECK); zones that do not show it keep their tile.
+        services.feeds.on_change(lambda _feed_id: self.feeds_changed())
         map_images_apart()
         self._thread = threading.Thread(
             target=self._run, name=f"player-{services.device_id}", daemon=True

@@ -54,12 +54,13 @@ def published(publisher, feed: Feed, rt) -> list[FeedData]:
     ]
 
 
-def test_this_weeks_classes_reach_the_screens_and_a_304_only_refreshes_their_age(
+def test_this_weeks_classes_reach_the_screens_and_a_304_sends_nothing_until_the_copy_ages(
     session, rt, clock, publisher, world, source
 ):
     source.answer = Answer(body=classes_ics(), etag='"v1"')
     feed = register(session, clock, source)
-    assert refresh_feed(session, rt, feed, quick_fetch).ok
+    outcome = refresh_feed(session, rt, feed, quick_fetch)
+    assert outcome.ok and outcome.changed and outcome.published
     [first] = published(publisher, feed, rt)
     assert [(e.title, e.starts_at) for e in first.entries] == [
         ("Aquarobics", datetime(2026, 12, 1, 1, tzinfo=UTC)),  # 09:00 Perth, every Tu/Th
@@ -69,15 +70,41 @@ def test_this_weeks_classes_reach_the_screens_and_a_304_only_refreshes_their_age
     assert first.entries[0].location == "Café pool"
     assert first.title == "North Pool classes"
 
+    # Every 15 minutes for most of the day the source says 304: nothing changed, so
+    # nothing goes to the screens (each copy sent would redraw their timetable).
+    for _ in range(4 * 12 - 1):
+        clock.advance(timedelta(minutes=15))
+        outcome = refresh_feed(session, rt, feed, quick_fetch)
+        assert outcome.ok and not outcome.changed and not outcome.published
+    assert source.requests[-1]["if-none-match"] == '"v1"'
+    assert published(publisher, feed, rt) == [first]
+    assert feed.last_ok_at == clock.now()  # staff see it fetched just now
+    assert source.bytes_sent == len(classes_ics())  # the 304s sent no body
+
+    # Twelve hours on, the screens' copy is half its 24-hour limit old: it goes out
+    # again, the same entries freshly dated, so a quiet source never ages off screens.
     clock.advance(timedelta(minutes=15))
     outcome = refresh_feed(session, rt, feed, quick_fetch)
-    assert source.requests[-1]["if-none-match"] == '"v1"'
-    assert outcome.ok and not outcome.changed
+    assert outcome.ok and not outcome.changed and outcome.published
     second = published(publisher, feed, rt)[-1]
     assert second.version > first.version
-    assert second.fetched_at == first.fetched_at + timedelta(minutes=15)
-    assert second.entries == first.entries
-    assert source.bytes_sent == len(classes_ics())  # the 304 sent no body
+    assert second.fetched_at == first.fetched_at + timedelta(hours=12)
+    assert (second.entries, second.title) == (first.entries, first.title)
+
+
+def test_a_source_that_ignores_conditional_get_and_sends_the_same_body_sends_nothing(
+    session, rt, clock, publisher, world, source
+):
+    source.answer = Answer(body=news_rss(3), content_type="application/rss+xml")
+    feed = register(session, clock, source, FeedKind.RSS)
+    assert refresh_feed(session, rt, feed, quick_fetch).published
+    clock.advance(timedelta(minutes=15))
+    assert not refresh_feed(session, rt, feed, quick_fetch).published
+    source.answer = Answer(body=news_rss(4), content_type="application/rss+xml")
+    clock.advance(timedelta(minutes=15))
+    outcome = refresh_feed(session, rt, feed, quick_fetch)
+    assert outcome.changed and outcome.published
+    assert [len(copy.entries) for copy in published(publisher, feed, rt)] == [3, 4]
 
 
 BAD_ANSWERS = {
