@@ -169,21 +169,23 @@ def feed_health(feed: Feed, now: datetime) -> FeedHealth:
         if feed.last_error:
             return FeedHealth(Level.ERROR, f"Never fetched successfully: {feed.last_error}")
         return FeedHealth(Level.PENDING, "Not fetched yet; the CMS fetches it within a minute.")
-    age = now - feed.last_ok_at
-    if age > timedelta(seconds=feed.max_age_s):
+    # Screens date their copy by when it was sent, not by the last fetch: an unchanged
+    # answer sends nothing until the copy is half its age limit old (refresh.py).
+    on_screens = now - (feed.published_at or feed.last_ok_at)
+    if on_screens > timedelta(seconds=feed.max_age_s):
         why = f" Last error: {feed.last_error}" if feed.last_error else ""
         return FeedHealth(
             Level.ERROR,
-            f"Screens no longer show this feed: its last good copy is {_age(age)} old.{why}",
+            f"Screens no longer show this feed: their copy is {_age(on_screens)} old.{why}",
         )
     if feed.last_error:
-        left = timedelta(seconds=feed.max_age_s) - age
+        left = timedelta(seconds=feed.max_age_s) - on_screens
         return FeedHealth(
             Level.WARNING,
             f"The last fetch failed: {feed.last_error}. Screens show the last good copy, "
-            f"{_age(age)} old, for {_age(left)} more.",
+            f"{_age(on_screens)} old, for {_age(left)} more.",
         )
-    return FeedHealth(Level.OK, f"Up to date: fetched {_age(age)} ago.")
+    return FeedHealth(Level.OK, f"Up to date: fetched {_age(now - feed.last_ok_at)} ago.")
 
 
 def feeds_needing_attention(session: Session, now: datetime) -> list[tuple[Feed, FeedHealth]]:
