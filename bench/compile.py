@@ -148,7 +148,13 @@ def build(n_devices: int, n_campaigns: int, rng: random.Random, random_tags: boo
                 priority=rng.choice([30, 50, 50, 70]),
             )
         )
-    return Catalogue(sites=sites, profiles=PROFILES, feeds=FEEDS), devices, campaigns
+    # Each site's booking calendar: its splash lists it under "What's on".
+    classes = {f"{site}-classes": FeedRef(id=f"{site}-classes", name="Classes") for site in sites}
+    site_feeds = {site: frozenset({f"{site}-classes"}) for site in sites}
+    catalogue = Catalogue(
+        sites=sites, profiles=PROFILES, feeds={**FEEDS, **classes}, site_feeds=site_feeds
+    )
+    return catalogue, devices, campaigns
 
 
 FEEDS = {f"feed-{n}": FeedRef(id=f"feed-{n}", name=f"Feed {n}") for n in range(5)}

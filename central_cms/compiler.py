@@ -354,6 +354,8 @@ class ManifestCompiler:
         items = tuple(i for p in placed for i in p.items)
         defaults = tuple(i for p in placed for i in p.defaults)
         wanted = frozenset().union(*(p.feeds for p in placed))
+        if device.kind is DeviceKind.PORTAL:  # the splash's "What's on" lists the site's
+            wanted |= self.catalogue.site_feeds.get(device.site_id, frozenset())
         feeds = {f: self.catalogue.feeds[f] for f in wanted if f in self.catalogue.feeds}
         dropped = any(p.dropped for p in placed)
         if len(feeds) < len(wanted):  # a widget's feed was deleted: leave the widget out

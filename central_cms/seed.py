@@ -15,7 +15,7 @@ from central_cms import campaigns, fleet, library
 from central_cms import models as m
 from central_cms.policy import Actor
 from central_cms.runtime import CmsRuntime
-from central_cms.seed_layouts import indoor_zones
+from central_cms.seed_layouts import NEWS_FEED, NEWS_PATH, classes_feed, indoor_zones
 from central_cms.specs import Targets
 from devices.protocol import (
     DeviceKind,
@@ -441,26 +441,33 @@ FEED_SITES = {site: tags[0] for site, tags in SITE_TAGS.items()}  # the indoor s
 
 
 def seed_feeds(session: Session, rt: CmsRuntime, bookings_url: str) -> list[str]:
-    """Register (or re-point, on a later run) each indoor site's booking-system timetable
-    at `bookings_url` (the demo's stand-in, digital_spaces/demo/bookings.py)."""
+    """Point each indoor site's booking-system timetable, and the city's news, at the
+    demo's stand-in sources at `bookings_url` (digital_spaces/demo/bookings.py): registered
+    on the first run, re-pointed on a later one (the server's port is new each run)."""
     from central_cms.feeds.models import Feed, FeedKind
     from central_cms.feeds.service import FeedInput, save_feed
 
     admin = Actor("seed", m.Role.ADMIN)
-    ids = []
+    wanted: list[tuple[str, str, str, FeedKind, str | None]] = []
     for site_id in FEED_SITES:
-        feed_id = f"{site_id}-classes"
         site = session.get(m.Site, site_id)
-        url = f"{bookings_url}/{site_id}.ics"
+        if site is not None:
+            url = f"{bookings_url}/{site_id}.ics"
+            wanted.append(
+                (classes_feed(site_id), f"{site.name} classes", url, FeedKind.ICAL, site_id)
+            )
+    wanted.append((NEWS_FEED, "City news", bookings_url + NEWS_PATH, FeedKind.RSS, None))
+    ids = []
+    for feed_id, name, url, kind, owner in wanted:
         existing = session.get(Feed, feed_id)
-        if site is None or (existing is not None and existing.url == url):
+        if existing is not None and existing.url == url:
             continue
         data = FeedInput(
             id=feed_id,
-            name=f"{site.name} classes",
+            name=existing.name if existing else name,
             url=url,
-            kind=FeedKind.ICAL.value,
-            site_id=site_id,
+            kind=kind.value,
+            site_id=owner,
             refresh_minutes=15,
             max_age_hours=24,
         )

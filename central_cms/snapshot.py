@@ -141,11 +141,17 @@ def portal_settings(site: m.Site) -> PortalSettings:
 
 def load_catalogue(session: Session, short_links: ShortLinker | None = None) -> Catalogue:
     sites = session.scalars(select(m.Site)).all()
+    feeds = session.scalars(select(Feed)).all()
+    site_feeds: dict[str, set[str]] = {}
+    for feed in feeds:
+        if feed.site_id is not None:
+            site_feeds.setdefault(feed.site_id, set()).add(feed.id)
     return Catalogue(
         sites={s.id: site_info(s) for s in sites},
         profiles={p.id: screen_profile(p) for p in session.scalars(select(m.ScreenProfile))},
         portals={s.id: portal_settings(s) for s in sites if s.portal_settings},
-        feeds={feed.id: feed_ref(feed) for feed in session.scalars(select(Feed))},
+        feeds={feed.id: feed_ref(feed) for feed in feeds},
+        site_feeds={site_id: frozenset(ids) for site_id, ids in site_feeds.items()},
         short_links=short_links,
     )
 

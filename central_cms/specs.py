@@ -164,4 +164,6 @@ class Catalogue:
     profiles: Mapping[str, ScreenProfile]
     portals: Mapping[str, PortalSettings] = field(default_factory=dict)
     feeds: Mapping[str, FeedRef] = field(default_factory=dict)
+    # Site id -> the feeds it owns: its portal's "What's on" lists them, widgets or not.
+    site_feeds: Mapping[str, frozenset[str]] = field(default_factory=dict)
     short_links: ShortLinker | None = None  # who makes promotions' tracked links

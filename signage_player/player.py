@@ -122,6 +122,9 @@ class SignagePlayer:
 
     def start(self, services: AgentServices) -> None:
         self._services = services
+        # A new copy of a feed redraws the zones that show it now, not at their next
+        # 30 s recheck (widgets.FEED_RECHECK); zones that do not show it keep their tile.
+        services.feeds.on_change(lambda _feed_id: self.feeds_changed())
         map_images_apart()
         self._thread = threading.Thread(
             target=self._run, name=f"player-{services.device_id}", daemon=True
@@ -176,6 +179,13 @@ class SignagePlayer:
 
     def now_showing(self) -> NowShowing | None:
         return self._now_showing
+
+    def zones_on_screen(self) -> dict[str, TileKey]:
+        """What each zone of the frame on screen was drawn from, by zone: its item and, for
+        a widget, the words drawn (`key.view`). Empty while something takes the whole
+        screen (an alert, black) or the screen has no layout."""
+        with self._on_screen:
+            return dict(self._tiles_on_screen or {})
 
     def stop(self) -> None:
         self._stopping.set()
@@ -343,7 +353,6 @@ class SignagePlayer:
                 continue
             previous = self._composed if on_screen is not None else None
             frame, dirty = compose(screen.canvas, previous, tiles)
-            self._composed, self._tiles_on_screen = frame, wanted
             main_changed = any(plan is screen.plans[0] for plan in changed)
             self._show(
                 inputs.manifest,
@@ -352,7 +361,9 @@ class SignagePlayer:
                 services,
                 dirty=dirty,
                 main=main_changed,
+                tiles=wanted,
             )
+            self._composed = frame
             return result, redraw_at
         self._show_black()
         return result, never
@@ -387,8 +398,10 @@ class SignagePlayer:
         *,
         dirty: tuple[int, int, int, int] | None,
         main: bool,
+        tiles: dict[str, TileKey] | None = None,
     ) -> None:
-        """Put `frame` on screen; `main`: the main zone (or the whole screen) changed."""
+        """Put `frame` on screen; `main`: the main zone (or the whole screen) changed;
+        `tiles`: what each zone of it shows (None: it is not made of zones)."""
         roadside = manifest is not None and manifest.profile.kind is ProfileKind.ROADSIDE
         item = slot.item if slot is not None and slot.screen is Screen.ITEM else None
         alert = slot.alert if slot is not None else None
@@ -409,6 +422,7 @@ class SignagePlayer:
             self.display.show(frame, pixel_exact=roadside, dirty=dirty)
             changed = showing != self._now_showing
             self._now_showing = showing
+            self._tiles_on_screen = tiles
         self.frames_shown += 1
         if changed:  # a clock's minute turning is not news to the CMS
             log.debug("showing %s", _describe(slot))

@@ -164,8 +164,16 @@ def register_screen(
 ) -> Path:
     """Register a screen and write the configuration file the CMS hands out for it."""
     add_screen(session, rt, device_id, site_id, f"{site_id}-indoor")
+    return device_config_file(session, rt, device_id, folder)
+
+
+def device_config_file(
+    session: Session, rt: CmsRuntime, device_id: str, folder: Path, extra: str = ""
+) -> Path:
+    """The configuration file IT installs on a registered device: fresh credentials from
+    the CMS, data under `folder`/`device_id`, `extra` TOML sections (e.g. [portal])."""
     registration = fleet.reissue_credentials(
-        session, rt, ADMIN, device_id, data_dir=str(folder / device_id)
+        session, rt, ADMIN, device_id, data_dir=str(folder / device_id), extra=extra
     )
     session.commit()
     # Tests connect at once: no fleet jitter.

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from central_cms.feeds.models import Feed
 from central_cms.runtime import CmsRuntime
-from devices.protocol import sign
+from devices.protocol import ProtocolError, parse_signed, sign
 from devices.protocol.feeds import FeedData, FeedEntry
 from devices.protocol.topics import feed_topic
 
@@ -29,6 +29,22 @@ def feed_message(feed: Feed, version: int, fetched_at: datetime, note: str = "")
         note=note,
         entries=tuple(FeedEntry.model_validate(entry) for entry in feed.entries),
     )
+
+
+def last_published(feed: Feed, rt: CmsRuntime) -> FeedData | None:
+    """The copy the devices hold now (the last one published), or None."""
+    if feed.payload is None:
+        return None
+    try:
+        return parse_signed(FeedData, feed.payload, [rt.signing_key.public_key])
+    except ProtocolError:
+        return None  # signed with a key since replaced: publish afresh
+
+
+def same_content(feed: Feed, copy: FeedData, note: str) -> bool:
+    """Whether `copy` says what `feed` holds now (title, note and entries)."""
+    entries = [entry.model_dump(mode="json") for entry in copy.entries]
+    return (copy.title, copy.note, entries) == (feed.title, note, feed.entries)
 
 
 def publish_feed(session: Session, rt: CmsRuntime, feed: Feed, note: str = "") -> FeedData:

@@ -2,11 +2,13 @@
 fetches the feeds that are due, each claimed with one atomic UPDATE, so several CMS
 processes never fetch the same feed twice.
 
-A good answer (new content, the same content, or 304) stores the copy and publishes it
-with a fresh `fetched_at`, so devices know it is current. A failed one (unreachable,
-error, too big, too slow, wrong charset, malformed) only records why, for staff: the
-last good copy stays what devices and the portal show, until it is older than the feed's
-`max_age_s`.
+A good answer stores the copy; it is published when what it says changed. The same
+content (a 304, or the same body) publishes nothing, so no screen redraws for it, until
+the devices' copy is half the feed's `max_age_s` old: then it goes out again with a fresh
+`fetched_at`, so screens never drop a source that is merely quiet. A failed answer
+(unreachable, error, too big, too slow, wrong charset, malformed) only records why, for
+staff: the last good copy stays what devices and the portal show, until it is older than
+the feed's `max_age_s`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from central_cms.feeds.decode import UndecodableFeed, decode_body
 from central_cms.feeds.fetch import Fetched, FetchFailed, fetch
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.parsers import InvalidFeed, parse_feed
-from central_cms.feeds.publish import publish_feed
+from central_cms.feeds.publish import last_published, publish_feed, same_content
 from central_cms.leases import PeriodicJob, take_lease
 from central_cms.runtime import CmsRuntime
 
@@ -46,7 +48,8 @@ def fetch_source(feed: Feed) -> Fetched:
 class FeedOutcome:
     feed_id: str
     ok: bool
-    changed: bool = False  # the entries differ from the copy before
+    changed: bool = False  # title, note or entries differ from the copy devices had
+    published: bool = False  # a new copy went to the devices
     error: str | None = None
 
 
@@ -61,6 +64,8 @@ def refresh_feed(
     """Fetch, parse and publish one feed now (commits)."""
     now = rt.clock.now()
     feed.last_attempt_at = now
+    held = last_published(feed, rt)
+    note = held.note if held is not None else ""
     try:
         fetched = fetcher(feed)
         # iCal repeats are expanded from today on: an unchanged calendar changes by day.
@@ -69,13 +74,11 @@ def refresh_feed(
         if fetched.not_modified and stale_expansion:
             fetched = fetcher(_unconditional(feed))
         digest = _digest(fetched)
-        changed, note = False, ""
         unchanged = fetched.not_modified or (digest == feed.body_sha256 and not stale_expansion)
         if not unchanged:
             text = decode_body(fetched.body, fetched.charset).text
             parsed = parse_feed(FeedKind(feed.kind), text, now, _zone(session, feed))
             entries = [entry.model_dump(mode="json") for entry in parsed.entries]
-            changed = entries != feed.entries
             feed.entries, feed.title, feed.body_sha256 = entries, parsed.title, digest
             note = parsed.note
         if fetched.etag or fetched.last_modified:
@@ -85,9 +88,18 @@ def refresh_feed(
     feed.last_ok_at = now
     feed.last_error = None
     feed.failing_since = None
-    publish_feed(session, rt, feed, note)
+    changed = held is None or not same_content(feed, held, note)
+    publish = changed or _keep_alive_due(feed, now)
+    if publish:
+        publish_feed(session, rt, feed, note)
     session.commit()
-    return FeedOutcome(feed.id, ok=True, changed=changed)
+    return FeedOutcome(feed.id, ok=True, changed=changed, published=publish)
+
+
+def _keep_alive_due(feed: Feed, now: datetime) -> bool:
+    """The devices' copy is half its age limit old: send it again, freshly dated."""
+    sent = feed.published_at
+    return sent is None or now - sent >= timedelta(seconds=feed.max_age_s) / 2
 
 
 def _digest(fetched: Fetched) -> str:

@@ -18,9 +18,10 @@ from central_cms import models as m
 from central_cms.errors import Conflict, Invalid
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.publish import withdraw
+from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor, Forbidden, Permission, require
 from central_cms.runtime import CmsRuntime
-from devices.protocol import ProtocolError
+from devices.protocol import DeviceKind, ProtocolError
 from devices.protocol.topics import validate_id
 
 REFRESH_MINUTES = (5, 1440)
@@ -94,6 +95,7 @@ def save_feed(
         session.add(feed)
     else:
         _require_owner(actor, feed.site_id)
+    sites = {feed.site_id, data.site_id}
     if feed.url != data.url.strip() or feed.kind != data.kind:
         # Another source: its validators and body mean nothing for the new one.
         feed.etag, feed.last_modified, feed.body_sha256 = "", "", ""
@@ -106,7 +108,20 @@ def save_feed(
         session, actor, "feed.save", "feed", feed.id, rt.clock.now(), url=feed.url, kind=feed.kind
     )
     session.flush()
+    _resend_portals(session, rt, sites)
     return feed
+
+
+def _resend_portals(session: Session, rt: CmsRuntime, site_ids: set[str | None]) -> None:
+    """The splashes of `site_ids` list their site's feeds in "What's on": their manifests
+    name the feeds, so a feed added, moved or deleted changes them (commits)."""
+    portals = session.scalars(
+        select(m.Device.id)
+        .where(m.Device.site_id.in_([s for s in site_ids if s is not None]))
+        .where(m.Device.kind == DeviceKind.PORTAL.value)
+    ).all()
+    if portals:
+        sync_manifests(session, rt, portals)
 
 
 def delete_feed(session: Session, rt: CmsRuntime, actor: Actor, feed_id: str) -> None:
@@ -118,6 +133,7 @@ def delete_feed(session: Session, rt: CmsRuntime, actor: Actor, feed_id: str) ->
     audit.record(session, actor, "feed.delete", "feed", feed_id, rt.clock.now(), name=feed.name)
     session.flush()
     withdraw(rt, feed_id)
+    _resend_portals(session, rt, {feed.site_id})
 
 
 # --- health (pure) ----------------------------------------------------------------------
@@ -153,21 +169,23 @@ def feed_health(feed: Feed, now: datetime) -> FeedHealth:
         if feed.last_error:
             return FeedHealth(Level.ERROR, f"Never fetched successfully: {feed.last_error}")
         return FeedHealth(Level.PENDING, "Not fetched yet; the CMS fetches it within a minute.")
-    age = now - feed.last_ok_at
-    if age > timedelta(seconds=feed.max_age_s):
+    # Screens date their copy by when it was sent, not by the last fetch: an unchanged
+    # answer sends nothing until the copy is half its age limit old (refresh.py).
+    on_screens = now - (feed.published_at or feed.last_ok_at)
+    if on_screens > timedelta(seconds=feed.max_age_s):
         why = f" Last error: {feed.last_error}" if feed.last_error else ""
         return FeedHealth(
             Level.ERROR,
-            f"Screens no longer show this feed: its last good copy is {_age(age)} old.{why}",
+            f"Screens no longer show this feed: their copy is {_age(on_screens)} old.{why}",
         )
     if feed.last_error:
-        left = timedelta(seconds=feed.max_age_s) - age
+        left = timedelta(seconds=feed.max_age_s) - on_screens
         return FeedHealth(
             Level.WARNING,
             f"The last fetch failed: {feed.last_error}. Screens show the last good copy, "
-            f"{_age(age)} old, for {_age(left)} more.",
+            f"{_age(on_screens)} old, for {_age(left)} more.",
         )
-    return FeedHealth(Level.OK, f"Up to date: fetched {_age(age)} ago.")
+    return FeedHealth(Level.OK, f"Up to date: fetched {_age(now - feed.last_ok_at)} ago.")
 
 
 def feeds_needing_attention(session: Session, now: datetime) -> list[tuple[Feed, FeedHealth]]:

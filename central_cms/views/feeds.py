@@ -109,7 +109,8 @@ def fetch_now(feed_id: str) -> Response:
     require(actor, Permission.FEED_WRITE, site_ids=[feed.site_id] if feed.site_id else [])
     outcome = refresh_feed(s, rt, feed)
     if outcome.ok:
-        flash(f"Fetched {feed.name}: {len(feed.entries)} entries, sent to the screens.", "ok")
+        sent = "sent to the screens" if outcome.changed else "the same as the screens have"
+        flash(f"Fetched {feed.name}: {len(feed.entries)} entries, {sent}.", "ok")
     else:
         flash(f"Could not fetch {feed.name}: {outcome.error}", "error")
     return redirect(url_for("feeds.index"))

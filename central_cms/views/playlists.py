@@ -158,8 +158,13 @@ def _render(
     code: int = 200,
 ) -> tuple[str, int]:
     s, _, actor = context()
-    site_id = values.get("owner_site_id") or None
     sites = s.scalars(select(m.Site).order_by(m.Site.name)).all()
+    own_sites = [site for site in sites if actor.covers_site(site.id)]
+    # Every feed the editor's sites may show: a new playlist has no owner yet, and the
+    # owner can change on the form; saving checks the feed belongs to the owner chosen.
+    feeds = service.known_feeds(s, None)
+    for site in own_sites:
+        feeds |= service.known_feeds(s, site.id)
     return (
         render_template(
             "playlist_form.html",
@@ -168,9 +173,9 @@ def _render(
             rows=rows,
             focus=focus,
             field_errors=field_errors or {},
-            own_sites=[site for site in sites if actor.covers_site(site.id)],
+            own_sites=own_sites,
             media=s.scalars(select(m.MediaAsset).order_by(m.MediaAsset.title)).all(),
-            feeds=service.known_feeds(s, site_id),
+            feeds=feeds,
             widgets=list(service.WIDGET_NAMES.items()),
             fits=list(Fit),
             used_by=service.using(s, playlist.id) if playlist else [],

@@ -1,6 +1,7 @@
-"""The demo's stand-in booking system: an HTTP server whose `/{site}.ics` is this week's
-timetable of classes at the site, as a real booking system exports it (weekly repeat
-rules in the site's time zone, an ETag so the CMS's conditional GET gets 304s)."""
+"""The demo's stand-in booking system and city news site: an HTTP server whose
+`/{site}.ics` is this week's timetable of classes at the site, as a real booking system
+exports it (weekly repeat rules in the site's time zone), and whose `/city-news.xml` is
+the city's news as RSS; both with an ETag, so the CMS's conditional GET gets 304s."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
+
+from central_cms.seed_layouts import NEWS_PATH
 
 # (name, weekdays as RRULE BYDAY, start, minutes, room) per kind of site.
 CLASSES = {
@@ -57,6 +60,26 @@ def timetable_ics(site_id: str, kind: str, tz_name: str, today: date) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
+NEWS = (
+    ("Riverton school-holiday programme bookings open", "riverton-holidays"),
+    ("Library cards now work at every city library", "library-cards"),
+    ("Canning River walk trail reopens after works", "river-trail"),
+)
+
+
+def city_news_rss(today: date) -> bytes:
+    items = "".join(
+        f"<item><title>{title}</title><link>https://example.org/news/{slug}</link>"
+        f"<pubDate>{today:%a, %d %b %Y} 08:00:00 +0800</pubDate></item>"
+        for title, slug in NEWS
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>City news</title><link>https://example.org/news</link>{items}"
+        "</channel></rss>"
+    ).encode()
+
+
 def booking_server(
     host: str, sites: dict[str, str], tz_name: str, today: Callable[[], date]
 ) -> ThreadingHTTPServer:
@@ -65,10 +88,14 @@ def booking_server(
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             site_id = self.path.strip("/").removesuffix(".ics")
-            if site_id not in sites:
+            if self.path == NEWS_PATH:
+                body, content_type = city_news_rss(today()), "application/rss+xml"
+            elif site_id in sites:
+                body = timetable_ics(site_id, sites[site_id], tz_name, today())
+                content_type = "text/calendar"
+            else:
                 self.send_error(404)
                 return
-            body = timetable_ics(site_id, sites[site_id], tz_name, today())
             etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
@@ -76,7 +103,7 @@ def booking_server(
                 self.end_headers()
                 return
             self.send_response(200)
-            self.send_header("Content-Type", "text/calendar; charset=utf-8")
+            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
             self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

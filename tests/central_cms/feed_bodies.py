@@ -43,3 +43,28 @@ def news_rss(count: int = 6) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?>'
         f'<rss version="2.0"><channel><title>City news</title>{items}</channel></rss>'
     ).encode()
+
+
+def day_classes_ics(classes: list[tuple[str, str, str, int, str]], tz: str) -> bytes:
+    """One-off classes as a booking system exports them: (day ISO, HH:MM, name, minutes,
+    room) each, at wall times in `tz`."""
+    from datetime import datetime, timedelta
+
+    events = []
+    for number, (day, start, name, minutes, room) in enumerate(classes, 1):
+        begins = datetime.fromisoformat(f"{day}T{start}")
+        ends = begins + timedelta(minutes=minutes)
+        events.append(
+            "BEGIN:VEVENT\r\n"
+            f"UID:class-{number}@bookings.example.org\r\n"
+            "DTSTAMP:20261101T000000Z\r\n"
+            f"DTSTART;TZID={tz}:{begins:%Y%m%dT%H%M%S}\r\n"
+            f"DTEND;TZID={tz}:{ends:%Y%m%dT%H%M%S}\r\n"
+            f"SUMMARY:{name}\r\n"
+            f"LOCATION:{room}\r\n"
+            "END:VEVENT\r\n"
+        )
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Bookings//Test//EN\r\n"
+        f"X-WR-CALNAME:Pool classes\r\n{''.join(events)}END:VCALENDAR\r\n"
+    ).encode()

@@ -140,7 +140,11 @@ def test_the_demo_seed_gives_indoor_sites_layouts_playlists_and_a_feed(session, 
     assert foyer.layout is not None and foyer.layout.template == "main-side-ticker-clock"
     zones = {i.zone for i in foyer.default_items}
     assert zones == {"main", "side", "ticker", "clock"}
-    assert [f.id for f in foyer.feeds] == ["city-news"]
+    assert [f.id for f in foyer.feeds] == ["city-news", "riverton-leisureplex-classes"]
+    [timetable] = [i.widget for i in foyer.default_items if i.zone == "side" and i.widget]
+    assert timetable.kind == "timetable" and timetable.feed == "riverton-leisureplex-classes"
+    # The pool's splash lists the same classes under What's on.
+    assert [f.id for f in latest["portal-riverton-lp-01"].feeds] == ["riverton-leisureplex-classes"]
     library = latest["sig-bentley-lib-foyer-01"]
     assert library.layout is not None and library.layout.zone_names == ("main", "ticker")
     assert latest["led-albany-hwy-01"].layout is None

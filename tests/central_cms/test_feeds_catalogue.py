@@ -63,3 +63,39 @@ def test_a_preview_sees_the_cms_copy_as_a_screen_would(session, world):
     assert copy is not None and [e.title for e in copy.entries] == ["Aquarobics"]
     assert feeds.latest("pool-classes", T0 + timedelta(hours=2)) is None  # too old
     assert feeds.latest("never-fetched", T0) is None
+
+
+def test_a_sites_splash_names_the_sites_feeds_for_whats_on_without_any_widget(
+    session, rt, publisher, world
+):
+    from central_cms.feeds.service import FeedInput, delete_feed, save_feed
+    from devices.protocol import Channel, Manifest, device_topic, parse_signed
+    from testkit.staff import ADMIN
+
+    def manifests() -> dict[str, Manifest]:
+        key = rt.signing_key.public_key
+        return {
+            topic.split("/")[3]: parse_signed(Manifest, payload, [key])
+            for topic, payload, _ in publisher.sent
+            if topic.endswith("/" + Channel.MANIFEST.value) and payload
+        }
+
+    def save(feed_id: str, site_id: str | None) -> None:
+        data = FeedInput(
+            feed_id, feed_id.title(), f"https://example.org/{feed_id}.ics", "ical", site_id, 15, 24
+        )
+        save_feed(session, rt, ADMIN, data, existing=None)
+        session.commit()
+
+    publisher.sent.clear()
+    save("pool-classes", "north-pool")
+    save("city-news", None)
+    sent = manifests()
+    assert list(sent) == ["portal-north-pool"]  # no screen shows it: only the splash changes
+    assert [ref.id for ref in sent["portal-north-pool"].feeds] == ["pool-classes"]
+    assert device_topic("portal-north-pool", Channel.MANIFEST) in {t for t, _, _ in publisher.sent}
+
+    publisher.sent.clear()
+    delete_feed(session, rt, ADMIN, "pool-classes")
+    session.commit()
+    assert manifests()["portal-north-pool"].feeds == ()

@@ -47,11 +47,14 @@ def test_the_demo_seed_registers_each_indoor_sites_classes_and_they_are_fetched(
     assert seed_feeds(session, rt, bookings) == [
         "riverton-leisureplex-classes",
         "bentley-library-classes",
+        "city-news",
     ]
     assert seed_feeds(session, rt, bookings) == []  # a second run changes nothing
 
     outcomes = FeedRefresher(cms_db.database(app).sessions, rt).tick()
-    assert outcomes is not None and all(o.ok for o in outcomes) and len(outcomes) == 2
+    assert outcomes is not None and all(o.ok for o in outcomes) and len(outcomes) == 3
+    news = session.get(Feed, "city-news")
+    assert news is not None and len(news.entries) == 3  # the ticker's headlines
     session.expire_all()
     pool = session.get(Feed, "riverton-leisureplex-classes")
     assert pool is not None

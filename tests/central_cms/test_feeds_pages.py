@@ -97,3 +97,30 @@ def login_admin(client, session, rt) -> str:
     make_user(session, rt, "feeds-admin", m.Role.ADMIN)
     session.commit()
     return login(client, "feeds-admin")
+
+
+def test_a_new_playlist_offers_the_feeds_of_the_editors_sites_and_the_citys(
+    client, session, rt, world
+):
+    for feed_id, site_id in (
+        ("pool-classes", "north-pool"),
+        ("library-events", "south-library"),
+        ("city-news", None),
+    ):
+        session.add(
+            Feed(
+                id=feed_id,
+                name=feed_id.replace("-", " ").title(),
+                url=f"https://example.org/{feed_id}",
+                kind="ical",
+                site_id=site_id,
+                created_at=rt.clock.now(),
+            )
+        )
+    make_user(session, rt, "pool-editor", m.Role.EDITOR, sites=["north-pool"])
+    session.commit()
+    login(client, "pool-editor")
+    # No owner chosen yet: the pool's own timetable is there to pick for a widget.
+    page = client.get("/playlists/new").text
+    assert 'value="pool-classes"' in page and 'value="city-news"' in page
+    assert 'value="library-events"' not in page

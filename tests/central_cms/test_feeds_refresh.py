@@ -54,12 +54,13 @@ def published(publisher, feed: Feed, rt) -> list[FeedData]:
     ]
 
 
-def test_this_weeks_classes_reach_the_screens_and_a_304_only_refreshes_their_age(
+def test_this_weeks_classes_reach_the_screens_and_a_304_sends_nothing_until_the_copy_ages(
     session, rt, clock, publisher, world, source
 ):
     source.answer = Answer(body=classes_ics(), etag='"v1"')
     feed = register(session, clock, source)
-    assert refresh_feed(session, rt, feed, quick_fetch).ok
+    outcome = refresh_feed(session, rt, feed, quick_fetch)
+    assert outcome.ok and outcome.changed and outcome.published
     [first] = published(publisher, feed, rt)
     assert [(e.title, e.starts_at) for e in first.entries] == [
         ("Aquarobics", datetime(2026, 12, 1, 1, tzinfo=UTC)),  # 09:00 Perth, every Tu/Th
@@ -69,15 +70,41 @@ def test_this_weeks_classes_reach_the_screens_and_a_304_only_refreshes_their_age
     assert first.entries[0].location == "Café pool"
     assert first.title == "North Pool classes"
 
+    # Every 15 minutes for most of the day the source says 304: nothing changed, so
+    # nothing goes to the screens (each copy sent would redraw their timetable).
+    for _ in range(4 * 12 - 1):
+        clock.advance(timedelta(minutes=15))
+        outcome = refresh_feed(session, rt, feed, quick_fetch)
+        assert outcome.ok and not outcome.changed and not outcome.published
+    assert source.requests[-1]["if-none-match"] == '"v1"'
+    assert published(publisher, feed, rt) == [first]
+    assert feed.last_ok_at == clock.now()  # staff see it fetched just now
+    assert source.bytes_sent == len(classes_ics())  # the 304s sent no body
+
+    # Twelve hours on, the screens' copy is half its 24-hour limit old: it goes out
+    # again, the same entries freshly dated, so a quiet source never ages off screens.
     clock.advance(timedelta(minutes=15))
     outcome = refresh_feed(session, rt, feed, quick_fetch)
-    assert source.requests[-1]["if-none-match"] == '"v1"'
-    assert outcome.ok and not outcome.changed
+    assert outcome.ok and not outcome.changed and outcome.published
     second = published(publisher, feed, rt)[-1]
     assert second.version > first.version
-    assert second.fetched_at == first.fetched_at + timedelta(minutes=15)
-    assert second.entries == first.entries
-    assert source.bytes_sent == len(classes_ics())  # the 304 sent no body
+    assert second.fetched_at == first.fetched_at + timedelta(hours=12)
+    assert (second.entries, second.title) == (first.entries, first.title)
+
+
+def test_a_source_that_ignores_conditional_get_and_sends_the_same_body_sends_nothing(
+    session, rt, clock, publisher, world, source
+):
+    source.answer = Answer(body=news_rss(3), content_type="application/rss+xml")
+    feed = register(session, clock, source, FeedKind.RSS)
+    assert refresh_feed(session, rt, feed, quick_fetch).published
+    clock.advance(timedelta(minutes=15))
+    assert not refresh_feed(session, rt, feed, quick_fetch).published
+    source.answer = Answer(body=news_rss(4), content_type="application/rss+xml")
+    clock.advance(timedelta(minutes=15))
+    outcome = refresh_feed(session, rt, feed, quick_fetch)
+    assert outcome.changed and outcome.published
+    assert [len(copy.entries) for copy in published(publisher, feed, rt)] == [3, 4]
 
 
 BAD_ANSWERS = {
@@ -96,6 +123,14 @@ BAD_ANSWERS = {
             content_type="text/calendar; charset=iso-8859-1",
         ),
         "says its text is iso-8859-1 but sends UTF-8",
+    ),
+    "Latin-1 labelled UTF-8": (
+        FeedKind.ICAL,
+        Answer(
+            body=classes_ics().decode().encode("latin-1"),  # "Café" as one byte 0xE9
+            content_type="text/calendar; charset=utf-8",
+        ),
+        "says its text is utf-8 but byte",
     ),
     "server error": (FeedKind.ICAL, Answer(status=500, body=b"oops"), "HTTP 500"),
 }
@@ -156,4 +191,43 @@ def test_a_source_down_for_a_day_is_fetched_once_per_interval_by_one_of_two_cms_
     assert stored.last_ok_at == clock.now() - timedelta(days=1)
     assert stored.failing_since == stored.last_ok_at + timedelta(minutes=15)
     assert "HTTP 503" in (stored.last_error or "")
+    assert len(published(publisher, feed, rt)) == 1
+
+
+def test_quiet_then_down_for_a_day_staff_are_told_exactly_what_the_screens_still_show(
+    session, rt, clock, publisher, world, source, tmp_path
+):
+    from central_cms.feeds.catalogue import feed_ref
+    from central_cms.feeds.service import Level, feed_health
+    from devices.feeds import FeedStore
+
+    source.answer = Answer(body=classes_ics(), etag='"v1"')
+    feed = register(session, clock, source)
+    assert refresh_feed(session, rt, feed, quick_fetch).published
+    screen = FeedStore(tmp_path / "feeds", [rt.signing_key.public_key])
+    screen.use([feed_ref(feed)])
+    [(_, payload, _)] = [sent for sent in publisher.sent if sent[0] == feed_topic(feed.id)]
+    assert screen.accept(feed.id, payload, persist=False)
+    sent_at = clock.now()
+
+    for _ in range(10 * 4):  # ten quiet hours of 304s: nothing new goes out
+        clock.advance(timedelta(minutes=15))
+        assert not refresh_feed(session, rt, feed, quick_fetch).published
+    source.answer = Answer(status=503, body=b"down")  # then the booking system is down
+    while clock.now() < sent_at + timedelta(hours=26):
+        clock.advance(timedelta(minutes=15))
+        assert not refresh_feed(session, rt, feed, quick_fetch).ok
+        health = feed_health(feed, clock.now())
+        shown = screen.latest(feed.id, clock.now())
+        # What staff read matches the screens: warned while they show the last good copy
+        # (whole, never a half feed), then told they no longer show it.
+        if shown is not None:
+            assert shown.entries and health.level is Level.WARNING
+            age = clock.now() - sent_at
+            assert f"{int(age.total_seconds() // 3600)} hours old" in health.message
+        else:
+            assert health.level is Level.ERROR
+            assert "Screens no longer show this feed" in health.message
+    assert screen.latest(feed.id, sent_at + timedelta(hours=24)) is not None
+    assert screen.latest(feed.id, sent_at + timedelta(hours=24, minutes=15)) is None
     assert len(published(publisher, feed, rt)) == 1

@@ -199,3 +199,32 @@ def test_campaign_reaches_exactly_its_screens_then_visitor_alert_and_analytics(
         editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
         raise AssertionError("plays or the Wi-Fi session never reached analytics")
     editor.screenshot(path=str(shots / "07-analytics.png"), full_page=True)
+
+
+def test_the_demo_foyers_show_todays_classes_and_the_city_news_from_their_feeds(stack, shots):
+    """The seed's layouts at work: the leisureplex foyer's side panel shows today's classes
+    from the site's booking calendar, its ticker the city's news, both fetched by the
+    CMS from the demo's stand-in sources and drawn by the player from its feed store."""
+    from digital_spaces.demo.bookings import CLASSES, NEWS
+
+    foyer = player(stack, "sig-riverton-lp-foyer-01")
+    classes = {name for name, *_ in CLASSES["leisureplex"]}
+    headlines = {f"News: {title}" for title, _ in NEWS}
+
+    def words(zone: str) -> list[str]:
+        key = foyer.zones_on_screen().get(zone)
+        return [b.text for b in key.view.blocks] if key and key.view else []
+
+    def shows_the_feeds() -> bool:
+        side, ticker = words("side"), words("ticker")
+        return (
+            side[:1] == ["Today's classes"]
+            and len(side) > 1
+            and all(any(name in row for name in classes) for row in side[1:])
+            and bool(ticker)
+            and set(ticker) <= headlines
+        )
+
+    # The side panel's playlist turns to the timetable for 30 s a minute.
+    assert eventually(shows_the_feeds, 90, every_s=0.5), (words("side"), words("ticker"))
+    save_frame(stack, "sig-riverton-lp-foyer-01", shots / "08-foyer-feeds.png")

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from devices.clock import Clock
-from devices.feeds import FixedFeeds
+from devices.feeds import FeedReader, FixedFeeds
 from devices.protocol import AssetRef, DeviceKind, EventData, PlayData
 
 
@@ -57,7 +57,7 @@ class FakeServices:
         self.records: list[EventData] = []
         self.status_changes = 0
         self._changed = threading.Condition()
-        self.feed_copies = FixedFeeds()  # replace to give widgets live data
+        self.feed_copies: FeedReader = FixedFeeds()  # replace to give widgets live data
 
     @property
     def device_id(self) -> str:
@@ -86,7 +86,7 @@ class FakeServices:
             self._changed.notify_all()
 
     @property
-    def feeds(self) -> FixedFeeds:
+    def feeds(self) -> FeedReader:
         return self.feed_copies
 
     @property

@@ -14,7 +14,7 @@ import zxingcpp
 from PIL import Image, ImageChops
 
 from devices.clock import ManualClock
-from devices.feeds import FixedFeeds
+from devices.feeds import FeedStore, FixedFeeds
 from devices.protocol import (
     Alert,
     Command,
@@ -25,6 +25,8 @@ from devices.protocol import (
     Manifest,
     PlayOutcome,
     Severity,
+    SigningKey,
+    sign,
 )
 from devices.protocol.feeds import FeedData, FeedEntry
 from devices.protocol.layouts import (
@@ -107,12 +109,15 @@ class Feeds:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, store: FeedStore | None = None) -> None:
+        """`store`: the device's own feed store in place of fixed copies."""
         self.clock = ManualClock(NOON)
         self.assets = FolderAssets(tmp_path / "objects")
         self.services = FakeServices(self.clock, self.assets)
         self.display = HeadlessDisplay()
         self.feeds = Feeds(self.services)
+        if store is not None:
+            self.services.feed_copies = store
         self.player = SignagePlayer(self.display)
         self.player.start(self.services)
 
@@ -224,6 +229,32 @@ def test_a_ticker_change_redraws_only_the_ticker_box(rig) -> None:
     assert rig.display.last_dirty == ticker
     assert same(crop(fresh, "ticker"), expected(TICKER, "ticker", at, rig.feeds))
     assert not same(crop(fresh, "ticker"), crop(after, "ticker"))
+
+
+def test_a_copy_the_devices_feed_store_takes_redraws_only_its_zone_at_once(tmp_path) -> None:
+    key = SigningKey.generate()
+    store = FeedStore(tmp_path / "feeds", [key.public_key])
+    store.use(FEEDS)
+    for copy in (classes(), news("Library open late on Thursday")):
+        assert store.accept(copy.id, sign(copy, key), persist=False)
+    rig = Rig(tmp_path, store)
+    try:
+        rig.player.apply_manifest(rig.manifest())
+        before = rig.settle()
+        newer = classes(version=2).model_copy(
+            update={"entries": (FeedEntry(title="Pool party", starts_at=NOON),)}
+        )
+        # As the agent's MQTT thread hands it in: no wake-up, no clock change.
+        assert store.accept("classes", sign(newer, key), persist=True)
+        after = rig.settle()
+        assert rig.display.last_dirty == BOX["side"]
+        fresh = expected(TIMETABLE, "side", NOON, lambda feed_id: store.latest(feed_id, NOON))
+        assert same(crop(after, "side"), fresh)
+        assert not same(crop(after, "side"), crop(before, "side"))
+        for zone in ("main", "ticker", "clock"):
+            assert same(crop(after, zone), crop(before, zone))
+    finally:
+        rig.player.stop()
 
 
 def test_a_feed_the_device_does_not_have_says_so_politely(rig) -> None:
