@@ -203,6 +203,8 @@ class Rendition(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     size_bytes: Mapped[int] = mapped_column(Integer)
 
+    blob: Mapped[Blob] = relationship(foreign_keys=[sha256])  # its content type
+
 
 class Campaign(Base):
     __tablename__ = "campaigns"

@@ -167,7 +167,8 @@ def media_spec(
     return MediaSpec(
         original=ref(blob.sha256, blob.size_bytes, blob.content_type),
         renditions={
-            (r.profile_id, Fit(r.fit)): ref(r.sha256, r.size_bytes, "image/png") for r in renditions
+            (r.profile_id, Fit(r.fit)): ref(r.sha256, r.size_bytes, r.blob.content_type)
+            for r in renditions
         },
     )
 
@@ -307,6 +308,11 @@ def load_media(session: Session, media_ids: Iterable[int], public_url: str) -> d
         return {}
     assets = session.scalars(select(m.MediaAsset).where(m.MediaAsset.id.in_(ids))).all()
     by_media: dict[int, list[m.Rendition]] = {}
-    for rendition in session.scalars(select(m.Rendition).where(m.Rendition.media_id.in_(ids))):
+    renditions = (
+        select(m.Rendition)
+        .where(m.Rendition.media_id.in_(ids))
+        .options(selectinload(m.Rendition.blob))
+    )
+    for rendition in session.scalars(renditions):
         by_media.setdefault(rendition.media_id, []).append(rendition)
     return {a.id: media_spec(a, by_media.get(a.id, []), public_url) for a in assets}
