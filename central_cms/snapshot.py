@@ -17,6 +17,7 @@ from central_cms.feeds.models import Feed
 from central_cms.links import ShortLinker
 from central_cms.playlist_models import CampaignZone, DeviceGroupMember, Playlist, PlaylistItem
 from central_cms.rules import ProfileRules
+from central_cms.screen_setup import display_setup, stored_setup
 from central_cms.specs import (
     CampaignSpec,
     Catalogue,
@@ -49,6 +50,8 @@ def asset_url(public_url: str, sha256: str) -> str:
 
 
 def device_spec(device: m.Device, groups: Iterable[str] = ()) -> DeviceSpec:
+    setup = stored_setup(device.rotation_deg, device.power_mode, device.power_hours)
+    site_hours = tuple(OpeningHours.model_validate(h) for h in device.site.opening_hours)
     return DeviceSpec(
         id=device.id,
         kind=DeviceKind(device.kind),
@@ -56,6 +59,9 @@ def device_spec(device: m.Device, groups: Iterable[str] = ()) -> DeviceSpec:
         profile_id=device.profile_id,
         tags=frozenset(device.tags),
         groups=frozenset(groups),
+        display=display_setup(setup, site_hours)
+        if device.kind == DeviceKind.SIGNAGE.value
+        else None,
     )
 
 
@@ -143,7 +149,7 @@ def load_catalogue(session: Session, short_links: ShortLinker | None = None) -> 
 
 
 def load_devices(session: Session, ids: Iterable[str] | None = None) -> list[DeviceSpec]:
-    query = select(m.Device).order_by(m.Device.id)
+    query = select(m.Device).order_by(m.Device.id).options(selectinload(m.Device.site))
     members = select(DeviceGroupMember)
     if ids is not None:
         query = query.where(m.Device.id.in_(list(ids)))
@@ -167,7 +173,7 @@ def media_spec(
     return MediaSpec(
         original=ref(blob.sha256, blob.size_bytes, blob.content_type),
         renditions={
-            (r.profile_id, Fit(r.fit)): ref(r.sha256, r.size_bytes, r.blob.content_type)
+            (r.profile_id, Fit(r.fit), r.turned): ref(r.sha256, r.size_bytes, r.blob.content_type)
             for r in renditions
         },
     )
@@ -311,7 +317,7 @@ def load_media(session: Session, media_ids: Iterable[int], public_url: str) -> d
     renditions = (
         select(m.Rendition)
         .where(m.Rendition.media_id.in_(ids))
-        .options(selectinload(m.Rendition.blob))
+        .options(selectinload(m.Rendition.blob), selectinload(m.Rendition.profile))
     )
     for rendition in session.scalars(renditions):
         by_media.setdefault(rendition.media_id, []).append(rendition)

@@ -25,6 +25,9 @@ from devices.protocol import ProfileKind
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
+# How the preview's caption says when the panel is on (issue 18); "always" says nothing.
+POWER_WHEN = {"opening-hours": "during the site's opening hours", "own": "during its own hours"}
+
 PORTAL_CSS = Path(__file__).parents[2] / "portal" / "static" / "portal.css"
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 
@@ -192,6 +195,9 @@ def preview(device_id: str) -> str:
         "screen_preview.html",
         device=device,
         profile=screen.manifest.profile,
+        canvas=screen.manifest.canvas,
+        rotation=screen.manifest.rotation_deg,
+        power_hours=POWER_WHEN.get(device.power_mode, ""),
         portal=screen.manifest.profile.kind is ProfileKind.PORTAL,
         showing=showing,
         at_label=local.strftime("%A %-d %B %Y, %H:%M"),
