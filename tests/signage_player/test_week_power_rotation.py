@@ -111,7 +111,7 @@ def test_an_alert_wakes_the_screen_at_night_and_it_goes_off_again(week) -> None:
         local(1, 22, 30),
         1800.0,
     )
-    after = [s for s in shown if s[0] >= local(1, 22, 30)][0]
+    after = next(s for s in shown if s[0] >= local(1, 22, 30))
     assert after == (local(1, 22, 30), "black", "scheduled-off")
     # The daytime alerts show as they did without a power schedule.
     assert {e.alert_id for e in events if e.alert_id} == {"car-park", "pool-closed", "evacuate"}
