@@ -268,8 +268,10 @@ class SignagePlayer:
         result = step_screen(inputs, screen.plans, state, now)
         for event in result.events:
             services.record(event)
-        self._switch_panel(panel_power(result.main.state.slot))
         result, redraw_at = self._present(services, inputs, screen, result, now, refresh)
+        # After the frame is out: an alert is on the framebuffer while the TV wakes over
+        # HDMI-CEC (a second or two), rather than waiting for it.
+        self._switch_panel(panel_power(result.main.state.slot))
         brightness = result.main.brightness
         if brightness is not None and brightness != self._brightness:
             self.brightness.set_percent(brightness)
