@@ -163,9 +163,10 @@ class SignagePlayer:
             on = name is CommandName.DISPLAY_ON
             with self._lock:
                 self._inputs = replace(self._inputs, display_on=on)
-            cec = self._switch_panel(DisplayPower.ON if on else DisplayPower.OFF, force=True)
+            powered = self._switch_panel(DisplayPower.ON if on else DisplayPower.OFF, force=True)
             self._wake.set()
-            how = "HDMI-CEC " + ("on" if on else "standby") if cec else "output only (no HDMI-CEC)"
+            label = self.screen_power.label
+            how = f"{label} {'on' if on else 'standby'}" if powered else f"output only ({label})"
             return CommandOutcome(ok=True, detail=f"display {'on' if on else 'off'}: {how}")
         if name is CommandName.IDENTIFY:
             seconds = command.args.get("seconds", self.settings.identify_s)
@@ -431,18 +432,18 @@ class SignagePlayer:
     def _switch_panel(self, wanted: DisplayPower, *, force: bool = False) -> bool:
         """Put the panel in standby or wake it when `wanted` differs from what it was
         last asked (or always, `force`: a command). The display backend blanks (DPMS
-        through the framebuffer) and HDMI-CEC puts the TV itself in standby. Returns
-        whether CEC did it."""
+        through the framebuffer) and the screen power (HDMI-CEC, or DPMS by `xset`) puts
+        the panel itself in standby. Returns whether the screen power did it."""
         with self._power_lock:
             if wanted is self._panel and not force:
                 return False
             self._panel = wanted
             on = wanted is DisplayPower.ON
             self.display.set_power(on)
-            cec = self.settings.cec and self.screen_power.set_power(on)
+            powered = self.screen_power.set_power(on)  # cli chose CEC, DPMS or nothing
         if not force:
-            log.info("display %s (%s)", wanted.value, "HDMI-CEC" if cec else "output only")
-        return cec
+            log.info("display %s (%s)", wanted.value, "panel too" if powered else "output only")
+        return powered
 
     def _show_black(self) -> None:
         self._tiles_on_screen = None
