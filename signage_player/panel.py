@@ -31,6 +31,13 @@ def to_panel(frame: Image.Image, rotation_deg: int) -> Image.Image:
     return frame.transpose(_CLOCKWISE[rotation_deg])
 
 
+def upright(panel_frame: Image.Image, rotation_deg: int) -> Image.Image:
+    """What the panel shows turned back upright (a screenshot staff can read)."""
+    if rotation_deg == 0:
+        return panel_frame
+    return panel_frame.transpose(_CLOCKWISE[360 - rotation_deg])
+
+
 def panel_box(box: Box, canvas: tuple[int, int], rotation_deg: int) -> Box:
     """Where `box` of the upright canvas lands once the frame is turned clockwise."""
     left, top, right, bottom = box

@@ -492,7 +492,11 @@ class SignagePlayer:
         with self._on_screen:
             png = self.display.screenshot()
             showing = self._now_showing
-        return screenshot_outcome(png, showing, self.settings.screenshot_max_px)
+        screen = self._screen
+        rotation = screen.manifest.rotation_deg if screen and screen.manifest else 0
+        return screenshot_outcome(
+            png, showing, self.settings.screenshot_max_px, rotation_deg=rotation
+        )
 
 
 def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:

@@ -8,6 +8,7 @@ runs the real player thread with a headless display and the CEC fake at chosen i
 
 from __future__ import annotations
 
+import base64
 import io
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from PIL import Image
 
 from devices.protocol import (
     Alert,
+    CommandName,
     DisplayPower,
     DisplaySetup,
     Fit,
@@ -158,6 +160,13 @@ def test_the_player_turns_the_panel_off_and_on_by_schedule_and_draws_upright(
         showing = rig.player.now_showing()
         assert showing is not None and showing.display is DisplayPower.ON
         assert showing.item_id == "poster"
+        # A screenshot for the CMS is turned back upright: portrait, red at the top.
+        outcome = rig.player.run_command(rig.command(CommandName.SCREENSHOT))
+        png = base64.b64decode(str(outcome.data["png_base64"]))
+        upright = Image.open(io.BytesIO(png)).convert("RGB")
+        assert upright.width < upright.height
+        assert colour_is((220, 0, 0), at=(upright.width // 2, 5))(upright)
+        assert colour_is((0, 0, 220), at=(upright.width // 2, upright.height - 5))(upright)
 
         for at in (local(0, 20, 59, 30), local(0, 21)):  # closing, in two steps
             rig.clock.set(at)
