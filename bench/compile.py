@@ -119,7 +119,7 @@ def build(n_devices: int, n_campaigns: int, rng: random.Random, random_tags: boo
         items = []
         for i in range(rng.randint(1, 3)):
             original = asset(f"{n}-{i}")
-            renditions = {(p, Fit.FIT): asset(f"{n}-{i}-{p}") for p in PROFILES}
+            renditions = {(p, Fit.FIT, False): asset(f"{n}-{i}-{p}") for p in PROFILES}
             if i == 2:
                 items.append(
                     ItemSpec(

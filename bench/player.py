@@ -9,9 +9,10 @@
 - alert_to_frame_ms: a signed alert published on Mosquitto to the alert's frame on the
   headless display, median of 10.
 - render_layout_4zone_ms: a whole 1920x1080 frame of the main + side + ticker + clock
-  layout drawn from nothing (no tile cached): a photo in the main zone (the 1080p PNG
-  rendition the CMS sends), today's timetable, a headline and the clock, composed; median
-  of 15. render_layout_4zone_12mp_ms: the same with the 12-MP JPEG original in main.
+  layout drawn from nothing (no tile cached): a photo in the main zone (the 1080p
+  rendition the CMS sends, `central_cms.media.rendition`: a JPEG since issue 14),
+  today's timetable, a headline and the clock, composed; median of 15.
+  render_layout_4zone_12mp_ms: the same with the 12-MP JPEG original in main.
 - player_rss_mb: resident memory of a real `digital-spaces player` process (agent,
   player, paho, headless display) after switching the main zone of that layout between
   1080p photos from 12-MP JPEGs 6 times, the three widget zones showing throughout.
@@ -34,11 +35,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psutil
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from central_cms.media import Encoded, rendition  # noqa: E402
 from devices.agent import DeviceAgent, RecordingSystem  # noqa: E402
 from devices.protocol import (  # noqa: E402
     Alert,
@@ -143,7 +145,7 @@ def feed_data(now: datetime) -> dict[str, FeedData]:
     }
 
 
-def bench_layout(main_image: bytes) -> tuple[float, float]:
+def bench_layout(main_image: bytes, content_type: str) -> tuple[float, float]:
     """A full 4-zone frame from nothing: plan every zone, draw every tile, compose.
     Median wall and CPU time."""
     now = datetime.now(UTC)
@@ -151,7 +153,7 @@ def bench_layout(main_image: bytes) -> tuple[float, float]:
         sha256=hashlib.sha256(main_image).hexdigest(),
         url="http://127.0.0.1:1/photo",
         size_bytes=len(main_image),
-        content_type="image/png",
+        content_type=content_type,
     )
     screen = manifest("sig-bench-layout", "bench-site", 1, [ref], 0, layout=LAYOUT)
     feeds = feed_data(now).get
@@ -173,13 +175,9 @@ def bench_layout(main_image: bytes) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def rendition_png(photo: bytes) -> bytes:
-    """What the CMS sends for a 1080p profile: the photo fitted to the canvas, as PNG."""
-    with Image.open(io.BytesIO(photo)) as image:
-        fitted = ImageOps.fit(image.convert("RGB"), (1920, 1080), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    fitted.save(buffer, format="PNG")
-    return buffer.getvalue()
+def cms_rendition(photo: bytes) -> Encoded:
+    """What the CMS sends for a 1080p profile: its own rendition of the photo."""
+    return rendition(photo, 1920, 1080, Fit.FILL)
 
 
 def manifest(
@@ -298,10 +296,11 @@ def main(argv: list[str]) -> int:
     print(f"render_jpeg_4000x3000_to_1920x1080_ms={wall_ms:.1f}")
     print(f"render_jpeg_4000x3000_to_1920x1080_cpu_ms={cpu_ms:.1f}")
     print(f"jpeg_bytes={len(photos[0])}")
-    layout_ms, layout_cpu_ms = bench_layout(rendition_png(photos[0]))
+    made = cms_rendition(photos[0])
+    layout_ms, layout_cpu_ms = bench_layout(made.data, made.content_type)
     print(f"render_layout_4zone_ms={layout_ms:.1f}")
     print(f"render_layout_4zone_cpu_ms={layout_cpu_ms:.1f}")
-    print(f"render_layout_4zone_12mp_ms={bench_layout(photos[0])[0]:.1f}")
+    print(f"render_layout_4zone_12mp_ms={bench_layout(photos[0], 'image/jpeg')[0]:.1f}")
 
     key = SigningKey.generate()
     device_id, site = unique_id("sig-bench"), unique_id("bench-site")

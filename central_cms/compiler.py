@@ -36,6 +36,7 @@ from devices.protocol import (
     AssetRef,
     ContentItem,
     DeviceKind,
+    DisplaySetup,
     ItemKind,
     Manifest,
     PortalSettings,
@@ -127,6 +128,7 @@ class _Class:
     content_hash: str
     layout: Layout | None
     feeds: tuple[FeedRef, ...]
+    display: DisplaySetup | None
 
 
 @dataclass(frozen=True)
@@ -148,15 +150,17 @@ class ManifestCompiler:
     def __init__(self, catalogue: Catalogue, index: CampaignIndex) -> None:
         self.catalogue = catalogue
         self.index = index
-        self._blocks: dict[tuple[str, str], _Block] = {}
+        self._blocks: dict[tuple[str, str, bool], _Block] = {}
         self._bases: dict[str, tuple[CampaignSpec, _Built, bytes]] = {}
-        # (site, profile, kind, first day, last day) -> what untagged campaigns give
-        self._shared: dict[tuple[str, str, str, date, date], _Selection] = {}
-        self._per_tag: dict[tuple[str, str, str, str, date, date], _Selection] = {}
+        # (site, profile, turned, kind, first day, last day) -> what untagged campaigns give;
+        # `turned`: a screen on its side, laid out on its profile's canvas turned (issue 18)
+        self._shared: dict[tuple[str, str, bool, str, date, date], _Selection] = {}
+        self._per_tag: dict[tuple[str, str, bool, str, str, date, date], _Selection] = {}
         self._classes: dict[
-            tuple[str, str, str, frozenset[str], frozenset[str], date, date], _Class
+            tuple[str, str, str, frozenset[str], frozenset[str], DisplaySetup | None, date, date],
+            _Class,
         ] = {}
-        self._layouts: dict[tuple[LayoutTemplate, str], Layout] = {}
+        self._layouts: dict[tuple[LayoutTemplate, str, bool], Layout] = {}
         self._placings: dict[
             tuple[int, LayoutTemplate | None, ProfileKind], tuple[_Selection, _Placed]
         ] = {}
@@ -164,7 +168,7 @@ class ManifestCompiler:
         self._json: dict[int, tuple[object, bytes]] = {}
 
     def _cached_json(
-        self, value: SiteInfo | ScreenProfile | PortalSettings | AssetRef | FeedRef
+        self, value: SiteInfo | ScreenProfile | PortalSettings | AssetRef | FeedRef | DisplaySetup
     ) -> bytes:
         hit = self._json.get(id(value))
         if hit is not None and hit[0] is value:
@@ -213,9 +217,9 @@ class ManifestCompiler:
         self._bases[campaign.id] = (campaign, tuple(built), digest)
         return tuple(built), digest
 
-    def _block(self, campaign: CampaignSpec, profile_id: str) -> _Block:
-        """The campaign's items as built for one screen profile (cached)."""
-        key = (campaign.id, profile_id)
+    def _block(self, campaign: CampaignSpec, profile_id: str, turned: bool) -> _Block:
+        """The campaign's items as built for one screen profile, upright or turned (cached)."""
+        key = (campaign.id, profile_id, turned)
         hit = self._blocks.get(key)
         if hit is not None and hit.campaign is campaign:
             return hit
@@ -229,7 +233,7 @@ class ManifestCompiler:
                 continue
             # Renditions fill the whole canvas; in a smaller zone the player fits the original.
             asset = (
-                spec.media.for_profile(profile_id, spec.fit)
+                spec.media.for_profile(profile_id, spec.fit, turned=turned)
                 if spec.zone == MAIN_ZONE
                 else spec.media.original
             )
@@ -247,7 +251,12 @@ class ManifestCompiler:
         return block
 
     def _select(
-        self, campaigns: Iterable[CampaignSpec], profile_id: str, first: date, last: date
+        self,
+        campaigns: Iterable[CampaignSpec],
+        profile_id: str,
+        turned: bool,
+        first: date,
+        last: date,
     ) -> _Selection:
         items: list[ContentItem] = []
         defaults: list[ContentItem] = []
@@ -261,7 +270,7 @@ class ManifestCompiler:
             if not campaign.overlaps(first, last):
                 continue
             ids.append(campaign.id)
-            block = self._block(campaign, profile_id)
+            block = self._block(campaign, profile_id, turned)
             if campaign.is_default:
                 defaults.extend(block.contents)
                 default_parts.append(block.digest)
@@ -286,14 +295,15 @@ class ManifestCompiler:
         joined; re-selected as a whole only if one campaign came through two tags."""
         per_tag: list[_Selection] = []
         for tag in sorted(device.tags):
-            key = (device.site_id, device.profile_id, device.kind.value, tag, first, last)
+            turned = device.turned
+            key = (device.site_id, device.profile_id, turned, device.kind.value, tag, first, last)
             found = self._per_tag.get(key)
             if found is None:
                 probe = DeviceSpec(
                     "", device.kind, device.site_id, device.profile_id, frozenset({tag})
                 )
                 found = self._per_tag[key] = self._select(
-                    self.index.tagged_candidates(probe), device.profile_id, first, last
+                    self.index.tagged_candidates(probe), device.profile_id, turned, first, last
                 )
             per_tag.append(found)
         if not per_tag:
@@ -303,7 +313,7 @@ class ManifestCompiler:
         total = sum(len(p.campaign_ids) for p in per_tag)
         if len(frozenset().union(*(p.campaign_ids for p in per_tag))) != total:
             return self._select(
-                self.index.tagged_candidates(device), device.profile_id, first, last
+                self.index.tagged_candidates(device), device.profile_id, device.turned, first, last
             )
         return _joined(per_tag)
 
@@ -322,24 +332,26 @@ class ManifestCompiler:
             device.kind.value,
             device.tags,
             device.groups,
+            device.display,
             first,
             last,
         )
         found = self._classes.get(class_key)
         if found is not None:
             return found
-        shared_key = (device.site_id, device.profile_id, device.kind.value, first, last)
+        turned = device.turned
+        shared_key = (device.site_id, device.profile_id, turned, device.kind.value, first, last)
         shared = self._shared.get(shared_key)
         if shared is None:
             campaigns = self.index.untagged_candidates(device)
             shared = self._shared[shared_key] = self._select(
-                campaigns, device.profile_id, first, last
+                campaigns, device.profile_id, turned, first, last
             )
         tagged = self._tagged(device, first, last)
         grouped = _NOTHING
         if device.groups:
             grouped = self._select(
-                self.index.grouped_candidates(device), device.profile_id, first, last
+                self.index.grouped_candidates(device), device.profile_id, turned, first, last
             )
         assets = {**shared.assets, **tagged.assets, **grouped.assets}
         site = self.catalogue.sites[device.site_id]
@@ -383,6 +395,8 @@ class ManifestCompiler:
         if template is not None or feeds:
             feed_parts = [self._cached_json(ref) for _, ref in sorted(feeds.items())]
             parts += [f"|layout {template}".encode(), *feed_parts]
+        if device.display is not None:
+            parts += [b"|display", self._cached_json(device.display)]
         found = _Class(
             site=site,
             profile=profile,
@@ -391,20 +405,30 @@ class ManifestCompiler:
             defaults=defaults,
             assets=tuple(assets[sha] for sha in sorted(assets)),
             content_hash=hashlib.sha256(b"\n".join(parts)).hexdigest(),
-            layout=self._layout(template, device.profile_id, profile),
+            layout=self._layout(template, device.profile_id, profile, turned),
             feeds=tuple(feeds[f] for f in sorted(feeds)),
+            display=device.display,
         )
         self._classes[class_key] = found
         return found
 
     def _layout(
-        self, template: LayoutTemplate | None, profile_id: str, profile: ScreenProfile
+        self,
+        template: LayoutTemplate | None,
+        profile_id: str,
+        profile: ScreenProfile,
+        turned: bool,
     ) -> Layout | None:
+        """The template's zones on the canvas: the profile's, or portrait for a landscape
+        panel on its side (a portrait screen lays its zones out on its portrait canvas)."""
         if template is None:
             return None
-        key = (template, profile_id)
+        key = (template, profile_id, turned)
         if key not in self._layouts:
-            self._layouts[key] = build_layout(template, profile.width_px, profile.height_px)
+            width, height = profile.width_px, profile.height_px
+            if turned:
+                width, height = height, width
+            self._layouts[key] = build_layout(template, width, height)
         return self._layouts[key]
 
     def _placed(
@@ -448,6 +472,7 @@ class ManifestCompiler:
             portal=chosen.portal,
             layout=chosen.layout,
             feeds=chosen.feeds,
+            display=chosen.display,
             software_channel=device.software_channel,
         )
         content_hash = chosen.content_hash

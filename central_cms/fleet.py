@@ -19,6 +19,7 @@ from central_cms.errors import Conflict, Invalid, NotFound
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
+from central_cms.screen_setup import ScreenSetup
 from devices.broker import (
     acl_file,
     hash_password,
@@ -175,7 +176,9 @@ def update_device(
     site_id: str,
     profile_id: str,
     tags: list[str],
+    setup: ScreenSetup | None = None,
 ) -> m.Device:
+    """`setup`: the screen's rotation and power schedule (issue 18); None keeps them."""
     require(actor, Permission.DEVICE_WRITE)
     device = session.get(m.Device, device_id)
     if device is None:
@@ -186,6 +189,9 @@ def update_device(
         raise Conflict("profile_id", "Choose a screen profile.")
     device.name, device.site_id, device.profile_id = name.strip()[:200], site_id, profile_id
     device.tags = _tags(tags)
+    if setup is not None:
+        device.rotation_deg, device.power_mode = setup.rotation_deg, setup.power_mode
+        device.power_hours = setup.hours_json()
     audit.record(session, actor, "device.update", "device", device_id, rt.clock.now())
     session.flush()
     sync_manifests(session, rt, [device_id])

@@ -79,7 +79,8 @@ def _claim_version(
 
 
 def ensure_renditions(session: Session, rt: CmsRuntime, devices: Iterable[DeviceSpec]) -> None:
-    """Make (once) each image of each published campaign for each targeted canvas."""
+    """Make (once) each image of each published campaign for each targeted canvas: each
+    targeted profile's, turned portrait for screens mounted on their side (issue 18)."""
     devices = list(devices)
     campaigns = session.scalars(
         select(m.Campaign)
@@ -87,39 +88,41 @@ def ensure_renditions(session: Session, rt: CmsRuntime, devices: Iterable[Device
         .options(selectinload(m.Campaign.items))
     ).all()
     campaigns = [*campaigns, *approved_versions.playing_versions(session)]
-    needed: set[tuple[int, str, str, str]] = set()
+    needed: set[tuple[int, str, str, str, bool]] = set()
     zones = snapshot.campaign_zones(session, [c.id for c in campaigns])
     for campaign in campaigns:
         targets = snapshot.targets_of(campaign.targets)
-        profiles = {d.profile_id for d in devices if targets.matches(d)}
+        profiles = {(d.profile_id, d.turned) for d in devices if targets.matches(d)}
         for item in campaign.items:
             if item.kind == ItemKind.IMAGE and item.media_id is not None:
-                needed |= {(item.media_id, p, item.fit, item.background) for p in profiles}
+                needed |= {(item.media_id, p, item.fit, item.background, t) for p, t in profiles}
         # A playlist's pictures in the main zone (other zones get the original).
         for zone in zones.get(campaign.id, ()):
             for listed in zone.playlist.items if zone.zone == "main" else ():
                 if listed.kind == ItemKind.IMAGE and listed.media_id is not None:
-                    needed |= {(listed.media_id, p, listed.fit, "#000000") for p in profiles}
+                    needed |= {(listed.media_id, p, listed.fit, "#000000", t) for p, t in profiles}
     if needed:
         make_renditions(session, rt, needed)
 
 
 def make_renditions(
-    session: Session, rt: CmsRuntime, needed: set[tuple[int, str, str, str]]
+    session: Session, rt: CmsRuntime, needed: set[tuple[int, str, str, str, bool]]
 ) -> None:
+    """`needed`: (media, profile, fit, background, turned) of the renditions to have."""
     media_ids = {n[0] for n in needed}
     have = {
-        (r.media_id, r.profile_id, r.fit, r.background)
+        (r.media_id, r.profile_id, r.fit, r.background, r.turned)
         for r in session.scalars(select(m.Rendition).where(m.Rendition.media_id.in_(media_ids)))
     }
-    for media_id, profile_id, fit, background in sorted(needed - have):
+    for media_id, profile_id, fit, background, turned in sorted(needed - have):
         media = session.get(m.MediaAsset, media_id)
         profile = session.get(m.ScreenProfile, profile_id)
         if media is None or profile is None or media.kind != "image":
             continue
-        encoded = rendition(
-            rt.blobs.read(media.sha256), profile.width_px, profile.height_px, Fit(fit), background
-        )
+        width, height = profile.width_px, profile.height_px
+        if turned:
+            width, height = height, width
+        encoded = rendition(rt.blobs.read(media.sha256), width, height, Fit(fit), background)
         sha, _ = rt.blobs.put(encoded)
         if session.get(m.Blob, sha) is None:
             session.add(
@@ -136,8 +139,8 @@ def make_renditions(
                 profile_id=profile_id,
                 fit=fit,
                 background=background,
-                width_px=profile.width_px,
-                height_px=profile.height_px,
+                width_px=width,
+                height_px=height,
                 sha256=sha,
                 size_bytes=len(encoded.data),
             )

@@ -136,6 +136,12 @@ class Device(Base):
     mqtt_password_hash: Mapped[str] = mapped_column(String(200), default="")
     asset_token_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    # Issue 18: how the screen is mounted (clockwise degrees: 0, 90, 180, 270) and when
+    # its panel is on: "always", "opening-hours" (the site's) or "own" (`power_hours`,
+    # [{"day": "mon", "opens": "07:00", "closes": "21:00"}, ...]).
+    rotation_deg: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    power_mode: Mapped[str] = mapped_column(String(16), default="always", server_default="always")
+    power_hours: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     site: Mapped[Site] = relationship()
     profile: Mapped[ScreenProfile] = relationship()
@@ -189,10 +195,13 @@ class MediaAsset(Base):
 
 
 class Rendition(Base):
-    """An image fitted to one screen profile's canvas; made once, then reused."""
+    """An image fitted to one screen profile's canvas (turned portrait for a screen on
+    its side, issue 18); made once, then reused."""
 
     __tablename__ = "renditions"
-    __table_args__ = (UniqueConstraint("media_id", "profile_id", "fit", "background"),)
+    __table_args__ = (
+        UniqueConstraint("media_id", "profile_id", "fit", "background", "width_px", "height_px"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media_assets.id", ondelete="CASCADE"))
     profile_id: Mapped[str] = mapped_column(ForeignKey("screen_profiles.id", ondelete="CASCADE"))
@@ -202,6 +211,14 @@ class Rendition(Base):
     height_px: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     size_bytes: Mapped[int] = mapped_column(Integer)
+
+    blob: Mapped[Blob] = relationship(foreign_keys=[sha256])  # its content type
+    profile: Mapped[ScreenProfile] = relationship()
+
+    @property
+    def turned(self) -> bool:
+        """Made for a screen of the profile mounted on its side (issue 18)."""
+        return (self.width_px, self.height_px) != (self.profile.width_px, self.profile.height_px)
 
 
 class Campaign(Base):

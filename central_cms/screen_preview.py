@@ -18,18 +18,14 @@ from datetime import datetime
 from PIL import Image
 
 from central_cms.media import video_poster
-from devices.protocol import Alert, ItemKind, Manifest, ProfileKind
+from devices.protocol import Alert, ItemKind, Manifest
 from portal.i18n import LANGUAGES, environments
 from portal.pages import chrome_for, render_splash
 from portal.view import splash_view
 from signage_player.playback import Inputs, PlayState, Screen, Slot, step
-from signage_player.render import (
-    black,
-    hex_colour,
-    render_alert,
-    render_image,
-    render_text_slide,
-)
+from signage_player.preview import render_screen
+from signage_player.render import render_image
+from signage_player.widgets import FeedProvider, no_feeds
 
 ReadAsset = Callable[[str], bytes]  # sha256 -> the file's bytes
 FRAME_MAX_PX = 960
@@ -47,24 +43,27 @@ def slot_at(manifest: Manifest, alerts: Sequence[Alert], at: datetime) -> Slot:
 
 
 def frame_at(
-    manifest: Manifest, alerts: Sequence[Alert], at: datetime, read_asset: ReadAsset
+    manifest: Manifest,
+    alerts: Sequence[Alert],
+    at: datetime,
+    read_asset: ReadAsset,
+    feeds: FeedProvider = no_feeds,
 ) -> Image.Image:
-    """The signage screen's frame at `at`, at the profile's native canvas."""
+    """The signage screen's frame at `at`, as the player draws it (every zone in place,
+    portrait for a screen on its side: `signage_player.preview.render_screen`)."""
     slot = slot_at(manifest, alerts, at)
-    canvas = (manifest.profile.width_px, manifest.profile.height_px)
-    roadside = manifest.profile.kind is ProfileKind.ROADSIDE
-    if slot.screen is Screen.ALERT and slot.alert is not None:
-        return render_alert(slot.alert, canvas, title_only=roadside)
     item = slot.item
-    if slot.screen is not Screen.ITEM or item is None:
-        return black(canvas)
-    if item.kind is ItemKind.TEXT and item.text is not None:
-        return render_text_slide(item.text, canvas, title_only=roadside)
-    if item.kind is ItemKind.VIDEO:
+    if slot.screen is Screen.ITEM and item is not None and item.kind is ItemKind.VIDEO:
         # The player leaves the frame black under mpv; staff see the poster instead.
-        return render_image(video_poster().data, canvas, item.fit)
-    bars = hex_colour(manifest.site.brand_colour)
-    return render_image(read_asset(item.asset or ""), canvas, item.fit, bars=bars)
+        return render_image(video_poster().data, manifest.canvas, item.fit)
+
+    def asset_bytes(sha256: str) -> bytes | None:
+        try:
+            return read_asset(sha256)
+        except (OSError, KeyError):
+            return None
+
+    return render_screen(manifest, at, asset_bytes=asset_bytes, feeds=feeds, alerts=alerts)
 
 
 def png(frame: Image.Image, max_px: int = FRAME_MAX_PX) -> bytes:

@@ -18,6 +18,7 @@ from central_cms.links import ShortLinker
 from central_cms.playlist_models import CampaignZone, DeviceGroupMember, Playlist, PlaylistItem
 from central_cms.release_models import GroupChannel
 from central_cms.rules import ProfileRules
+from central_cms.screen_setup import display_setup, stored_setup
 from central_cms.specs import (
     CampaignSpec,
     Catalogue,
@@ -56,6 +57,8 @@ def device_spec(
     first group (by id) that follows one."""
     groups = sorted(groups)
     followed = [channels[g] for g in groups if channels and g in channels]
+    setup = stored_setup(device.rotation_deg, device.power_mode, device.power_hours)
+    site_hours = tuple(OpeningHours.model_validate(h) for h in device.site.opening_hours)
     return DeviceSpec(
         id=device.id,
         kind=DeviceKind(device.kind),
@@ -64,6 +67,9 @@ def device_spec(
         tags=frozenset(device.tags),
         groups=frozenset(groups),
         software_channel=followed[0] if followed else None,
+        display=display_setup(setup, site_hours)
+        if device.kind == DeviceKind.SIGNAGE.value
+        else None,
     )
 
 
@@ -157,7 +163,7 @@ def load_catalogue(session: Session, short_links: ShortLinker | None = None) -> 
 
 
 def load_devices(session: Session, ids: Iterable[str] | None = None) -> list[DeviceSpec]:
-    query = select(m.Device).order_by(m.Device.id)
+    query = select(m.Device).order_by(m.Device.id).options(selectinload(m.Device.site))
     members = select(DeviceGroupMember)
     if ids is not None:
         query = query.where(m.Device.id.in_(list(ids)))
@@ -182,7 +188,8 @@ def media_spec(
     return MediaSpec(
         original=ref(blob.sha256, blob.size_bytes, blob.content_type),
         renditions={
-            (r.profile_id, Fit(r.fit)): ref(r.sha256, r.size_bytes, "image/png") for r in renditions
+            (r.profile_id, Fit(r.fit), r.turned): ref(r.sha256, r.size_bytes, r.blob.content_type)
+            for r in renditions
         },
     )
 
@@ -322,6 +329,11 @@ def load_media(session: Session, media_ids: Iterable[int], public_url: str) -> d
         return {}
     assets = session.scalars(select(m.MediaAsset).where(m.MediaAsset.id.in_(ids))).all()
     by_media: dict[int, list[m.Rendition]] = {}
-    for rendition in session.scalars(select(m.Rendition).where(m.Rendition.media_id.in_(ids))):
+    renditions = (
+        select(m.Rendition)
+        .where(m.Rendition.media_id.in_(ids))
+        .options(selectinload(m.Rendition.blob), selectinload(m.Rendition.profile))
+    )
+    for rendition in session.scalars(renditions):
         by_media.setdefault(rendition.media_id, []).append(rendition)
     return {a.id: media_spec(a, by_media.get(a.id, []), public_url) for a in assets}

@@ -14,6 +14,7 @@ from central_cms.links import ShortLinker
 from devices.protocol import (
     AssetRef,
     DeviceKind,
+    DisplaySetup,
     Fit,
     ItemKind,
     PortalSettings,
@@ -35,6 +36,12 @@ class DeviceSpec:
     tags: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()  # the device groups (ids) it belongs to
     software_channel: str | None = None  # the release channel its groups follow (issue 18)
+    display: DisplaySetup | None = None  # rotation and power schedule (issue 18)
+
+    @property
+    def turned(self) -> bool:
+        """Mounted on its side: content is laid out on the profile's canvas turned."""
+        return self.display is not None and self.display.rotation_deg in (90, 270)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +101,12 @@ class Targets:
 @dataclass(frozen=True, slots=True)
 class MediaSpec:
     original: AssetRef
-    # (screen profile id, fit) -> the image made for that canvas
-    renditions: Mapping[tuple[str, Fit], AssetRef] = field(default_factory=dict)
+    # (screen profile id, fit, turned) -> the image made for that canvas; `turned`: for a
+    # screen on its side, the profile's canvas turned portrait (issue 18)
+    renditions: Mapping[tuple[str, Fit, bool], AssetRef] = field(default_factory=dict)
 
-    def for_profile(self, profile_id: str, fit: Fit) -> AssetRef:
-        return self.renditions.get((profile_id, fit), self.original)
+    def for_profile(self, profile_id: str, fit: Fit, *, turned: bool = False) -> AssetRef:
+        return self.renditions.get((profile_id, fit, turned), self.original)
 
 
 @dataclass(frozen=True, slots=True)

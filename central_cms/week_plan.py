@@ -1,4 +1,5 @@
-"""What a screen plays when, over a week: alerts, campaigns, default content, dark hours.
+"""What a screen plays when, over a week: alerts, campaigns, default content, dark hours
+and the hours its power schedule has it off.
 
 Pure: a compiled manifest and the alerts in, stretches of local time out. What plays at
 an instant is decided by the devices' own rules (devices/schedule.py: night blanking,
@@ -22,6 +23,7 @@ from devices.schedule import (
     eligible_items,
     next_manifest_change,
     open_items,
+    power_on,
     window_open,
 )
 
@@ -33,6 +35,7 @@ class Kind(StrEnum):
     CAMPAIGNS = "campaigns"
     DEFAULT = "default"  # the site's default content: nothing else is scheduled
     DARK = "dark"  # the profile's night blanking
+    OFF = "off"  # outside the screen's power schedule (issue 18): the panel in standby
     NOTHING = "nothing"  # no campaign and no default content: a black screen
 
 
@@ -53,6 +56,8 @@ class Showing:
             return f"Alert: {self.alert_title}"
         if self.kind is Kind.DARK:
             return "Screen dark (night hours)"
+        if self.kind is Kind.OFF:
+            return "Screen off (outside its hours)"
         if self.kind is Kind.NOTHING:
             return "Nothing scheduled (black screen)"
         names = ", ".join(c.name for c in self.campaigns)
@@ -102,6 +107,8 @@ def showing_at(
     alert = active_alert(alerts, at, kind)
     if alert is not None:
         return Showing(Kind.ALERT, alert_title=alert.title)
+    if kind is DeviceKind.SIGNAGE and not power_on(manifest, at):
+        return Showing(Kind.OFF)
     if kind is DeviceKind.PORTAL:
         # The splash lists every open promotion, of any priority (portal/view.py).
         playing = open_items(manifest.items, at, tz) or open_items(manifest.default_items, at, tz)
@@ -162,7 +169,7 @@ def week_days(
             for stretch in found:
                 if stretch.end <= opens or stretch.start >= closes:
                     continue
-                if skip_dark and stretch.showing.kind is Kind.DARK:
+                if skip_dark and stretch.showing.kind in (Kind.DARK, Kind.OFF):
                     continue
                 key = (max(stretch.start, opens), min(stretch.end, closes), stretch.showing)
                 grouped.setdefault(key, []).append(screen)

@@ -359,6 +359,16 @@ def _item_open_at_wall(item: ContentItem, wall: datetime) -> bool:
     return not item.schedules or any(_ScheduleRule(s).value(wall) for s in item.schedules)
 
 
+def power_on(manifest: Manifest, at: datetime) -> bool:
+    """Whether the screen's power schedule (issue 18) has its panel on at `at`; a
+    manifest without one is always on."""
+    display = manifest.display
+    if display is None or display.power_on is None:
+        return True
+    wall = _wall(at, ZoneInfo(manifest.site.timezone))
+    return any(_ScheduleRule(schedule).value(wall) for schedule in display.power_on)
+
+
 def window_open(window: TimeWindow, at: datetime, tz: ZoneInfo) -> bool:
     """A bare window that recurs every day, such as a screen profile's night_blank."""
     return _ScheduleRule.daily(window).value(_wall(at, tz))
@@ -453,9 +463,9 @@ def next_manifest_change(
     horizon: timedelta = DEFAULT_HORIZON,
 ) -> datetime | None:
     """When a device showing `manifest` must next re-evaluate: the earliest of the next
-    change of any item or default schedule, the profile's night_blank window and
-    brightness steps, an alert being issued or expiring, and the manifest's
-    valid_until. Every candidate is strictly after `after`."""
+    change of any item or default schedule, the screen's power schedule, the profile's
+    night_blank window and brightness steps, an alert being issued or expiring, and the
+    manifest's valid_until. Every candidate is strictly after `after`."""
     _require_aware(after, "after")
     after = after.astimezone(UTC)
     tz = ZoneInfo(manifest.site.timezone)
@@ -464,6 +474,8 @@ def next_manifest_change(
         for item in (*manifest.items, *manifest.default_items)
         for schedule in item.schedules
     )
+    if manifest.display is not None and manifest.display.power_on is not None:
+        rules.update(dict.fromkeys(_ScheduleRule(s) for s in manifest.display.power_on))
     profile = manifest.profile
     if profile.night_blank is not None:
         rules[_ScheduleRule.daily(profile.night_blank)] = None

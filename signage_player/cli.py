@@ -18,7 +18,7 @@ from signage_player.display import (
     WindowDisplay,
 )
 from signage_player.player import SignagePlayer
-from signage_player.power import CecPower, NoScreenPower, ScreenPower
+from signage_player.power import CecPower, DpmsPower, NoScreenPower, ScreenPower
 from signage_player.settings import DisplayKind, PlayerSettings, player_settings
 from signage_player.video import MpvVideo, VideoBackend
 
@@ -46,16 +46,18 @@ def make_player(config: DeviceConfig) -> tuple[SignagePlayer, Display]:
     power: ScreenPower = NoScreenPower()
     if settings.cec and CecPower.available():
         power = CecPower()
+    elif settings.display is DisplayKind.WINDOW and DpmsPower.available():
+        power = DpmsPower()
     video: VideoBackend | None = None
     if settings.video and MpvVideo.available():
         video = MpvVideo()
     log.info(
-        "player %s: %s display %sx%s, video %s, HDMI-CEC %s",
+        "player %s: %s display %sx%s, video %s, screen power %s",
         config.device_id,
         settings.display.value,
         *display.mode,
         "mpv" if video else "off",
-        "on" if isinstance(power, CecPower) else "off",
+        type(power).__name__,
     )
     return SignagePlayer(display, settings=settings, screen_power=power, video=video), display
 

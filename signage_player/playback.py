@@ -12,7 +12,10 @@ Order of precedence at an instant (first that applies wins):
 2. no manifest yet                                    -> black, reason ``no-manifest``
 3. the profile's night_blank window is open           -> black, reason ``night-blank``
    (a road-safety rule the city sets per panel; it is absolute, alerts included)
-4. an active alert for signage                        -> the alert
+4. an active alert for signage                        -> the alert (it wakes a screen
+   that its power schedule has off, issue 18)
+   the screen's power schedule has the panel off       -> black, reason ``scheduled-off``
+   (outside the site's opening hours or its own; the player puts the panel in standby)
 5. content older than the profile's max_content_age_s -> black, reason ``stale``
 6. the schedule: highest open priority, weighted rotation with share of voice
    (devices/share_of_voice.py); the site's defaults when nothing is open; black
@@ -22,7 +25,8 @@ An item plays for its duration, raised to the profile's `min_dwell_s` (roadside 
 then the rotation picks the next. It is cut short, with the reason recorded, when it
 stops being eligible: its window closed (``schedule``), a higher-priority campaign
 opened (``priority``), a new manifest dropped or changed it (``manifest``), or an
-override above began (``alert``, ``night-blank``, ``display-off``, ``stale``). A new
+override above began (``alert``, ``night-blank``, ``display-off``, ``scheduled-off``,
+``stale``). Black shows nothing, so a screen that is off counts no plays. A new
 manifest that still holds the showing item unchanged does not interrupt it.
 """
 
@@ -51,6 +55,7 @@ from devices.schedule import (
     eligible_items,
     item_open,
     next_manifest_change,
+    power_on,
     window_open,
 )
 from devices.share_of_voice import next_on_air
@@ -77,6 +82,7 @@ class Reason(StrEnum):
     CLEARED = "cleared"
     NIGHT_BLANK = "night-blank"
     DISPLAY_OFF = "display-off"
+    SCHEDULED_OFF = "scheduled-off"  # outside the screen's power schedule
     STALE = "stale"
     NO_MANIFEST = "no-manifest"
     NOTHING_SCHEDULED = "nothing-scheduled"
@@ -185,6 +191,8 @@ def _override(inputs: Inputs, at: datetime) -> Slot | None:
     alert = active_alert(inputs.alerts, at, DeviceKind.SIGNAGE)
     if alert is not None:
         return Slot(Screen.ALERT, at, alert=alert)
+    if not power_on(manifest, at):
+        return Slot(Screen.BLACK, at, reason=Reason.SCHEDULED_OFF)
     stale = stale_at(manifest)
     if stale is not None and at >= stale:
         return Slot(Screen.BLACK, at, reason=Reason.STALE)

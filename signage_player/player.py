@@ -34,6 +34,7 @@ from devices.protocol import (
     Alert,
     Command,
     CommandName,
+    DisplayPower,
     ItemKind,
     Manifest,
     NowShowing,
@@ -42,6 +43,7 @@ from devices.protocol import (
 from signage_player.brightness import Brightness, NoBrightness
 from signage_player.display import Display
 from signage_player.frames import Frames, map_images_apart
+from signage_player.panel import panel_box, panel_power, to_panel
 from signage_player.playback import Inputs, Screen, Slot, render_failed, step
 from signage_player.power import NoScreenPower, ScreenPower
 from signage_player.render import RenderError, Size, hex_colour
@@ -114,6 +116,10 @@ class SignagePlayer:
         # screenshot reads both, so a screenshot says what its own frame is (issue 13/19).
         self._on_screen = threading.Lock()
         self._brightness: int | None = None
+        # What the panel was last asked to be (issue 18): the loop switches it with the
+        # power schedule, the display on/off commands switch it at once.
+        self._power_lock = threading.Lock()
+        self._panel: DisplayPower = DisplayPower.ON
         self._idle = threading.Condition()
         self._parked = False
         self.frames_shown = 0
@@ -160,10 +166,10 @@ class SignagePlayer:
             on = name is CommandName.DISPLAY_ON
             with self._lock:
                 self._inputs = replace(self._inputs, display_on=on)
+            powered = self._switch_panel(DisplayPower.ON if on else DisplayPower.OFF, force=True)
             self._wake.set()
-            self.display.set_power(on)
-            cec = self.settings.cec and self.screen_power.set_power(on)
-            how = "HDMI-CEC " + ("on" if on else "standby") if cec else "output only (no HDMI-CEC)"
+            label = self.screen_power.label
+            how = f"{label} {'on' if on else 'standby'}" if powered else f"output only ({label})"
             return CommandOutcome(ok=True, detail=f"display {'on' if on else 'off'}: {how}")
         if name is CommandName.IDENTIFY:
             seconds = command.args.get("seconds", self.settings.identify_s)
@@ -252,7 +258,7 @@ class SignagePlayer:
             screen = _Screen(
                 manifest,
                 zone_plans(manifest),
-                (profile.width_px, profile.height_px),
+                manifest.canvas,
                 ZoneInfo(manifest.site.timezone),
                 Look(hex_colour(manifest.site.brand_colour), roadside=roadside),
             )
@@ -274,6 +280,9 @@ class SignagePlayer:
         for event in result.events:
             services.record(event)
         result, redraw_at = self._present(services, inputs, screen, result, now, refresh)
+        # After the frame is out: an alert is on the framebuffer while the TV wakes over
+        # HDMI-CEC (a second or two), rather than waiting for it.
+        self._switch_panel(panel_power(result.main.state.slot))
         brightness = result.main.brightness
         if brightness is not None and brightness != self._brightness:
             self.brightness.set_percent(brightness)
@@ -417,9 +426,15 @@ class SignagePlayer:
             campaign_id=item.campaign_id if item else None,
             alert_id=alert.id if alert else None,
             since=slot.started_at if slot is not None else services.clock.now(),
+            display=panel_power(slot),
         )
+        rotation = manifest.rotation_deg if manifest is not None else 0
         with self._on_screen:
-            self.display.show(frame, pixel_exact=roadside, dirty=dirty)
+            self.display.show(
+                to_panel(frame, rotation),
+                pixel_exact=roadside,
+                dirty=None if dirty is None else panel_box(dirty, frame.size, rotation),
+            )
             changed = showing != self._now_showing
             self._now_showing = showing
             self._tiles_on_screen = tiles
@@ -427,6 +442,22 @@ class SignagePlayer:
         if changed:  # a clock's minute turning is not news to the CMS
             log.debug("showing %s", _describe(slot))
             services.status_changed()
+
+    def _switch_panel(self, wanted: DisplayPower, *, force: bool = False) -> bool:
+        """Put the panel in standby or wake it when `wanted` differs from what it was
+        last asked (or always, `force`: a command). The display backend blanks (DPMS
+        through the framebuffer) and the screen power (HDMI-CEC, or DPMS by `xset`) puts
+        the panel itself in standby. Returns whether the screen power did it."""
+        with self._power_lock:
+            if wanted is self._panel and not force:
+                return False
+            self._panel = wanted
+            on = wanted is DisplayPower.ON
+            self.display.set_power(on)
+            powered = self.screen_power.set_power(on)  # cli chose CEC, DPMS or nothing
+        if not force:
+            log.info("display %s (%s)", wanted.value, "panel too" if powered else "output only")
+        return powered
 
     def _show_black(self) -> None:
         self._tiles_on_screen = None
@@ -475,7 +506,11 @@ class SignagePlayer:
         with self._on_screen:
             png = self.display.screenshot()
             showing = self._now_showing
-        return screenshot_outcome(png, showing, self.settings.screenshot_max_px)
+        screen = self._screen
+        rotation = screen.manifest.rotation_deg if screen and screen.manifest else 0
+        return screenshot_outcome(
+            png, showing, self.settings.screenshot_max_px, rotation_deg=rotation
+        )
 
 
 def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:

@@ -1,8 +1,11 @@
-"""Screen power over HDMI-CEC (`cec-client` from libcec), for the display on/off commands.
+"""Screen power: HDMI-CEC (`cec-client` from libcec) or DPMS (`xset`), for the display
+on/off commands and the power schedule (issue 18).
 
 The framebuffer going black is not enough for a TV left on all night; CEC standby turns the
-panel itself off. Where `cec-client` is missing (or there is no CEC adapter), the player
-still blanks the output and says so in the command result.
+panel itself off. A monitor without CEC goes to sleep by DPMS: the framebuffer backend asks
+for that itself (FB_BLANK_POWERDOWN), a player in an X session through `xset dpms force`.
+Where neither is there, the player still blanks the output and says so in the command
+result.
 """
 
 from __future__ import annotations
@@ -17,18 +20,24 @@ log = logging.getLogger(__name__)
 
 
 class ScreenPower(Protocol):
+    label: str  # how a command result names it: "HDMI-CEC", "DPMS"
+
     def set_power(self, on: bool) -> bool:
         """Ask the screen to turn on or go to standby; False when that could not be done."""
         ...
 
 
 class NoScreenPower:
+    label = "no panel power control"
+
     def set_power(self, on: bool) -> bool:
         return False
 
 
 class CecPower:
     """Sends `on 0` / `standby 0` to the TV (logical address 0) through `cec-client -s`."""
+
+    label = "HDMI-CEC"
 
     def __init__(self, executable: str = "cec-client", timeout_s: float = 15.0) -> None:
         self._executable = executable
@@ -60,11 +69,41 @@ class CecPower:
         return True
 
 
+class DpmsPower:
+    """DPMS standby and wake through `xset dpms force off|on` (the window backend, in an
+    X session; `DISPLAY` comes from the player's environment)."""
+
+    label = "DPMS"
+
+    def __init__(self, executable: str = "xset", timeout_s: float = 5.0) -> None:
+        self._executable = executable
+        self._timeout_s = timeout_s
+
+    @staticmethod
+    def available(executable: str = "xset") -> bool:
+        return shutil.which(executable) is not None
+
+    def set_power(self, on: bool) -> bool:
+        argv = [self._executable, "dpms", "force", "on" if on else "off"]
+        try:
+            result = subprocess.run(
+                argv, capture_output=True, text=True, timeout=self._timeout_s, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            log.warning("%s failed: %s", " ".join(argv), error)
+            return False
+        if result.returncode != 0:
+            log.warning("%s exited %s: %s", " ".join(argv), result.returncode, result.stderr[-200:])
+            return False
+        return True
+
+
 class RecordingScreenPower:
     """A fake that remembers each request."""
 
-    def __init__(self, works: bool = True) -> None:
+    def __init__(self, works: bool = True, label: str = "HDMI-CEC") -> None:
         self._works = works
+        self.label = label
         self._lock = threading.Lock()
         self.requests: list[bool] = []
 

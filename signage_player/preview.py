@@ -38,13 +38,15 @@ def render_screen(
     alerts: Sequence[Alert] = (),
     device_id: str | None = None,
 ) -> Image.Image:
-    """The frame `manifest`'s screen shows at `at`, at the profile's native canvas.
+    """The frame `manifest`'s screen shows at `at`, upright on its canvas: the profile's
+    native one, portrait for a screen on its side (the player turns it only on the way
+    to the panel, `panel.to_panel`). Outside its power schedule the panel is off: black.
 
     `asset_bytes`: an asset's bytes by sha256, or None when the CMS does not have it (its
     zone is then black, as a roadside panel fails black). Video zones are black: the
     device plays video through mpv over its frame."""
     profile = manifest.profile
-    canvas = (profile.width_px, profile.height_px)
+    canvas = manifest.canvas
     roadside = profile.kind is ProfileKind.ROADSIDE
     plans = zone_plans(manifest)
     inputs = Inputs(manifest=manifest, alerts=tuple(alerts), video_ok=True)

@@ -25,6 +25,7 @@ from signage_player.textfit import (
     fit_text,
     layout_slide,
     line_height,
+    on_canvas,
     text_width,
 )
 
@@ -176,7 +177,7 @@ def draw_blocks(
 ) -> Image.Image:
     """Lay text blocks out top to bottom, shrinking them together (down to `min_scale` of
     their designed sizes) until they fit."""
-    layout = fit_text(blocks, size, min_scale, every_word=False)
+    layout = fit_text(on_canvas(blocks, size), size, min_scale, every_word=False)
     return draw_layout(layout, background, foreground, centre=centre)
 
 

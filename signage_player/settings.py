@@ -9,7 +9,8 @@ output = [1920, 1080]              # headless/window output mode; default: the c
 identify_s = 10
 screenshot_max_px = 1920           # longest side of a screenshot sent to the CMS
 video = true                       # hand indoor video to mpv when it is installed
-cec = true                         # display on/off through cec-client when it is installed
+cec = true                         # panel standby (display-off, power schedule) through
+                                   # cec-client when installed; else DPMS (fbdev, or xset)
 ```
 """
 

@@ -9,7 +9,7 @@ so what staff are told is exactly what the screen will do.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -252,9 +252,19 @@ def slide_blocks(slide: TextSlide, *, title_only: bool = False) -> list[Block]:
     ]
 
 
+def on_canvas(blocks: list[Block], size: Size) -> list[Block]:
+    """A full-screen design's blocks for a canvas taller than wide (a portrait screen,
+    issue 18): sized by its width, as on a landscape screen that wide, since sizes by the
+    height would not fit one word of a title across."""
+    width, height = size
+    if width >= height:
+        return blocks
+    return [replace(block, height_share=block.height_share * width / height) for block in blocks]
+
+
 def layout_slide(slide: TextSlide, size: Size, *, title_only: bool = False) -> TextLayout:
     """How the player lays the slide out: at its design size, or (when staff chose shrink
     to fit) down to the legibility floor, and never smaller."""
-    blocks = slide_blocks(slide, title_only=title_only)
+    blocks = on_canvas(slide_blocks(slide, title_only=title_only), size)
     floor = shrink_floor(blocks, size) if slide.shrink_to_fit else 1.0
     return fit_text(blocks, size, floor)

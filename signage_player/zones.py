@@ -50,7 +50,7 @@ def full_screen(manifest: Manifest) -> bool:
 def zone_plans(manifest: Manifest) -> tuple[ZonePlan, ...]:
     """The zones of `manifest`, main first (its slot is what an override shows). The
     player computes them once per manifest."""
-    canvas: Box = (0, 0, manifest.profile.width_px, manifest.profile.height_px)
+    canvas: Box = (0, 0, *manifest.canvas)  # portrait for a screen on its side
     if manifest.layout is None:
         return (ZonePlan(MAIN_ZONE, canvas, manifest),)
     zones = manifest.layout.zones
@@ -112,7 +112,13 @@ class ScreenStep:
 
 # Black for a reason of the whole screen's, not of one zone's turn.
 _SCREEN_BLACK = frozenset(
-    {Reason.DISPLAY_OFF, Reason.NO_MANIFEST, Reason.NIGHT_BLANK, Reason.STALE}
+    {
+        Reason.DISPLAY_OFF,
+        Reason.SCHEDULED_OFF,
+        Reason.NO_MANIFEST,
+        Reason.NIGHT_BLANK,
+        Reason.STALE,
+    }
 )
 
 

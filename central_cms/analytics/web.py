@@ -51,6 +51,7 @@ from central_cms.nav import NavEntry, add_nav
 from central_cms.policy import Permission
 from central_cms.runtime import parts, runtime
 from central_cms.times import DATE_HINT, parse_date, zone_of
+from devices.protocol import DisplayPower
 
 bp = Blueprint(
     "analytics",
@@ -192,6 +193,13 @@ def share_of_voice(campaign_id: str) -> str:
 # --- device health for IT ------------------------------------------------------------------
 
 
+# What IT reads when a screen's panel is off (issue 18), by `NowShowing.display`.
+DISPLAY_OFF = {
+    DisplayPower.SCHEDULED_OFF: "Screen off: outside its hours",
+    DisplayPower.OFF: "Screen off by command",
+}
+
+
 @bp.get("/fleet")
 @permission_required(FLEET_PERMISSION)
 def fleet() -> str:
@@ -216,6 +224,7 @@ def fleet() -> str:
         sorts=list(presenters.FLEET_SORTS),
         now=now,
         online=sum(1 for r in view.rows if r.online),
+        display_off=DISPLAY_OFF,
     )
 
 
@@ -247,6 +256,7 @@ def device(device_id: str) -> str:
         screenshot=screenshot,
         hours=str(span_h),
         now=now,
+        display_off=DISPLAY_OFF,
     )
 
 

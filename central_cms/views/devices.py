@@ -12,20 +12,50 @@ from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
 from central_cms.renewal import last_renewal
+from central_cms.screen_setup import (
+    DAY_NAMES,
+    POWER_MODES,
+    ROTATIONS,
+    ScreenSetup,
+    checked_setup,
+    stored_setup,
+)
 from central_cms.views.common import context, flash_invalid
-from devices.protocol import CommandName, DeviceKind
+from devices.protocol import CommandName, DeviceKind, OpeningHours
+
+# The screen-setup fields whose problems the form shows beside them.
+SETUP_FIELDS = frozenset({"rotation_deg", "power_mode", "power_hours"})
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
 
-def _choices() -> dict[str, object]:
+def _choices(
+    device: m.Device | None = None, errors: dict[str, str] | None = None
+) -> dict[str, object]:
     s, _, _ = context()
+    setup = (
+        stored_setup(device.rotation_deg, device.power_mode, device.power_hours)
+        if device is not None
+        else ScreenSetup()
+    )
     return {
         "sites": s.scalars(select(m.Site).order_by(m.Site.name)).all(),
         "profiles": s.scalars(select(m.ScreenProfile).order_by(m.ScreenProfile.name)).all(),
         "kinds": list(DeviceKind),
         "commands": [c for c in CommandName if c is not CommandName.DEAUTHORISE],
+        "rotations": ROTATIONS,
+        "power_modes": POWER_MODES,
+        "days": DAY_NAMES,
+        "setup": setup,
+        "own_hours": {h.day.value: h for h in setup.power_hours},
+        "errors": errors or {},
     }
+
+
+def _site_hours(site_id: str) -> tuple[OpeningHours, ...]:
+    s, _, _ = context()
+    site = s.get(m.Site, site_id)
+    return tuple(OpeningHours.model_validate(h) for h in site.opening_hours) if site else ()
 
 
 @bp.get("/")
@@ -87,22 +117,29 @@ def edit(device_id: str) -> str | Response | tuple[str, int]:
     if request.method == "POST":
         form = request.form
         try:
+            signage = device.kind == DeviceKind.SIGNAGE.value
+            site_id = form.get("site_id", "")
             fleet.update_device(
                 s,
                 rt,
                 actor,
                 device_id,
                 name=form.get("name", ""),
-                site_id=form.get("site_id", ""),
+                site_id=site_id,
                 profile_id=form.get("profile_id", ""),
                 tags=form.get("tags", "").split(","),
+                setup=checked_setup(form, _site_hours(site_id)) if signage else None,
             )
             flash(f"Saved {device_id}.", "ok")
             return redirect(url_for("devices.index"))
         except Invalid as error:
-            flash_invalid(error)
-            return render_template("device_form.html", device=device, form=form, **_choices()), 400
-    return render_template("device_form.html", device=device, form={}, **_choices())
+            beside = {error.field: error.message} if error.field in SETUP_FIELDS else {}
+            flash_invalid(error, shown_beside=beside.values())
+            page = render_template(
+                "device_form.html", device=device, form=form, **_choices(device, beside)
+            )
+            return page, 400
+    return render_template("device_form.html", device=device, form={}, **_choices(device))
 
 
 @bp.post("/<device_id>/delete")

@@ -19,11 +19,17 @@ from werkzeug.wrappers import Response
 from central_cms import models as m
 from central_cms import screen_preview, week_plan
 from central_cms.auth import login_required
+from central_cms.feeds.models import Feed
+from central_cms.feeds.publish import feed_message
 from central_cms.screen_plans import PlannedScreen, planned_screens
 from central_cms.views.common import context
 from devices.protocol import ProfileKind
+from devices.protocol.feeds import FeedData
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
+
+# How the preview's caption says when the panel is on (issue 18); "always" says nothing.
+POWER_WHEN = {"opening-hours": "during the site's opening hours", "own": "during its own hours"}
 
 PORTAL_CSS = Path(__file__).parents[2] / "portal" / "static" / "portal.css"
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
@@ -192,6 +198,9 @@ def preview(device_id: str) -> str:
         "screen_preview.html",
         device=device,
         profile=screen.manifest.profile,
+        canvas=screen.manifest.canvas,
+        rotation=screen.manifest.rotation_deg,
+        power_hours=POWER_WHEN.get(device.power_mode, ""),
         portal=screen.manifest.profile.kind is ProfileKind.PORTAL,
         showing=showing,
         at_label=local.strftime("%A %-d %B %Y, %H:%M"),
@@ -205,9 +214,21 @@ def preview(device_id: str) -> str:
 @bp.get("/screens/<device_id>/frame.png")
 @login_required
 def frame(device_id: str) -> Response:
-    _, rt, _ = context()
+    session, rt, _ = context()
     _, screen, at, _ = _planned_at(device_id, request.args.get("at"))
-    image = screen_preview.frame_at(screen.manifest, screen.alerts, at, rt.blobs.read)
+
+    def feeds(feed_id: str) -> FeedData | None:
+        """The feed's last good copy, as the screen would hold it at `at`: named by its
+        manifest and within the age limit (devices/feeds.py), else "unavailable"."""
+        ref = next((f for f in screen.manifest.feeds if f.id == feed_id), None)
+        feed = session.get(Feed, feed_id)
+        if ref is None or feed is None or feed.last_ok_at is None:
+            return None
+        if at - feed.last_ok_at > timedelta(seconds=ref.max_age_s):
+            return None
+        return feed_message(feed, max(1, feed.version), feed.last_ok_at)
+
+    image = screen_preview.frame_at(screen.manifest, screen.alerts, at, rt.blobs.read, feeds)
     return Response(
         screen_preview.png(image),
         mimetype="image/png",

@@ -41,6 +41,7 @@ from devices.protocol.manifest import (
     AssetRef,
     BrightnessStep,
     ContentItem,
+    DisplaySetup,
     Fit,
     ItemKind,
     Manifest,
@@ -55,7 +56,14 @@ from devices.protocol.manifest import (
 from devices.protocol.parse import MESSAGE_TYPES, parse, parse_signed, sign, validate
 from devices.protocol.schedules import Schedule, TimeWindow, Weekday
 from devices.protocol.signing import PublicKey, SigningKey, verify
-from devices.protocol.status import DeviceState, Health, NowShowing, Status, Throttling
+from devices.protocol.status import (
+    DeviceState,
+    DisplayPower,
+    Health,
+    NowShowing,
+    Status,
+    Throttling,
+)
 from devices.protocol.topics import (
     ALERTS_WILDCARD,
     ALL_SCOPE,
@@ -92,6 +100,8 @@ __all__ = [
     "DeviceKind",
     "DeviceState",
     "DeviceTopic",
+    "DisplayPower",
+    "DisplaySetup",
     "Event",
     "EventAck",
     "EventBatch",

@@ -159,9 +159,12 @@ _ITEM_ISSUE14_DEFAULTS: dict[str, object] = {
     "qr": None,
     "share_s_per_hour": None,
 }
+# Issue 18's `display` and `software_channel` too: a manifest that does not use them stays
+# byte-identical.
 _MANIFEST_ISSUE14_DEFAULTS: dict[str, object] = {
     "layout": None,
     "feeds": (),
+    "display": None,
     "software_channel": None,
 }
 
@@ -214,6 +217,20 @@ class PortalSettings(Frozen):
     languages: tuple[Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")], ...] = ("en",)
 
 
+class DisplaySetup(Frozen):
+    """How this one screen is mounted and when it is on (issue 18), set per device by staff.
+
+    `rotation_deg` turns the picture clockwise on its way to the panel (as the Pi's
+    `display_rotate` and `wlr-randr --transform` count): at 90 or 270 the canvas content
+    is laid out on is the profile's panel turned on its side, portrait for a landscape
+    panel. `power_on`: the panel is on while any of these is open (the CMS writes the
+    site's opening hours or the screen's own schedule here); None is always on.
+    """
+
+    rotation_deg: Literal[0, 90, 180, 270] = 0
+    power_on: Annotated[tuple[Schedule, ...], Field(min_length=1, max_length=28)] | None = None
+
+
 class Manifest(Message):
     SCHEMA: ClassVar[str] = "ds.manifest/1"
     schema_name: Literal["ds.manifest/1"] = schema_field("ds.manifest/1")  # type: ignore[assignment]
@@ -229,6 +246,7 @@ class Manifest(Message):
     portal: PortalSettings | None = None
     layout: Layout | None = None  # None: one full-screen zone, ``main``
     feeds: tuple[FeedRef, ...] = ()
+    display: DisplaySetup | None = None  # None: landscape as the profile, always on
     # The release channel (ds.release/1) the device follows; None: it is updated by hand.
     software_channel: Id | None = None
 
@@ -236,6 +254,17 @@ class Manifest(Message):
     def _omit_issue14_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         data: dict[str, object] = handler(self)
         return _omit_defaults(data, _MANIFEST_ISSUE14_DEFAULTS)
+
+    @property
+    def rotation_deg(self) -> int:
+        return self.display.rotation_deg if self.display is not None else 0
+
+    @property
+    def canvas(self) -> tuple[int, int]:
+        """The size content is laid out and drawn at: the profile's panel, turned on its
+        side for a screen mounted at 90 or 270 degrees."""
+        width, height = self.profile.width_px, self.profile.height_px
+        return (height, width) if self.rotation_deg in (90, 270) else (width, height)
 
     @property
     def zone_names(self) -> tuple[str, ...]:
@@ -257,7 +286,7 @@ class Manifest(Message):
             if problem is not None:
                 raise ValueError(f"item {index} ({item.id}) {problem}")
         if self.layout is not None:
-            width, height = self.profile.width_px, self.profile.height_px
+            width, height = self.canvas
             for zone in self.layout.zones:
                 if zone.box[2] > width or zone.box[3] > height:
                     raise ValueError(f"zone {zone.name!r} is outside the {width}x{height} canvas")

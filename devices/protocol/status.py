@@ -18,11 +18,21 @@ class DeviceState(StrEnum):
     OFFLINE = "offline"
 
 
+class DisplayPower(StrEnum):
+    """Whether the panel itself is on (issue 18): off outside its power schedule (the
+    site's opening hours or its own), or turned off by the display-off command."""
+
+    ON = "on"
+    SCHEDULED_OFF = "scheduled-off"
+    OFF = "off"
+
+
 class NowShowing(Frozen):
     item_id: Id | None
     campaign_id: Id | None = None
     alert_id: Id | None = None
     since: AwareDatetime
+    display: DisplayPower = DisplayPower.ON
 
 
 class Status(Message):

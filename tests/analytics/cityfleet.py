@@ -20,6 +20,7 @@ from devices.protocol import (
     CommandResult,
     DeviceKind,
     DeviceState,
+    DisplayPower,
     EventBatch,
     Health,
     NowShowing,
@@ -200,10 +201,13 @@ def status(
     manifest_version: int | None = 1,
     software: str = "1.4.2",
     campaign: str | None = "swim-school",
+    display: DisplayPower = DisplayPower.ON,
 ) -> Status:
     showing = None
-    if state is DeviceState.ONLINE and kind is DeviceKind.SIGNAGE:
+    if state is DeviceState.ONLINE and kind is DeviceKind.SIGNAGE and display is DisplayPower.ON:
         showing = NowShowing(item_id=f"{campaign}-1", campaign_id=campaign, since=at)
+    elif state is DeviceState.ONLINE and kind is DeviceKind.SIGNAGE:
+        showing = NowShowing(item_id=None, since=at, display=display)
     return Status(
         device_id=device_id,
         kind=kind,
@@ -305,6 +309,8 @@ def publish_fleet(client, clock, wait_ingested, rng: random.Random) -> None:
             continue
         version = 2 if device_id == "sig-bentley-lib-desk" else 3
         software = "1.3.9" if device_id == "sig-bentley-lib-desk" else "1.4.2"
+        # The library foyer's screen is off outside its opening hours (issue 18).
+        off_hours = device_id == "sig-riverton-lib-foyer"
         send(
             device_topic(device_id, Channel.STATUS),
             status(
@@ -314,6 +320,7 @@ def publish_fleet(client, clock, wait_ingested, rng: random.Random) -> None:
                 NOW - timedelta(hours=5),
                 manifest_version=version,
                 software=software,
+                display=DisplayPower.SCHEDULED_OFF if off_hours else DisplayPower.ON,
             ).encode(),
             retain=True,
         )

@@ -71,7 +71,7 @@ def ref(seed: str) -> AssetRef:
 
 
 def image_item(item_id: str, seed: str = "poster") -> ItemSpec:
-    media = MediaSpec(ref(seed), {("led", Fit.FIT): ref(seed + "-led")})
+    media = MediaSpec(ref(seed), {("led", Fit.FIT, False): ref(seed + "-led")})
     return ItemSpec(id=item_id, kind=ItemKind.IMAGE, duration_s=10, media=media)
 
 

@@ -182,6 +182,10 @@ def test_renditions_are_made_once_per_profile_and_reused(session, rt, world, pub
     led_manifest = manifests["led-east-hall"]
     assert led_manifest.items[0].asset == led.sha256
     assert rt.blobs.path(led.sha256).exists()
+    # The TV's rendition travels as what it is, a JPEG (issue 14); the panel's as a PNG.
+    indoor = next(r for r in made if r.profile_id == "indoor")
+    assert manifests["sig-east-hall"].asset(indoor.sha256).content_type == "image/jpeg"
+    assert led_manifest.asset(led.sha256).content_type == "image/png"
 
 
 def test_commands_are_signed_and_not_retained(session, rt, world, publisher):

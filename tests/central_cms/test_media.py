@@ -54,3 +54,15 @@ def test_fit_keeps_the_whole_picture_and_fill_crops():
     fill = Image.open(io.BytesIO(rendition(wide, 100, 100, Fit.FILL).data)).convert("RGB")
     assert fit.getpixel((50, 2)) == (0, 0, 255)  # bar in the item's background colour
     assert fill.getpixel((50, 2)) == (255, 0, 0)  # covered edge to edge
+
+
+def test_a_tv_gets_a_jpeg_rendition_and_an_led_panel_a_lossless_png():
+    """Issue 14: a player decodes a 1080p JPEG several times faster than a PNG; a roadside
+    panel's few pixels are shown one for one, so they stay lossless."""
+    poster = png(1600, 900, "#00524a")
+    tv = rendition(poster, 1920, 1080, Fit.FILL)
+    panel = rendition(poster, 192, 96, Fit.FILL)
+    assert (tv.content_type, Image.open(io.BytesIO(tv.data)).format) == ("image/jpeg", "JPEG")
+    assert (panel.content_type, Image.open(io.BytesIO(panel.data)).format) == ("image/png", "PNG")
+    colour = Image.open(io.BytesIO(tv.data)).convert("RGB").getpixel((960, 540))
+    assert all(abs(a - b) <= 3 for a, b in zip(colour, (0x00, 0x52, 0x4A), strict=True))

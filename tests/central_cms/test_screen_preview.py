@@ -12,9 +12,12 @@ from PIL import Image, ImageChops
 from central_cms import alerts, screen_preview
 from central_cms import models as m
 from devices.protocol import Severity, TextSlide
+from devices.protocol.feeds import FeedData, FeedEntry
+from devices.protocol.layouts import LayoutTemplate, WidgetKind
 from signage_player.render import render_alert, render_text_slide
 from testkit.staff import ADMIN, login, make_user
 from tests.central_cms.plan_city import FOYER, SITE, SPLASH, london_pool
+from tests.central_cms.test_zones import NOW, compile_all, default, text, widget
 
 CANVAS = (1920, 1080)
 
@@ -93,3 +96,33 @@ def test_previews_need_a_signed_in_staff_member(client, session, rt, world):
     london_pool(session, rt)
     response = client.get(f"/calendar/screens/{FOYER}/frame.png?at=2026-10-24T23:00")
     assert response.status_code in (302, 401)
+
+
+def test_a_layout_screen_is_previewed_zone_by_zone_with_its_feed():
+    """The preview draws with the player's zone renderer: the main zone's slide and the
+    ticker's headline from the feed's last good copy, in their boxes, not one full-screen
+    item (issue 14, "rendered by the player's own code")."""
+    pool = compile_all(
+        default(
+            "foyer",
+            LayoutTemplate.MAIN_TICKER,
+            text("welcome"),
+            widget("news-ticker", "ticker", WidgetKind.TICKER, feed="news"),
+        )
+    )["sig-pool"]
+    assert pool.layout is not None
+    ticker = pool.layout.zone("ticker").box
+    news = FeedData(
+        id="news",
+        version=1,
+        fetched_at=NOW,
+        entries=(FeedEntry(title="Library opens late on Thursday"),),
+    )
+    at = NOW + timedelta(minutes=5)
+    with_feed = screen_preview.frame_at(pool, (), at, lambda _sha: b"", lambda _id: news)
+    without = screen_preview.frame_at(pool, (), at, lambda _sha: b"")
+    assert with_feed.size == (1920, 1080)
+    main = (0, 0, 1920, ticker[1])
+    assert same(with_feed.crop(main), without.crop(main))  # the slide, unchanged
+    assert ImageChops.difference(with_feed.crop(ticker), without.crop(ticker)).getbbox()
+    assert same(with_feed.crop(main), render_text_slide(TextSlide(title="welcome"), main[2:]))

@@ -149,11 +149,16 @@ def oracle(manifest: Manifest) -> tuple[list[Shown], list[PlayData]]:
     return shown, events
 
 
-def simulate(manifest: Manifest) -> tuple[list[Shown], list[PlayData], int]:
+def simulate(
+    manifest: Manifest,
+    alert_deliveries: tuple[tuple[datetime, tuple[Alert, ...]], ...] = ALERT_DELIVERIES,
+) -> tuple[list[Shown], list[PlayData], int]:
+    """The planner driven through the week by a manual clock, alerts handed in as the
+    device would receive them."""
     clock = ManualClock(WEEK_START)
     inputs = Inputs(manifest=manifest)
     state = PlayState()
-    deliveries = list(ALERT_DELIVERIES)
+    deliveries = list(alert_deliveries)
     shown: list[Shown] = []
     events: list[PlayData] = []
     steps = 0
