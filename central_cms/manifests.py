@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from central_cms import approved_versions, link_tracking, links, snapshot
+from central_cms import link_tracking, links, snapshot
 from central_cms import models as m
 from central_cms.compiler import CampaignIndex, DeviceSpec, ManifestCompiler, Targets
 from central_cms.media import rendition
@@ -82,22 +82,15 @@ def ensure_renditions(session: Session, rt: CmsRuntime, devices: Iterable[Device
     """Make (once) each image of each published campaign for each targeted canvas: each
     targeted profile's, turned portrait for screens mounted on their side (issue 18)."""
     devices = list(devices)
-    campaigns = session.scalars(
-        select(m.Campaign)
-        .where(m.Campaign.status == m.CampaignStatus.PUBLISHED)
-        .options(selectinload(m.Campaign.items))
-    ).all()
-    campaigns = [*campaigns, *approved_versions.playing_versions(session)]
     needed: set[tuple[int, str, str, str, bool]] = set()
-    zones = snapshot.campaign_zones(session, [c.id for c in campaigns])
-    for campaign in campaigns:
+    for campaign, zones in snapshot.playing(session):
         targets = snapshot.targets_of(campaign.targets)
         profiles = {(d.profile_id, d.turned) for d in devices if targets.matches(d)}
         for item in campaign.items:
             if item.kind == ItemKind.IMAGE and item.media_id is not None:
                 needed |= {(item.media_id, p, item.fit, item.background, t) for p, t in profiles}
         # A playlist's pictures in the main zone (other zones get the original).
-        for zone in zones.get(campaign.id, ()):
+        for zone in zones:
             for listed in zone.playlist.items if zone.zone == "main" else ():
                 if listed.kind == ItemKind.IMAGE and listed.media_id is not None:
                     needed |= {(listed.media_id, p, listed.fit, "#000000", t) for p, t in profiles}

@@ -264,21 +264,27 @@ class Campaign(Base):
     )
 
 
-class CampaignItem(Base):
+class ItemColumns:
+    """What a campaign's item and a playlist's item (central_cms/playlist_models.py) both
+    say about one thing on screen."""
+
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))  # devices.protocol.ItemKind
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"), nullable=True)
+    # devices.protocol.TextSlide as JSON, for text items
+    text: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    alt_text: Mapped[str] = mapped_column(String(200), default="")
+    duration_s: Mapped[float] = mapped_column(Float, default=10)
+    fit: Mapped[str] = mapped_column(String(16), default="fit")
+
+
+class CampaignItem(ItemColumns, Base):
     __tablename__ = "campaign_items"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     campaign_id: Mapped[str] = mapped_column(
         ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
     )
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    kind: Mapped[str] = mapped_column(String(16))  # devices.protocol.ItemKind
-    media_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"), nullable=True)
-    # devices.protocol.TextSlide as JSON for text items
-    text: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    alt_text: Mapped[str] = mapped_column(String(200), default="")
-    duration_s: Mapped[float] = mapped_column(Float, default=10)
     weight: Mapped[int] = mapped_column(Integer, default=1)
-    fit: Mapped[str] = mapped_column(String(16), default="fit")
     background: Mapped[str] = mapped_column(String(7), default="#000000")
     link_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     # The item's own public title, overriding the campaign's; "" uses the campaign's.

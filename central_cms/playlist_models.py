@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from central_cms.models import Base, MediaAsset, Site, Timestamp
+from central_cms.models import Base, ItemColumns, MediaAsset, Site, Timestamp
 
 
 class Playlist(Base):
@@ -31,21 +31,14 @@ class Playlist(Base):
     )
 
 
-class PlaylistItem(Base):
+class PlaylistItem(ItemColumns, Base):
     __tablename__ = "playlist_items"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     playlist_id: Mapped[str] = mapped_column(
         ForeignKey("playlists.id", ondelete="CASCADE"), index=True
     )
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    kind: Mapped[str] = mapped_column(String(16))  # devices.protocol.ItemKind
-    media_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"), nullable=True)
-    # devices.protocol.TextSlide / Widget as JSON, for text and widget items
-    text: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # devices.protocol.Widget as JSON, for widget items
     widget: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    alt_text: Mapped[str] = mapped_column(String(200), default="")
-    duration_s: Mapped[float] = mapped_column(Float, default=10)
-    fit: Mapped[str] = mapped_column(String(16), default="fit")
     # Shown from and until these days (inclusive, the site's local dates); None: open.
     valid_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central_cms import audit, snapshot
+from central_cms import approved_versions, audit, snapshot
 from central_cms import models as m
 from central_cms.errors import Invalid, NotFound
 from central_cms.feeds.catalogue import feeds_for_site
@@ -146,6 +146,8 @@ def save(
         messages = list(problems.values())
         raise Invalid("items", messages[0], messages, item_problems=by_field)
     now = rt.clock.now()
+    # Before the items change, so the approved versions keep the items as approved.
+    withdrawn = _back_to_draft(session, existing.id, now) if existing else []
     playlist = existing or Playlist(id=_slug(data.name))
     if existing is None:
         session.add(playlist)
@@ -173,7 +175,6 @@ def save(
                 valid_until=item.valid_until,
             )
         )
-    withdrawn = _back_to_draft(session, playlist.id, now)
     action = "playlist.create" if existing is None else "playlist.update"
     audit.record(session, actor, action, "playlist", playlist.id, now, name=playlist.name)
     session.flush()
@@ -184,12 +185,14 @@ def save(
     return playlist
 
 
-def _back_to_draft(session: Session, playlist_id: str, now: object) -> list[m.Campaign]:
-    """Published campaigns playing the playlist go back to draft until approved again."""
+def _back_to_draft(session: Session, playlist_id: str, now: datetime) -> list[m.Campaign]:
+    """Published campaigns playing the playlist go back to draft until approved again;
+    meanwhile their approved versions play (central_cms/approved_versions.py)."""
     published = [c for c in using(session, playlist_id) if c.status == m.CampaignStatus.PUBLISHED]
     for campaign in published:
+        approved_versions.keep_playing(session, campaign, now)
         campaign.status = m.CampaignStatus.DRAFT
-        campaign.updated_at = now  # type: ignore[assignment]
+        campaign.updated_at = now
     return published
 
 

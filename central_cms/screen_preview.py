@@ -20,7 +20,7 @@ from PIL import Image
 from central_cms.media import video_poster
 from devices.protocol import Alert, ItemKind, Manifest
 from portal.i18n import LANGUAGES, environments
-from portal.pages import chrome_for, render_splash
+from portal.pages import chrome_for, render_splash_without_visitor
 from portal.view import splash_view
 from signage_player.playback import Inputs, PlayState, Screen, Slot, step
 from signage_player.preview import render_screen
@@ -95,16 +95,7 @@ def splash_at(
     chrome = chrome_for(view, css_url, asset_url(view.logo_sha256) if view.logo_sha256 else None)
     offered = {lang.code for lang in chrome.languages}
     code = language if language in offered else next(iter(sorted(offered)), "en")
-    return render_splash(
-        _portal_templates()[code],
-        view,
-        chrome,
-        LANGUAGES[code],
-        has_client=False,
-        state="",
-        query="",
-        client="",
-        tags={},
-        asset_url=asset_url,
-        accept_url="#",
+    env = _portal_templates()[code]
+    return render_splash_without_visitor(
+        env, view, chrome, LANGUAGES[code], asset_url=asset_url, accept_url="#"
     )

@@ -283,26 +283,35 @@ def campaign_spec(
     )
 
 
-def load_published(session: Session, public_url: str) -> list[CampaignSpec]:
-    campaigns = session.scalars(
+def playing(session: Session) -> list[tuple[m.Campaign, list[CampaignZone]]]:
+    """The campaigns that play, each with the zones it plays: the published ones' rows,
+    and, while an edit awaits approval, the version approved before it."""
+    published = session.scalars(
         select(m.Campaign)
         .where(m.Campaign.status == m.CampaignStatus.PUBLISHED)
         .options(selectinload(m.Campaign.items).selectinload(m.CampaignItem.media))
         .order_by(m.Campaign.id)
     ).all()
-    # While an edit awaits approval, the version approved before it plays.
-    campaigns = [*campaigns, *approved_versions.playing_versions(session)]
-    zones = campaign_zones(session, [c.id for c in campaigns])
-    media_ids = {i.media_id for c in campaigns for i in c.items if i.media_id is not None}
+    versions = approved_versions.playing_versions(session)
+    own_rows = [c.id for c in published] + [v.campaign.id for v in versions if v.zones is None]
+    zones = campaign_zones(session, own_rows)
+    return [(c, zones.get(c.id, [])) for c in published] + [
+        (v.campaign, zones.get(v.campaign.id, []) if v.zones is None else v.zones) for v in versions
+    ]
+
+
+def load_published(session: Session, public_url: str) -> list[CampaignSpec]:
+    campaigns = playing(session)
+    media_ids = {i.media_id for c, _ in campaigns for i in c.items if i.media_id is not None}
     media_ids |= {
         i.media_id
-        for found in zones.values()
-        for z in found
+        for _, zones in campaigns
+        for z in zones
         for i in z.playlist.items
         if i.media_id is not None
     }
     media = load_media(session, media_ids, public_url)
-    return [campaign_spec(c, media, zones.get(c.id, ())) for c in campaigns]
+    return [campaign_spec(c, media, zones) for c, zones in campaigns]
 
 
 def campaign_zones(session: Session, campaign_ids: Sequence[str]) -> dict[str, list[CampaignZone]]:

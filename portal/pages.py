@@ -125,6 +125,32 @@ def render_splash(
     )
 
 
+def render_splash_without_visitor(
+    env: jinja2.Environment,
+    view: SplashView,
+    chrome: Chrome,
+    language: Language,
+    *,
+    asset_url: Callable[[str], str],
+    accept_url: str,
+) -> str:
+    """The splash before a visitor is known (no client, no signed state): the cached
+    page's copy for a bare visit, and the CMS's preview of a site's splash."""
+    return render_splash(
+        env,
+        view,
+        chrome,
+        language,
+        has_client=False,
+        state="",
+        query="",
+        client="",
+        tags={},
+        asset_url=asset_url,
+        accept_url=accept_url,
+    )
+
+
 def render_message(
     env: jinja2.Environment,
     chrome: Chrome,

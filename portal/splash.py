@@ -40,6 +40,7 @@ from portal.pages import (
     fill_parts,
     render_message,
     render_splash,
+    render_splash_without_visitor,
     tag_marker,
 )
 from portal.ratelimit import RateLimiter
@@ -163,18 +164,8 @@ class Splash:
             asset_url=asset_url,
             accept_url=ACCEPT_URL,
         )
-        without = render_splash(
-            self._envs[code],
-            view,
-            look,
-            language,
-            has_client=False,
-            state="",
-            query="",
-            client="",
-            tags={},
-            asset_url=asset_url,
-            accept_url=ACCEPT_URL,
+        without = render_splash_without_visitor(
+            self._envs[code], view, look, language, asset_url=asset_url, accept_url=ACCEPT_URL
         )
         return CachedSplash(view, look, language, with_client, without)
 

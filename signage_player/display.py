@@ -189,7 +189,18 @@ def pack_xrgb8888(image: Image.Image) -> bytes:
     return image.convert("RGB").tobytes("raw", "BGRX")
 
 
-class FramebufferDisplay:
+class _KeepsLastFrame:
+    """A backend that keeps the frame it last output (under its lock), for screenshots."""
+
+    _lock: threading.Lock
+    _frame: Image.Image
+
+    def screenshot(self) -> bytes:
+        with self._lock:
+            return _png(self._frame)
+
+
+class FramebufferDisplay(_KeepsLastFrame):
     """Writes whole frames to a framebuffer device. On the Pi, `/dev/fb0` and
     `/sys/class/graphics/fb0`; in tests, a regular file and a folder in tmp_path."""
 
@@ -246,10 +257,6 @@ class FramebufferDisplay:
                 raise DisplayError(f"{self._device}: wrote {written} of {len(packed)} bytes")
             self._frame = output
 
-    def screenshot(self) -> bytes:
-        with self._lock:
-            return _png(self._frame)
-
     def set_power(self, on: bool) -> None:
         if not on:
             self.blank()
@@ -276,7 +283,7 @@ def tk_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class WindowDisplay:
+class WindowDisplay(_KeepsLastFrame):
     """A Tk window showing the output, on its own thread (Tk must stay on one thread)."""
 
     def __init__(self, mode: Size, *, title: str = "Digital Spaces") -> None:
@@ -353,10 +360,6 @@ class WindowDisplay:
 
     def blank(self) -> None:
         self.show(black(self._mode))
-
-    def screenshot(self) -> bytes:
-        with self._lock:
-            return _png(self._frame)
 
     def set_power(self, on: bool) -> None:
         if not on:

@@ -10,6 +10,7 @@ between tests and dropped at the end, so parallel runs by others do not collide.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.config import CmsConfig, load_config
+from central_cms.leases import PeriodicJob
 from central_cms.publisher import RecordingPublisher
 from central_cms.runtime import CmsRuntime, parts, runtime
 from devices.broker import mosquitto_conf
@@ -49,6 +51,35 @@ def broker(tmp_path: Path) -> Iterator[RunningBroker]:
     )
     yield running
     running.stop()
+
+
+# --- no CMS job outlives its module ----------------------------------------------------
+# A CMS app made without a publisher starts its renewer and feed refresher (real clock,
+# real broker). Left running, they tick on the next tests' PostgreSQL database and hold
+# leases those tests need: stop such an app with `parts(app).close()`.
+
+_started_by: dict[threading.Thread, str] = {}
+
+
+def _job_threads() -> set[threading.Thread]:
+    names = {PeriodicJob.thread_name, *(c.thread_name for c in PeriodicJob.__subclasses__())}
+    return {t for t in threading.enumerate() if t.name in names}
+
+
+@pytest.fixture(autouse=True)
+def _note_cms_jobs_started(request: pytest.FixtureRequest) -> Iterator[None]:
+    before = _job_threads()
+    yield
+    for thread in _job_threads() - before:
+        _started_by.setdefault(thread, request.node.nodeid)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_cms_job_outlives_its_module() -> Iterator[None]:
+    before = _job_threads()
+    yield
+    left = sorted(f"{t.name} (from {_started_by.get(t, '?')})" for t in _job_threads() - before)
+    assert not left, f"CMS jobs left running; stop the app with parts(app).close(): {left}"
 
 
 # --- the CMS over both databases -------------------------------------------------------

@@ -58,45 +58,50 @@ def _days(filters: Filters) -> list[date]:
     ]
 
 
+def _per_day(
+    days: list[date], rows: Iterable[tuple[str, float]], label: str
+) -> list[tuple[str, float]]:
+    """(day, value) rows summed per day of the period (a day without rows shows 0),
+    labelled with `label` (strftime)."""
+    by_day = dict.fromkeys((d.isoformat() for d in days), 0.0)
+    for day, value in rows:
+        by_day[day] = by_day.get(day, 0) + value
+    return [(date.fromisoformat(d).strftime(label), v) for d, v in sorted(by_day.items())]
+
+
+def _share_per_campaign(
+    rows: Iterable[tuple[str, float, float]], names: Names
+) -> list[tuple[str, float]]:
+    """(campaign id, part, whole) rows as part / whole per campaign, by campaign name;
+    a campaign with nothing in the whole is left out."""
+    totals: dict[str, list[float]] = {}
+    for campaign_id, part, whole in rows:
+        summed = totals.setdefault(campaign_id, [0.0, 0.0])
+        summed[0] += part
+        summed[1] += whole
+    return [
+        (names.campaign(c), part / whole) for c, (part, whole) in sorted(totals.items()) if whole
+    ]
+
+
 def report_charts(result: Report, names: Names, filters: Filters) -> dict[str, Any]:
     days = _days(filters)
     label = "%d %b" if len(days) <= 31 else "%b %y"
-    plays_by_day = dict.fromkeys((d.isoformat() for d in days), 0.0)
-    for row in result.plays:
-        plays_by_day[row.day] = plays_by_day.get(row.day, 0) + row.plays
-    sessions_by_day = dict.fromkeys((d.isoformat() for d in days), 0.0)
-    for wifi in result.wifi:
-        sessions_by_day[wifi.day] = sessions_by_day.get(wifi.day, 0) + wifi.sessions
-    per_campaign: dict[str, list[float]] = {}
-    promo_totals: dict[str, list[float]] = {}
-    for promo in result.promos:
-        totals = promo_totals.setdefault(promo.campaign_id, [0.0, 0.0])
-        totals[0] += promo.shown
-        totals[1] += promo.clicked
-    for row in result.plays:
-        totals = per_campaign.setdefault(row.campaign_id, [0.0, 0.0])
-        totals[0] += row.shown_s
-        totals[1] += row.scheduled_s
     return {
         "plays": column_chart(
-            [(date.fromisoformat(d).strftime(label), v) for d, v in sorted(plays_by_day.items())],
+            _per_day(days, ((row.day, row.plays) for row in result.plays), label),
             title="Plays per day",
             unit="plays",
         ),
         "shown": bar_chart(
-            [
-                (names.campaign(c), shown / scheduled)
-                for c, (shown, scheduled) in sorted(per_campaign.items())
-                if scheduled
-            ],
+            _share_per_campaign(
+                ((row.campaign_id, row.shown_s, row.scheduled_s) for row in result.plays), names
+            ),
             title="Shown time as a share of scheduled time, per campaign",
             percent=True,
         ),
         "sessions": column_chart(
-            [
-                (date.fromisoformat(d).strftime(label), v)
-                for d, v in sorted(sessions_by_day.items())
-            ],
+            _per_day(days, ((wifi.day, wifi.sessions) for wifi in result.wifi), label),
             title="Wi-Fi sessions per day",
             unit="sessions",
             colour="#1e6b34",
@@ -109,11 +114,9 @@ def report_charts(result: Report, names: Names, filters: Filters) -> dict[str, A
             width=460,
         ),
         "promos": bar_chart(
-            [
-                (names.campaign(c), clicked / shown)
-                for c, (shown, clicked) in sorted(promo_totals.items())
-                if shown
-            ],
+            _share_per_campaign(
+                ((p.campaign_id, p.clicked, p.shown) for p in result.promos), names
+            ),
             title="Promotion click-through, per campaign",
             percent=True,
             width=460,

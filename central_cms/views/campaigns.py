@@ -3,6 +3,7 @@ previews per targeted screen profile, and the approval queue."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, time
 from zoneinfo import ZoneInfo
 
@@ -416,28 +417,21 @@ def _transition(action: str, campaign_id: str) -> Response:
     return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
 
 
-@bp.post("/<campaign_id>/submit")
-@permission_required(Permission.CAMPAIGN_WRITE)
-def submit(campaign_id: str) -> Response:
-    return _transition("submit", campaign_id)
-
-
-@bp.post("/<campaign_id>/approve")
-@permission_required(Permission.CAMPAIGN_APPROVE)
-def approve(campaign_id: str) -> Response:
-    return _transition("approve", campaign_id)
-
-
-@bp.post("/<campaign_id>/reject")
-@permission_required(Permission.CAMPAIGN_APPROVE)
-def reject(campaign_id: str) -> Response:
-    return _transition("reject", campaign_id)
-
-
-@bp.post("/<campaign_id>/archive")
-@permission_required(Permission.CAMPAIGN_ARCHIVE)
-def archive(campaign_id: str) -> Response:
-    return _transition("archive", campaign_id)
+# The workflow's buttons: a POST route each (endpoint campaigns.<action>), behind the
+# permission it needs; the service checks again.
+TRANSITIONS: dict[str, Permission] = {
+    "submit": Permission.CAMPAIGN_WRITE,
+    "approve": Permission.CAMPAIGN_APPROVE,
+    "reject": Permission.CAMPAIGN_APPROVE,
+    "archive": Permission.CAMPAIGN_ARCHIVE,
+}
+for _action, _permission in TRANSITIONS.items():
+    bp.add_url_rule(
+        f"/<campaign_id>/{_action}",
+        endpoint=_action,
+        view_func=permission_required(_permission)(functools.partial(_transition, _action)),
+        methods=["POST"],
+    )
 
 
 @bp.get("/approvals")

@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 from central_cms.seed_layouts import NEWS_PATH
+from digital_spaces.demo.quiet_http import QuietHandler
 
 # (name, weekdays as RRULE BYDAY, start, minutes, room) per kind of site.
 CLASSES = {
@@ -85,7 +86,7 @@ def booking_server(
 ) -> ThreadingHTTPServer:
     """`sites`: site id -> kind (a key of CLASSES)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             site_id = self.path.strip("/").removesuffix(".ics")
             if self.path == NEWS_PATH:
@@ -102,14 +103,6 @@ def booking_server(
                 self.send_header("ETag", etag)
                 self.end_headers()
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.send_body(body, f"{content_type}; charset=utf-8", {"ETag": etag})
 
     return ThreadingHTTPServer((host, 0), Handler)

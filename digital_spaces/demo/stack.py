@@ -12,7 +12,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from flask import Flask
@@ -38,6 +38,7 @@ from digital_spaces.demo.broker import (
     free_port,
     start_demo_broker,
 )
+from digital_spaces.demo.quiet_http import QuietHandler
 from portal.config import parse_portal_config
 from portal.fas import FasClient, encode_query
 from portal.node import PortalApplication
@@ -132,7 +133,7 @@ def _upstream_server(host: str) -> ThreadingHTTPServer:
     """Stands in for the website a visitor was trying to open when the portal caught them;
     after they accept, the portal sends them back to it."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             body = (
                 "<!doctype html><html lang=en><meta charset=utf-8>"
@@ -141,14 +142,7 @@ def _upstream_server(host: str) -> ThreadingHTTPServer:
                 f"<p>This is the page you opened ({_escape(self.path)}), reached after "
                 "accepting the Wi-Fi terms.</p></main></html>"
             ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.send_body(body, "text/html; charset=utf-8")
 
     return ThreadingHTTPServer((host, 0), Handler)
 

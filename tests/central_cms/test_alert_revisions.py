@@ -17,7 +17,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.policy import Actor
-from central_cms.runtime import runtime
+from central_cms.runtime import parts, runtime
 from devices.protocol import Alert, Severity, alert_topic, parse_signed
 from testkit.staff import csrf_of
 
@@ -112,8 +112,9 @@ def test_two_cms_processes_publish_a_scopes_alerts_in_revision_order(config, clo
     for _ in range(2):
         app = create_app(config.with_changes(mqtt_brokers=("mqtt://127.0.0.1:1883",)), clock=clock)
         apps.append((app, runtime(app)))
-        request.addfinalizer(cms_db.database(app).engine.dispose)
-        request.addfinalizer(runtime(app).publisher.stop)
+        # The renewer and feed refresher too: left running they tick (and take leases)
+        # on the next tests' PostgreSQL database.
+        request.addfinalizer(parts(app).close)
     keys = [apps[0][1].signing_key.public_key]
     first = cms_db.database(apps[0][0]).sessions()
     add_site(first, apps[0][1], scope)

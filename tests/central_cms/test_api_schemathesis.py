@@ -32,8 +32,7 @@ from central_cms.app import create_app
 from central_cms.compiler import Targets
 from central_cms.config import CmsConfig
 from central_cms.policy import Actor
-from central_cms.publisher import MqttPublisher
-from central_cms.runtime import runtime
+from central_cms.runtime import parts, runtime
 from devices.clock import SystemClock
 from devices.protocol import ItemKind, ProfileKind, Schedule, Severity, TextSlide
 from testkit.brokers import RunningBroker, free_port, start_mosquitto
@@ -159,10 +158,7 @@ def cms(config: CmsConfig, own_broker: RunningBroker) -> Iterator[RunningCms]:
     yield RunningCms(app, f"http://127.0.0.1:{port}", token)
     httpd.shutdown()
     serving.join(10)
-    publisher = runtime(app).publisher
-    assert isinstance(publisher, MqttPublisher)
-    publisher.stop()
-    cms_db.database(app).engine.dispose()
+    parts(app).close()  # the renewer and feed refresher too, not only the publisher
 
 
 def test_an_unauthenticated_call_gets_the_documented_json_401(cms):

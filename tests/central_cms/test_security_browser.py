@@ -16,8 +16,7 @@ from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.compiler import Targets
 from central_cms.policy import Actor
-from central_cms.publisher import MqttPublisher
-from central_cms.runtime import runtime
+from central_cms.runtime import parts, runtime
 from devices.clock import SystemClock
 from devices.protocol import ItemKind, TextSlide
 from testkit.brokers import free_port
@@ -43,10 +42,7 @@ def server(config, request):
     def stop() -> None:
         httpd.shutdown()
         thread.join(10)
-        publisher = runtime(app).publisher
-        if isinstance(publisher, MqttPublisher):
-            publisher.stop()
-        cms_db.database(app).engine.dispose()
+        parts(app).close()  # the renewer and feed refresher too, not only the publisher
 
     request.addfinalizer(stop)
     return app, f"http://127.0.0.1:{port}"

@@ -18,7 +18,7 @@ from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.manifests import sync_manifests
-from central_cms.runtime import runtime
+from central_cms.runtime import parts, runtime
 from devices.clock import SystemClock
 from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from testkit.brokers import RetainedWatcher, clear_retained, free_port
@@ -97,5 +97,4 @@ def test_admin_chooses_the_splash_languages_and_the_portal_gets_them(config, bro
         watcher.stop()
         clear_retained([device_topic(d, Channel.MANIFEST) for d in world.devices])
         httpd.shutdown()
-        rt.publisher.stop()
-        cms_db.database(app).engine.dispose()
+        parts(app).close()  # the renewer and feed refresher too, not only the publisher
