@@ -16,6 +16,7 @@ installs). The alert rules' thresholds live in the fleet store too: IT edits the
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,14 +41,16 @@ from central_cms.analytics import airtime_page, presenters, rules_form
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
-from central_cms.analytics.health_rules import LIMITS, AlertRules
+from central_cms.analytics.health_rules import LIMITS, AlertRules, Level
 from central_cms.analytics.link_scans import scans_for
-from central_cms.analytics.model import Filters
+from central_cms.analytics.model import Filters, FleetFilter
 from central_cms.analytics.ports import report
 from central_cms.analytics.presenters import Names
 from central_cms.analytics.reports import DWELL_BUCKETS
+from central_cms.analytics.sqlite_fleet_pages import SORTS as FLEET_SORTS
 from central_cms.auth import current_actor, login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
+from central_cms.paging import requested_page
 from central_cms.policy import Permission
 from central_cms.runtime import parts, runtime
 from central_cms.times import DATE_HINT, parse_date, zone_of
@@ -63,6 +66,8 @@ bp = Blueprint(
 
 # IT's pages: the people who register devices see their health.
 FLEET_PERMISSION = Permission.DEVICE_WRITE
+# The Problems list names the worst devices' findings, this many devices at most.
+PROBLEMS_LISTED = 20
 MAX_RANGE_DAYS = 400
 
 
@@ -195,27 +200,43 @@ def share_of_voice(campaign_id: str) -> str:
 @bp.get("/fleet")
 @permission_required(FLEET_PERMISSION)
 def fleet() -> str:
+    """One page of the fleet, filtered, sorted, counted and paged by the store (issue 17:
+    10,000 devices); only the page's rows are decoded and run through the rules here."""
     names = _names()
     now = runtime().clock.now()
-    rows = presenters.fleet_rows(_context().stores.fleet.fleet(), _context().rules, now)
-    view = presenters.fleet_view(
-        rows,
+    store, rules = _context().stores.fleet, _context().rules
+    sort = request.args.get("sort", "problems")
+    chosen = FleetFilter(
         site=request.args.get("site", ""),
         kind=request.args.get("kind", ""),
         state=request.args.get("state", ""),
-        sort=request.args.get("sort", "problems"),
+        sort=sort if sort in FLEET_SORTS else "problems",
+    )
+    first = store.fleet_page(rules, now, chosen, 0, 0)
+    page = requested_page(request.args, first.counts.devices)
+    found = store.fleet_page(rules, now, chosen, page.offset, page.size)
+    newest = presenters.newest_versions(found.versions)
+    rows = presenters.fleet_rows(store.snapshots(found.device_ids), rules, now, newest)
+    worst = presenters.fleet_rows(
+        store.snapshots(store.worst_first(rules, now, chosen, PROBLEMS_LISTED)), rules, now, newest
+    )
+    findings = sorted(
+        (f for r in worst for f in r.findings),
+        key=lambda f: (f.level is not Level.CRITICAL, f.device_id, f.rule),
     )
     return render_template(
         "analytics/fleet.html",
-        rows=view.rows,
-        findings=view.findings,
+        rows=rows,
+        page=page,
+        counts=found.counts,
+        findings=findings,
+        problems_listed=PROBLEMS_LISTED,
         names=names,
-        sites=view.sites,
-        kinds=view.kinds,
-        chosen=view.chosen,
-        sorts=list(presenters.FLEET_SORTS),
+        sites=found.sites,
+        kinds=found.kinds,
+        chosen=asdict(chosen),
+        sorts=list(FLEET_SORTS),
         now=now,
-        online=sum(1 for r in view.rows if r.online),
     )
 
 
@@ -225,9 +246,10 @@ def device(device_id: str) -> str:
     names = _names()
     now = runtime().clock.now()
     store = _context().stores.fleet
-    snapshot = next((s for s in store.fleet() if s.device_id == device_id), None)
-    if snapshot is None:
+    found = store.snapshots([device_id])
+    if not found:
         abort(404)
+    snapshot = found[0]
     span_h = presenters.HISTORY_HOURS.get(request.args.get("hours", "24"), 24)
     history = store.health_history(device_id, now - timedelta(hours=span_h))
     rules = _context().rules
@@ -334,6 +356,7 @@ def ago(at: datetime | None, now: datetime | None = None) -> str:
 
 
 def fleet_url(**changes: str) -> str:
+    # A new sort or filter starts again at page 1: no "page" kept.
     args = {k: v for k, v in request.args.items() if k in ("site", "kind", "state", "sort")}
     args.update(changes)
     kept: dict[str, Any] = {k: v for k, v in args.items() if v}
