@@ -193,9 +193,10 @@ class FleetCounts:
 
 @dataclass(frozen=True)
 class FleetPage:
-    device_ids: list[str]
-    counts: FleetCounts
+    device_ids: list[str]  # the page's devices, in the chosen order
+    worst_ids: list[str]  # the worst of the chosen devices with problems, worst first
+    counts: FleetCounts  # of every chosen device
+    number: int  # the page given (the last one, when asked for one past the end)
     sites: list[str]  # every site and kind with a device, for the filter menus
     kinds: list[str]
-    # (kind, software version) reported, for "newest per kind"
-    versions: list[tuple[str, str]]
+    versions: list[tuple[str, str]]  # (kind, software version) reported, for "newest"

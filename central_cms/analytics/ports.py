@@ -102,16 +102,17 @@ class FleetStore(Protocol):
         ...
 
     def fleet_page(
-        self, rules: AlertRules, now: datetime, chosen: FleetFilter, offset: int, limit: int
+        self,
+        rules: AlertRules,
+        now: datetime,
+        chosen: FleetFilter,
+        number: int,
+        size: int,
+        worst: int,
     ) -> FleetPage:
-        """`limit` devices from `offset` of those `chosen` selects, in its order, with
-        the counts of all it selects (by the same rules as `health_rules.evaluate`)."""
-        ...
-
-    def worst_first(
-        self, rules: AlertRules, now: datetime, chosen: FleetFilter, limit: int
-    ) -> list[str]:
-        """Up to `limit` of the chosen devices with problems, critical ones first."""
+        """Page `number` of `size` of the devices `chosen` selects, in its order, the
+        `worst` worst of them with problems, and the counts of all it selects (by the
+        same rules as `health_rules.evaluate`)."""
         ...
 
     def health_history(self, device_id: str, since: datetime) -> list[Health]: ...

@@ -19,7 +19,7 @@ import msgspec
 from central_cms.analytics.health_rules import AlertRules, AlertRulesError, Finding, Level
 from central_cms.analytics.model import DeviceInfo, DeviceSnapshot, FleetFilter, FleetPage
 from central_cms.analytics.sqlite_file import OnSqliteFile
-from central_cms.analytics.sqlite_fleet_pages import FACTS_SET, fleet_page, worst_first
+from central_cms.analytics.sqlite_fleet_pages import FACTS_SET, fleet_page
 from devices.protocol import CommandResult, Health, Status
 
 log = logging.getLogger(__name__)
@@ -148,14 +148,15 @@ class SqliteFleetStore(OnSqliteFile):
         return [found[d] for d in device_ids if d in found]
 
     def fleet_page(
-        self, rules: AlertRules, now: datetime, chosen: FleetFilter, offset: int, limit: int
+        self,
+        rules: AlertRules,
+        now: datetime,
+        chosen: FleetFilter,
+        number: int,
+        size: int,
+        worst: int,
     ) -> FleetPage:
-        return fleet_page(self.db.conn(), rules, now, chosen, offset, limit)
-
-    def worst_first(
-        self, rules: AlertRules, now: datetime, chosen: FleetFilter, limit: int
-    ) -> list[str]:
-        return worst_first(self.db.conn(), rules, now, chosen, limit)
+        return fleet_page(self.db.conn(), rules, now, chosen, number, size, worst)
 
     def _snapshots(self, only: list[str] | None) -> list[DeviceSnapshot]:
         conn = self.db.conn()

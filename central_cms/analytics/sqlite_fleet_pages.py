@@ -54,18 +54,20 @@ def add_fact_columns(conn: sqlite3.Connection) -> None:
 
 
 # Per device: one 0/1 column per rule of health_rules.evaluate, and the rows it yields.
-# `never` short-cuts the rest, as evaluate returns early for a device never seen.
+# `never` short-cuts the rest, as evaluate returns early for a device never seen. The
+# flags are computed once (MATERIALIZED): inlined, each use would evaluate them again.
 _RULES = """
 WITH base AS (
     SELECT ids.device_id, d.site_id, d.kind AS info_kind, d.expected_manifest_version,
-           d.manifest_published_ms, s.status, s.state, s.status_kind, s.software_version,
+           d.manifest_published_ms, s.status IS NOT NULL AS has_status, s.state,
            s.manifest_version, s.temperature_c, s.disk_percent, s.memory_percent,
-           s.throttled_now, s.health, s.last_seen_ms, s.status_received_ms,
+           s.throttled_now, s.health IS NOT NULL AS has_health, s.last_seen_ms,
+           s.status_received_ms,
            (s.last_seen_ms IS NULL AND s.status IS NULL) AS never
     FROM (SELECT device_id FROM devices UNION SELECT device_id FROM device_state) AS ids
     LEFT JOIN devices AS d ON d.device_id = ids.device_id
     LEFT JOIN device_state AS s ON s.device_id = ids.device_id
-), flags AS (
+), flags AS MATERIALIZED (
     SELECT base.*,
         coalesce(NOT never AND :now_ms - CASE WHEN state = 'offline'
             THEN status_received_ms ELSE last_seen_ms END > :offline_ms, 0) AS f_offline,
@@ -76,7 +78,7 @@ WITH base AS (
         coalesce(NOT never AND disk_percent >= :disk_warn AND disk_percent < :disk_crit, 0)
             AS f_disk_warn,
         coalesce(NOT never AND memory_percent >= :memory_warn, 0) AS f_memory,
-        coalesce(NOT never AND health IS NOT NULL AND throttled_now, 0) AS f_throttled,
+        coalesce(NOT never AND has_health AND throttled_now, 0) AS f_throttled,
         coalesce(NOT never AND expected_manifest_version IS NOT NULL AND state = 'online'
             AND coalesce(manifest_version, 0) < expected_manifest_version
             AND (manifest_published_ms IS NULL OR :now_ms - manifest_published_ms > :grace_ms),
@@ -89,7 +91,7 @@ WITH base AS (
         CASE WHEN f_offline + f_temp_crit + f_disk_crit > 0 THEN 0
              WHEN never + f_temp_warn + f_disk_warn + f_memory + f_throttled + f_manifest > 0
              THEN 1 ELSE 2 END AS worst_rank,
-        (status IS NOT NULL AND state = 'online' AND NOT f_offline) AS online
+        (has_status AND state = 'online' AND NOT f_offline) AS online
     FROM flags
 )
 """
@@ -141,47 +143,64 @@ def fleet_page(
     rules: AlertRules,
     now: datetime,
     chosen: FleetFilter,
-    offset: int,
-    limit: int,
+    number: int,
+    size: int,
+    worst: int,
 ) -> FleetPage:
-    params: dict[str, object] = {**_params(rules, now)}
+    """Page `number` (from 1; a page past the end gives the last) of `size` devices, the
+    `worst` worst devices with problems, and the counts, from one pass of the rules.
+
+    The pass goes into a temporary table of this connection (this thread's), which the
+    counts and the two top-N sorts then read: cheaper than running the rules three times
+    or numbering every row with window functions."""
     where, args = _where(chosen)
-    params.update(args)
-    order = SORTS.get(chosen.sort, SORTS["problems"])
-    counted = conn.execute(
-        f"{_RULES} SELECT count(*), coalesce(sum(online), 0), coalesce(sum(problems), 0), "
-        f"coalesce(sum(problems > 0), 0) FROM rows{where}",
-        params,
-    ).fetchone()
-    ids = [
-        row[0]
-        for row in conn.execute(
-            f"{_RULES} SELECT device_id FROM rows{where} ORDER BY {order} "
-            "LIMIT :limit OFFSET :offset",
-            {**params, "limit": limit, "offset": offset},
+    conn.execute("DROP TABLE IF EXISTS temp.fleet_rows")
+    conn.execute(
+        f"CREATE TEMP TABLE fleet_rows AS {_RULES} SELECT device_id, site_id, info_kind, "
+        "online, problems, worst_rank, last_seen_ms, temperature_c, disk_percent, "
+        f"memory_percent FROM rows{where}",
+        {**_params(rules, now), **args},
+    )
+    try:
+        counts = FleetCounts(
+            *(
+                int(v or 0)
+                for v in conn.execute(
+                    "SELECT count(*), sum(online), sum(problems), sum(problems > 0) "
+                    "FROM temp.fleet_rows"
+                ).fetchone()
+            )
         )
-    ]
+        number = min(max(number, 1), max(1, -(-counts.devices // size)))
+        order = SORTS.get(chosen.sort, SORTS["problems"])
+        page_ids = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT device_id FROM temp.fleet_rows ORDER BY {order} LIMIT ? OFFSET ?",
+                (size, (number - 1) * size),
+            )
+        ]
+        worst_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT device_id FROM temp.fleet_rows WHERE problems > 0 "
+                "ORDER BY worst_rank, device_id LIMIT ?",
+                (worst,),
+            )
+        ]
+    finally:
+        conn.execute("DROP TABLE temp.fleet_rows")
     sites = [r[0] for r in conn.execute("SELECT DISTINCT site_id FROM devices ORDER BY 1")]
     kinds = [r[0] for r in conn.execute("SELECT DISTINCT kind FROM devices ORDER BY 1")]
     versions = conn.execute(
         "SELECT DISTINCT status_kind, software_version FROM device_state WHERE status IS NOT NULL"
     ).fetchall()
     return FleetPage(
-        ids, FleetCounts(*(int(v) for v in counted)), sites, kinds, [tuple(v) for v in versions]
+        device_ids=page_ids,
+        worst_ids=worst_ids,
+        counts=counts,
+        number=number,
+        sites=sites,
+        kinds=kinds,
+        versions=[tuple(v) for v in versions],
     )
-
-
-def worst_first(
-    conn: sqlite3.Connection, rules: AlertRules, now: datetime, chosen: FleetFilter, limit: int
-) -> list[str]:
-    """The devices with problems among those chosen, worst first (the Problems list)."""
-    where, args = _where(FleetFilter(chosen.site, chosen.kind, chosen.state))
-    where = f"{where} AND problems > 0" if where else " WHERE problems > 0"
-    return [
-        row[0]
-        for row in conn.execute(
-            f"{_RULES} SELECT device_id FROM rows{where} ORDER BY worst_rank, device_id "
-            "LIMIT :limit",
-            {**_params(rules, now), **args, "limit": limit},
-        )
-    ]

@@ -50,7 +50,7 @@ from central_cms.analytics.reports import DWELL_BUCKETS
 from central_cms.analytics.sqlite_fleet_pages import SORTS as FLEET_SORTS
 from central_cms.auth import current_actor, login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
-from central_cms.paging import requested_page
+from central_cms.paging import PAGE_SIZE, Page, requested_page
 from central_cms.policy import Permission
 from central_cms.runtime import parts, runtime
 from central_cms.times import DATE_HINT, parse_date, zone_of
@@ -69,6 +69,8 @@ FLEET_PERMISSION = Permission.DEVICE_WRITE
 # The Problems list names the worst devices' findings, this many devices at most.
 PROBLEMS_LISTED = 20
 MAX_RANGE_DAYS = 400
+# Rows of the per-campaign, site and day table shown on the page; the CSV holds every one.
+DAY_ROWS_SHOWN = 200
 
 
 def register(app: Flask) -> None:
@@ -135,9 +137,15 @@ def index() -> str:
     for problem in problems:
         flash(problem, "warning")
     result = report(_context().stores.events, filters)
+    # 5,000 campaigns make thousands of (campaign, site) rows: a page of them at a time,
+    # and of the per-day rows the first few (the CSV has them all).
+    by_campaign = presenters.campaign_totals(result, names)
+    page = requested_page(request.args, len(by_campaign))
     return render_template(
         "analytics/report.html",
-        by_campaign=presenters.campaign_totals(result, names),
+        by_campaign=by_campaign[page.offset : page.offset + page.size],
+        page=page,
+        day_rows=result.plays[:DAY_ROWS_SHOWN],
         filters=filters,
         names=names,
         result=result,
@@ -212,14 +220,19 @@ def fleet() -> str:
         state=request.args.get("state", ""),
         sort=sort if sort in FLEET_SORTS else "problems",
     )
-    first = store.fleet_page(rules, now, chosen, 0, 0)
-    page = requested_page(request.args, first.counts.devices)
-    found = store.fleet_page(rules, now, chosen, page.offset, page.size)
+    asked = request.args.get("page", "1")
+    found = store.fleet_page(
+        rules,
+        now,
+        chosen,
+        int(asked) if asked.isdigit() and asked != "0" else 1,
+        PAGE_SIZE,
+        PROBLEMS_LISTED,
+    )
+    page = Page(found.number, found.counts.devices)
     newest = presenters.newest_versions(found.versions)
     rows = presenters.fleet_rows(store.snapshots(found.device_ids), rules, now, newest)
-    worst = presenters.fleet_rows(
-        store.snapshots(store.worst_first(rules, now, chosen, PROBLEMS_LISTED)), rules, now, newest
-    )
+    worst = presenters.fleet_rows(store.snapshots(found.worst_ids), rules, now, newest)
     findings = sorted(
         (f for r in worst for f in r.findings),
         key=lambda f: (f.level is not Level.CRITICAL, f.device_id, f.rule),
