@@ -27,7 +27,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 from werkzeug.wrappers import Response
 
 from central_cms import models as m
@@ -150,7 +150,7 @@ def _signage(site_id: str) -> Select[m.Device]:
     query = (
         select(m.Device)
         .join(m.Site, m.Site.id == m.Device.site_id)
-        .options(joinedload(m.Device.site), joinedload(m.Device.profile))
+        .options(contains_eager(m.Device.site), joinedload(m.Device.profile))
         .where(m.Device.kind == DeviceKind.SIGNAGE.value)
         .order_by(
             m.Site.name,
