@@ -36,6 +36,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from flask import Flask
 from sqlalchemy import insert
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -47,7 +48,7 @@ PASSWORD = "bench password 17"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def bench_app():  # type: ignore[no-untyped-def]
+def bench_app() -> Flask:
     """gunicorn's app factory: the CMS as production builds it, minus the manifest
     renewer (which would recompile 10,000 devices on its first tick, mid-measurement)."""
     from central_cms.app import create_app

@@ -51,7 +51,7 @@ def read_names(session: Session) -> Names:
     """Site and campaign names for the pages, and the report zone (UTC for a mixed city)."""
     # Columns, not models: thousands of campaigns, and only their names are needed.
     sites = session.execute(select(m.Site.id, m.Site.name, m.Site.timezone)).all()
-    campaigns = dict(session.execute(select(m.Campaign.id, m.Campaign.name)).tuples().all())
+    campaigns = {i: name for i, name in session.execute(select(m.Campaign.id, m.Campaign.name))}
     zones = sorted({timezone for _, _, timezone in sites})
     return Names(
         sites={site_id: name for site_id, name, _ in sites},

@@ -167,11 +167,15 @@ class SqliteFleetStore(OnSqliteFile):
                 return []
             where = f" WHERE device_id IN ({','.join('?' * len(only))})"
             args = tuple(only)
+        # With when the expected manifest was published: without it the rules' grace
+        # period never applied, and every device was "behind" the moment one was.
         devices = {
-            row[0]: DeviceInfo(*row)
-            for row in conn.execute(
-                "SELECT device_id, site_id, kind, timezone, name, expected_manifest_version "
-                f"FROM devices{where}",
+            device_id: DeviceInfo(
+                device_id, site_id, kind, timezone, name, expected, _from_ms(published_ms)
+            )
+            for device_id, site_id, kind, timezone, name, expected, published_ms in conn.execute(
+                "SELECT device_id, site_id, kind, timezone, name, expected_manifest_version, "
+                f"manifest_published_ms FROM devices{where}",
                 args,
             )
         }
