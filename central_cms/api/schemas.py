@@ -11,14 +11,15 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, Dict, File, Integer, List, Nested, String
-from apiflask.validators import Length
+from apiflask.fields import Boolean, Date, Dict, File, Float, Integer, List, Nested, String
+from apiflask.validators import Length, Range
 from marshmallow import ValidationError
 
 from central_cms.api.fields import (
     HHMM,
     HTTP_URL,
     INT32_MAX,
+    NO_NUL,
     Choice,
     Flag,
     Id,
@@ -28,6 +29,7 @@ from central_cms.api.fields import (
     Text,
     Whole,
 )
+from central_cms.models import Role
 from devices.protocol import (
     CommandName,
     DeviceKind,
@@ -283,3 +285,114 @@ class AlertOut(Schema):
     issued_at = String()
     expires_at = String()
     cleared = Boolean()
+
+
+# --- device groups, fleet health, users (issue 17: API parity) ---------------------------
+
+
+class GroupIn(Schema):
+    name = Text(max_length=200, required_text=True, required=True)
+    device_ids = List(Id(), load_default=[], validate=Length(max=10_000))
+
+
+class GroupOut(Schema):
+    id = String()
+    name = String()
+    device_ids = List(String())
+    updated_at = String()
+
+
+class FleetQuery(Schema):
+    """What the Device health page filters and sorts by, and which page of 50."""
+
+    site = Text(max_length=64, load_default="")
+    kind = Choice(["", *(k.value for k in DeviceKind)], load_default="")
+    state = Choice(["", "online", "offline", "problems"], load_default="")
+    sort = Choice(
+        ["problems", "device", "site", "kind", "state", "last_seen", "temperature", "disk",
+         "memory"],
+        load_default="problems",
+    )  # fmt: skip
+    page = Integer(load_default=1, validate=Range(1, INT32_MAX))
+
+
+class FindingOut(Schema):
+    rule = String(metadata={"description": "offline, never-seen, temperature, disk, ..."})
+    level = String(metadata={"description": "warning or critical"})
+    message = String()
+
+
+class FleetDeviceOut(Schema):
+    device_id = String()
+    site_id = String(allow_none=True)
+    kind = String(allow_none=True)
+    online = Boolean()
+    worst = String(metadata={"description": "ok, warning or critical"})
+    findings = List(Nested(FindingOut))
+    last_seen = String(allow_none=True)
+    software_version = String(allow_none=True)
+    software_current = Boolean(allow_none=True)
+    manifest_version = Integer(allow_none=True)
+    manifest_current = Boolean(allow_none=True)
+    temperature_c = Float(allow_none=True)
+    disk_used_percent = Float(allow_none=True)
+    memory_used_percent = Float(allow_none=True)
+    events_lost = Integer()
+
+
+class FleetOut(Schema):
+    devices = Integer(metadata={"description": "devices the filters choose, on every page"})
+    online = Integer()
+    problems = Integer()
+    page = Integer()
+    pages = Integer()
+    rows = List(Nested(FleetDeviceOut))
+
+
+class CommandResultOut(Schema):
+    command_id = String()
+    ok = Boolean()
+    detail = String()
+    at = String()
+    screenshot = Boolean(metadata={"description": "carries a screenshot (GET .../screenshot)"})
+
+
+class DeviceHealthOut(Schema):
+    device = Nested(FleetDeviceOut)
+    command_results = List(Nested(CommandResultOut))
+
+
+USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
+
+
+class UserIn(Schema):
+    username = String(
+        required=True, validate=Pattern(USERNAME, error="Use letters, digits and . _ @ -.")
+    )
+    password = String(required=True, validate=[Length(min=10, max=200), Pattern(NO_NUL)])
+    role = Choice([r.value for r in Role], required=True)
+    display_name = Text(max_length=200, load_default="")
+    sites = List(Id(), load_default=[], validate=Length(max=200))
+
+
+class RoleIn(Schema):
+    role = Choice([r.value for r in Role], required=True)
+    sites = List(
+        Id(), load_default=[], validate=Length(max=200), metadata={"description": "editors"}
+    )
+
+
+class PasswordIn(Schema):
+    password = String(required=True, validate=[Length(min=10, max=200), Pattern(NO_NUL)])
+
+
+class UserOut(Schema):
+    username = String()
+    display_name = String()
+    role = String()
+    sites = List(String())
+    active = Boolean()
+
+
+class SignedOutOut(Schema):
+    sessions_ended = Integer()
