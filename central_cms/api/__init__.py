@@ -9,7 +9,8 @@ permissions, as the staff UI.
 | spec.py | the document's refinements (rules across fields) and response links |
 | fields.py | strict field types: what they accept is what the document says |
 | schemas.py | every request and response body |
-| sites, profiles, devices, media, campaigns, alerts, groups, fleet, users | one resource each |
+| sites, profiles, devices, media, campaigns, alerts, | one resource each |
+| groups, fleet, users, playlists (issue 17) | one resource each |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from central_cms.api import (
     fleet,
     groups,
     media,
+    playlists,
     profiles,
     sites,
     users,
@@ -36,6 +38,7 @@ __all__ = [
     "fleet",
     "groups",
     "media",
+    "playlists",
     "profiles",
     "sites",
     "users",

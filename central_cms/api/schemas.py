@@ -11,7 +11,18 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, Dict, File, Float, Integer, List, Nested, String
+from apiflask.fields import (
+    Boolean,
+    Date,
+    DateTime,
+    Dict,
+    File,
+    Float,
+    Integer,
+    List,
+    Nested,
+    String,
+)
 from apiflask.validators import Length, Range
 from marshmallow import ValidationError
 
@@ -396,3 +407,43 @@ class UserOut(Schema):
 
 class SignedOutOut(Schema):
     sessions_ended = Integer()
+
+
+class PlaylistItemIn(Schema):
+    kind = Choice([ItemKind.IMAGE.value, ItemKind.VIDEO.value, ItemKind.TEXT.value], required=True)
+    duration_s = Number(minimum=1, maximum=3600, required=True)
+    media_id = Whole(minimum=1, maximum=INT32_MAX, load_default=None, allow_none=True)
+    text = Nested(TextIn, load_default=None, allow_none=True)
+    alt_text = Text(max_length=200, load_default="")
+    fit = Choice([f.value for f in Fit], load_default="fit")
+    valid_from = Date(load_default=None, allow_none=True)
+    valid_until = Date(
+        load_default=None, allow_none=True, metadata={"description": "on or after valid_from"}
+    )
+
+
+class PlaylistIn(Schema):
+    name = Text(max_length=200, required_text=True, required=True)
+    owner_site_id = Text(max_length=64, required=True)
+    items = List(Nested(PlaylistItemIn), required=True, validate=Length(min=1, max=200))
+
+
+class PlaylistItemOut(Schema):
+    id = String()
+    kind = String()
+    duration_s = Float()
+    media_id = Integer(allow_none=True)
+    text = Dict(allow_none=True)
+    alt_text = String()
+    fit = String()
+    valid_from = Date(allow_none=True)
+    valid_until = Date(allow_none=True)
+
+
+class PlaylistOut(Schema):
+    id = String()
+    name = String()
+    owner_site_id = String()
+    updated_by = String()
+    updated_at = DateTime()
+    items = List(Nested(PlaylistItemOut))

@@ -196,3 +196,51 @@ def test_an_admin_manages_staff_accounts_and_an_editor_cannot(client, session, r
         select(m.AuditEntry.action).where(m.AuditEntry.entity_id == "jo.bloggs")
     ).all()
     assert set(audit) >= {"user.create", "user.role", "user.password", "user.sign_out"}
+
+
+def test_site_editors_keep_playlists_of_their_own_sites(client, session, rt, world):
+    pool = token_for(session, rt, "pool-editor", m.Role.EDITOR, ["north-pool"])
+    library = token_for(session, rt, "library-editor", m.Role.EDITOR, ["south-library"])
+    body = {
+        "name": "Pool deck loop",
+        "owner_site_id": "north-pool",
+        "items": [
+            {"kind": "image", "media_id": world.media["poster"], "duration_s": 8},
+            {
+                "kind": "text",
+                "duration_s": 6,
+                "text": {"title": "Lanes open 6 am"},
+                "valid_from": "2026-12-01",
+                "valid_until": "2026-12-24",
+            },
+        ],
+    }
+    refused = client.post("/api/v1/playlists", json=body, headers=library)
+    assert refused.status_code == 403 and "north-pool" in refused.json["message"]
+    created = client.post("/api/v1/playlists", json=body, headers=pool)
+    assert created.status_code == 201, created.json
+    playlist = created.json
+    assert [i["kind"] for i in playlist["items"]] == ["image", "text"]
+    assert playlist["items"][1]["text"]["title"] == "Lanes open 6 am"
+    assert playlist["items"][1]["valid_until"] == "2026-12-24"
+    assert playlist["updated_by"] == "pool-editor"
+    # The other site's editor neither sees nor changes it.
+    assert client.get("/api/v1/playlists", headers=library).json == []
+    assert client.get(f"/api/v1/playlists/{playlist['id']}", headers=library).status_code == 404
+    stolen = client.put(f"/api/v1/playlists/{playlist['id']}", json=body, headers=library)
+    assert stolen.status_code == 404
+    changed = client.put(
+        f"/api/v1/playlists/{playlist['id']}",
+        json={**body, "name": "Pool deck", "items": body["items"][1:]},
+        headers=pool,
+    )
+    assert changed.status_code == 200, changed.json
+    again = client.get(f"/api/v1/playlists/{playlist['id']}", headers=pool).json
+    assert again["name"] == "Pool deck" and len(again["items"]) == 1
+    backwards = client.post(
+        "/api/v1/playlists",
+        json={**body, "items": [{**body["items"][1], "valid_until": "2026-11-30"}]},
+        headers=pool,
+    )
+    assert backwards.status_code == 422
+    assert "last day is before the first day" in backwards.json["message"]
