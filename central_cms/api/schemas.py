@@ -18,6 +18,7 @@ from apiflask.fields import (
     Dict,
     File,
     Float,
+    Function,
     Integer,
     List,
     Nested,
@@ -40,7 +41,9 @@ from central_cms.api.fields import (
     Text,
     Whole,
 )
+from central_cms.campaigns import zone_playlists as campaign_zone_playlists
 from central_cms.models import Role
+from central_cms.zones import ALL_ZONES, LAYOUT_KINDS
 from devices.protocol import (
     CommandName,
     DeviceKind,
@@ -51,6 +54,7 @@ from devices.protocol import (
     Weekday,
 )
 from devices.protocol.base import SHORT_TEXT_MAX
+from devices.protocol.layouts import MAIN_ZONE, LayoutTemplate
 
 
 class SiteOut(Schema):
@@ -212,6 +216,7 @@ class ItemIn(Schema):
         allow_none=True,
         validate=[Length(max=2048), Pattern(HTTP_URL, error="Use an http(s):// URL.")],
     )
+    zone = Choice(list(ALL_ZONES), load_default=MAIN_ZONE, metadata={"description": "its zone"})
 
 
 class WindowIn(Schema):
@@ -259,6 +264,27 @@ class CampaignIn(Schema):
         metadata={"description": "at least one site, tag, kind or profile"},
     )
     items = List(Nested(ItemIn), required=True, validate=Length(min=1, max=100))
+    # Issue 14's layouts, zones and "skip screens that cannot show it"; left out (null),
+    # an update keeps what the campaign has.
+    layouts = Dict(
+        keys=Choice([k.value for k in LAYOUT_KINDS]),
+        values=Choice([t.value for t in LayoutTemplate]),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "layout per kind of screen", "example": {"indoor": "full"}},
+    )
+    zone_playlists = Dict(
+        keys=Choice(list(ALL_ZONES)),
+        values=Id(),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the playlist each zone of the layouts plays (zone: id)"},
+    )
+    skip_unable = Flag(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "skip the screens whose rules it breaks, not refuse it"},
+    )
 
 
 class CampaignOut(Schema):
@@ -273,6 +299,11 @@ class CampaignOut(Schema):
     targets = Dict()
     created_by = String()
     approved_by = String(allow_none=True)
+    layouts = Dict()
+    zone_playlists = Function(lambda c: campaign_zone_playlists(c), metadata={"type": "object"})
+    skip_unable = Function(
+        lambda c: bool(c.targets.get("skip_unable")), metadata={"type": "boolean"}
+    )
 
 
 class RejectIn(Schema):

@@ -244,3 +244,61 @@ def test_site_editors_keep_playlists_of_their_own_sites(client, session, rt, wor
     )
     assert backwards.status_code == 422
     assert "last day is before the first day" in backwards.json["message"]
+
+
+def test_a_campaign_sets_its_layout_zone_playlists_and_skips_screens_through_the_api(
+    client, session, rt, world, publisher
+):
+    editor = token_for(session, rt, "library-editor", m.Role.EDITOR, ["south-library"])
+    side = client.post(
+        "/api/v1/playlists",
+        json={
+            "name": "Library side panel",
+            "owner_site_id": "south-library",
+            "items": [
+                {
+                    "kind": "text",
+                    "duration_s": 5,
+                    "text": {"title": "Stories", "shrink_to_fit": True},
+                }
+            ],
+        },
+        headers=editor,
+    ).json
+    # The site's default content: it sets its screens' layout (central_cms/zones.py).
+    body = {
+        "name": "Library default",
+        "owner_site_id": "south-library",
+        "is_default": True,
+        "targets": {"sites": ["south-library"]},
+        "items": [
+            {"kind": "text", "duration_s": 10, "text": {"title": "Library week"}, "zone": "main"}
+        ],
+        "layouts": {"indoor": "main-side"},
+        "zone_playlists": {"side": side["id"]},
+        "skip_unable": True,
+    }
+    created = client.post("/api/v1/campaigns", json=body, headers=editor)
+    assert created.status_code == 201, created.json
+    campaign = created.json
+    assert campaign["layouts"] == {"indoor": "main-side"}
+    assert campaign["zone_playlists"] == {"side": side["id"]}
+    assert campaign["skip_unable"] is True
+    # Left out of an update, they stay as they are.
+    kept = {k: v for k, v in body.items() if k not in ("layouts", "zone_playlists", "skip_unable")}
+    updated = client.put(f"/api/v1/campaigns/{campaign['id']}", json=kept, headers=editor).json
+    assert updated["zone_playlists"] == {"side": side["id"]} and updated["skip_unable"] is True
+    publisher.sent.clear()
+    submitted = client.post(f"/api/v1/campaigns/{campaign['id']}/submit", headers=editor)
+    assert submitted.json["status"] == "published"
+    manifest = manifests_sent(publisher, rt)["sig-south-library"]
+    assert manifest.zone_names == ("main", "side")
+    by_zone = {(i.zone, i.text.title) for i in manifest.default_items if i.text}
+    assert {("main", "Library week"), ("side", "Stories")} <= by_zone
+    # A zone the chosen layouts do not have is refused, naming it.
+    wrong = client.post(
+        "/api/v1/campaigns",
+        json={**body, "layouts": {"indoor": "full"}},
+        headers=editor,
+    )
+    assert wrong.status_code in (409, 422) and "Side panel" in wrong.json["message"]
