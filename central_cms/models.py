@@ -127,6 +127,11 @@ class ScreenProfile(Base):
 
 class Device(Base):
     __tablename__ = "devices"
+    # The devices list pages by site then id; the Screens page picks signage by site.
+    __table_args__ = (
+        Index("ix_devices_site_id_id", "site_id", "id"),
+        Index("ix_devices_kind_site_id", "kind", "site_id"),
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     kind: Mapped[str] = mapped_column(String(16))  # devices.protocol.DeviceKind
@@ -223,6 +228,11 @@ class Rendition(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    # The campaign list pages newest first, all or by status (migration 0017).
+    __table_args__ = (
+        Index("ix_campaigns_updated_at_id", "updated_at", "id"),
+        Index("ix_campaigns_status_updated_at_id", "status", "updated_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))  # staff's name; never shown to the public
     # What visitors and passers-by see (issue 13 point 17), and its translations
@@ -375,6 +385,8 @@ class LoginAttempt(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    # "Everything about this item", newest first (the audit log's entity filter).
+    __table_args__ = (Index("ix_audit_log_entity_id_id", "entity_id", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     username: Mapped[str] = mapped_column(String(100))

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from PIL import Image
 from pydantic import ValidationError
-from sqlalchemy import String, select, update
+from sqlalchemy import String, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -213,37 +213,36 @@ def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
     return sqlite.Insert
 
 
-def claim_request(session: Session, device_id: str, now: datetime, interval: timedelta) -> bool:
-    """Atomically take the right to ask `device_id` for a screenshot at `now`: true for
-    exactly one caller per `interval`, across CMS processes. Commits.
+def claim_requests(
+    session: Session, device_ids: Sequence[str], now: datetime, interval: timedelta
+) -> set[str]:
+    """Atomically take the right to ask each of `device_ids` for a screenshot at `now`:
+    each device is won by exactly one caller per `interval`, across CMS processes.
+    Returns the devices won. One statement and one commit for a whole page of screens.
 
-    The first request inserts the row; later ones win only by moving `requested_at`
-    forward with a conditional UPDATE. On PostgreSQL a competing transaction waits for
-    the row and re-checks the condition, so it loses; SQLite serialises writers."""
-    # RETURNING rather than rowcount: psycopg reports -1 for INSERT ... ON CONFLICT.
-    connection = session.connection()
-    won = (
-        connection.execute(
-            _insert(session)(ScreenshotRequest)
-            .values(device_id=device_id, requested_at=now)
-            .on_conflict_do_nothing(index_elements=["device_id"])
-            .returning(ScreenshotRequest.device_id)
-        ).first()
-        is not None
+    An upsert that moves `requested_at` forward only where it is at least `interval` old:
+    on PostgreSQL a competing transaction waits for the row and re-checks the condition,
+    so it loses; SQLite serialises writers."""
+    if not device_ids:
+        return set()
+    statement = _insert(session)(ScreenshotRequest).values(
+        [{"device_id": d, "requested_at": now} for d in dict.fromkeys(device_ids)]
     )
-    if not won:
-        moved = connection.execute(
-            update(ScreenshotRequest)
-            .where(
-                ScreenshotRequest.device_id == device_id,
-                ScreenshotRequest.requested_at <= now - interval,
-            )
-            .values(requested_at=now)
-            .returning(ScreenshotRequest.device_id)
-        )
-        won = moved.first() is not None
+    won = session.connection().execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id"],
+            set_={"requested_at": statement.excluded.requested_at},
+            where=ScreenshotRequest.requested_at <= now - interval,
+        ).returning(ScreenshotRequest.device_id)
+    )
+    claimed = {device_id for (device_id,) in won}
     session.commit()
-    return won
+    return claimed
+
+
+def claim_request(session: Session, device_id: str, now: datetime, interval: timedelta) -> bool:
+    """`claim_requests` for one device."""
+    return device_id in claim_requests(session, [device_id], now, interval)
 
 
 def _stamp(session: Session, device_id: str, now: datetime) -> None:
@@ -290,11 +289,10 @@ def request_due(
     within the interval; returns the devices asked. A request the device cannot act on
     within the interval is stale, so that is also its lifetime."""
     now = rt.clock.now()
-    asked = []
-    for device_id in due:
-        if claim_request(session, device_id, now, settings.max_age):
-            _send_unaudited(rt, device_id, now, settings.max_age)
-            asked.append(device_id)
+    won = claim_requests(session, due, now, settings.max_age)
+    asked = [device_id for device_id in due if device_id in won]
+    for device_id in asked:
+        _send_unaudited(rt, device_id, now, settings.max_age)
     if asked:
         log.debug("asked %d screens for a screenshot: %s", len(asked), ", ".join(asked))
     return asked

@@ -170,3 +170,33 @@ def flatten(
 
 
 DeviceLookup = Callable[[str], DeviceInfo | None]
+
+
+# --- one page of the fleet (issue 17) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FleetFilter:
+    site: str = ""
+    kind: str = ""
+    state: str = ""  # "", "online", "offline" or "problems"
+    sort: str = "problems"
+
+
+@dataclass(frozen=True)
+class FleetCounts:
+    devices: int
+    online: int
+    problems: int  # findings, all told
+    with_problems: int  # devices with at least one
+
+
+@dataclass(frozen=True)
+class FleetPage:
+    device_ids: list[str]  # the page's devices, in the chosen order
+    worst_ids: list[str]  # the worst of the chosen devices with problems, worst first
+    counts: FleetCounts  # of every chosen device
+    number: int  # the page given (the last one, when asked for one past the end)
+    sites: list[str]  # every site and kind with a device, for the filter menus
+    kinds: list[str]
+    versions: list[tuple[str, str]]  # (kind, software version) reported, for "newest"

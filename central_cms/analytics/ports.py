@@ -16,7 +16,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from central_cms.analytics.health_rules import AlertRules, Finding
-from central_cms.analytics.model import BatchOutcome, DeviceInfo, DeviceSnapshot, Filters
+from central_cms.analytics.model import (
+    BatchOutcome,
+    DeviceInfo,
+    DeviceSnapshot,
+    Filters,
+    FleetFilter,
+    FleetPage,
+)
 from central_cms.analytics.reports import Metric, Report, build_report
 from devices.protocol import CommandResult, Health, Status
 from devices.protocol.acks import SeqRange
@@ -90,9 +97,33 @@ class FleetStore(Protocol):
 
     def fleet(self) -> list[DeviceSnapshot]: ...
 
+    def snapshots(self, device_ids: Sequence[str]) -> list[DeviceSnapshot]:
+        """Just these devices (those known), in the order asked."""
+        ...
+
+    def fleet_page(
+        self,
+        rules: AlertRules,
+        now: datetime,
+        chosen: FleetFilter,
+        number: int,
+        size: int,
+        worst: int,
+    ) -> FleetPage:
+        """Page `number` of `size` of the devices `chosen` selects, in its order, the
+        `worst` worst of them with problems, and the counts of all it selects (by the
+        same rules as `health_rules.evaluate`)."""
+        ...
+
     def health_history(self, device_id: str, since: datetime) -> list[Health]: ...
 
     def command_results(self, device_id: str, limit: int = 20) -> list[CommandResult]: ...
+
+    def latest_command_results(
+        self, device_ids: Sequence[str], per_device: int
+    ) -> dict[str, list[CommandResult]]:
+        """Each device's newest `per_device` results, newest first (those with any)."""
+        ...
 
     def prune_health(self, older_than: datetime) -> int: ...
 

@@ -228,28 +228,26 @@ class FleetRow:
         return "warning" if self.findings else "ok"
 
 
-FLEET_SORTS: dict[str, Callable[[FleetRow], Any]] = {
-    "device": lambda r: r.snapshot.device_id,
-    "site": lambda r: (r.snapshot.info.site_id if r.snapshot.info else "", r.snapshot.device_id),
-    "kind": lambda r: (r.snapshot.info.kind if r.snapshot.info else "", r.snapshot.device_id),
-    "state": lambda r: (r.online, r.snapshot.device_id),
-    "problems": lambda r: ({"critical": 0, "warning": 1, "ok": 2}[r.worst], r.snapshot.device_id),
-    "last_seen": lambda r: r.snapshot.last_seen.timestamp() if r.snapshot.last_seen else 0,
-    "temperature": lambda r: -(r.snapshot.health.temperature_c or 0) if r.snapshot.health else 0,
-    "disk": lambda r: -r.snapshot.health.disk_used_percent if r.snapshot.health else 0,
-    "memory": lambda r: -r.snapshot.health.memory_used_percent if r.snapshot.health else 0,
-}
+def newest_versions(versions: Iterable[tuple[str, str]]) -> dict[str, tuple[int, ...]]:
+    """The newest software version reported per device kind, from (kind, version) pairs."""
+    newest: dict[str, tuple[int, ...]] = {}
+    for kind, version in versions:
+        newest[kind] = max(newest.get(kind, ()), _version_key(version))
+    return newest
 
 
 def fleet_rows(
-    snapshots: Sequence[DeviceSnapshot], rules: AlertRules, now: datetime
+    snapshots: Sequence[DeviceSnapshot],
+    rules: AlertRules,
+    now: datetime,
+    newest: dict[str, tuple[int, ...]] | None = None,
 ) -> list[FleetRow]:
-    newest: dict[str, tuple[int, ...]] = {}
-    for s in snapshots:
-        if s.status is not None:
-            key = _version_key(s.status.software_version)
-            kind = s.status.kind.value
-            newest[kind] = max(newest.get(kind, ()), key)
+    """The rows of these snapshots; `newest` (per kind) is what "outdated" compares with,
+    by default the newest among the snapshots themselves."""
+    if newest is None:
+        newest = newest_versions(
+            (s.status.kind.value, s.status.software_version) for s in snapshots if s.status
+        )
     rows = []
     for s in snapshots:
         findings = tuple(evaluate(s, rules, now))
@@ -260,44 +258,14 @@ def fleet_rows(
         )
         software = None
         if s.status is not None:
-            software = _version_key(s.status.software_version) >= newest[s.status.kind.value]
+            software = _version_key(s.status.software_version) >= newest.get(
+                s.status.kind.value, ()
+            )
         manifest = None
         if s.info is not None and s.info.expected_manifest_version and s.status is not None:
             manifest = s.status.manifest_version == s.info.expected_manifest_version
         rows.append(FleetRow(s, findings, online, software, manifest))
     return rows
-
-
-@dataclass(frozen=True)
-class FleetView:
-    rows: list[FleetRow]
-    findings: list[Finding]
-    sites: list[str]
-    kinds: list[str]
-    chosen: dict[str, str]
-
-
-def fleet_view(rows: list[FleetRow], site: str, kind: str, state: str, sort: str) -> FleetView:
-    """The fleet table filtered and sorted as asked; an unknown sort falls back to problems."""
-    sites = sorted({r.snapshot.info.site_id for r in rows if r.snapshot.info})
-    kinds = sorted({r.snapshot.info.kind for r in rows if r.snapshot.info})
-    if site:
-        rows = [r for r in rows if r.snapshot.info and r.snapshot.info.site_id == site]
-    if kind:
-        rows = [r for r in rows if r.snapshot.info and r.snapshot.info.kind == kind]
-    if state in ("online", "offline"):
-        rows = [r for r in rows if r.online == (state == "online")]
-    elif state == "problems":
-        rows = [r for r in rows if r.findings]
-    if sort not in FLEET_SORTS:
-        sort = "problems"
-    rows.sort(key=FLEET_SORTS[sort])
-    findings = sorted(
-        (f for r in rows for f in r.findings),
-        key=lambda f: (f.level is not Level.CRITICAL, f.device_id, f.rule),
-    )
-    chosen = {"site": site, "kind": kind, "state": state, "sort": sort}
-    return FleetView(rows, findings, sites, kinds, chosen)
 
 
 HISTORY_HOURS = {"6": 6, "24": 24, "168": 168}

@@ -193,15 +193,28 @@ class SqliteEventStore(OnSqliteFile):
         # Distinct visitors of the days still kept raw; older days have them in rollups.
         out = _visitor_metrics(conn, _days_and_site(filters, "v."), _days_and_site_args(filters))
         rollup_where, rollup_args = _days_and_site(filters), _days_and_site_args(filters)
-        if filters.campaign_id is not None:
-            # Wi-Fi metrics have no campaign: the campaign filter narrows plays and promos.
-            rollup_where += " AND (campaign_id = ? OR metric IN (?, ?, ?) OR metric LIKE ?)"
-            rollup_args += [filters.campaign_id, SESSIONS, VISITORS, RETURNING, DWELL_PREFIX + "%"]
-        out += conn.execute(
+        query = (
             "SELECT day, site_id, campaign_id, item_id, metric, value "
-            f"FROM daily_rollups WHERE {rollup_where}",
-            rollup_args,
-        ).fetchall()
+            f"FROM daily_rollups WHERE {rollup_where}"
+        )
+        if filters.campaign_id is not None:
+            # Wi-Fi metrics have no campaign (they are filed under ''): the campaign filter
+            # narrows plays and promos. Two lookups by campaign_id, so a year of one
+            # campaign reads its own rows (daily_rollups_by_campaign), not every campaign's.
+            query = (
+                f"{query} AND campaign_id = ? UNION ALL {query} AND campaign_id = '' "
+                "AND (metric IN (?, ?, ?) OR metric LIKE ?)"
+            )
+            rollup_args = [
+                *rollup_args,
+                filters.campaign_id,
+                *rollup_args,
+                SESSIONS,
+                VISITORS,
+                RETURNING,
+                DWELL_PREFIX + "%",
+            ]
+        out += conn.execute(query, rollup_args).fetchall()
         return out
 
     def airtime(

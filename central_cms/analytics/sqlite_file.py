@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS daily_rollups (
     value REAL NOT NULL,
     PRIMARY KEY (day, site_id, campaign_id, item_id, metric)
 ) WITHOUT ROWID;
+-- One campaign's figures over a long range (a year's report) without reading every
+-- campaign's days; Wi-Fi figures sit under campaign_id ''.
+CREATE INDEX IF NOT EXISTS daily_rollups_by_campaign ON daily_rollups (campaign_id, day);
 -- Seconds shown per campaign, site and local clock hour (UTC start), for share of voice.
 CREATE TABLE IF NOT EXISTS hourly_airtime (
     campaign_id TEXT NOT NULL,

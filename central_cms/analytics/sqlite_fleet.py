@@ -2,6 +2,10 @@
 status and health per device, bounded health history, command results, IT's alert
 thresholds and the health monitor's lease."""
 
+# SQL here is assembled only from constant column lists, placeholders and fixed filter
+# clauses; every value is bound as a parameter.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from central_cms.analytics.health_rules import AlertRules, AlertRulesError, Finding, Level
-from central_cms.analytics.model import DeviceInfo, DeviceSnapshot
+from central_cms.analytics.model import DeviceInfo, DeviceSnapshot, FleetFilter, FleetPage
 from central_cms.analytics.sqlite_file import OnSqliteFile
+from central_cms.analytics.sqlite_fleet_pages import FACTS_SET, fleet_page
 from devices.protocol import CommandResult, Health, Status
 
 log = logging.getLogger(__name__)
@@ -75,15 +80,6 @@ class SqliteFleetStore(OnSqliteFile):
         )
         return DeviceInfo(*found) if found else None
 
-    def _devices(self) -> dict[str, DeviceInfo]:
-        return {
-            row[0]: DeviceInfo(*row)
-            for row in self.db.conn().execute(
-                "SELECT device_id, site_id, kind, timezone, name, expected_manifest_version "
-                "FROM devices"
-            )
-        }
-
     def record_status(self, status: Status, received_at: datetime) -> None:
         # Arrival order, not `status.at`: the last will is composed when the device
         # connects, so an "offline" will carries an older `at` than the "online" it ends.
@@ -94,6 +90,9 @@ class SqliteFleetStore(OnSqliteFile):
                 "status = excluded.status, status_received_ms = excluded.status_received_ms, "
                 "last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
                 (status.device_id, status.encode().decode(), _ms(received_at), _ms(received_at)),
+            )
+            conn.execute(
+                f"UPDATE device_state SET {FACTS_SET} WHERE device_id = ?", (status.device_id,)
             )
 
     def record_health(self, samples: Sequence[Health], received_at: datetime) -> None:
@@ -114,6 +113,10 @@ class SqliteFleetStore(OnSqliteFile):
                     "last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
                     (sample.device_id, sample.encode().decode(), _ms(received_at)),
                 )
+            conn.executemany(
+                f"UPDATE device_state SET {FACTS_SET} WHERE device_id = ?",
+                [(device_id,) for device_id in {h.device_id for h in samples}],
+            )
 
     def record_command_result(self, result: CommandResult, received_at: datetime) -> None:
         with self.db.transaction() as conn:
@@ -137,16 +140,57 @@ class SqliteFleetStore(OnSqliteFile):
             record_dropped(conn, device_id, dropped_total)
 
     def fleet(self) -> list[DeviceSnapshot]:
-        devices = self._devices()
+        return self._snapshots(None)
+
+    def snapshots(self, device_ids: Sequence[str]) -> list[DeviceSnapshot]:
+        """The snapshots of just these devices (a page's rows), in their order."""
+        found = {s.device_id: s for s in self._snapshots(list(device_ids))}
+        return [found[d] for d in device_ids if d in found]
+
+    def fleet_page(
+        self,
+        rules: AlertRules,
+        now: datetime,
+        chosen: FleetFilter,
+        number: int,
+        size: int,
+        worst: int,
+    ) -> FleetPage:
+        return fleet_page(self.db.conn(), rules, now, chosen, number, size, worst)
+
+    def _snapshots(self, only: list[str] | None) -> list[DeviceSnapshot]:
+        conn = self.db.conn()
+        # Inside one read transaction, so the page's rows are of one moment.
+        where, args = "", tuple[str, ...]()
+        if only is not None:
+            if not only:
+                return []
+            where = f" WHERE device_id IN ({','.join('?' * len(only))})"
+            args = tuple(only)
+        # With when the expected manifest was published: without it the rules' grace
+        # period never applied, and every device was "behind" the moment one was.
+        devices = {
+            device_id: DeviceInfo(
+                device_id, site_id, kind, timezone, name, expected, _from_ms(published_ms)
+            )
+            for device_id, site_id, kind, timezone, name, expected, published_ms in conn.execute(
+                "SELECT device_id, site_id, kind, timezone, name, expected_manifest_version, "
+                f"manifest_published_ms FROM devices{where}",
+                args,
+            )
+        }
         states = {
             row[0]: row[1:]
-            for row in self.db.conn().execute(
+            for row in conn.execute(
                 "SELECT device_id, status, status_received_ms, health, last_seen_ms, "
-                "dropped_total FROM device_state"
+                f"dropped_total FROM device_state{where}",
+                args,
             )
         }
         lost = dict(
-            self.db.conn().execute("SELECT device_id, sum(lost) FROM streams GROUP BY device_id")
+            conn.execute(
+                f"SELECT device_id, sum(lost) FROM streams{where} GROUP BY device_id", args
+            )
         )
         snapshots = []
         for device_id in sorted(set(devices) | set(states)):
@@ -184,6 +228,23 @@ class SqliteFleetStore(OnSqliteFile):
                 (device_id, limit),
             )
         ]
+
+    def latest_command_results(
+        self, device_ids: Sequence[str], per_device: int
+    ) -> dict[str, list[CommandResult]]:
+        """Each device's newest `per_device` results, newest first, in one query."""
+        if not device_ids:
+            return {}
+        found: dict[str, list[CommandResult]] = {}
+        for device_id, body in self.db.conn().execute(
+            "SELECT device_id, body FROM (SELECT device_id, body, row_number() OVER "
+            "(PARTITION BY device_id ORDER BY at_ms DESC) AS n FROM command_results "
+            f"WHERE device_id IN ({','.join('?' * len(device_ids))})) WHERE n <= ? "
+            "ORDER BY device_id, n",
+            (*device_ids, per_device),
+        ):
+            found.setdefault(device_id, []).append(CommandResult.model_validate_json(body))
+        return found
 
     def prune_health(self, older_than: datetime) -> int:
         with self.db.transaction() as conn:

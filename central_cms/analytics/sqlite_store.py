@@ -12,6 +12,7 @@ from pathlib import Path
 from central_cms.analytics.sqlite_events import SqliteEventStore, migrate_first_format
 from central_cms.analytics.sqlite_file import SqliteFile
 from central_cms.analytics.sqlite_fleet import SqliteFleetStore
+from central_cms.analytics.sqlite_fleet_pages import add_fact_columns
 from central_cms.analytics.sqlite_ledger import SqliteLedger
 
 
@@ -22,4 +23,5 @@ class SqliteStore(SqliteEventStore, SqliteLedger, SqliteFleetStore):
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         db = SqliteFile(path, synchronous=synchronous)
         migrate_first_format(db)
+        add_fact_columns(db.conn())
         super().__init__(db)

@@ -16,6 +16,7 @@ installs). The alert rules' thresholds live in the fleet store too: IT edits the
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,14 +41,16 @@ from central_cms.analytics import airtime_page, presenters, rules_form
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
-from central_cms.analytics.health_rules import LIMITS, AlertRules
+from central_cms.analytics.health_rules import LIMITS, AlertRules, Level
 from central_cms.analytics.link_scans import scans_for
-from central_cms.analytics.model import Filters
+from central_cms.analytics.model import Filters, FleetFilter
 from central_cms.analytics.ports import report
 from central_cms.analytics.presenters import Names
 from central_cms.analytics.reports import DWELL_BUCKETS
+from central_cms.analytics.sqlite_fleet_pages import SORTS as FLEET_SORTS
 from central_cms.auth import current_actor, login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
+from central_cms.paging import PAGE_SIZE, Page, requested_page
 from central_cms.policy import Permission
 from central_cms.runtime import parts, runtime
 from central_cms.times import DATE_HINT, parse_date, zone_of
@@ -64,7 +67,11 @@ bp = Blueprint(
 
 # IT's pages: the people who register devices see their health.
 FLEET_PERMISSION = Permission.DEVICE_WRITE
+# The Problems list names the worst devices' findings, this many devices at most.
+PROBLEMS_LISTED = 20
 MAX_RANGE_DAYS = 400
+# Rows of the per-campaign, site and day table shown on the page; the CSV holds every one.
+DAY_ROWS_SHOWN = 200
 
 
 def register(app: Flask) -> None:
@@ -131,9 +138,15 @@ def index() -> str:
     for problem in problems:
         flash(problem, "warning")
     result = report(_context().stores.events, filters)
+    # 5,000 campaigns make thousands of (campaign, site) rows: a page of them at a time,
+    # and of the per-day rows the first few (the CSV has them all).
+    by_campaign = presenters.campaign_totals(result, names)
+    page = requested_page(request.args, len(by_campaign))
     return render_template(
         "analytics/report.html",
-        by_campaign=presenters.campaign_totals(result, names),
+        by_campaign=by_campaign[page.offset : page.offset + page.size],
+        page=page,
+        day_rows=result.plays[:DAY_ROWS_SHOWN],
         filters=filters,
         names=names,
         result=result,
@@ -203,27 +216,48 @@ DISPLAY_OFF = {
 @bp.get("/fleet")
 @permission_required(FLEET_PERMISSION)
 def fleet() -> str:
+    """One page of the fleet, filtered, sorted, counted and paged by the store (issue 17:
+    10,000 devices); only the page's rows are decoded and run through the rules here."""
     names = _names()
     now = runtime().clock.now()
-    rows = presenters.fleet_rows(_context().stores.fleet.fleet(), _context().rules, now)
-    view = presenters.fleet_view(
-        rows,
+    store, rules = _context().stores.fleet, _context().rules
+    sort = request.args.get("sort", "problems")
+    chosen = FleetFilter(
         site=request.args.get("site", ""),
         kind=request.args.get("kind", ""),
         state=request.args.get("state", ""),
-        sort=request.args.get("sort", "problems"),
+        sort=sort if sort in FLEET_SORTS else "problems",
+    )
+    asked = request.args.get("page", "1")
+    found = store.fleet_page(
+        rules,
+        now,
+        chosen,
+        int(asked) if asked.isdigit() and asked != "0" else 1,
+        PAGE_SIZE,
+        PROBLEMS_LISTED,
+    )
+    page = Page(found.number, found.counts.devices)
+    newest = presenters.newest_versions(found.versions)
+    rows = presenters.fleet_rows(store.snapshots(found.device_ids), rules, now, newest)
+    worst = presenters.fleet_rows(store.snapshots(found.worst_ids), rules, now, newest)
+    findings = sorted(
+        (f for r in worst for f in r.findings),
+        key=lambda f: (f.level is not Level.CRITICAL, f.device_id, f.rule),
     )
     return render_template(
         "analytics/fleet.html",
-        rows=view.rows,
-        findings=view.findings,
+        rows=rows,
+        page=page,
+        counts=found.counts,
+        findings=findings,
+        problems_listed=PROBLEMS_LISTED,
         names=names,
-        sites=view.sites,
-        kinds=view.kinds,
-        chosen=view.chosen,
-        sorts=list(presenters.FLEET_SORTS),
+        sites=found.sites,
+        kinds=found.kinds,
+        chosen=asdict(chosen),
+        sorts=list(FLEET_SORTS),
         now=now,
-        online=sum(1 for r in view.rows if r.online),
         display_off=DISPLAY_OFF,
     )
 
@@ -234,9 +268,10 @@ def device(device_id: str) -> str:
     names = _names()
     now = runtime().clock.now()
     store = _context().stores.fleet
-    snapshot = next((s for s in store.fleet() if s.device_id == device_id), None)
-    if snapshot is None:
+    found = store.snapshots([device_id])
+    if not found:
         abort(404)
+    snapshot = found[0]
     span_h = presenters.HISTORY_HOURS.get(request.args.get("hours", "24"), 24)
     history = store.health_history(device_id, now - timedelta(hours=span_h))
     rules = _context().rules
@@ -344,6 +379,7 @@ def ago(at: datetime | None, now: datetime | None = None) -> str:
 
 
 def fleet_url(**changes: str) -> str:
+    # A new sort or filter starts again at page 1: no "page" kept.
     args = {k: v for k, v in request.args.items() if k in ("site", "kind", "state", "sort")}
     args.update(changes)
     kept: dict[str, Any] = {k: v for k, v in args.items() if v}

@@ -9,13 +9,37 @@ permissions, as the staff UI.
 | spec.py | the document's refinements (rules across fields) and response links |
 | fields.py | strict field types: what they accept is what the document says |
 | schemas.py | every request and response body |
-| sites.py, profiles.py, devices.py, media.py, campaigns.py, alerts.py | one resource each |
+| sites, profiles, devices, media, campaigns, alerts, | one resource each |
+| groups, fleet, users, playlists (issue 17) | one resource each |
 """
 
 from __future__ import annotations
 
 # Imported for their routes: each module adds its endpoints to `api`.
-from central_cms.api import alerts, campaigns, devices, media, profiles, sites
+from central_cms.api import (
+    alerts,
+    campaigns,
+    devices,
+    fleet,
+    groups,
+    media,
+    playlists,
+    profiles,
+    sites,
+    users,
+)
 from central_cms.api.blueprint import api
 
-__all__ = ["alerts", "api", "campaigns", "devices", "media", "profiles", "sites"]
+__all__ = [
+    "alerts",
+    "api",
+    "campaigns",
+    "devices",
+    "fleet",
+    "groups",
+    "media",
+    "playlists",
+    "profiles",
+    "sites",
+    "users",
+]

@@ -16,7 +16,8 @@ from central_cms.api.schemas import CampaignIn, CampaignOut, RejectIn
 from central_cms.api.spec import links
 from central_cms.compiler import Targets
 from central_cms.runtime import runtime
-from devices.protocol import DeviceKind, Fit, ItemKind, TextSlide
+from devices.protocol import DeviceKind, Fit, ItemKind, ProfileKind, TextSlide
+from devices.protocol.layouts import LayoutTemplate
 
 CAMPAIGN_STEPS = {
     "get": "get /campaigns/{campaign_id}",
@@ -54,9 +55,15 @@ def campaign_input(data: dict[str, Any]) -> campaign_service.CampaignInput:
                 weight=i["weight"],
                 fit=Fit(i["fit"]),
                 link_url=i["link_url"],
+                zone=i["zone"],
             )
             for i in data["items"]
         ),
+        layouts=None
+        if data["layouts"] is None
+        else {ProfileKind(k): LayoutTemplate(v) for k, v in data["layouts"].items()},
+        zone_playlists=data["zone_playlists"],
+        skip_unable=data["skip_unable"],
     )
 
 

@@ -11,14 +11,27 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, Dict, File, Integer, List, Nested, String
-from apiflask.validators import Length
+from apiflask.fields import (
+    Boolean,
+    Date,
+    DateTime,
+    Dict,
+    File,
+    Float,
+    Function,
+    Integer,
+    List,
+    Nested,
+    String,
+)
+from apiflask.validators import Length, Range
 from marshmallow import ValidationError
 
 from central_cms.api.fields import (
     HHMM,
     HTTP_URL,
     INT32_MAX,
+    NO_NUL,
     Choice,
     Flag,
     Id,
@@ -28,6 +41,9 @@ from central_cms.api.fields import (
     Text,
     Whole,
 )
+from central_cms.campaigns import zone_playlists as campaign_zone_playlists
+from central_cms.models import Role
+from central_cms.zones import ALL_ZONES, LAYOUT_KINDS
 from devices.protocol import (
     CommandName,
     DeviceKind,
@@ -38,6 +54,7 @@ from devices.protocol import (
     Weekday,
 )
 from devices.protocol.base import SHORT_TEXT_MAX
+from devices.protocol.layouts import MAIN_ZONE, LayoutTemplate
 
 
 class SiteOut(Schema):
@@ -199,6 +216,7 @@ class ItemIn(Schema):
         allow_none=True,
         validate=[Length(max=2048), Pattern(HTTP_URL, error="Use an http(s):// URL.")],
     )
+    zone = Choice(list(ALL_ZONES), load_default=MAIN_ZONE, metadata={"description": "its zone"})
 
 
 class WindowIn(Schema):
@@ -246,6 +264,27 @@ class CampaignIn(Schema):
         metadata={"description": "at least one site, tag, kind or profile"},
     )
     items = List(Nested(ItemIn), required=True, validate=Length(min=1, max=100))
+    # Issue 14's layouts, zones and "skip screens that cannot show it"; left out (null),
+    # an update keeps what the campaign has.
+    layouts = Dict(
+        keys=Choice([k.value for k in LAYOUT_KINDS]),
+        values=Choice([t.value for t in LayoutTemplate]),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "layout per kind of screen", "example": {"indoor": "full"}},
+    )
+    zone_playlists = Dict(
+        keys=Choice(list(ALL_ZONES)),
+        values=Id(),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the playlist each zone of the layouts plays (zone: id)"},
+    )
+    skip_unable = Flag(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "skip the screens whose rules it breaks, not refuse it"},
+    )
 
 
 class CampaignOut(Schema):
@@ -260,6 +299,11 @@ class CampaignOut(Schema):
     targets = Dict()
     created_by = String()
     approved_by = String(allow_none=True)
+    layouts = Dict()
+    zone_playlists = Function(lambda c: campaign_zone_playlists(c), metadata={"type": "object"})
+    skip_unable = Function(
+        lambda c: bool(c.targets.get("skip_unable")), metadata={"type": "boolean"}
+    )
 
 
 class RejectIn(Schema):
@@ -283,3 +327,154 @@ class AlertOut(Schema):
     issued_at = String()
     expires_at = String()
     cleared = Boolean()
+
+
+# --- device groups, fleet health, users (issue 17: API parity) ---------------------------
+
+
+class GroupIn(Schema):
+    name = Text(max_length=200, required_text=True, required=True)
+    device_ids = List(Id(), load_default=[], validate=Length(max=10_000))
+
+
+class GroupOut(Schema):
+    id = String()
+    name = String()
+    device_ids = List(String())
+    updated_at = String()
+
+
+class FleetQuery(Schema):
+    """What the Device health page filters and sorts by, and which page of 50."""
+
+    site = Text(max_length=64, load_default="")
+    kind = Choice(["", *(k.value for k in DeviceKind)], load_default="")
+    state = Choice(["", "online", "offline", "problems"], load_default="")
+    sort = Choice(
+        ["problems", "device", "site", "kind", "state", "last_seen", "temperature", "disk",
+         "memory"],
+        load_default="problems",
+    )  # fmt: skip
+    page = Integer(load_default=1, validate=Range(1, INT32_MAX))
+
+
+class FindingOut(Schema):
+    rule = String(metadata={"description": "offline, never-seen, temperature, disk, ..."})
+    level = String(metadata={"description": "warning or critical"})
+    message = String()
+
+
+class FleetDeviceOut(Schema):
+    device_id = String()
+    site_id = String(allow_none=True)
+    kind = String(allow_none=True)
+    online = Boolean()
+    worst = String(metadata={"description": "ok, warning or critical"})
+    findings = List(Nested(FindingOut))
+    last_seen = String(allow_none=True)
+    software_version = String(allow_none=True)
+    software_current = Boolean(allow_none=True)
+    manifest_version = Integer(allow_none=True)
+    manifest_current = Boolean(allow_none=True)
+    temperature_c = Float(allow_none=True)
+    disk_used_percent = Float(allow_none=True)
+    memory_used_percent = Float(allow_none=True)
+    events_lost = Integer()
+
+
+class FleetOut(Schema):
+    devices = Integer(metadata={"description": "devices the filters choose, on every page"})
+    online = Integer()
+    problems = Integer()
+    page = Integer()
+    pages = Integer()
+    rows = List(Nested(FleetDeviceOut))
+
+
+class CommandResultOut(Schema):
+    command_id = String()
+    ok = Boolean()
+    detail = String()
+    at = String()
+    screenshot = Boolean(metadata={"description": "carries a screenshot (GET .../screenshot)"})
+
+
+class DeviceHealthOut(Schema):
+    device = Nested(FleetDeviceOut)
+    command_results = List(Nested(CommandResultOut))
+
+
+USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
+
+
+class UserIn(Schema):
+    username = String(
+        required=True, validate=Pattern(USERNAME, error="Use letters, digits and . _ @ -.")
+    )
+    password = String(required=True, validate=[Length(min=10, max=200), Pattern(NO_NUL)])
+    role = Choice([r.value for r in Role], required=True)
+    display_name = Text(max_length=200, load_default="")
+    sites = List(Id(), load_default=[], validate=Length(max=200))
+
+
+class RoleIn(Schema):
+    role = Choice([r.value for r in Role], required=True)
+    sites = List(
+        Id(), load_default=[], validate=Length(max=200), metadata={"description": "editors"}
+    )
+
+
+class PasswordIn(Schema):
+    password = String(required=True, validate=[Length(min=10, max=200), Pattern(NO_NUL)])
+
+
+class UserOut(Schema):
+    username = String()
+    display_name = String()
+    role = String()
+    sites = List(String())
+    active = Boolean()
+
+
+class SignedOutOut(Schema):
+    sessions_ended = Integer()
+
+
+class PlaylistItemIn(Schema):
+    kind = Choice([ItemKind.IMAGE.value, ItemKind.VIDEO.value, ItemKind.TEXT.value], required=True)
+    duration_s = Number(minimum=1, maximum=3600, required=True)
+    media_id = Whole(minimum=1, maximum=INT32_MAX, load_default=None, allow_none=True)
+    text = Nested(TextIn, load_default=None, allow_none=True)
+    alt_text = Text(max_length=200, load_default="")
+    fit = Choice([f.value for f in Fit], load_default="fit")
+    valid_from = Date(load_default=None, allow_none=True)
+    valid_until = Date(
+        load_default=None, allow_none=True, metadata={"description": "on or after valid_from"}
+    )
+
+
+class PlaylistIn(Schema):
+    name = Text(max_length=200, required_text=True, required=True)
+    owner_site_id = Text(max_length=64, required=True)
+    items = List(Nested(PlaylistItemIn), required=True, validate=Length(min=1, max=200))
+
+
+class PlaylistItemOut(Schema):
+    id = String()
+    kind = String()
+    duration_s = Float()
+    media_id = Integer(allow_none=True)
+    text = Dict(allow_none=True)
+    alt_text = String()
+    fit = String()
+    valid_from = Date(allow_none=True)
+    valid_until = Date(allow_none=True)
+
+
+class PlaylistOut(Schema):
+    id = String()
+    name = String()
+    owner_site_id = String()
+    updated_by = String()
+    updated_at = DateTime()
+    items = List(Nested(PlaylistItemOut))

@@ -26,12 +26,13 @@ def refine_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
         {"required": [name], "properties": {name: {"minItems": 1}}}
         for name in ("sites", "tags", "kinds", "profiles")
     ]
-    schemas["ItemIn"]["if"] = {"properties": {"kind": {"const": ItemKind.TEXT.value}}}
-    schemas["ItemIn"]["then"] = {"required": ["text"], "properties": {"text": {"type": "object"}}}
-    schemas["ItemIn"]["else"] = {
-        "required": ["media_id"],
-        "properties": {"media_id": {"type": "integer"}},
-    }
+    for name in ("ItemIn", "PlaylistItemIn"):
+        schemas[name]["if"] = {"properties": {"kind": {"const": ItemKind.TEXT.value}}}
+        schemas[name]["then"] = {"required": ["text"], "properties": {"text": {"type": "object"}}}
+        schemas[name]["else"] = {
+            "required": ["media_id"],
+            "properties": {"media_id": {"type": "integer"}},
+        }
     for operations in spec["paths"].values():
         for operation in operations.values():
             for content in operation.get("requestBody", {}).get("content", {}).values():

@@ -12,6 +12,7 @@ from central_cms import db
 from central_cms.errors import Forbidden, NotFound
 from central_cms.nav import NavEntry, add_nav
 from central_cms.policy import Permission
+from central_cms.views.common import page_url
 
 
 def register_blueprints(app: Flask) -> None:
@@ -63,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     screens.register(app)  # the Screens page and its nav entry (issue 8)
     links.register(app)  # /l/<code>, the short links behind QR codes (issue 14)
     timefmt.register(app)  # `local_time`: every time in its site's zone (issue 13)
+    app.add_template_global(page_url, "page_url")  # the pager's links (issue 17)
 
     @app.errorhandler(Forbidden)
     def _forbidden(error: Forbidden):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from central_cms import models as m
 from central_cms.auth import permission_required
+from central_cms.paging import page_of
 from central_cms.policy import Permission
 from central_cms.views.common import context
 
@@ -17,8 +18,9 @@ bp = Blueprint("audit_log", __name__, url_prefix="/audit")
 @permission_required(Permission.AUDIT_READ)
 def index() -> str:
     s, _, _ = context()
-    query = select(m.AuditEntry).order_by(m.AuditEntry.id.desc()).limit(200)
+    query = select(m.AuditEntry).order_by(m.AuditEntry.id.desc())
     entity = request.args.get("entity", "")
     if entity:
         query = query.where(m.AuditEntry.entity_id == entity)
-    return render_template("audit.html", entries=s.scalars(query).all(), entity=entity)
+    page, rows = page_of(s, query, request.args)
+    return render_template("audit.html", entries=[e for (e,) in rows], entity=entity, page=page)

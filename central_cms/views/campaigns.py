@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -18,6 +19,7 @@ from central_cms import campaigns as service
 from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
+from central_cms.paging import page_of
 from central_cms.playlist_models import Playlist
 from central_cms.policy import Permission
 from central_cms.runtime import runtime
@@ -267,12 +269,19 @@ def _editor_choices() -> dict[str, object]:
 def index() -> str:
     s, _, _ = context()
     status = request.args.get("status", "")
-    query = select(m.Campaign).order_by(m.Campaign.updated_at.desc())
+    # Newest first, the id breaking ties so a page never repeats or skips a campaign.
+    query = (
+        select(m.Campaign)
+        .options(joinedload(m.Campaign.owner_site))
+        .order_by(m.Campaign.updated_at.desc(), m.Campaign.id.desc())
+    )
     if status in set(m.CampaignStatus):
         query = query.where(m.Campaign.status == status)
+    page, rows = page_of(s, query, request.args)
     return render_template(
         "campaigns.html",
-        campaigns=s.scalars(query).all(),
+        campaigns=[c for (c,) in rows],
+        page=page,
         status=status,
         statuses=list(m.CampaignStatus),
     )

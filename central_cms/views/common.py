@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from flask import abort, flash
+from flask import abort, flash, request, url_for
 from sqlalchemy.orm import Session
 
 from central_cms import db
@@ -31,3 +32,10 @@ def flash_invalid(error: Invalid, *, shown_beside: Collection[str] = ()) -> None
 
 def checkbox(value: str | None) -> bool:
     return value in {"on", "1", "true", "yes"}
+
+
+def page_url(number: int) -> str:
+    """This page's URL with its filters kept and `page=number` (the pager macro's links)."""
+    values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
+    values.update(request.view_args or {}, page=number)
+    return url_for(request.endpoint or "", **values)

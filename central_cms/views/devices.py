@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from central_cms import fleet
 from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
+from central_cms.paging import page_of
 from central_cms.policy import Permission
 from central_cms.renewal import last_renewal
 from central_cms.screen_setup import (
@@ -62,14 +64,18 @@ def _site_hours(site_id: str) -> tuple[OpeningHours, ...]:
 @login_required
 def index() -> str:
     s, rt, _ = context()
-    rows = s.execute(
+    page, rows = page_of(
+        s,
         select(m.Device, m.ManifestState)
+        .options(joinedload(m.Device.site), joinedload(m.Device.profile))
         .outerjoin(m.ManifestState, m.ManifestState.device_id == m.Device.id)
-        .order_by(m.Device.site_id, m.Device.id)
-    ).all()
+        .order_by(m.Device.site_id, m.Device.id),
+        request.args,
+    )
     return render_template(
         "devices.html",
         rows=rows,
+        page=page,
         renewal=last_renewal(s),
         renewal_minutes=rt.config.manifest_renewal_minutes,
     )

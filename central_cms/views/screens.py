@@ -26,17 +26,18 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
 from werkzeug.wrappers import Response
 
 from central_cms import models as m
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.model import DeviceSnapshot
 from central_cms.analytics.ports import FleetStore
-from central_cms.analytics.presenters import fleet_rows
+from central_cms.analytics.presenters import FleetRow, fleet_rows
 from central_cms.auth import login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
+from central_cms.paging import page_of
 from central_cms.policy import Permission
 from central_cms.runtime import parts, runtime
 from central_cms.screens import (
@@ -99,15 +100,19 @@ class Tile:
         return at.astimezone(ZoneInfo(self.device.site.timezone))
 
 
-def _latest(store: FleetStore, device_id: str) -> Screenshot | None:
-    # The newest result is usually the screenshot this page asked for; reading one body
-    # (a PNG of up to a few MB) rather than ten keeps the page cheap.
-    newest = store.command_results(device_id, limit=1)
-    if not newest:
-        return None
-    return latest_screenshot(newest) or latest_screenshot(
-        store.command_results(device_id, limit=_RESULTS_SCANNED)
-    )
+def _latest(store: FleetStore, device_ids: list[str]) -> dict[str, Screenshot]:
+    """Each device's newest screenshot. The newest result is usually the screenshot this
+    page asked for: reading one body (a PNG of up to a few MB) per device rather than ten
+    keeps the page cheap; only devices whose newest result is something else (a reboot
+    or identify came back since) have their last few looked through."""
+    newest = store.latest_command_results(device_ids, 1)
+    found = {d: shot for d, rs in newest.items() if (shot := latest_screenshot(rs))}
+    again = [d for d in newest if d not in found]
+    for device_id, results in store.latest_command_results(again, _RESULTS_SCANNED).items():
+        shot = latest_screenshot(results)
+        if shot is not None:
+            found[device_id] = shot
+    return found
 
 
 def _moment_caption(session: Session, moment: Moment, shot: Screenshot | None) -> str:
@@ -140,32 +145,39 @@ def _described(session: Session, now_showing: NowShowing | None) -> str:
     return f"{owner}: {label}"
 
 
-def _signage_devices(session: Session, site_id: str) -> list[m.Device]:
+def _signage(site_id: str) -> Select[m.Device]:
+    """The screens, by site, then by the name staff see (the id when a device has none)."""
     query = (
         select(m.Device)
-        .options(joinedload(m.Device.site), joinedload(m.Device.profile))
+        .join(m.Site, m.Site.id == m.Device.site_id)
+        .options(contains_eager(m.Device.site), joinedload(m.Device.profile))
         .where(m.Device.kind == DeviceKind.SIGNAGE.value)
+        .order_by(
+            m.Site.name,
+            func.lower(func.coalesce(func.nullif(m.Device.name, ""), m.Device.id)),
+            m.Device.id,
+        )
     )
-    if site_id:
-        query = query.where(m.Device.site_id == site_id)
-    # By site, then by the name staff see (the id when a device has no name).
-    return sorted(session.scalars(query), key=lambda d: (d.site.name, (d.name or d.id).lower()))
+    return query.where(m.Device.site_id == site_id) if site_id else query
+
+
+def _rows(devices: list[m.Device], now: datetime) -> dict[str, FleetRow]:
+    analytics = _analytics()
+    ids = [d.id for d in devices]
+    known = {s.device_id: s for s in analytics.stores.fleet.snapshots(ids)}
+    wanted = [known.get(i) or DeviceSnapshot(i, None, None, None, None, None) for i in ids]
+    return {r.snapshot.device_id: r for r in fleet_rows(wanted, analytics.rules, now)}
 
 
 def _tiles(session: Session, devices: list[m.Device], now: datetime) -> list[Tile]:
-    analytics = _analytics()
-    store = analytics.stores.fleet
-    snapshots = {s.device_id: s for s in store.fleet()}
-    wanted = [
-        snapshots.get(d.id) or DeviceSnapshot(d.id, None, None, None, None, None) for d in devices
-    ]
-    rows = {r.snapshot.device_id: r for r in fleet_rows(wanted, analytics.rules, now)}
+    rows = _rows(devices, now)
+    shots = _latest(_analytics().stores.fleet, [d.id for d in devices])
     asked = requested_at(session, (d.id for d in devices))
     tiles = []
     for device in devices:
         row = rows[device.id]
         status = row.snapshot.status
-        shot = _latest(store, device.id)
+        shot = shots.get(device.id)
         moment = tile_moment(shot, status)
         tiles.append(
             Tile(
@@ -198,7 +210,9 @@ def index() -> str:
         site_id = ""
     paused = request.args.get("paused") == "1"
     now = rt.clock.now()
-    tiles = _tiles(session, _signage_devices(session, site_id), now)
+    # One page of screens: only its tiles are read, and only they are asked for screenshots.
+    page, found = page_of(session, _signage(site_id), request.args)
+    tiles = _tiles(session, [d for (d,) in found], now)
     due = [
         t.device.id
         for t in tiles
@@ -215,6 +229,7 @@ def index() -> str:
     return render_template(
         "screens.html",
         tiles=tiles,
+        page=page,
         sites=sites,
         site_id=site_id,
         paused=paused,
@@ -233,8 +248,8 @@ def refresh() -> Response:
     if site_id and session.get(m.Site, site_id) is None:
         site_id = ""
     now = rt.clock.now()
-    devices = _signage_devices(session, site_id)
-    online = [t.device.id for t in _tiles(session, devices, now) if t.online]
+    devices = list(session.scalars(_signage(site_id)).all())
+    online = [d for d, row in _rows(devices, now).items() if row.online]
     refresh_screenshots(session, rt, actor, online, _settings())
     if online:
         flash(
