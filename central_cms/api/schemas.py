@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Date, Dict, File, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, Dict, File, Float, Integer, List, Nested, String
 from apiflask.validators import Length
 from marshmallow import ValidationError
 
@@ -159,6 +159,9 @@ class MediaOut(Schema):
     sha256 = String()
     width_px = Integer(allow_none=True)
     height_px = Integer(allow_none=True)
+    duration_s = Float(allow_none=True, metadata={"description": "a video's probed length"})
+    video_codec = String(allow_none=True)
+    frame_rate = Float(allow_none=True)
 
 
 class MediaIn(Schema):

@@ -24,7 +24,7 @@ from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from testkit.brokers import RetainedWatcher, clear_retained
 from testkit.browsers import assert_accessible, launch_chromium, sign_in
 from testkit.city import make_world
-from testkit.images import mp4_header
+from testkit.videos import h264_mp4
 from testkit.messages import T0
 from testkit.staff import ADMIN, make_user
 
@@ -64,7 +64,7 @@ def test_layouts_playlists_and_every_other_site(server, shots):
     session = cms_db.database(app).sessions()
     world = make_world(session, rt, suffix)
     library.upload(
-        session, rt, ADMIN, filename="lanes.mp4", data=mp4_header(), title="Lap lanes video"
+        session, rt, ADMIN, filename="lanes.mp4", data=h264_mp4(), title="Lap lanes video"
     )
     session.add(
         Feed(
