@@ -3,11 +3,11 @@ screens' Raspberry Pis can decode it in hardware (issue 18).
 
 The rule (docs: central_cms/README.md, "Video uploads"):
 
-* H.264 (Baseline, Main or High profile, 8-bit 4:2:0) up to 1920×1080 (either way round)
+* H.264 (Baseline, Main or High profile, 8-bit 4:2:0) up to 1920x1080 (either way round)
   and 60 frames a second: the Pi 4's hardware decoder does up to 1080p60. The Pi 5 has no
   H.264 decoder block; its Cortex-A76 cores decode 1080p H.264 in software, the one
   exception we allow because every signage video we have seen is H.264.
-* HEVC (Main or Main 10, 4:2:0) up to 4096×2160 and 60 frames a second: the HEVC block of
+* HEVC (Main or Main 10, 4:2:0) up to 4096x2160 and 60 frames a second: the HEVC block of
   both the Pi 4 and the Pi 5.
 * Everything else (VP9, AV1, ProRes, MPEG-4 Part 2, 4:2:2 or 4:4:4, 10-bit H.264, more
   than 60 fps, bigger than the limits above) is refused with an ffmpeg line that fixes it.
@@ -60,9 +60,7 @@ class VideoProbe:
     def describe(self) -> str:
         name = {"h264": "H.264", "hevc": "HEVC"}.get(self.codec, self.codec.upper())
         profile = f" {self.profile}" if self.profile else ""
-        return (
-            f"{name}{profile} at {self.width_px}×{self.height_px}, {self.frame_rate:.3g} fps"
-        )
+        return f"{name}{profile} at {self.width_px}x{self.height_px}, {self.frame_rate:.3g} fps"
 
 
 def parse(ffprobe_json: str) -> VideoProbe:
@@ -119,7 +117,7 @@ def decode_problem(video: VideoProbe) -> str | None:
         reason = "the Pis decode only H.264 and HEVC in hardware"
         limit = (0, 0)
     if reason is None and (long_side > limit[0] or short_side > limit[1]):
-        reason = f"it is bigger than {limit[0]}×{limit[1]}"
+        reason = f"it is bigger than {limit[0]}x{limit[1]}"
     if reason is None and video.frame_rate > _MAX_FPS:
         reason = "it has more than 60 frames a second"
     if reason is None:

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PIL import Image
@@ -34,6 +35,7 @@ from devices.protocol import (
     Alert,
     Command,
     CommandName,
+    ContentItem,
     ItemKind,
     Manifest,
     NowShowing,
@@ -49,6 +51,7 @@ from signage_player.screenshot import screenshot_outcome
 from signage_player.settings import PlayerSettings
 from signage_player.tiles import Look, TileKey, compose, tile_key
 from signage_player.video import VideoBackend
+from signage_player.video_handover import VideoHandover, stills_through_mpv
 from signage_player.widgets import FeedProvider
 from signage_player.zones import (
     ScreenState,
@@ -76,6 +79,7 @@ class _Screen:
     canvas: Size
     tz: ZoneInfo
     look: Look
+    stills_on_mpv: bool = False  # video_handover.stills_through_mpv
 
     @property
     def zoned(self) -> bool:
@@ -97,6 +101,7 @@ class SignagePlayer:
         self.brightness = brightness or NoBrightness()
         self.screen_power = screen_power or NoScreenPower()
         self.video = video
+        self._handover = VideoHandover(video) if video is not None else None
         self._services: AgentServices | None = None
         self._lock = threading.Lock()
         self._inputs = Inputs(manifest=None, video_ok=video is not None)
@@ -123,6 +128,8 @@ class SignagePlayer:
     def start(self, services: AgentServices) -> None:
         self._services = services
         map_images_apart()
+        if self.video is not None:
+            self.video.start()  # mpv's start-up is not taken out of the first item's turn
         self._thread = threading.Thread(
             target=self._run, name=f"player-{services.device_id}", daemon=True
         )
@@ -225,9 +232,9 @@ class SignagePlayer:
         zoned = self._screen is not None and self._screen.zoned
         for event in finish_screen(state, services.clock.now(), zoned=zoned):
             services.record(event)
-        if self.video is not None:
-            self.video.stop()
         self._show_black()
+        if self._handover is not None:
+            self._handover.close()
 
     def _screen_of(self, manifest: Manifest | None) -> _Screen:
         """The zones and look of `manifest`, worked out once per manifest."""
@@ -239,12 +246,14 @@ class SignagePlayer:
         else:
             profile = manifest.profile
             roadside = profile.kind is ProfileKind.ROADSIDE
+            plans = zone_plans(manifest)
             screen = _Screen(
                 manifest,
-                zone_plans(manifest),
+                plans,
                 (profile.width_px, profile.height_px),
                 ZoneInfo(manifest.site.timezone),
                 Look(hex_colour(manifest.site.brand_colour), roadside=roadside),
+                self._handover is not None and stills_through_mpv(manifest, len(plans) > 1),
             )
         self._screen = screen
         self.frames.keep_zones(plan.name for plan in screen.plans)
@@ -261,9 +270,13 @@ class SignagePlayer:
             self._tiles_on_screen = None
         screen = self._screen_of(inputs.manifest)
         result = step_screen(inputs, screen.plans, state, now)
-        for event in result.events:
-            services.record(event)
+        # What ended is recorded once the next is on screen: an item played by mpv then
+        # has mpv's own end, and its proof-of-play the time mpv had it on screen.
+        handover = self._handover
+        ended, on_mpv = result.events, handover.showing if handover is not None else None
         result, redraw_at = self._present(services, inputs, screen, result, now, refresh)
+        for event in ended:
+            services.record(handover.proof(event, on_mpv) if handover is not None else event)
         brightness = result.main.brightness
         if brightness is not None and brightness != self._brightness:
             self.brightness.set_percent(brightness)
@@ -392,13 +405,6 @@ class SignagePlayer:
         roadside = manifest is not None and manifest.profile.kind is ProfileKind.ROADSIDE
         item = slot.item if slot is not None and slot.screen is Screen.ITEM else None
         alert = slot.alert if slot is not None else None
-        if self.video is not None and main:
-            if item is not None and item.kind is ItemKind.VIDEO:
-                path = services.assets.path(item.asset or "")
-                if path is not None:
-                    self.video.play(path)
-            else:
-                self.video.stop()
         showing = NowShowing(
             item_id=item.id if item else alert.id if alert else None,
             campaign_id=item.campaign_id if item else None,
@@ -407,6 +413,9 @@ class SignagePlayer:
         )
         with self._on_screen:
             self.display.show(frame, pixel_exact=roadside, dirty=dirty)
+            if self._handover is not None and main:  # over the frame: stopping mpv shows it
+                stills = self._screen is not None and self._screen.stills_on_mpv
+                self._handover.show(item, _video_file(services, item), frame, stills=stills)
             changed = showing != self._now_showing
             self._now_showing = showing
         self.frames_shown += 1
@@ -418,6 +427,8 @@ class SignagePlayer:
         self._tiles_on_screen = None
         try:
             self.display.blank()
+            if self._handover is not None:
+                self._handover.stop()
         except Exception:
             log.exception("cannot even blank the display")
 
@@ -449,7 +460,14 @@ class SignagePlayer:
                 feeds = _feeds_at(services, at)
                 key = tile_key(slot, plan.size, screen.look, at, screen.tz, feeds)
                 if key.kind == "item":
-                    self.frames.tile(plan.name, key, services.assets)
+                    tile = self.frames.tile(plan.name, key, services.assets)
+                    if self._handover is not None and plan is screen.plans[0] and slot.item:
+                        self._handover.prepare(
+                            slot.item,
+                            _video_file(services, slot.item),
+                            tile,
+                            stills=screen.stills_on_mpv,
+                        )
         except RenderError:
             pass  # it will fail again on its turn and be handled then
         except Exception:
@@ -468,6 +486,12 @@ def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:
     """The widgets' view of the device's feed store at `now`: the last good copy of a
     feed, or None when there is none or it is older than the manifest allows."""
     return lambda feed_id: services.feeds.latest(feed_id, now)
+
+
+def _video_file(services: AgentServices, item: ContentItem | None) -> Path | None:
+    if item is None or item.kind is not ItemKind.VIDEO:
+        return None
+    return services.assets.path(item.asset or "")
 
 
 def _describe(slot: Slot | None) -> str:

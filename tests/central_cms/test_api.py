@@ -10,8 +10,8 @@ from central_cms import fleet
 from central_cms import models as m
 from devices.protocol import Manifest, parse_signed
 from testkit.images import png
-from testkit.videos import h264_mp4
 from testkit.staff import make_user
+from testkit.videos import h264_mp4
 
 
 def token_for(session, rt, username: str, role: m.Role) -> dict[str, str]:

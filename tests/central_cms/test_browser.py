@@ -23,8 +23,8 @@ from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from testkit.brokers import RetainedWatcher, clear_retained
 from testkit.browsers import assert_accessible, shot, sign_in
 from testkit.city import make_world
-from testkit.videos import h264_mp4
 from testkit.staff import make_user
+from testkit.videos import h264_mp4
 
 pytestmark = pytest.mark.browser
 

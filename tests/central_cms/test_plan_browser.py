@@ -24,9 +24,9 @@ from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from testkit.brokers import RetainedWatcher, clear_retained
 from testkit.browsers import assert_accessible, launch_chromium, sign_in
 from testkit.city import make_world
-from testkit.videos import h264_mp4
 from testkit.messages import T0
 from testkit.staff import ADMIN, make_user
+from testkit.videos import h264_mp4
 
 pytestmark = pytest.mark.browser
 TITLES = ["Swim lessons", "Gym intro", "Yoga at ten", "Aqua fit", "Kids club", "Sauna open"]

@@ -16,9 +16,9 @@ from central_cms.playlist_models import Playlist
 from central_cms.specs import Targets
 from devices.protocol import DeviceKind, ItemKind, Manifest, ProfileKind, TextSlide, parse_signed
 from devices.protocol.layouts import LayoutTemplate, Widget, WidgetKind
-from testkit.videos import h264_mp4
 from testkit.messages import T0
 from testkit.staff import ADMIN, APPROVER
+from testkit.videos import h264_mp4
 
 
 def latest(rt, publisher) -> dict[str, Manifest]:

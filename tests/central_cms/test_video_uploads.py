@@ -51,7 +51,8 @@ def test_an_h264_clip_is_kept_with_its_probed_length_shown_in_the_library(
     page = upload(client, editor, "Lap lanes", clip.read_bytes())
     assert "Uploaded “Lap lanes”." in page
     # The library says how long it is, and what it is, in the staff's words.
-    assert "Lap lanes</strong><br>video, 640×360, 2.4 s (H.264, 25 fps)" in page
+    times = "\N{MULTIPLICATION SIGN}"
+    assert f"Lap lanes</strong><br>video, 640{times}360, 2.4 s (H.264, 25 fps)" in page
     asset = session.scalars(select(m.MediaAsset).where(m.MediaAsset.title == "Lap lanes")).one()
     assert asset.duration_s == pytest.approx(2.4, abs=0.05)
     assert (asset.video_codec, asset.frame_rate) == ("h264", 25.0)
@@ -90,7 +91,7 @@ def test_h264_bigger_than_1080p_is_refused(client, session, editor, tmp_path):
     clip = make_clip(tmp_path / "big.mp4", seconds=0.2, size=(2560, 1440), extra=("-crf", "40"))
     before = media_count(session)
     page = upload(client, editor, "Big promo", clip.read_bytes())
-    assert "it is H.264 High at 2560×1440, 25 fps, and it is bigger than 1920×1080" in page
+    assert "it is H.264 High at 2560x1440, 25 fps, and it is bigger than 1920x1080" in page
     assert media_count(session) == before
 
 
@@ -137,13 +138,23 @@ def _probe(**changes: object) -> VideoProbe:
         ({}, None),
         ({"width_px": 1080, "height_px": 1920}, None),  # portrait 1080p
         ({"frame_rate": 59.94}, None),
-        ({"codec": "hevc", "profile": "Main 10", "pix_fmt": "yuv420p10le", "width_px": 3840,
-          "height_px": 2160}, None),
+        (
+            {
+                "codec": "hevc",
+                "profile": "Main 10",
+                "pix_fmt": "yuv420p10le",
+                "width_px": 3840,
+                "height_px": 2160,
+            },
+            None,
+        ),
         ({"frame_rate": 120.0}, "more than 60 frames a second"),
         ({"profile": "High 10", "pix_fmt": "yuv420p10le"}, "10-bit, 4:2:2 or 4:4:4"),
         ({"pix_fmt": "yuv444p", "profile": "High 4:4:4 Predictive"}, "10-bit, 4:2:2 or 4:4:4"),
-        ({"codec": "hevc", "profile": "Main", "width_px": 7680, "height_px": 4320},
-         "bigger than 4096×2160"),
+        (
+            {"codec": "hevc", "profile": "Main", "width_px": 7680, "height_px": 4320},
+            "bigger than 4096x2160",
+        ),
         ({"codec": "av1", "profile": "Main"}, "only H.264 and HEVC"),
         ({"codec": "prores", "profile": "HQ", "pix_fmt": "yuv422p10le"}, "only H.264 and HEVC"),
     ],
