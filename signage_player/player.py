@@ -107,6 +107,8 @@ class SignagePlayer:
         self._inputs = Inputs(manifest=None, video_ok=video is not None)
         self._refresh = False
         self._wake = threading.Event()
+        if video is not None:
+            video.watch(self._wake.set)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.frames = Frames()
@@ -283,7 +285,10 @@ class SignagePlayer:
             self._brightness = brightness
             log.info("brightness %d%%", brightness)
         self._prepare_next(services, inputs, screen, result)
-        return result.state, min(result.wake_at, redraw_at)
+        wake_at = min(result.wake_at, redraw_at)
+        if handover is not None:  # a video's turn ends when mpv ends it
+            wake_at = handover.wake_at(result.main.state.slot, wake_at)
+        return result.state, wake_at
 
     def _present(
         self,

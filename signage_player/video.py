@@ -26,7 +26,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +44,10 @@ HAND_OVER_S = 0.5
 class VideoBackend(Protocol):
     def start(self) -> None:
         """Start the player process now, so the first item is not late."""
+        ...
+
+    def watch(self, on_end: Callable[[], None]) -> None:
+        """Call `on_end` (from another thread) whenever a video ends by itself."""
         ...
 
     def play(self, path: Path) -> int:
@@ -137,6 +141,8 @@ class MpvVideo:
         self._ipc: MpvIpc | None = None
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self.pids: list[int] = []  # every mpv this started: one, unless one died
+        self._on_end: Callable[[], None] | None = None
+        self._ended_by_itself = False  # the last end-file was a video's end
 
     @staticmethod
     def available(executable: str = "mpv") -> bool:
@@ -152,11 +158,17 @@ class MpvVideo:
 
     # --- VideoBackend ------------------------------------------------------------------
 
+    def watch(self, on_end: Callable[[], None]) -> None:
+        self._on_end = on_end
+
     def play(self, path: Path) -> int:
         with self._lock:
             ipc = self._running()
             prepared, self._next = self._next, None
             with self._changed:
+                if prepared is not None and self._moving_on():
+                    # A video just ended into the prepared entry: mpv is starting it.
+                    self._changed.wait_for(lambda: self._log.playing is not None, 1.0)
                 playing = self._log.playing
             if prepared is not None and prepared[1] == path and playing is not None:
                 handle = prepared[0]
@@ -251,13 +263,26 @@ class MpvVideo:
         log.info("mpv %s started", self._process.pid)
         return self._ipc
 
+    def _moving_on(self) -> bool:
+        """Between a video's end and mpv's start of the next entry (under `_changed`)."""
+        plays = self._log.plays
+        return self._log.playing is None and bool(plays) and plays[-1].reason == "eof"
+
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def _on_event(self, event: dict[str, object], at: float) -> None:
+        name = event.get("event")
         with self._changed:
             self._log.feed(event, at)
             self._changed.notify_all()
+        if name == "end-file":
+            self._ended_by_itself = event.get("reason") == "eof"
+        elif name in ("start-file", "idle") and self._ended_by_itself:
+            # Told once mpv has moved on, so the player finds the next entry playing.
+            self._ended_by_itself = False
+            if self._on_end is not None:
+                self._on_end()
 
     def _load(self, ipc: MpvIpc, path: Path, mode: str) -> int:
         reply = ipc.command("loadfile", str(path), mode)

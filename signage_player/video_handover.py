@@ -14,12 +14,14 @@ import itertools
 import logging
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from PIL import Image
 
 from devices.protocol import ContentItem, EventData, ItemKind, Manifest, PlayData
 from signage_player.mpv_ipc import MpvIpcError
+from signage_player.playback import Slot
 from signage_player.video import VideoBackend
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 # after a switch, or within video.HAND_OVER_S when mpv ends a video by itself.
 _PROOF_WAIT_S = 2.0
 _KEEP_FRAMES = 4  # on screen, prepared, and a spare of each
+# mpv's first frame of a video comes a little after its turn began; its turn ends when mpv
+# ends it, so the next item starts when mpv moves on to it and nothing drifts from clip to
+# clip. Past this, the player moves on without mpv (a clip longer than its item).
+_VIDEO_GRACE = timedelta(seconds=0.5)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,22 @@ class VideoHandover:
         except MpvIpcError as error:
             log.warning("mpv could not show item %s: %s", item.id, error)
             self.showing = None
+
+    def wake_at(self, slot: Slot | None, wake_at: datetime) -> datetime:
+        """When the player looks again: a video mpv still plays has its turn end at mpv's
+        end of it (`watch` wakes the player), up to _VIDEO_GRACE past the planned end."""
+        shown = self.showing
+        if (
+            slot is None
+            or slot.item is None
+            or slot.item.kind is not ItemKind.VIDEO
+            or slot.until != wake_at
+            or shown is None
+            or shown.item_id != slot.item.id
+            or self.video.played(shown.handle, 0) is not None
+        ):
+            return wake_at
+        return wake_at + _VIDEO_GRACE
 
     def stop(self) -> None:
         self.showing = None
