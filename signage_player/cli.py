@@ -48,7 +48,7 @@ def make_player(config: DeviceConfig) -> tuple[SignagePlayer, Display]:
         power = CecPower()
     video: VideoBackend | None = None
     if settings.video and MpvVideo.available():
-        video = MpvVideo()
+        video = MpvVideo(hwdec=settings.video_hwdec)
     log.info(
         "player %s: %s display %sx%s, video %s, HDMI-CEC %s",
         config.device_id,

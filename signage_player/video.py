@@ -128,9 +128,11 @@ class MpvVideo:
         executable: str = "mpv",
         extra_args: tuple[str, ...] = (),
         *,
+        hwdec: str = "auto-safe",
         hand_over_s: float = HAND_OVER_S,
     ) -> None:
         self._executable = executable
+        self._hwdec = hwdec
         self._extra_args = extra_args
         self._hand_over_s = hand_over_s
         self._lock = threading.Lock()  # one command sequence at a time
@@ -235,7 +237,7 @@ class MpvVideo:
                 self._executable,
                 "--idle=yes",  # stays up between items and after `stop`
                 f"--input-ipc-server={socket_path}",
-                "--hwdec=auto-safe",
+                f"--hwdec={self._hwdec}",
                 "--fs",
                 "--no-audio",
                 "--no-osc",
