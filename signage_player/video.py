@@ -18,12 +18,14 @@ the framebuffer shows.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import logging
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 # frame, where the player's clock (which started a little before mpv's first frame) would
 # cut the last frames off.
 HAND_OVER_S = 0.5
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class VideoBackend(Protocol):
@@ -108,6 +111,13 @@ class PlayLog:
             if path is not None:
                 first = self.first_frames.get(entry)
                 self.plays.append(Played(entry, path, first, at, str(event.get("reason", ""))))
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: a player killed outright (SIGKILL, OOM) must not leave its
+    mpv holding the screen; the kernel sends mpv SIGTERM when the player's thread ends."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def handover_gaps_s(plays: Sequence[Played]) -> list[float]:
@@ -253,6 +263,7 @@ class MpvVideo:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         self.pids.append(self._process.pid)
         with self._changed:

@@ -5,6 +5,9 @@ here. Real time, not a manual clock: mpv plays at its own pace and the player fo
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from tests.signage_player.fakes import FakeServices, FolderAssets, jpeg
 
 # Muted, no config of the machine running the tests, no window.
 MPV_ARGS = ("--no-config", "--vo=null")
+ROOT = Path(__file__).resolve().parents[2]
 CLIP_S = {"swim-video": 1.6, "gym-video": 1.2}
 STILL_S = 1.0
 
@@ -152,3 +156,31 @@ def test_the_play_log_reads_mpvs_events():
     assert log.plays[1].shown_s == pytest.approx(1.6)
     assert handover_gaps_s(log.plays) == [pytest.approx(0.03)]
     assert log.playing is None
+
+
+def test_mpv_goes_when_its_player_is_killed_outright(tmp_path):
+    """A player process killed with SIGKILL leaves no mpv behind on the screen."""
+    script = (
+        "import sys, threading\n"
+        "from signage_player.video import MpvVideo\n"
+        f"video = MpvVideo(extra_args={MPV_ARGS!r})\n"
+        "video.start()\n"
+        "print(video.pid, flush=True)\n"
+        "threading.Event().wait(60)\n"
+    )
+    player = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert player.stdout is not None
+        mpv_pid = int(player.stdout.readline())
+        mpv = psutil.Process(mpv_pid)
+        assert mpv.ppid() == player.pid
+    finally:
+        os.kill(player.pid, signal.SIGKILL)
+        player.wait(timeout=5)
+    try:
+        mpv.wait(timeout=10)  # reaped by init once the kernel has ended it
+    except psutil.TimeoutExpired:
+        os.kill(mpv_pid, signal.SIGKILL)
+        raise
