@@ -1,6 +1,6 @@
 """Signage player figures. Prints name=value lines; never fails on time.
 
-    .venv/bin/python bench/player.py [--broker-port 1883]
+    .venv/bin/python bench/player.py [--broker-port 1883] [--video-only]
 
 - render_jpeg_4000x3000_to_1920x1080_ms: a 12-megapixel photo-like JPEG decoded (draft)
   and filled onto a 1080p canvas, median of 15.
@@ -16,7 +16,11 @@
 - player_rss_mb: resident memory of a real `digital-spaces player` process (agent,
   player, paho, headless display) after switching the main zone of that layout between
   1080p photos from 12-MP JPEGs 6 times, the three widget zones showing throughout.
-Targets (issue 5): 150 ms, 500 ms, 1,000 ms, 80 MB; issue 14: 100 ms for the layout.
+- video_handover_gap_ms: the largest gap from one item's last frame to the next one's
+  first, from mpv's events, over three rounds of still -> 1080p H.264 video -> video ->
+  still on the real player and one real mpv (bench/video_handover.py); its median too.
+Targets (issue 5): 150 ms, 500 ms, 1,000 ms, 80 MB; issue 14: 100 ms for the layout;
+issue 18: 40 ms (one frame at 25 fps) for the video hand-over.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import video_handover  # noqa: E402
 from central_cms.media import Encoded, rendition  # noqa: E402
 from devices.agent import DeviceAgent, RecordingSystem  # noqa: E402
 from devices.protocol import (  # noqa: E402
@@ -288,7 +293,11 @@ def player_rss_mb(port: int, key: SigningKey, refs: list[AssetRef], scratch: str
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--broker-port", type=int, default=1883)
+    parser.add_argument("--video-only", action="store_true", help="only the mpv figures")
     options = parser.parse_args(argv)
+    video_handover.report()
+    if options.video_only:
+        return 0
 
     tints = [(200, 40, 40), (40, 200, 40), (40, 40, 200)]
     photos = [photo_jpeg((4000, 3000), tint) for tint in tints]

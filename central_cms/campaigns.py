@@ -25,6 +25,7 @@ from central_cms import approved_versions, audit, links, reach, share_of_voice, 
 from central_cms import campaign_checks as checks
 from central_cms import models as m
 from central_cms.errors import Conflict, Invalid, NotFound
+from central_cms.library import item_duration_s
 from central_cms.manifests import devices_reached, sync_manifests
 from central_cms.playlist_models import CampaignZone
 from central_cms.policy import Actor, Forbidden, Permission, require
@@ -243,7 +244,9 @@ def save(
                 media_id=item.media_id if item.kind is not ItemKind.TEXT else None,
                 text=item.text.model_dump(mode="json") if item.text else None,
                 alt_text=item.alt_text[:200],
-                duration_s=item.duration_s,
+                duration_s=item_duration_s(
+                    session, item.kind.value, item.media_id, item.duration_s
+                ),
                 weight=item.weight,
                 fit=item.fit.value,
                 background=item.background,

@@ -4,8 +4,10 @@ bytes in, bytes out (the blob store in `blobs.py` writes them).
 * Images: only PNG, JPEG, WebP and GIF decoders are tried; more pixels than the limit
   is refused before decoding (decompression bombs); EXIF orientation is applied and
   every bit of metadata (EXIF, GPS, ICC, comments) is dropped by re-encoding.
-* Videos (MP4, WebM) are recognised by their signature and stored as they are; they
-  get a generated poster thumbnail.
+* Videos (MP4, WebM) are recognised by their signature, probed by the caller's
+  `probe_video` (ffprobe in production: `video_probe.probe`) and refused when a Pi cannot
+  decode them in hardware; kept ones are stored as they are, with their probed length,
+  codec, size and frame rate, and get a generated poster thumbnail.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
+from central_cms.video_probe import ProbeError, VideoProbe, decode_problem
 from devices.protocol import Fit
 
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
@@ -54,6 +58,7 @@ class CheckedUpload:
     thumbnail: Encoded
     width_px: int | None
     height_px: int | None
+    video: VideoProbe | None = None  # what ffprobe found in a video
 
 
 def _video_type(data: bytes) -> str | None:
@@ -76,13 +81,29 @@ def _jpeg(image: Image.Image) -> Encoded:
     return Encoded(out.getvalue(), "image/jpeg")
 
 
-def check_upload(data: bytes, *, max_pixels: int) -> CheckedUpload:
+def check_upload(
+    data: bytes, *, max_pixels: int, probe_video: Callable[[bytes], VideoProbe]
+) -> CheckedUpload:
     """Validate and clean one upload, or raise MediaError saying what is wrong."""
     if not data:
         raise MediaError("The file is empty.")
     video = _video_type(data)
     if video is not None:
-        return CheckedUpload("video", Encoded(data, video), video_poster(), None, None)
+        try:
+            probed = probe_video(data)
+        except ProbeError as error:
+            raise MediaError(error.message) from None
+        problem = decode_problem(probed)
+        if problem is not None:
+            raise MediaError(problem)
+        return CheckedUpload(
+            "video",
+            Encoded(data, video),
+            video_poster(),
+            probed.width_px,
+            probed.height_px,
+            probed,
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

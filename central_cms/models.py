@@ -192,6 +192,10 @@ class MediaAsset(Base):
     thumbnail_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     width_px: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height_px: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Videos only, from ffprobe at upload (issue 18); duration_s becomes the item's.
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    video_codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    frame_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     uploaded_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(Timestamp)

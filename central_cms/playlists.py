@@ -18,6 +18,7 @@ from central_cms import approved_versions, audit, snapshot
 from central_cms import models as m
 from central_cms.errors import Invalid, NotFound
 from central_cms.feeds.catalogue import feeds_for_site
+from central_cms.library import item_duration_s
 from central_cms.manifests import devices_reached, sync_manifests
 from central_cms.playlist_models import CampaignZone, Playlist, PlaylistItem
 from central_cms.policy import Actor, Permission, require
@@ -169,7 +170,9 @@ def save(
                 else None,
                 widget=item.widget.model_dump(mode="json") if item.widget else None,
                 alt_text=item.alt_text[:200],
-                duration_s=item.duration_s,
+                duration_s=item_duration_s(
+                    session, item.kind.value, item.media_id, item.duration_s
+                ),
                 fit=item.fit.value,
                 valid_from=item.valid_from,
                 valid_until=item.valid_until,

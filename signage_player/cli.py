@@ -50,7 +50,7 @@ def make_player(config: DeviceConfig) -> tuple[SignagePlayer, Display]:
         power = DpmsPower()
     video: VideoBackend | None = None
     if settings.video and MpvVideo.available():
-        video = MpvVideo()
+        video = MpvVideo(hwdec=settings.video_hwdec)
     log.info(
         "player %s: %s display %sx%s, video %s, screen power %s",
         config.device_id,

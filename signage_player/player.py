@@ -25,6 +25,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PIL import Image
@@ -34,6 +35,7 @@ from devices.protocol import (
     Alert,
     Command,
     CommandName,
+    ContentItem,
     DisplayPower,
     ItemKind,
     Manifest,
@@ -51,6 +53,7 @@ from signage_player.screenshot import screenshot_outcome
 from signage_player.settings import PlayerSettings
 from signage_player.tiles import Look, TileKey, compose, tile_key
 from signage_player.video import VideoBackend
+from signage_player.video_handover import VideoHandover, stills_through_mpv
 from signage_player.widgets import FeedProvider
 from signage_player.zones import (
     ScreenState,
@@ -78,6 +81,7 @@ class _Screen:
     canvas: Size
     tz: ZoneInfo
     look: Look
+    stills_on_mpv: bool = False  # video_handover.stills_through_mpv
 
     @property
     def zoned(self) -> bool:
@@ -99,11 +103,14 @@ class SignagePlayer:
         self.brightness = brightness or NoBrightness()
         self.screen_power = screen_power or NoScreenPower()
         self.video = video
+        self._handover = VideoHandover(video) if video is not None else None
         self._services: AgentServices | None = None
         self._lock = threading.Lock()
         self._inputs = Inputs(manifest=None, video_ok=video is not None)
         self._refresh = False
         self._wake = threading.Event()
+        if video is not None:
+            video.watch(self._wake.set)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.frames = Frames()
@@ -132,6 +139,8 @@ class SignagePlayer:
         # 30 s recheck (widgets.FEED_RECHECK); zones that do not show it keep their tile.
         services.feeds.on_change(lambda _feed_id: self.feeds_changed())
         map_images_apart()
+        if self.video is not None:
+            self.video.start()  # mpv's start-up is not taken out of the first item's turn
         self._thread = threading.Thread(
             target=self._run, name=f"player-{services.device_id}", daemon=True
         )
@@ -241,9 +250,9 @@ class SignagePlayer:
         zoned = self._screen is not None and self._screen.zoned
         for event in finish_screen(state, services.clock.now(), zoned=zoned):
             services.record(event)
-        if self.video is not None:
-            self.video.stop()
         self._show_black()
+        if self._handover is not None:
+            self._handover.close()
 
     def _screen_of(self, manifest: Manifest | None) -> _Screen:
         """The zones and look of `manifest`, worked out once per manifest."""
@@ -255,12 +264,14 @@ class SignagePlayer:
         else:
             profile = manifest.profile
             roadside = profile.kind is ProfileKind.ROADSIDE
+            plans = zone_plans(manifest)
             screen = _Screen(
                 manifest,
-                zone_plans(manifest),
+                plans,
                 manifest.canvas,
                 ZoneInfo(manifest.site.timezone),
                 Look(hex_colour(manifest.site.brand_colour), roadside=roadside),
+                self._handover is not None and stills_through_mpv(manifest, len(plans) > 1),
             )
         self._screen = screen
         self.frames.keep_zones(plan.name for plan in screen.plans)
@@ -277,9 +288,13 @@ class SignagePlayer:
             self._tiles_on_screen = None
         screen = self._screen_of(inputs.manifest)
         result = step_screen(inputs, screen.plans, state, now)
-        for event in result.events:
-            services.record(event)
+        # What ended is recorded once the next is on screen: an item played by mpv then
+        # has mpv's own end, and its proof-of-play the time mpv had it on screen.
+        handover = self._handover
+        ended, on_mpv = result.events, handover.showing if handover is not None else None
         result, redraw_at = self._present(services, inputs, screen, result, now, refresh)
+        for event in ended:
+            services.record(handover.proof(event, on_mpv) if handover is not None else event)
         # After the frame is out: an alert is on the framebuffer while the TV wakes over
         # HDMI-CEC (a second or two), rather than waiting for it.
         self._switch_panel(panel_power(result.main.state.slot))
@@ -289,7 +304,10 @@ class SignagePlayer:
             self._brightness = brightness
             log.info("brightness %d%%", brightness)
         self._prepare_next(services, inputs, screen, result)
-        return result.state, min(result.wake_at, redraw_at)
+        wake_at = min(result.wake_at, redraw_at)
+        if handover is not None:  # a video's turn ends when mpv ends it
+            wake_at = handover.wake_at(result.main.state.slot, wake_at)
+        return result.state, wake_at
 
     def _present(
         self,
@@ -414,13 +432,6 @@ class SignagePlayer:
         roadside = manifest is not None and manifest.profile.kind is ProfileKind.ROADSIDE
         item = slot.item if slot is not None and slot.screen is Screen.ITEM else None
         alert = slot.alert if slot is not None else None
-        if self.video is not None and main:
-            if item is not None and item.kind is ItemKind.VIDEO:
-                path = services.assets.path(item.asset or "")
-                if path is not None:
-                    self.video.play(path)
-            else:
-                self.video.stop()
         showing = NowShowing(
             item_id=item.id if item else alert.id if alert else None,
             campaign_id=item.campaign_id if item else None,
@@ -430,11 +441,15 @@ class SignagePlayer:
         )
         rotation = manifest.rotation_deg if manifest is not None else 0
         with self._on_screen:
+            panel = to_panel(frame, rotation)
             self.display.show(
-                to_panel(frame, rotation),
+                panel,
                 pixel_exact=roadside,
                 dirty=None if dirty is None else panel_box(dirty, frame.size, rotation),
             )
+            if self._handover is not None and main:  # over the frame: stopping mpv shows it
+                stills = self._screen is not None and self._screen.stills_on_mpv
+                self._handover.show(item, _video_file(services, item), panel, stills=stills)
             changed = showing != self._now_showing
             self._now_showing = showing
             self._tiles_on_screen = tiles
@@ -463,6 +478,8 @@ class SignagePlayer:
         self._tiles_on_screen = None
         try:
             self.display.blank()
+            if self._handover is not None:
+                self._handover.stop()
         except Exception:
             log.exception("cannot even blank the display")
 
@@ -494,7 +511,14 @@ class SignagePlayer:
                 feeds = _feeds_at(services, at)
                 key = tile_key(slot, plan.size, screen.look, at, screen.tz, feeds)
                 if key.kind == "item":
-                    self.frames.tile(plan.name, key, services.assets)
+                    tile = self.frames.tile(plan.name, key, services.assets)
+                    if self._handover is not None and plan is screen.plans[0] and slot.item:
+                        self._handover.prepare(
+                            slot.item,
+                            _video_file(services, slot.item),
+                            tile,
+                            stills=screen.stills_on_mpv,
+                        )
         except RenderError:
             pass  # it will fail again on its turn and be handled then
         except Exception:
@@ -517,6 +541,12 @@ def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:
     """The widgets' view of the device's feed store at `now`: the last good copy of a
     feed, or None when there is none or it is older than the manifest allows."""
     return lambda feed_id: services.feeds.latest(feed_id, now)
+
+
+def _video_file(services: AgentServices, item: ContentItem | None) -> Path | None:
+    if item is None or item.kind is not ItemKind.VIDEO:
+        return None
+    return services.assets.path(item.asset or "")
 
 
 def _describe(slot: Slot | None) -> str:

@@ -9,6 +9,7 @@ output = [1920, 1080]              # headless/window output mode; default: the c
 identify_s = 10
 screenshot_max_px = 1920           # longest side of a screenshot sent to the CMS
 video = true                       # hand indoor video to mpv when it is installed
+video_hwdec = "auto-safe"          # mpv's --hwdec: e.g. "v4l2m2m-copy" or "drm" on a Pi
 cec = true                         # panel standby (display-off, power schedule) through
                                    # cec-client when installed; else DPMS (fbdev, or xset)
 ```
@@ -16,6 +17,7 @@ cec = true                         # panel standby (display-off, power schedule)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,6 +41,7 @@ class PlayerSettings:
     identify_s: float = 10.0
     screenshot_max_px: int = 1920
     video: bool = True
+    video_hwdec: str = "auto-safe"
     cec: bool = True
 
 
@@ -50,8 +53,11 @@ _KNOWN = {
     "identify_s",
     "screenshot_max_px",
     "video",
+    "video_hwdec",
     "cec",
 }
+# mpv's --hwdec takes a decoder name or a comma-separated list of them.
+_HWDEC = re.compile(r"^[a-z0-9-]+(,[a-z0-9-]+)*$")
 
 
 def player_settings(table: Mapping[str, object]) -> PlayerSettings:
@@ -78,6 +84,13 @@ def player_settings(table: Mapping[str, object]) -> PlayerSettings:
         raise ConfigError(
             "player.output", f"{output!r} is not [width, height]", "e.g. [1920, 1080]"
         )
+    hwdec = table.get("video_hwdec", defaults.video_hwdec)
+    if not isinstance(hwdec, str) or not _HWDEC.match(hwdec):
+        raise ConfigError(
+            "player.video_hwdec",
+            f"{hwdec!r} is not an mpv --hwdec value",
+            'e.g. "auto-safe", "v4l2m2m-copy" or "no"',
+        )
     return PlayerSettings(
         display=DisplayKind(str(display)),
         framebuffer=_path(table, "framebuffer", defaults.framebuffer),
@@ -88,6 +101,7 @@ def player_settings(table: Mapping[str, object]) -> PlayerSettings:
             _number(table, "screenshot_max_px", defaults.screenshot_max_px, 64, 7680)
         ),
         video=_bool(table, "video", defaults.video),
+        video_hwdec=hwdec,
         cec=_bool(table, "cec", defaults.cec),
     )
 

@@ -26,10 +26,6 @@ def jpeg_rotated_with_gps(width: int = 60, height: int = 20) -> bytes:
     return out.getvalue()
 
 
-def mp4_header() -> bytes:
-    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
-
-
 FONTS = Path(__file__).parents[2] / "signage_player" / "fonts"
 
 

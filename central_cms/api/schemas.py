@@ -176,6 +176,9 @@ class MediaOut(Schema):
     sha256 = String()
     width_px = Integer(allow_none=True)
     height_px = Integer(allow_none=True)
+    duration_s = Float(allow_none=True, metadata={"description": "a video's probed length"})
+    video_codec = String(allow_none=True)
+    frame_rate = Float(allow_none=True)
 
 
 class MediaIn(Schema):

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from central_cms import fleet
 from central_cms import models as m
 from devices.protocol import Manifest, parse_signed
-from testkit.images import mp4_header, png
+from testkit.images import png
 from testkit.staff import make_user
+from testkit.videos import h264_mp4
 
 
 def token_for(session, rt, username: str, role: m.Role) -> dict[str, str]:
@@ -83,7 +84,7 @@ def test_rule_violations_come_back_as_409_naming_the_rule(client, session, rt, w
         "/api/v1/media",
         headers=editor,
         content_type="multipart/form-data",
-        data={"file": (io.BytesIO(mp4_header()), "v.mp4")},
+        data={"file": (io.BytesIO(h264_mp4()), "v.mp4")},
     )
     body = {
         "name": "Road video",

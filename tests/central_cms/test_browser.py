@@ -23,8 +23,8 @@ from devices.protocol import Channel, Manifest, device_topic, parse_signed
 from testkit.brokers import RetainedWatcher, clear_retained
 from testkit.browsers import assert_accessible, shot, sign_in
 from testkit.city import make_world
-from testkit.images import mp4_header
 from testkit.staff import make_user
+from testkit.videos import h264_mp4
 
 pytestmark = pytest.mark.browser
 
@@ -153,7 +153,7 @@ def test_editor_to_approver_to_the_devices(server, browser, shots):
         # Roadside: a video, then a 3 s dwell, are refused with the rule named.
         editor.goto(f"{base}/media/")
         editor.get_by_label("Picture or video").set_input_files(
-            files=[{"name": "promo.mp4", "mimeType": "video/mp4", "buffer": mp4_header()}]
+            files=[{"name": "promo.mp4", "mimeType": "video/mp4", "buffer": h264_mp4()}]
         )
         editor.get_by_label("Title").fill("Pool promo video")
         editor.get_by_role("button", name="Upload").click()

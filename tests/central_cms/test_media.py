@@ -8,12 +8,14 @@ import pytest
 from PIL import Image
 
 from central_cms.media import MediaError, check_upload, rendition
+from central_cms.video_probe import probe
 from devices.protocol import Fit
-from testkit.images import jpeg_rotated_with_gps, mp4_header, png
+from testkit.images import jpeg_rotated_with_gps, png
+from testkit.videos import h264_mp4
 
 
 def test_exif_orientation_is_applied_and_metadata_stripped():
-    checked = check_upload(jpeg_rotated_with_gps(60, 20), max_pixels=10_000_000)
+    checked = check_upload(jpeg_rotated_with_gps(60, 20), max_pixels=10_000_000, probe_video=probe)
     image = Image.open(io.BytesIO(checked.original.data))
     assert image.size == (20, 60)  # turned upright
     assert not image.getexif()  # no orientation, GPS or description left
@@ -22,24 +24,25 @@ def test_exif_orientation_is_applied_and_metadata_stripped():
 
 def test_too_many_pixels_is_refused_before_decoding():
     with pytest.raises(MediaError, match="limit is 1 megapixels"):
-        check_upload(png(2000, 1000), max_pixels=1_000_000)
+        check_upload(png(2000, 1000), max_pixels=1_000_000, probe_video=probe)
 
 
 def test_a_file_that_is_not_a_picture_gets_a_clear_message():
     with pytest.raises(MediaError, match="not a picture we accept"):
-        check_upload(b"%PDF-1.4 not an image", max_pixels=10_000_000)
+        check_upload(b"%PDF-1.4 not an image", max_pixels=10_000_000, probe_video=probe)
 
 
 def test_a_truncated_png_is_reported_as_damaged():
     with pytest.raises(MediaError, match="damaged"):
-        check_upload(png(200, 200)[:80], max_pixels=10_000_000)
+        check_upload(png(200, 200)[:80], max_pixels=10_000_000, probe_video=probe)
 
 
 def test_videos_are_recognised_and_kept_as_uploaded():
-    checked = check_upload(mp4_header(), max_pixels=10_000_000)
+    checked = check_upload(h264_mp4(), max_pixels=10_000_000, probe_video=probe)
     assert checked.kind == "video"
     assert checked.original.content_type == "video/mp4"
-    assert checked.original.data == mp4_header()
+    assert checked.original.data == h264_mp4()
+    assert checked.video is not None and checked.video.codec == "h264"
 
 
 @pytest.mark.parametrize("fit", [Fit.FIT, Fit.FILL, Fit.LETTERBOX])

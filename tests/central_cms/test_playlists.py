@@ -16,9 +16,9 @@ from central_cms.playlist_models import Playlist
 from central_cms.specs import Targets
 from devices.protocol import DeviceKind, ItemKind, Manifest, ProfileKind, TextSlide, parse_signed
 from devices.protocol.layouts import LayoutTemplate, Widget, WidgetKind
-from testkit.images import mp4_header
 from testkit.messages import T0
 from testkit.staff import ADMIN, APPROVER
+from testkit.videos import h264_mp4
 
 
 def latest(rt, publisher) -> dict[str, Manifest]:
@@ -40,7 +40,7 @@ def publish(session, rt, data) -> m.Campaign:
 
 def video(session, rt) -> int:
     return library.upload(
-        session, rt, ADMIN, filename="lanes.mp4", data=mp4_header(), title="Lap lanes video"
+        session, rt, ADMIN, filename="lanes.mp4", data=h264_mp4(), title="Lap lanes video"
     ).id
 
 

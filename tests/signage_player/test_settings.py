@@ -22,6 +22,11 @@ def test_framebuffer_settings_are_read() -> None:
     assert settings.cec is False
 
 
+def test_the_pi_can_name_mpvs_hardware_decoder() -> None:
+    assert PlayerSettings().video_hwdec == "auto-safe"
+    assert player_settings({"video_hwdec": "v4l2m2m-copy,drm"}).video_hwdec == "v4l2m2m-copy,drm"
+
+
 @pytest.mark.parametrize(
     ("table", "key"),
     [
@@ -29,6 +34,7 @@ def test_framebuffer_settings_are_read() -> None:
         ({"output": [1920]}, "player.output"),
         ({"identify_s": "ten"}, "player.identify_s"),
         ({"video": "yes"}, "player.video"),
+        ({"video_hwdec": "auto --vo=x"}, "player.video_hwdec"),
         ({"brightnes": 50}, "player.brightnes"),
     ],
 )
