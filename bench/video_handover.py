@@ -27,8 +27,8 @@ from devices.protocol import (
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.video import MpvVideo, handover_gaps_s
+from testkit.player_fakes import FakeServices, FolderAssets, jpeg
 from testkit.videos import make_clip
-from tests.signage_player.fakes import FakeServices, FolderAssets, jpeg
 
 CLIPS_S = (2.0, 1.5)
 STILL_S = 1.5

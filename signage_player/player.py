@@ -23,10 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from PIL import Image
 
@@ -35,9 +33,7 @@ from devices.protocol import (
     Alert,
     Command,
     CommandName,
-    ContentItem,
     DisplayPower,
-    ItemKind,
     Manifest,
     NowShowing,
     ProfileKind,
@@ -47,14 +43,14 @@ from signage_player.display import Display
 from signage_player.frames import Frames, map_images_apart
 from signage_player.panel import panel_box, panel_power, to_panel
 from signage_player.playback import Inputs, Screen, Slot, render_failed, step
+from signage_player.player_screen import PlayerScreen, describe, feeds_at, video_file
 from signage_player.power import NoScreenPower, ScreenPower
-from signage_player.render import RenderError, Size, hex_colour
+from signage_player.render import RenderError
 from signage_player.screenshot import screenshot_outcome
 from signage_player.settings import PlayerSettings
-from signage_player.tiles import Look, TileKey, compose, tile_key
+from signage_player.tiles import TileKey, compose, tile_key
 from signage_player.video import VideoBackend
-from signage_player.video_handover import VideoHandover, stills_through_mpv
-from signage_player.widgets import FeedProvider
+from signage_player.video_handover import VideoHandover
 from signage_player.zones import (
     ScreenState,
     ScreenStep,
@@ -64,28 +60,11 @@ from signage_player.zones import (
     step_screen,
     with_zone,
     zone_inputs,
-    zone_plans,
 )
 
 log = logging.getLogger(__name__)
 
 _MAX_WAIT_S = 3600.0
-
-
-@dataclass(frozen=True)
-class _Screen:
-    """What the player works out once per manifest: its zones, canvas, time zone and look."""
-
-    manifest: Manifest | None
-    plans: tuple[ZonePlan, ...]
-    canvas: Size
-    tz: ZoneInfo
-    look: Look
-    stills_on_mpv: bool = False  # video_handover.stills_through_mpv
-
-    @property
-    def zoned(self) -> bool:
-        return len(self.plans) > 1
 
 
 class SignagePlayer:
@@ -114,7 +93,7 @@ class SignagePlayer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.frames = Frames()
-        self._screen: _Screen | None = None
+        self._screen: PlayerScreen | None = None
         # The tiles on screen, by zone; None while what shows is not made of tiles.
         self._tiles_on_screen: dict[str, TileKey] | None = None
         self._composed: Image.Image | None = None
@@ -254,25 +233,13 @@ class SignagePlayer:
         if self._handover is not None:
             self._handover.close()
 
-    def _screen_of(self, manifest: Manifest | None) -> _Screen:
+    def _screen_of(self, manifest: Manifest | None) -> PlayerScreen:
         """The zones and look of `manifest`, worked out once per manifest."""
         if self._screen is not None and self._screen.manifest is manifest:
             return self._screen
-        if manifest is None:
-            canvas = self.settings.output or self.display.mode
-            screen = _Screen(None, (), canvas, ZoneInfo("UTC"), Look((0, 0, 0), roadside=False))
-        else:
-            profile = manifest.profile
-            roadside = profile.kind is ProfileKind.ROADSIDE
-            plans = zone_plans(manifest)
-            screen = _Screen(
-                manifest,
-                plans,
-                manifest.canvas,
-                ZoneInfo(manifest.site.timezone),
-                Look(hex_colour(manifest.site.brand_colour), roadside=roadside),
-                self._handover is not None and stills_through_mpv(manifest, len(plans) > 1),
-            )
+        screen = PlayerScreen.of(
+            manifest, self.settings.output or self.display.mode, mpv=self._handover is not None
+        )
         self._screen = screen
         self.frames.keep_zones(plan.name for plan in screen.plans)
         self._tiles_on_screen = None  # a new manifest redraws every zone it still has
@@ -313,7 +280,7 @@ class SignagePlayer:
         self,
         services: AgentServices,
         inputs: Inputs,
-        screen: _Screen,
+        screen: PlayerScreen,
         result: ScreenStep,
         now: datetime,
         refresh: bool,
@@ -345,7 +312,7 @@ class SignagePlayer:
                     screen.look,
                     now,
                     screen.tz,
-                    _feeds_at(services, now),
+                    feeds_at(services, now),
                 )
                 for plan in screen.plans
             }
@@ -370,7 +337,7 @@ class SignagePlayer:
             except RenderError as error:
                 log.warning(
                     "cannot show %s in zone %s: %s",
-                    _describe(result.steps[failing.name].state.slot),
+                    describe(result.steps[failing.name].state.slot),
                     failing.name,
                     error,
                 )
@@ -399,7 +366,7 @@ class SignagePlayer:
         self,
         services: AgentServices,
         inputs: Inputs,
-        screen: _Screen,
+        screen: PlayerScreen,
         result: ScreenStep,
         plan: ZonePlan,
         now: datetime,
@@ -449,13 +416,13 @@ class SignagePlayer:
             )
             if self._handover is not None and main:  # over the frame: stopping mpv shows it
                 stills = self._screen is not None and self._screen.stills_on_mpv
-                self._handover.show(item, _video_file(services, item), panel, stills=stills)
+                self._handover.show(item, video_file(services, item), panel, stills=stills)
             changed = showing != self._now_showing
             self._now_showing = showing
             self._tiles_on_screen = tiles
         self.frames_shown += 1
         if changed:  # a clock's minute turning is not news to the CMS
-            log.debug("showing %s", _describe(slot))
+            log.debug("showing %s", describe(slot))
             services.status_changed()
 
     def _switch_panel(self, wanted: DisplayPower, *, force: bool = False) -> bool:
@@ -484,7 +451,7 @@ class SignagePlayer:
             log.exception("cannot even blank the display")
 
     def _prepare_next(
-        self, services: AgentServices, inputs: Inputs, screen: _Screen, result: ScreenStep
+        self, services: AgentServices, inputs: Inputs, screen: PlayerScreen, result: ScreenStep
     ) -> None:
         """Render each zone's next tile now, so its change is instant."""
         try:
@@ -508,14 +475,14 @@ class SignagePlayer:
                             site=site,
                         )
                     continue
-                feeds = _feeds_at(services, at)
+                feeds = feeds_at(services, at)
                 key = tile_key(slot, plan.size, screen.look, at, screen.tz, feeds)
                 if key.kind == "item":
                     tile = self.frames.tile(plan.name, key, services.assets)
                     if self._handover is not None and plan is screen.plans[0] and slot.item:
                         self._handover.prepare(
                             slot.item,
-                            _video_file(services, slot.item),
+                            video_file(services, slot.item),
                             tile,
                             stills=screen.stills_on_mpv,
                         )
@@ -535,25 +502,3 @@ class SignagePlayer:
         return screenshot_outcome(
             png, showing, self.settings.screenshot_max_px, rotation_deg=rotation
         )
-
-
-def _feeds_at(services: AgentServices, now: datetime) -> FeedProvider:
-    """The widgets' view of the device's feed store at `now`: the last good copy of a
-    feed, or None when there is none or it is older than the manifest allows."""
-    return lambda feed_id: services.feeds.latest(feed_id, now)
-
-
-def _video_file(services: AgentServices, item: ContentItem | None) -> Path | None:
-    if item is None or item.kind is not ItemKind.VIDEO:
-        return None
-    return services.assets.path(item.asset or "")
-
-
-def _describe(slot: Slot | None) -> str:
-    if slot is None:
-        return "nothing"
-    if slot.item is not None:
-        return f"item {slot.item.id}"
-    if slot.alert is not None:
-        return f"alert {slot.alert.id}"
-    return f"{slot.screen.value} ({slot.reason.value if slot.reason else ''})"

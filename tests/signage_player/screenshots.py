@@ -27,7 +27,7 @@ from devices.protocol import (
 )
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
-from tests.signage_player.fakes import FakeServices, FolderAssets
+from testkit.player_fakes import FakeServices, FolderAssets
 from tests.signage_player.scenario import PERTH, image_item, week_manifest
 
 NOON = datetime(2026, 12, 9, 12, tzinfo=PERTH)

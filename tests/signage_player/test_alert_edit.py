@@ -10,7 +10,7 @@ from devices.protocol import Alert, Fit, ScreenProfile, Severity
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.render import ALERT_COLOURS
-from tests.signage_player.fakes import FakeServices, FolderAssets, colour_is, jpeg
+from testkit.player_fakes import FakeServices, FolderAssets, colour_is, jpeg
 from tests.signage_player.scenario import PERTH, image_item, week_manifest
 
 NOON = datetime(2026, 12, 7, 12, tzinfo=PERTH)

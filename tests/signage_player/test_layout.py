@@ -41,7 +41,7 @@ from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.render import hex_colour
 from signage_player.widgets import FeedProvider, widget_tile
-from tests.signage_player.fakes import FakeServices, FolderAssets, jpeg
+from testkit.player_fakes import FakeServices, FolderAssets, jpeg
 from tests.signage_player.scenario import PERTH, image_item, week_manifest
 
 NOON = datetime(2026, 12, 7, 12, tzinfo=PERTH)  # 04:00 UTC: a ticker step starts here

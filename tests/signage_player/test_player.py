@@ -29,7 +29,7 @@ from signage_player.brightness import RecordingBrightness
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.power import RecordingScreenPower
-from tests.signage_player.fakes import FakeServices, FolderAssets, colour_is, jpeg
+from testkit.player_fakes import FakeServices, FolderAssets, colour_is, jpeg
 from tests.signage_player.scenario import PERTH, image_item, week_manifest, window
 
 NOON = datetime(2026, 12, 7, 12, tzinfo=PERTH)

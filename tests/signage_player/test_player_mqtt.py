@@ -54,7 +54,7 @@ from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from testkit.brokers import RunningBroker, free_port, start_mosquitto
 from testkit.harness import AssetServer, Observer, device_config, unique_id, write_device_config
-from tests.signage_player.fakes import colour_is, jpeg
+from testkit.player_fakes import colour_is, jpeg
 
 RED, GREEN, BLUE, YELLOW = (220, 0, 0), (0, 200, 0), (0, 0, 220), (230, 220, 0)
 SYSTEM_PORT = 1883

@@ -11,7 +11,7 @@ from devices.protocol import Alert, ContentItem, Fit, ItemKind, Manifest, Schedu
 from devices.protocol.layouts import LayoutTemplate, Widget, WidgetKind, build_layout
 from signage_player.preview import render_screen
 from signage_player.widgets import widget_tile
-from tests.signage_player.fakes import asset_ref, jpeg
+from testkit.player_fakes import asset_ref, jpeg
 from tests.signage_player.scenario import PERTH, image_item, week_manifest, window
 
 RED, BLUE = (220, 0, 0), (0, 0, 220)

@@ -17,7 +17,7 @@ from devices.protocol.layouts import QrCode
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.qr import MIN_MODULE_PX, QUIET_ZONE_MODULES, corner_box, draw_qr
-from tests.signage_player.fakes import FakeServices, FolderAssets, colour_is, jpeg
+from testkit.player_fakes import FakeServices, FolderAssets, colour_is, jpeg
 from tests.signage_player.scenario import PERTH, image_item, week_manifest
 
 NOON = datetime(2026, 12, 7, 12, tzinfo=PERTH)

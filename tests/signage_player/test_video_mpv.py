@@ -28,8 +28,8 @@ from devices.protocol import (
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.video import MpvVideo, Played, PlayLog, handover_gaps_s
+from testkit.player_fakes import FakeServices, FolderAssets, jpeg
 from testkit.videos import make_clip
-from tests.signage_player.fakes import FakeServices, FolderAssets, jpeg
 
 # Muted, no config of the machine running the tests, no window.
 MPV_ARGS = ("--no-config", "--vo=null")

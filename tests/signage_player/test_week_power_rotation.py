@@ -27,7 +27,7 @@ from devices.protocol import (
     Severity,
     Weekday,
 )
-from tests.signage_player.fakes import colour_is
+from testkit.player_fakes import colour_is
 from tests.signage_player.scenario import (
     EVACUATE,
     EVACUATE_CLEARED,

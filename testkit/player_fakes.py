@@ -1,5 +1,5 @@
-"""The agent's side of the seam, faked for player tests that need no broker, and small
-helpers to make real image assets with Pillow."""
+"""The agent's side of the seam, faked for player tests (and bench/video_handover.py)
+that need no broker, and small helpers to make real image assets with Pillow."""
 
 from __future__ import annotations
 
@@ -99,7 +99,9 @@ class FakeServices:
             return self._changed.wait_for(predicate, timeout_s)
 
 
-def colour_is(colour: tuple[int, int, int], at: tuple[int, int] = (5, 5), tolerance: int = 12):
+def colour_is(
+    colour: tuple[int, int, int], at: tuple[int, int] = (5, 5), tolerance: int = 12
+) -> Callable[[Image.Image], bool]:
     """A frame predicate: the pixel at `at` is close to `colour`."""
 
     def check(frame: Image.Image) -> bool:
