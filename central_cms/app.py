@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -111,9 +112,15 @@ def create_app(
         analytics=open_analytics(config, analytics),
         feeds=FeedRefresher(database.sessions, rt),
     )
+    if config.smtp_url:
+        from central_cms.report_mail import ReportMailer
+
+        app.parts = replace(app.parts, mailer=ReportMailer(app))
     if renewal:
         renewer.start()
         app.parts.feeds.start()
+        if app.parts.mailer is not None:
+            app.parts.mailer.start()
     init_csrf(app)
     init_sso(app, config.sso)
     app.before_request(load_session_actor)

@@ -54,11 +54,16 @@ class CmsParts:
     renewer: Service
     analytics: AnalyticsContext
     feeds: Service  # the live-feed refresher (central_cms/feeds/refresh.py)
+    # Scheduled report e-mails (central_cms/report_mail.py), when SMTP is configured.
+    mailer: Service | None = None
 
     def stop(self) -> None:
-        """Stop what runs beside the requests: renewer, feeds, in-process ingest, publisher."""
+        """Stop what runs beside the requests: renewer, feeds, mailer, in-process ingest and
+        publisher."""
         self.renewer.stop()
         self.feeds.stop()
+        if self.mailer is not None:
+            self.mailer.stop()
         self.analytics.stop()
         self.runtime.publisher.stop()
 

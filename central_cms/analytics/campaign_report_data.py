@@ -197,7 +197,9 @@ def campaign_report(
     ):
         if sites is None or count.site_id in sites:
             scans[count.site_id] = scans.get(count.site_id, 0) + count.scans
-    site_names = dict(session.execute(select(m.Site.id, m.Site.name)).tuples())
+    site_names = {
+        site_id: name for site_id, name in session.execute(select(m.Site.id, m.Site.name))
+    }
     return build_campaign_report(
         plan,
         period.start,
@@ -209,3 +211,12 @@ def campaign_report(
         scans=scans,
         site_names=site_names,
     )
+
+
+def alert_titles(session: Session, result: CampaignReport) -> dict[str, str]:
+    """Staff's titles of the alerts that showed on the campaign's screens."""
+    ids = [o.key for o in result.other if o.key]
+    if not ids:
+        return {}
+    query = select(m.Alert.id, m.Alert.title).where(m.Alert.id.in_(ids))
+    return {alert_id: title for alert_id, title in session.execute(query)}

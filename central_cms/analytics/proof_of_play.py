@@ -308,7 +308,7 @@ def build_campaign_report(
             )
         ),
         by_day=tuple(
-            Row(d.isoformat(), d.isoformat(), per_day.get(d.isoformat(), Figures())) for d in days
+            Row(d.isoformat(), f"{d:%d/%m/%Y}", per_day.get(d.isoformat(), Figures())) for d in days
         ),
         by_item=tuple(
             Row(item, plan.items.get(item, f"Earlier version of an item ({item})"), f)

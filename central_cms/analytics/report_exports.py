@@ -30,12 +30,13 @@ def _day_label(day: str, days: int) -> str:
     return f"{day[8:10]}/{day[5:7]}" if days <= 62 else f"{day[5:7]}/{day[2:4]}"
 
 
-def report_charts(result: CampaignReport) -> dict[str, Markup]:
+def report_charts(result: CampaignReport) -> list[tuple[str, str, Markup]]:
+    """(heading, what it tells, chart) in the order a manager reads them."""
     guaranteed = bool(result.guarantee_s)
     against = "the guarantee" if guaranteed else "time on air"
     days = len(result.by_day)
     per_day = [
-        (_day_label(row.key, days), 100 * (ratio(row.figures, guaranteed) or 0))
+        (_day_label(row.key, days), round(100 * (ratio(row.figures, guaranteed) or 0), 1))
         for row in result.by_day
     ]
     # The screens that fell furthest short first: that is what a manager acts on.
@@ -43,24 +44,38 @@ def report_charts(result: CampaignReport) -> dict[str, Markup]:
         (row for row in result.by_screen if row.figures.window_s),
         key=lambda r: (ratio(r.figures, guaranteed) or 0, r.site, r.label),
     )[:MAX_SCREENS_CHARTED]
-    return {
-        "minutes": column_chart(
-            [(_day_label(r.key, days), round(r.figures.shown_s / 60, 1)) for r in result.by_day],
-            title="Minutes on screen per day",
-            unit="min",
+    if guaranteed:
+        tells = "100% means every second guaranteed was shown; below 99% is short."
+    else:
+        tells = "The part of the scheduled time the campaign was on screen, shared with others."
+    return [
+        (
+            f"Time on screen against {against}, per day",
+            tells,
+            column_chart(per_day, title=f"Time on screen against {against}, per day (%)", unit="%"),
         ),
-        "per_day": column_chart(
-            per_day, title=f"Time on screen against {against}, per day", unit="%"
+        (
+            f"Time on screen against {against}, per screen",
+            f"Lowest first; at most {MAX_SCREENS_CHARTED} screens.",
+            bar_chart(
+                [(f"{r.label} ({r.site})", ratio(r.figures, guaranteed) or 0.0) for r in screens],
+                title=f"Time on screen against {against}, per screen, lowest first",
+                percent=True,
+            ),
         ),
-        "per_screen": bar_chart(
-            [
-                (f"{r.label} ({r.site})", ratio(r.figures, guaranteed) or 0.0)
-                for r in screens
-            ],
-            title=f"Time on screen against {against}, per screen, lowest first",
-            percent=True,
+        (
+            "Minutes on screen per day",
+            "All the campaign's screens together.",
+            column_chart(
+                [
+                    (_day_label(r.key, days), round(r.figures.shown_s / 60, 1))
+                    for r in result.by_day
+                ],
+                title="Minutes on screen per day",
+                unit="min",
+            ),
         ),
-    }
+    ]
 
 
 CSV_HEADER = (

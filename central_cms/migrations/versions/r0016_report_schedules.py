@@ -36,9 +36,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_schedules")),
     )
-    op.create_index(
-        op.f("ix_report_schedules_campaign_id"), "report_schedules", ["campaign_id"]
-    )
+    op.create_index(op.f("ix_report_schedules_campaign_id"), "report_schedules", ["campaign_id"])
 
 
 def downgrade() -> None:
