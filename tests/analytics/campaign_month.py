@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -205,7 +206,7 @@ def generate(campaign: m.Campaign, store: EventStore, fleet: FleetStore, seed: i
             day += timedelta(days=1)
         _store(store, fleet, device_id, events)
     tally.day_screen = {k: (int(v[0]), v[1]) for k, v in cells.items()}
-    promos = []
+    promos: list[PromoShownEvent | PromoClickedEvent] = []
     zone = ZoneInfo(ZONES["riverton"])
     for n in range(60):
         at = datetime.combine(date(2026, 3, 1 + n % 31), time(12, n % 60), zone).astimezone(UTC)
@@ -233,7 +234,7 @@ def generate(campaign: m.Campaign, store: EventStore, fleet: FleetStore, seed: i
     return tally
 
 
-def _store(store: EventStore, fleet: FleetStore, device_id: str, events: list) -> None:
+def _store(store: EventStore, fleet: FleetStore, device_id: str, events: Sequence[object]) -> None:
     device = fleet.device(device_id)
     assert device is not None, f"{device_id} is not in the analytics directory"
     epoch = uuid.uuid4().hex
