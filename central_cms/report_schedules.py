@@ -17,7 +17,8 @@ from central_cms.report_schedule_models import FREQUENCIES, ReportSchedule
 
 MAX_RECIPIENTS = 10
 # A plain address: no display names, no header folding, nothing a mail header could abuse.
-_ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+ADDRESS_PATTERN = r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 
 
 def parse_recipients(raw: str | Sequence[str]) -> list[str]:
@@ -28,7 +29,7 @@ def parse_recipients(raw: str | Sequence[str]) -> list[str]:
     if len(addresses) > MAX_RECIPIENTS:
         raise Invalid("recipients", f"At most {MAX_RECIPIENTS} addresses per schedule.")
     for address in addresses:
-        if not _ADDRESS.match(address):
+        if not _ADDRESS.fullmatch(address):
             raise Invalid("recipients", f"“{address}” is not an e-mail address like name@city.gov.")
     return list(dict.fromkeys(a.lower() for a in addresses))
 

@@ -10,12 +10,13 @@ permissions, as the staff UI.
 | fields.py | strict field types: what they accept is what the document says |
 | schemas.py | every request and response body |
 | sites.py, profiles.py, devices.py, media.py, campaigns.py, alerts.py | one resource each |
+| reports.py, report_schemas.py | campaign proof-of-play reports and their e-mail schedules |
 """
 
 from __future__ import annotations
 
 # Imported for their routes: each module adds its endpoints to `api`.
-from central_cms.api import alerts, campaigns, devices, media, profiles, sites
+from central_cms.api import alerts, campaigns, devices, media, profiles, reports, sites
 from central_cms.api.blueprint import api
 
-__all__ = ["alerts", "api", "campaigns", "devices", "media", "profiles", "sites"]
+__all__ = ["alerts", "api", "campaigns", "devices", "media", "profiles", "reports", "sites"]

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from central_cms import db as cms_db
+from central_cms import fleet
 from central_cms import models as m
 from central_cms.analytics.sqlite_store import SqliteStore
 from central_cms.analytics.stores import Stores
@@ -169,3 +171,72 @@ def test_an_editor_of_one_site_sees_only_that_sites_figures(month):
         )
     )
     assert rows and {r["site_id"] for r in rows} == {"bondi"}
+
+
+def _token(app, username: str) -> dict[str, str]:
+    session = cms_db.database(app).sessions()
+    user = session.scalars(select(m.User).where(m.User.username == username)).one()
+    token = fleet.create_api_token(session, runtime(app), user, "reports")
+    session.commit()
+    session.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_api_gives_the_same_report_as_json_csv_and_pdf(month):
+    app, campaign_id, tally, _store = month
+    client = app.test_client()
+    headers = _token(app, "comms")
+    answer = client.get(f"/api/v1/campaigns/{campaign_id}/report?month=2026-03", headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json
+    assert (body["start"], body["end"]) == ("2026-03-01", "2026-03-31")
+    assert body["total"]["plays"] == tally.total_plays
+    assert body["total"]["shown_s"] == pytest.approx(tally.total_shown_s)
+    assert {s["site_id"]: s["plays"] for s in body["by_site"]} == dict(tally.plays)
+    assert {s["device_id"]: s["shown_s"] for s in body["by_screen"]} == pytest.approx(
+        dict(tally.screen_shown_s)
+    )
+    sources = {o["source"]: o["plays"] for o in body["other_content"]}
+    assert sources == {"alert": tally.alert_plays, "default": tally.default_plays}
+    assert (body["promotions_shown"], body["promotions_clicked"]) == (
+        tally.promos_shown,
+        tally.promos_clicked,
+    )
+    csv_answer = client.get(
+        f"/api/v1/campaigns/{campaign_id}/report.csv?start=2026-03-01&end=2026-03-31",
+        headers=headers,
+    )
+    assert csv_answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(csv_answer.text)))
+    assert sum(int(r["plays"]) for r in rows) == tally.total_plays
+    pdf = client.get(f"/api/v1/campaigns/{campaign_id}/report.pdf?month=2026-03", headers=headers)
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    editor = _token(app, "bondi-editor")
+    limited = client.get(f"/api/v1/campaigns/{campaign_id}/report?month=2026-03", headers=editor)
+    assert [s["site_id"] for s in limited.json["by_site"]] == ["bondi"]
+    assert limited.json["total"]["plays"] == tally.plays["bondi"]
+    assert client.get("/api/v1/campaigns/nope/report", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/campaigns/{campaign_id}/report").status_code == 401
+
+
+def test_report_schedules_through_the_api(month):
+    app, campaign_id, _tally, _store = month
+    client = app.test_client()
+    headers = _token(app, "comms")
+    url = f"/api/v1/campaigns/{campaign_id}/report-schedules"
+    made = client.post(
+        url,
+        json={"recipients": ["Manager@City.gov", "audit@city.gov"], "frequency": "monthly"},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json["recipients"] == ["manager@city.gov", "audit@city.gov"]
+    bad = client.post(
+        url, json={"recipients": ["x\r\nBcc: a@b.c"], "frequency": "monthly"}, headers=headers
+    )
+    assert bad.status_code == 422
+    assert [s["id"] for s in client.get(url, headers=headers).json] == [made.json["id"]]
+    gone = client.delete(f"{url}/{made.json['id']}", headers=headers)
+    assert gone.status_code == 204
+    assert client.get(url, headers=headers).json == []
+    assert client.delete(f"{url}/{made.json['id']}", headers=headers).status_code == 404
