@@ -113,9 +113,10 @@ def create_app(
         feeds=FeedRefresher(database.sessions, rt),
     )
     if config.smtp_url:
-        from central_cms.report_mail import ReportMailer
+        from central_cms.report_mail import ReportMailer, SmtpSettings
 
-        app.parts = replace(app.parts, mailer=ReportMailer(app))
+        mailer = ReportMailer(app, SmtpSettings.parse(config.smtp_url), config.mail_from)
+        app.parts = replace(app.parts, mailer=mailer)
     if renewal:
         renewer.start()
         app.parts.feeds.start()

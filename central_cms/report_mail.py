@@ -134,12 +134,17 @@ class ReportMailer(PeriodicJob):
 
     thread_name = "cms-report-mail"
 
-    def __init__(self, app: Flask, interval: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        smtp: SmtpSettings,
+        sender: str,
+        interval: timedelta = timedelta(minutes=15),
+    ) -> None:
         super().__init__(interval)
         self.app = app
-        config = runtime(app).config
-        self.smtp = SmtpSettings.parse(config.smtp_url)
-        self.sender = config.mail_from
+        self.smtp = smtp
+        self.sender = sender
 
     def tick(self) -> int:
         """Send what is due; returns how many e-mails went."""
