@@ -31,7 +31,7 @@ CAMPAIGN, ALERT, DEFAULT = "campaign", "alert", "default"
 SHORT_BELOW = 0.99
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class ScreenPlay:
     """Plays of one item on one screen on one local day, and what put it there."""
 
