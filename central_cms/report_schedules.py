@@ -80,7 +80,8 @@ def add_schedule(
 def delete_schedule(
     session: Session, actor: Actor, campaign_id: str, schedule_id: int, now: datetime
 ) -> None:
-    schedule = session.get(ReportSchedule, schedule_id)
+    # Past the id column's range nothing can be found (and PostgreSQL would refuse it).
+    schedule = session.get(ReportSchedule, schedule_id) if 0 < schedule_id < 2**31 else None
     if schedule is None or schedule.campaign_id != campaign_id:
         raise NotFound(f"no report schedule {schedule_id}")
     if not actor.can(Permission.CAMPAIGN_WRITE):

@@ -207,3 +207,4 @@ def test_report_schedules_through_the_api(month):
     assert gone.status_code == 204
     assert client.get(url, headers=headers).json == []
     assert client.delete(f"{url}/{made.json['id']}", headers=headers).status_code == 404
+    assert client.delete(f"{url}/{2**31 + 7}", headers=headers).status_code == 404
