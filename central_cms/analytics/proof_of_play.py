@@ -184,6 +184,7 @@ class CampaignReport:
     by_screen: tuple[Row, ...]
     by_day: tuple[Row, ...]
     by_item: tuple[Row, ...]
+    by_month: tuple[Row, ...]  # for long periods, where a row a day is too many to read
     # (day, device id) -> figures, for the CSV and the per-screen-per-day chart
     by_day_and_screen: Mapping[tuple[str, str], Figures]
     screens_targeted: int
@@ -203,11 +204,11 @@ def days_of(start: date, end: date) -> list[date]:
 
 
 def window_by_day(
-    plan: CampaignPlan, screen: Screen, days: Sequence[date], now: datetime
+    plan: CampaignPlan, timezone: str, days: Sequence[date], now: datetime
 ) -> dict[str, float]:
-    """Seconds the campaign's schedule was open on the screen, per local day of its site,
+    """Seconds the campaign's schedule was open on a screen in `timezone`, per local day,
     from publication (it owed nothing before) up to `now` (the rest has not happened)."""
-    zone = ZoneInfo(screen.timezone)
+    zone = ZoneInfo(timezone)
     out: dict[str, float] = {}
     since = plan.published_at.astimezone(UTC) if plan.published_at else None
     for day in days:
@@ -243,10 +244,13 @@ def build_campaign_report(
     screens = {s.device_id: s for s in (known_screens or {}).values()}
     screens.update({s.device_id: s for s in plan.screens})
     cells: dict[tuple[str, str, str], Figures] = defaultdict(Figures)  # (day, device, item)
+    windows: dict[str, dict[str, float]] = {}  # by time zone: the same for every screen in it
     for screen in plan.screens:
         if not screen.signage:
             continue
-        for day, seconds in window_by_day(plan, screen, days, now).items():
+        if screen.timezone not in windows:
+            windows[screen.timezone] = window_by_day(plan, screen.timezone, days, now)
+        for day, seconds in windows[screen.timezone].items():
             owed = (plan.guarantee_s or 0) * seconds / 3600
             cells[(day, screen.device_id, "")] = Figures(window_s=seconds, guaranteed_s=owed)
     other: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
@@ -277,6 +281,7 @@ def build_campaign_report(
     per_screen = grouped(lambda d, dev, i: dev)
     per_day = grouped(lambda d, dev, i: d)
     per_item = grouped(lambda d, dev, i: i or None)
+    per_month = grouped(lambda d, dev, i: d[:7])
     per_day_screen: dict[tuple[str, str], Figures] = defaultdict(Figures)
     for (day, device, _item), figures in cells.items():
         per_day_screen[(day, device)] = per_day_screen[(day, device)].add(figures)
@@ -313,6 +318,10 @@ def build_campaign_report(
         by_item=tuple(
             Row(item, plan.items.get(item, f"Earlier version of an item ({item})"), f)
             for item, f in sorted(per_item.items(), key=lambda kv: plan.items.get(kv[0], "~"))
+        ),
+        by_month=tuple(
+            Row(month, date.fromisoformat(f"{month}-01").strftime("%B %Y"), per_month[month])
+            for month in sorted({d.isoformat()[:7] for d in days})
         ),
         by_day_and_screen=dict(per_day_screen),
         screens_targeted=sum(1 for s in plan.screens if s.signage),

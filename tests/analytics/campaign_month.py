@@ -29,9 +29,7 @@ from devices.protocol import (
     DeviceKind,
     EventBatch,
     ItemKind,
-    PlayData,
     PlayEvent,
-    PlayOutcome,
     ProfileKind,
     PromoClickedData,
     PromoClickedEvent,
@@ -44,6 +42,7 @@ from devices.protocol import (
 from devices.protocol.events_wire import from_model
 from testkit.city import add_profile, add_screen, add_site
 from testkit.staff import ADMIN, APPROVER
+from tests.analytics.events import play
 
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 PUBLISHED_AT = datetime(2026, 2, 20, 0, 0, tzinfo=UTC)
@@ -124,32 +123,6 @@ def build_city(session: Session, rt: CmsRuntime) -> m.Campaign:
     return campaign
 
 
-def _play(
-    seq: int,
-    at: datetime,
-    item: str,
-    campaign: str | None,
-    shown: float,
-    length: float,
-    alert: str | None = None,
-) -> PlayEvent:
-    return PlayEvent(
-        id=str(uuid.uuid4()),
-        seq=seq,
-        at=at,
-        data=PlayData(
-            item_id=item,
-            campaign_id=campaign,
-            alert_id=alert,
-            started_at=at - timedelta(seconds=shown),
-            ended_at=at,
-            shown_s=shown,
-            scheduled_s=length,
-            outcome=PlayOutcome.COMPLETED if shown >= length else PlayOutcome.INTERRUPTED,
-        ),
-    )
-
-
 def generate(campaign: m.Campaign, store: EventStore, fleet: FleetStore, seed: int = 17) -> Tally:
     """Plays from 27 February to 3 April on every screen, stored through the ingest
     path; the tally counts the campaign's plays of March local days only."""
@@ -171,7 +144,7 @@ def generate(campaign: m.Campaign, store: EventStore, fleet: FleetStore, seed: i
             edges = [time(23, 59, 30), time(0, 0, 30)]
             for edge in edges:
                 at = datetime.combine(day, edge, zone).astimezone(UTC)
-                events.append(_play(len(events) + 1, at, "default-1", None, 10, 10))
+                events.append(play(len(events) + 1, at, None, 10, 10, "default-1"))
                 if device_id != ELSEWHERE and MARCH[0] <= day <= MARCH[1]:
                     tally.default_plays += 1
             for moment in moments:
@@ -179,21 +152,21 @@ def generate(campaign: m.Campaign, store: EventStore, fleet: FleetStore, seed: i
                 roll = rng.random()
                 seq = len(events) + 1
                 if device_id == ELSEWHERE or roll < 0.05:
-                    events.append(_play(seq, at, "default-1", None, 10, 10))
+                    events.append(play(seq, at, None, 10, 10, "default-1"))
                     if (
                         device_id != ELSEWHERE
                         and MARCH[0] <= at.astimezone(zone).date() <= MARCH[1]
                     ):
                         tally.default_plays += 1
                 elif roll < 0.08:
-                    events.append(_play(seq, at, "alert-item", None, 30, 30, alert="heat-warning"))
+                    events.append(play(seq, at, None, 30, 30, "alert-item", alert="heat-warning"))
                     if MARCH[0] <= at.astimezone(zone).date() <= MARCH[1]:
                         tally.alert_plays += 1
                 else:
                     item, length = items[rng.randrange(len(items))]
                     # whole seconds, so every sum is exact whatever order a store adds them in
                     shown = length if rng.random() < 0.9 else float(rng.randint(1, int(length) - 1))
-                    events.append(_play(seq, at, item, campaign.id, shown, length))
+                    events.append(play(seq, at, campaign.id, shown, length, item))
                     local_day = at.astimezone(zone).date()
                     if MARCH[0] <= local_day <= MARCH[1]:
                         tally.plays[site_id] += 1

@@ -27,15 +27,13 @@ T0 = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in Perth
 
 
 def test_plays_are_filed_per_screen_item_and_what_showed_them():
-    alert = play(3, T0, campaign=None, item="alert-1")
-    alert = alert.model_copy(update={"data": alert.data.model_copy(update={"alert_id": "fire"})})
     events = from_model(
         batch(
             "sig-a",
             [
                 play(1, T0, item="a", shown_s=10),
                 play(2, T0 + timedelta(minutes=1), item="a", shown_s=4, scheduled_s=10),
-                alert,
+                play(3, T0, campaign=None, item="alert-1", alert="fire"),
                 play(4, T0, campaign=None, item="default-1"),
                 play(5, T0 + timedelta(hours=16), item="b"),  # 01:00 the next day in Perth
             ],
