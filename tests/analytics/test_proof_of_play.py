@@ -138,3 +138,26 @@ def test_the_store_keeps_per_screen_plays_once_and_fills_them_for_an_older_file(
         ("sig-a", 3, "riverton")
     ]
     db.close()
+
+
+def test_a_long_period_is_also_summed_by_month():
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    plays = [_played("sig-a", "2026-03-31", 2, 20), _played("sig-a", "2026-04-01", 3, 30)]
+    report = build_campaign_report(_plan(), date(2026, 3, 1), date(2026, 5, 31), plays, now)
+    assert [(r.label, r.figures.plays) for r in report.by_month] == [
+        ("March 2026", 2),
+        ("April 2026", 3),
+        ("May 2026", 0),
+    ]
+    assert report.by_month[1].figures.window_s == 2 * 30 * 7200  # two screens, 30 days
+
+
+def test_influxdb_points_of_alert_plays_carry_the_alert():
+    from central_cms.analytics.influx_store import event_lines
+    from central_cms.analytics.model import flatten
+
+    sent = from_model(
+        batch("sig-a", [play(1, T0, campaign=None, item="alert-1", alert="fire"), play(2, T0)])
+    )
+    lines = event_lines(sent, flatten(sent.events, PERTH), PERTH)
+    assert ",alert=fire," in lines[0] and "alert=" not in lines[1]
