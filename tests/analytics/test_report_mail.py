@@ -124,3 +124,32 @@ def test_the_period_just_over_is_the_last_whole_week_or_month():
     month_, key = last_period("monthly", date(2026, 3, 1))
     assert (month_.start, month_.end, key) == (date(2026, 2, 1), date(2026, 2, 28), "2026-02")
     assert NOW.date() == date(2026, 4, 6)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_the_cms_runs_the_mailer_only_when_smtp_is_configured(config):
+    from central_cms.app import create_app
+    from central_cms.config import load_config
+    from central_cms.publisher import RecordingPublisher
+    from central_cms.runtime import parts
+
+    quiet = create_app(config, publisher=RecordingPublisher(), renewal=False)
+    assert parts(quiet).mailer is None
+    parts(quiet).close()
+    env = {
+        "DS_CMS_SMTP_URL": "smtp://reports:s%40cret@127.0.0.1:2525",
+        "DS_CMS_MAIL_FROM": "a@b.gov",
+    }
+    loaded = load_config(env=env, instance_path=config.instance_path)
+    app = create_app(
+        config.with_changes(smtp_url=loaded.smtp_url, mail_from=loaded.mail_from),
+        publisher=RecordingPublisher(),
+        renewal=False,
+    )
+    mailer = parts(app).mailer
+    assert isinstance(mailer, ReportMailer)
+    assert mailer.smtp == SmtpSettings(
+        "127.0.0.1", 2525, tls=False, username="reports", password="s@cret"
+    )
+    assert mailer.sender == "a@b.gov"
+    parts(app).close()
