@@ -19,6 +19,7 @@ from central_cms.analytics.campaign_report_data import (
     campaign_zone,
     choose_period,
     month_choices,
+    plan_of,
 )
 from central_cms.analytics.proof_of_play import CampaignReport
 from central_cms.analytics.report_exports import render_pdf, report_charts, report_csv
@@ -31,9 +32,13 @@ from central_cms.runtime import parts, runtime
 bp = Blueprint("reports", __name__, url_prefix="/analytics/campaigns")
 
 
-def reader_sites(actor: Actor | None) -> frozenset[str] | None:
-    """The sites whose data `actor` may read; None for every site."""
-    return None if actor is None or actor.all_sites else frozenset(actor.sites)
+def reader_sites(actor: Actor | None, chosen: str | None = None) -> frozenset[str] | None:
+    """The sites whose data `actor` may read (None: every site), narrowed to `chosen` if
+    they may read it."""
+    allowed = None if actor is None or actor.all_sites else frozenset(actor.sites)
+    if chosen and (allowed is None or chosen in allowed):
+        return frozenset({chosen})
+    return allowed
 
 
 def _campaign(campaign_id: str) -> m.Campaign:
@@ -49,12 +54,15 @@ def _report(campaign: m.Campaign) -> tuple[CampaignReport, Period]:
     today = now.astimezone(campaign_zone(session, campaign)).date()
     period = choose_period(request.args, campaign, today)
     store = parts().analytics.stores.events
-    sites = reader_sites(current_actor())
+    sites = reader_sites(current_actor(), request.args.get("site"))
     return campaign_report(session, store, campaign, period, now, sites), period
 
 
 def _query(period: Period) -> dict[str, str]:
-    return {"start": period.start.isoformat(), "end": period.end.isoformat()}
+    query = {"start": period.start.isoformat(), "end": period.end.isoformat()}
+    if request.args.get("site"):
+        query["site"] = request.args["site"]
+    return query
 
 
 def _download(campaign: m.Campaign, period: Period, ext: str) -> dict[str, str]:
@@ -82,6 +90,13 @@ def campaign(campaign_id: str) -> str:
         query=_query(period),
         zone=campaign_zone(session, found).key,
         limited=reader_sites(current_actor()) is not None,
+        site_choices=sorted(
+            {
+                (s.site, s.site_id)
+                for s in plan_of(session, found, reader_sites(current_actor())).screens
+            }
+        ),
+        chosen_site=request.args.get("site", ""),
         schedules=schedules_of(session, found.id),
     )
 

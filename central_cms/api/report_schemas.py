@@ -24,6 +24,10 @@ class ReportQuery(Schema):
     )
     start = Date(metadata={"description": "first local day, e.g. 2026-03-01"})
     end = Date(metadata={"description": "last local day, e.g. 2026-03-31"})
+    site = String(
+        validate=Length(max=64),
+        metadata={"description": "one site's screens only (one the token's user may see)"},
+    )
 
 
 class FiguresOut(Schema):

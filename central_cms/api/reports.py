@@ -50,7 +50,8 @@ def _report(campaign_id: str, query: dict[str, Any]) -> CampaignReport:
     args = {key: str(value) for key, value in query.items() if value is not None}
     period = choose_period(args, campaign, today)
     store = parts().analytics.stores.events
-    return campaign_report(session, store, campaign, period, now, reader_sites(actor()))
+    sites = reader_sites(actor(), args.get("site"))
+    return campaign_report(session, store, campaign, period, now, sites)
 
 
 def _download(result: CampaignReport, ext: str) -> dict[str, str]:

@@ -138,6 +138,22 @@ def test_an_editor_of_one_site_sees_only_that_sites_figures(month):
         )
     )
     assert rows and {r["site_id"] for r in rows} == {"bondi"}
+    # asking for another site's report gives them their own site's still
+    other = client.get(f"/analytics/campaigns/{campaign_id}/report?month=2026-03&site=riverton")
+    assert f'data-figure="plays">{bondi:,}<' in other.text
+
+
+def test_a_report_for_one_site_of_the_campaign(month):
+    app, campaign_id, tally, _store = month
+    client = app.test_client()
+    login(client, "comms")
+    url = f"/analytics/campaigns/{campaign_id}/report?month=2026-03&site=riverton"
+    html = client.get(url).text
+    assert f'data-figure="plays">{tally.plays["riverton"]:,}<' in html
+    assert 'data-site="bondi"' not in html
+    assert "2 of 2</strong> screens reached" in html
+    csv_link = re.search(r'href="([^"]*report\.csv[^"]*)"', html)
+    assert csv_link and "site=riverton" in csv_link.group(1)
 
 
 def _token(app, username: str) -> dict[str, str]:
