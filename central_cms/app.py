@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -114,10 +115,17 @@ def create_app(
         feeds=FeedRefresher(database.sessions, rt),
         rollouts=RolloutWatcher(database.sessions, rt, analytics_context.stores.fleet),
     )
+    if config.smtp_url:
+        from central_cms.report_mail import ReportMailer, SmtpSettings
+
+        mailer = ReportMailer(app, SmtpSettings.parse(config.smtp_url), config.mail_from)
+        app.parts = replace(app.parts, mailer=mailer)
     if renewal:
         renewer.start()
         app.parts.feeds.start()
         app.parts.rollouts.start()
+        if app.parts.mailer is not None:
+            app.parts.mailer.start()
     init_csrf(app)
     init_sso(app, config.sso)
     app.before_request(load_session_actor)

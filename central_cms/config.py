@@ -85,6 +85,10 @@ class CmsConfig:
     link_secret: str = ""
     # Scans one address may make per minute before /l/ answers 429 (code guessing, bots).
     link_scans_per_minute: int = 60
+    # Where scheduled report e-mails go out (central_cms/report_mail.py):
+    # smtp://[user:password@]host:port or smtps://...; empty: no e-mail is sent.
+    smtp_url: str = ""
+    mail_from: str = "Digital Spaces <reports@localhost>"
     # Single sign-on through an OpenID provider (central_cms/sso_settings.py); off by default.
     sso: SsoSettings = field(default_factory=SsoSettings)
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -126,6 +130,8 @@ _STR_KEYS = {
     "analytics_store",
     "link_base_url",
     "link_secret",
+    "smtp_url",
+    "mail_from",
 }
 KNOWN_KEYS = (
     {"instance_path", "sso"}

@@ -55,13 +55,17 @@ class CmsParts:
     analytics: AnalyticsContext
     feeds: Service  # the live-feed refresher (central_cms/feeds/refresh.py)
     rollouts: Service  # the software rollout watcher (central_cms/releases.py)
+    # Scheduled report e-mails (central_cms/report_mail.py), when SMTP is configured.
+    mailer: Service | None = None
 
     def stop(self) -> None:
-        """Stop what runs beside the requests: renewer, feeds, rollouts, in-process ingest,
-        publisher."""
+        """Stop what runs beside the requests: renewer, feeds, rollouts, mailer, in-process
+        ingest and publisher."""
         self.renewer.stop()
         self.feeds.stop()
         self.rollouts.stop()
+        if self.mailer is not None:
+            self.mailer.stop()
         self.analytics.stop()
         self.runtime.publisher.stop()
 

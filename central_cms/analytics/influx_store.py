@@ -44,6 +44,7 @@ from central_cms.analytics.model import (
     flatten,
 )
 from central_cms.analytics.ports import AckLedger
+from central_cms.analytics.proof_of_play import ScreenPlay
 from central_cms.analytics.reports import (
     PLAYS,
     SCHEDULED_S,
@@ -52,7 +53,7 @@ from central_cms.analytics.reports import (
     daily_rollups,
 )
 from devices.protocol import EventType, Health
-from devices.protocol.events_wire import Batch
+from devices.protocol.events_wire import Batch, PlayEvent
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,10 @@ def line(
 def event_lines(batch: Batch, rows: Sequence[EventRow], device: DeviceInfo | None) -> list[str]:
     """The points for the (new) rows of one batch, as line protocol."""
     site = (device.site_id if device else UNASSIGNED) or "unassigned"
+    # Alert plays are told apart from default content in the reports (issue 17).
+    alerts = {
+        e.seq: e.data.alert_id for e in batch.events if isinstance(e, PlayEvent) and e.data.alert_id
+    }
     lines = []
     for row in rows:
         seq = row.seq
@@ -126,6 +131,7 @@ def event_lines(batch: Batch, rows: Sequence[EventRow], device: DeviceInfo | Non
                 ("campaign", row.campaign_id or _NO_CAMPAIGN),
                 ("item", row.item_id or ""),
                 ("outcome", row.outcome or ""),
+                ("alert", alerts.get(seq, "")),
             ]
             fields = [
                 ("shown_s", float(row.shown_s or 0.0)),
@@ -354,6 +360,51 @@ class InfluxStore:
         )
         out += daily_rollups(rows, first)
         return out
+
+    def screen_plays(
+        self, filters: Filters, device_ids: Sequence[str] | None = None
+    ) -> list[ScreenPlay]:
+        """Plays per day of the report zone, screen and item, summed by Flux."""
+        start, stop, zone = self._range(filters)
+        narrow = ""
+        if filters.site_id is not None:
+            narrow += f" and r.site == {_flux_string(filters.site_id or 'unassigned')}"
+        if filters.campaign_id is not None:
+            narrow += f" and r.campaign == {_flux_string(filters.campaign_id or _NO_CAMPAIGN)}"
+        flux = (
+            f"from(bucket: {_flux_string(self.settings.bucket)})"
+            f" |> range(start: {start.isoformat()}, stop: {stop.isoformat()})"
+            f' |> filter(fn: (r) => r._measurement == "{_PLAY}"{narrow})'
+            ' |> filter(fn: (r) => r._field == "shown_s" or r._field == "scheduled_s")'
+            ' |> group(columns: ["site", "device", "campaign", "item", "alert", "_field"])'
+        )
+        window = (
+            f"every: 1d, location: {{zone: {_flux_string(zone.key)}, offset: 0h}}, "
+            'createEmpty: false, timeSrc: "_start"'
+        )
+        wanted = set(device_ids) if device_ids is not None else None
+        sums: dict[tuple[str, str, str, str, str, str], list[float]] = {}
+        for fn in ("sum", "count"):
+            for v in self._query(f"{flux} |> aggregateWindow(fn: {fn}, {window})"):
+                device = str(v.get("device") or "")
+                if wanted is not None and device not in wanted:
+                    continue
+                key = (
+                    _local_day(v["_time"], zone),
+                    _site(v.get("site")),
+                    device,
+                    _campaign(v.get("campaign")),
+                    str(v.get("item") or ""),
+                    str(v.get("alert") or ""),
+                )
+                totals = sums.setdefault(key, [0.0, 0.0, 0.0])
+                value = float(v["_value"] or 0)  # type: ignore[arg-type]
+                if fn == "count":
+                    if v["_field"] == "shown_s":
+                        totals[0] = value
+                else:
+                    totals[1 if v["_field"] == "shown_s" else 2] = value
+        return [ScreenPlay(*key, int(t[0]), t[1], t[2]) for key, t in sorted(sums.items())]
 
     def airtime(
         self, campaign_id: str, start: datetime, stop: datetime, site_id: str | None = None

@@ -24,6 +24,7 @@ from central_cms.analytics.model import (
     FleetFilter,
     FleetPage,
 )
+from central_cms.analytics.proof_of_play import ScreenPlay
 from central_cms.analytics.reports import Metric, Report, build_report
 from devices.protocol import CommandResult, Health, Status
 from devices.protocol.acks import SeqRange
@@ -41,6 +42,13 @@ class EventStore(Protocol):
 
     def metrics(self, filters: Filters) -> list[Metric]:
         """Daily metrics for the filters, from raw events and rollups alike."""
+        ...
+
+    def screen_plays(
+        self, filters: Filters, device_ids: Sequence[str] | None = None
+    ) -> list[ScreenPlay]:
+        """Plays per local day, screen and item (`proof_of_play`) for the filters (campaign
+        "": alerts and default content), on `device_ids` only if given."""
         ...
 
     def airtime(

@@ -37,6 +37,7 @@ from central_cms.analytics.model import (
     EventRow,
     Filters,
 )
+from central_cms.analytics.proof_of_play import ScreenPlay, screen_plays
 from central_cms.analytics.reports import (
     DWELL_PREFIX,
     RETURNING,
@@ -69,6 +70,12 @@ _ADD_TO_AIRTIME = (
     "INSERT INTO hourly_airtime (hour, site_id, campaign_id, shown_s, plays) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
     "SET shown_s = shown_s + excluded.shown_s, plays = plays + excluded.plays"
+)
+_ADD_TO_SCREEN_PLAYS = (
+    "INSERT INTO screen_plays (day, site_id, device_id, campaign_id, item_id, alert_id, "
+    "plays, shown_s, scheduled_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+    "SET plays = plays + excluded.plays, shown_s = shown_s + excluded.shown_s, "
+    "scheduled_s = scheduled_s + excluded.scheduled_s"
 )
 _INSERT_JOIN = "INSERT OR IGNORE INTO wifi_joins (day, site_id, visitor_hash) VALUES (?, ?, ?)"
 
@@ -114,6 +121,7 @@ class _Prepared:
     device: DeviceInfo | None
     sums: DailySums
     airtime: list[AirtimeRow]
+    screens: list[ScreenPlay]
     body: bytes
 
     @classmethod
@@ -121,7 +129,9 @@ class _Prepared:
         # zlib level 1: about a seventh of the JSON's size at ~2 us an event.
         body = zlib.compress(msgspec.json.encode(batch), 1)
         sums = daily_sums(batch.events, device)
-        return cls(batch, device, sums, hourly_airtime(batch.events, device), body)
+        airtime = hourly_airtime(batch.events, device)
+        screens = screen_plays(batch.events, batch.device_id, device)
+        return cls(batch, device, sums, airtime, screens, body)
 
 
 class SqliteEventStore(OnSqliteFile):
@@ -151,6 +161,7 @@ class SqliteEventStore(OnSqliteFile):
             sums = prepared.sums
             conn.executemany(_ADD_TO_ROLLUP, sums.metrics)
             conn.executemany(_ADD_TO_AIRTIME, prepared.airtime)
+            conn.executemany(_ADD_TO_SCREEN_PLAYS, [_screen_row(p) for p in prepared.screens])
             if sums.joins:
                 conn.executemany(_INSERT_JOIN, sums.joins)
                 conn.executemany(UPSERT_FIRST_VISIT, [(s, v, d, d) for d, s, v in sums.joins])
@@ -217,6 +228,25 @@ class SqliteEventStore(OnSqliteFile):
         out += conn.execute(query, rollup_args).fetchall()
         return out
 
+    def screen_plays(
+        self, filters: Filters, device_ids: Sequence[str] | None = None
+    ) -> list[ScreenPlay]:
+        """Plays per day, screen and item for the filters (campaign "": alerts and default
+        content), on `device_ids` only if given."""
+        where, args = _days_and_site(filters), _days_and_site_args(filters)
+        if filters.campaign_id is not None:
+            where += " AND campaign_id = ?"
+            args.append(filters.campaign_id)
+        if device_ids is not None:
+            where += f" AND device_id IN ({', '.join('?' * len(device_ids)) or 'NULL'})"
+            args += list(device_ids)
+        rows = self.db.conn().execute(
+            "SELECT day, site_id, device_id, campaign_id, item_id, alert_id, plays, shown_s, "
+            f"scheduled_s FROM screen_plays WHERE {where}",
+            args,
+        )
+        return [ScreenPlay(*row) for row in rows]
+
     def airtime(
         self, campaign_id: str, start: datetime, stop: datetime, site_id: str | None = None
     ) -> dict[datetime, float]:
@@ -253,6 +283,39 @@ class SqliteEventStore(OnSqliteFile):
         if removed:
             log.info("pruned %d raw events of days before %s", removed, cutoff)
         return int(removed)
+
+
+def _screen_row(play: ScreenPlay) -> tuple[object, ...]:
+    return (
+        play.day,
+        play.site_id,
+        play.device_id,
+        play.campaign_id,
+        play.item_id,
+        play.alert_id,
+        play.plays,
+        play.shown_s,
+        play.scheduled_s,
+    )
+
+
+def backfill_screen_plays(db: SqliteFile) -> None:
+    """Fill `screen_plays` once from the raw batches kept, for a file from before it
+    (user_version 0): plays past retention are in the daily figures only."""
+    with db.transaction() as conn:
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= 1:
+            return
+        sites = dict(conn.execute("SELECT device_id, site_id FROM devices"))
+        zones = dict(conn.execute("SELECT device_id, timezone FROM devices"))
+        for device_id, body in conn.execute(
+            "SELECT s.device_id, r.body FROM raw_batches r JOIN streams s USING (stream)"
+        ).fetchall():
+            device = None
+            if device_id in sites:
+                device = DeviceInfo(device_id, sites[device_id], "", zones[device_id])
+            plays = screen_plays(raw_events(body), device_id, device)
+            conn.executemany(_ADD_TO_SCREEN_PLAYS, [_screen_row(p) for p in plays])
+        conn.execute("PRAGMA user_version = 1")
 
 
 # --- the previous format ---------------------------------------------------------------

@@ -76,6 +76,21 @@ CREATE TABLE IF NOT EXISTS hourly_airtime (
     plays INTEGER NOT NULL,
     PRIMARY KEY (campaign_id, hour, site_id)
 ) WITHOUT ROWID;
+-- Plays per local day, screen and item, filed under what showed them (a campaign, an
+-- alert, or neither: default content), for the proof-of-play reports (issue 17).
+CREATE TABLE IF NOT EXISTS screen_plays (
+    campaign_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    plays INTEGER NOT NULL,
+    shown_s REAL NOT NULL,
+    scheduled_s REAL NOT NULL,
+    PRIMARY KEY (campaign_id, day, site_id, device_id, item_id, alert_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS screen_plays_by_screen ON screen_plays (device_id, day);
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY,
     site_id TEXT NOT NULL,

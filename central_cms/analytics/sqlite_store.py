@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from central_cms.analytics.sqlite_events import SqliteEventStore, migrate_first_format
+from central_cms.analytics.sqlite_events import (
+    SqliteEventStore,
+    backfill_screen_plays,
+    migrate_first_format,
+)
 from central_cms.analytics.sqlite_file import SqliteFile
 from central_cms.analytics.sqlite_fleet import SqliteFleetStore
 from central_cms.analytics.sqlite_fleet_pages import add_fact_columns
@@ -23,5 +27,6 @@ class SqliteStore(SqliteEventStore, SqliteLedger, SqliteFleetStore):
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         db = SqliteFile(path, synchronous=synchronous)
         migrate_first_format(db)
+        backfill_screen_plays(db)
         add_fact_columns(db.conn())
         super().__init__(db)

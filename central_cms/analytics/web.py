@@ -37,7 +37,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from central_cms import audit, db
 from central_cms import models as m
-from central_cms.analytics import airtime_page, presenters, rules_form
+from central_cms.analytics import airtime_page, presenters, report_pages, rules_form
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
@@ -79,6 +79,7 @@ def register(app: Flask) -> None:
     database, and (with `ingest_in_process`) start the ingest once the directory is in."""
     context = parts(app).analytics
     app.register_blueprint(bp)
+    app.register_blueprint(report_pages.bp)
     watch_directory(db.database(app).sessions, context.stores.fleet)
     sync_directory(app)
     add_nav(app, NavEntry("Analytics", "analytics.index", Permission.READ, 60))

@@ -11,6 +11,7 @@ permissions, as the staff UI.
 | schemas.py | every request and response body |
 | sites, profiles, devices, media, campaigns, alerts, | one resource each |
 | groups, fleet, users, playlists (issue 17) | one resource each |
+| reports.py, report_schemas.py | campaign proof-of-play reports and their e-mail schedules |
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from central_cms.api import (
     media,
     playlists,
     profiles,
+    reports,
     sites,
     users,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "media",
     "playlists",
     "profiles",
+    "reports",
     "sites",
     "users",
 ]

@@ -35,6 +35,7 @@ def play(
     shown_s: float = 10,
     scheduled_s: float = 10,
     item: str = "swim-1",
+    alert: str | None = None,
 ) -> PlayEvent:
     return PlayEvent(
         id=str(uuid.uuid4()),
@@ -43,6 +44,7 @@ def play(
         data=PlayData(
             item_id=item,
             campaign_id=campaign,
+            alert_id=alert,
             started_at=at - timedelta(seconds=shown_s),
             ended_at=at,
             shown_s=shown_s,

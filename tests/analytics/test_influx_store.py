@@ -156,7 +156,7 @@ def test_events_written_through_influxdb_client_read_back_as_sent(vm, state):
     assert len(clicks) == 1
     # no tag carries a visitor: only the bounded dimensions are labels
     assert all(
-        {k for k, _ in key[1]} <= {"site", "device", "campaign", "item", "outcome", "type"}
+        {k for k, _ in key[1]} <= {"site", "device", "campaign", "item", "outcome", "type", "alert"}
         for key in exported
     )
     store.close()
@@ -240,5 +240,6 @@ def test_the_whole_store_answers_like_sqlite_against_a_live_influxdb(tmp_path, s
     reference.store_batches([(from_model(events), info)])
     filters = Filters(date(2025, 12, 1), date(2025, 12, 2), site_id=info.site_id)
     assert report(store, filters) == report(reference, filters)
+    assert sorted(store.screen_plays(filters)) == sorted(reference.screen_plays(filters))
     store.close()
     reference.close()

@@ -211,7 +211,8 @@ def test_every_operation_documents_its_error_answers_as_json(client):
             answers = set(operation["responses"])
             assert {"401", "403"} <= answers, (method, path)
             assert ("404" in answers) == ("{" in path), (method, path)
-            # A body, or a query string (GET /fleet's filters), the schema can refuse.
+            # A body, or a query string the schema can refuse (GET /fleet's filters, the
+            # report's month and dates).
             checked = "requestBody" in operation or any(
                 p["in"] == "query" for p in operation.get("parameters", [])
             )
