@@ -66,6 +66,18 @@ class TermsAcceptedData(Frozen):
     terms_version: ShortText
     language: ShortText
     newsletter_opt_in: bool = False  # the consent only; the address goes to the CMS, not here
+    # Seconds the visitor waited for the gateway to let them online (issue 16); None: not
+    # measured (a node from before it). Left out of the wire when None.
+    authorise_wait_s: float | None = Field(default=None, ge=0)
+
+    @model_serializer(mode="wrap")
+    def _omit_unmeasured(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        if info.mode_is_json() and data.get("authorise_wait_s") is None:
+            data.pop("authorise_wait_s", None)
+        return data
 
 
 class PromoData(Frozen):

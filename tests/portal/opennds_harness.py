@@ -34,6 +34,16 @@ class Harness:
     def ndsctl(self) -> tuple[str, ...]:
         return (str(SCRIPT), "--id", self.run_id, "ndsctl")
 
+    @property
+    def ndsctl_socket(self) -> Path:
+        """openNDS's control socket (its /tmp is the run directory's tmp/)."""
+        return Path(self.env["RUN_DIR"]) / "tmp" / "ndsctl.sock"
+
+    @property
+    def in_gw(self) -> tuple[str, ...]:
+        """Prefix that runs a command in the gateway's namespace (iptables, nft)."""
+        return (str(SCRIPT), "--id", self.run_id, "exec", "gw")
+
     def client(self, *argv: str, timeout_s: float = 15) -> subprocess.CompletedProcess[str]:
         """Run a command inside the client namespace (the phone)."""
         return subprocess.run(
