@@ -13,8 +13,8 @@ from central_cms.wifi_policy import form_values, parse_wifi_form, walled_garden_
 from devices.protocol import Manifest, PortalSettings, WifiPolicy, parse_signed
 from devices.protocol.canonical import canonical_json
 from devices.protocol.schedules import Weekday
-from tests.central_cms.test_site_languages import PORTAL, give_portal_settings
 from testkit.staff import csrf_of, login, make_user
+from tests.central_cms.test_site_languages import PORTAL, give_portal_settings
 
 GOOD = {
     "session_minutes": "90",
