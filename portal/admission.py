@@ -13,6 +13,7 @@ process drains a bounded queue:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -36,6 +37,7 @@ class GatewayBusy(GatewayError):
 @dataclass
 class _Job:
     request: str  # "json" (a look-up) or an "auth ..." line
+    on_answer: Callable[[str], None] | None = None  # a prefetch: nobody waits for it
     done: threading.Event = field(default_factory=threading.Event)
     answer: str = ""
     error: GatewayError | None = None
@@ -66,6 +68,15 @@ class Admission:
     def lookup(self) -> str:
         """``json`` for every client, shared with whoever else is waiting for one."""
         return self._wait(self._enqueue(_Job("json"), self._lookups.append))
+
+    def prefetch(self, on_answer: Callable[[str], None]) -> None:
+        """A look-up nobody waits for (the splash warming the verify cache); dropped
+        when the queue is full or one is already pending."""
+        with self._lock:
+            if any(job.on_answer is not None for job in self._lookups):
+                return
+        with contextlib.suppress(GatewayBusy):
+            self._enqueue(_Job("json", on_answer=on_answer), self._lookups.append)
 
     def authorise(self, request: str) -> str:
         return self._wait(self._enqueue(_Job(request), self._auths.append))
@@ -124,6 +135,8 @@ class Admission:
                 for job in lookups:
                     job.answer, job.error = answer, error
                     job.done.set()
+                    if job.on_answer is not None and error is None:
+                        job.on_answer(answer)
             for job in auths:
                 job.answer, job.error = self._run(job.request)
                 job.done.set()

@@ -46,6 +46,10 @@ class Gateway(Protocol):
         """The gateway knows this client, and the query's hid is really its token's."""
         ...
 
+    def warm(self, client: FasClient) -> None:
+        """A hint that `client` will soon be verified (it is reading the splash)."""
+        ...
+
     def authorise(
         self, client: FasClient, redirect_url: str, limits: ClientLimits = NO_LIMITS
     ) -> str:
@@ -143,6 +147,9 @@ class RecordingGateway:
             self._sessions[normalise_mac(mac)] = GatewaySession(
                 mac=normalise_mac(mac), ip=ip, authenticated=False, token=token
             )
+
+    def warm(self, client: FasClient) -> None:
+        pass  # it knows its clients already
 
     def verify(self, client: FasClient) -> bool:
         with self._lock:

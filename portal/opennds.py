@@ -25,6 +25,8 @@ from portal.wifi_policy import NO_LIMITS, ClientLimits, ndsctl_auth
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Sequence[str], float], str]
+# How old a look-up may be to verify an accept by (only a match counts; a miss asks again).
+VERIFY_CACHE_S = 120.0
 
 
 def run_command(argv: Sequence[str], timeout_s: float) -> str:
@@ -81,7 +83,10 @@ class OpenNDSGateway:
 
     def _fresh_sessions(self) -> list[GatewaySession]:
         """Every client, from one coalesced ``json``; fills the per-IP cache."""
-        sessions = parse_ndsctl_json(self.admission.lookup())
+        return self._remember(self.admission.lookup())
+
+    def _remember(self, answer: str) -> list[GatewaySession]:
+        sessions = parse_ndsctl_json(answer)
         now = self._monotonic()
         with self._lock:
             if len(self._cache) > 4096:
@@ -93,9 +98,38 @@ class OpenNDSGateway:
     def _client(self, ip: str) -> GatewaySession | None:
         return next((s for s in self._fresh_sessions() if s.ip == ip), None)
 
+    def _cached(self, ip: str, max_age_s: float) -> GatewaySession | None:
+        with self._lock:
+            cached = self._cache.get(ip)
+        if cached and self._monotonic() - cached[0] < max_age_s:
+            return cached[1]
+        return None
+
+    def warm(self, client: FasClient) -> None:
+        """The visitor is reading the splash: learn its token now, so its accept need
+        not wait for a look-up behind everyone else's (issue 16)."""
+        if self._cached(client.client_ip, VERIFY_CACHE_S) is None:
+            self.admission.prefetch(self._on_prefetch)
+
+    def _on_prefetch(self, answer: str) -> None:
+        try:
+            self._remember(answer)
+        except GatewayError as error:
+            log.info("prefetched client list unreadable: %s", error)
+
+    def _matches(self, session: GatewaySession | None, client: FasClient) -> bool:
+        return (
+            session is not None
+            and session.mac == client.client_mac
+            and hid_matches_token(client.hid, session.token)
+        )
+
     def verify(self, client: FasClient) -> bool:
-        """GatewayBusy propagates (the visitor is asked to try again); other failures
-        mean "not verified"."""
+        """From a recent look-up when it matches (a token stays while the client waits
+        at the splash), else a fresh one. GatewayBusy propagates (the visitor is asked
+        to try again); other failures mean "not verified"."""
+        if self._matches(self._cached(client.client_ip, VERIFY_CACHE_S), client):
+            return True
         try:
             session = self._client(client.client_ip)
         except GatewayError as error:
@@ -103,11 +137,7 @@ class OpenNDSGateway:
                 raise
             log.warning("cannot verify client with openNDS: %s", error)
             return False
-        return (
-            session is not None
-            and session.mac == client.client_mac
-            and hid_matches_token(client.hid, session.token)
-        )
+        return self._matches(session, client)
 
     def authorise(
         self, client: FasClient, redirect_url: str, limits: ClientLimits = NO_LIMITS

@@ -288,6 +288,7 @@ class Splash:
                 200, page.without_client, security_headers((), style.csp_hash if style else "")
             )
         self._impressions.record(visit.client, view, language.code, now, self._monotonic())
+        self._gateway.warm(visit.client)
         return self._splash_for(
             view, language, visit.client, visit.origin, visit.query, now, targets=visit.form_targets
         )
