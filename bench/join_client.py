@@ -90,7 +90,16 @@ def main() -> None:
         return
     splash_url, page = splash
     tapped = time.monotonic()
-    deadline = tapped + TIMEOUT_S
+    try:
+        online, busy = tap(mode, upstream, splash_url, page, tapped + TIMEOUT_S)
+    except OSError as error:
+        print(json.dumps({"online": False, "join_s": None, "busy": 0, "why": str(error)}))
+        return
+    print(json.dumps({"online": online, "join_s": time.monotonic() - tapped, "busy": busy}))
+
+
+def tap(mode: str, upstream: str, splash_url: str, page: str, deadline: float) -> tuple[bool, int]:
+    """Accept, then wait for the upstream; (online, times asked to tap again)."""
     busy = 0
     if mode == "portal":
         accept_url = urllib.parse.urljoin(splash_url, "/accept")
@@ -107,7 +116,7 @@ def main() -> None:
         for step in ({"continue": "clicked"}, {"landing": "yes"}):
             request(base + "?" + urllib.parse.urlencode({"fas": fas, **step}))
         online = until_online(upstream, deadline)
-    print(json.dumps({"online": online, "join_s": time.monotonic() - tapped, "busy": busy}))
+    return online, busy
 
 
 if __name__ == "__main__":

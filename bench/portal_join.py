@@ -148,8 +148,13 @@ class Clients:
                 phone.stdin.flush()
             results = []
             for phone in phones:
-                out, _ = phone.communicate(timeout=60)
-                results.append(json.loads(out.strip().splitlines()[-1]))
+                out, err = phone.communicate(timeout=90)
+                lines = out.strip().splitlines()
+                if lines:
+                    results.append(json.loads(lines[-1]))
+                else:
+                    print(f"a phone failed: {err[-300:]!r}", file=sys.stderr)
+                    results.append({"online": False, "join_s": None, "busy": 0})
             return results
         finally:
             for phone in phones:
