@@ -20,9 +20,11 @@ from portal.admission import GatewayError
 
 
 class NdsctlSocket:
-    """One request, one answer, under the shared lock. Thread- and process-safe."""
+    """One request, one answer, under the shared lock. Thread- and process-safe. The
+    timeout is generous: ``json`` for every client costs openNDS ~0.1 s a client on a
+    busy machine; how long a visitor waits is bounded by `Admission`, not here."""
 
-    def __init__(self, socket_path: Path, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, socket_path: Path, *, timeout_s: float = 30.0) -> None:
         self._socket_path = socket_path
         self._lock_path = socket_path.with_name("ndsctl.lock")
         self._timeout_s = timeout_s

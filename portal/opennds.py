@@ -47,7 +47,7 @@ class CommandControl:
     """Control requests as ``ndsctl`` command lines ("auth a,b,c" -> ndsctl auth a b c)."""
 
     def __init__(
-        self, ndsctl: Sequence[str], runner: Runner = run_command, timeout_s: float = 5.0
+        self, ndsctl: Sequence[str], runner: Runner = run_command, timeout_s: float = 30.0
     ) -> None:
         self._ndsctl = tuple(ndsctl)
         self._run = runner
@@ -60,7 +60,7 @@ class CommandControl:
             args = args[:6]  # the custom string (last) is left out when empty
             while args and args[-1] == "":
                 args.pop()
-            args = [a or '""' for a in args]
+            # ndsctl's "null" (global setting) is an empty argument: `ndsctl auth IP "" 2000`
         out = self._run((*self._ndsctl, verb, *args), self._timeout_s)
         return "Yes" if verb in ("auth", "deauth") and "authenticated" in out.lower() else out
 

@@ -10,10 +10,15 @@ restart drops every authorised visitor. So nothing here needs one:
   (`portal.firewall`), the same rules openNDS writes for its ``walledgarden`` ipset;
 - service hours are the portal's own: it shows the closed page and accepts no one.
 
-What does need a restart, and is therefore left to the operator's openNDS config: a
-walled garden by DNS name that must follow the name's changing addresses (openNDS's
-``walledgarden_fqdn_list`` with dnsmasq-full's ipset); the node resolves names once,
-when the policy arrives.
+Walled-garden names are resolved by the node on every apply (each session poll), so a
+name's changing addresses are followed within a poll; a CDN host whose addresses change
+per lookup is better served by openNDS's own ``walledgarden_fqdn_list`` (dnsmasq-full's
+ipset fills it as visitors look the name up), which is read at start: that one needs an
+openNDS restart, and is the operator's config, not the CMS's.
+
+Splash frequency (`WifiPolicy.splash_every_days`) travels to the node but is not acted on
+here: letting a returning visitor through without the terms needs the returning-visitor
+recognition across random MACs, which is built separately (issue 16, s5-feedback).
 """
 
 from __future__ import annotations
