@@ -99,7 +99,8 @@ def main() -> None:
 
 
 def tap(mode: str, upstream: str, splash_url: str, page: str, deadline: float) -> tuple[bool, int]:
-    """Accept, then wait for the upstream; (online, times asked to tap again)."""
+    """Accept, then wait for the upstream; (online, times asked to tap again). Why a
+    phone stayed offline goes to stderr."""
     busy = 0
     if mode == "portal":
         accept_url = urllib.parse.urljoin(splash_url, "/accept")
@@ -109,6 +110,8 @@ def tap(mode: str, upstream: str, splash_url: str, page: str, deadline: float) -
                 busy += 1
                 continue
             break
+        if status != 303:
+            print(f"accept answered {status}: {page[:200]!r}", file=sys.stderr)
         online = status == 303 and until_online(location or upstream, deadline)
     else:
         fas = urllib.parse.parse_qs(urllib.parse.urlsplit(splash_url).query)["fas"][0]

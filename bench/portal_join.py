@@ -150,6 +150,8 @@ class Clients:
             for phone in phones:
                 out, err = phone.communicate(timeout=90)
                 lines = out.strip().splitlines()
+                if err.strip():
+                    print(f"phone: {err.strip()[-300:]}", file=sys.stderr)
                 if lines:
                     results.append(json.loads(lines[-1]))
                 else:
@@ -222,11 +224,12 @@ ndsctl_socket = "{sock}"
 
         relay = EventRelay(socket_path(config), record, lambda _signup: None)
         relay.start()
+        log_path = Path(tmp) / "portal.log"
         server = subprocess.Popen(
             server_command(portal_config_of(config)),
             env={**os.environ, CONFIG_ENV: str(path)},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log_path.open("wb"),
         )
         try:
             wait_for_port(port)
@@ -242,6 +245,9 @@ ndsctl_socket = "{sock}"
             server.terminate()  # ours, by PID
             server.wait(timeout=15)
             relay.stop()
+            for line in log_path.read_text(errors="replace").splitlines():
+                if not line.startswith("[INFO]"):
+                    print(f"portal: {line[-200:]}", file=sys.stderr)
 
 
 def wait_for_port(port: int) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from portal.admission import Admission, GatewayError
+from portal.admission import Admission, GatewayBusy, GatewayError
 from portal.fas import FasClient, hid_matches_token
 from portal.gateway import GatewaySession, parse_ndsctl_json
 from portal.privacy import normalise_mac
@@ -126,17 +126,19 @@ class OpenNDSGateway:
 
     def verify(self, client: FasClient) -> bool:
         """From a recent look-up when it matches (a token stays while the client waits
-        at the splash), else a fresh one. GatewayBusy propagates (the visitor is asked
-        to try again); other failures mean "not verified"."""
+        at the splash), else a fresh one. When openNDS cannot answer, GatewayBusy (the
+        visitor is asked to tap again); False only when openNDS says no."""
         if self._matches(self._cached(client.client_ip, VERIFY_CACHE_S), client):
             return True
         try:
             session = self._client(client.client_ip)
+        except GatewayBusy:
+            raise
         except GatewayError as error:
-            if type(error) is not GatewayError:
-                raise
+            # openNDS did not answer usefully (a garbled or timed-out json under load):
+            # not the visitor's fault, so they are asked to tap again, not turned away.
             log.warning("cannot verify client with openNDS: %s", error)
-            return False
+            raise GatewayBusy(f"cannot verify with openNDS: {error}") from None
         return self._matches(session, client)
 
     def authorise(
