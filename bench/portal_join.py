@@ -6,7 +6,8 @@ N client namespaces (bench/join_client.py in each) are joined to the harness gat
 bridge (/work/shared/tools/opennds-netns.sh builds one client; the rest are built here
 with ip netns and veth and entered in openNDS's lease file). Each is captured and loads
 the splash; then all tap at once, and each measures from the tap to the upstream
-answering. First through the portal (Granian as the node runs it, FAS level 1, the
+answering (polled on the upstream's second port, which openNDS refuses, not captures,
+until the phone is online). First through the portal (Granian as the node runs it, FAS level 1, the
 admission queue and openNDS's control socket), then through openNDS's own click-through
 splash (NDS_SPLASH=1) with the same client namespaces. Prints name=value lines; never
 fails on timing.
@@ -123,11 +124,23 @@ class Clients:
         with open(values["DHCP_LEASES"], "a", encoding="ascii") as handle:
             handle.writelines(leases)
 
-    def join(self, mode: str, upstream: str) -> list[dict[str, object]]:
+    def join(self, values: dict[str, str], mode: str) -> list[dict[str, object]]:
         """Every phone captured and on the splash, then all tap at once."""
+        upstream = values["UPSTREAM_URL"]
+        probe = f"http://{values['UP_IP']}:{values['UPSTREAM_PORTS'].split(',')[1]}/"
         phones = [
             subprocess.Popen(
-                ["ip", "netns", "exec", name, "/usr/bin/python3", str(CLIENT), mode, upstream],
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    name,
+                    "/usr/bin/python3",
+                    str(CLIENT),
+                    mode,
+                    upstream,
+                    probe,
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -233,7 +246,7 @@ ndsctl_socket = "{sock}"
         )
         try:
             wait_for_port(port)
-            results = clients.join("portal", values["UPSTREAM_URL"])
+            results = clients.join(values, "portal")
             report("join", results)
             print(f"join_busy_retries={sum(int(r['busy']) for r in results)}")  # type: ignore[call-overload]
             deadline = time.monotonic() + 5
@@ -266,7 +279,7 @@ def wait_for_port(port: int) -> None:
 def run_opennds(clients: Clients) -> None:
     with harness(NDS_SPLASH="1") as values:
         clients.attach(values)
-        report("opennds_join", clients.join("opennds", values["UPSTREAM_URL"]))
+        report("opennds_join", clients.join(values, "opennds"))
 
 
 def main() -> int:
@@ -275,6 +288,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8, help="Python threads per worker")
     parser.add_argument("--no-opennds", action="store_true", help="skip openNDS's own splash")
+    parser.add_argument("--no-portal", action="store_true", help="only openNDS's own splash")
     options = parser.parse_args()
     if os.geteuid() != 0 or not HARNESS.exists():
         raise SystemExit("needs root and /work/shared/tools/opennds-netns.sh")
@@ -286,7 +300,8 @@ def main() -> int:
     print(f"threads={options.threads}")
     clients = Clients(options.clients)
     try:
-        run_portal(clients, options.workers, options.threads)
+        if not options.no_portal:
+            run_portal(clients, options.workers, options.threads)
         if not options.no_opennds:
             run_opennds(clients)
     finally:

@@ -147,9 +147,15 @@ class OpenNDSGateway:
         answer = self.admission.authorise(ndsctl_auth(client.client_ip, limits))
         with self._lock:
             self._cache.pop(client.client_ip, None)
-        if answer.strip() != "Yes":
+        if answer.strip() != "Yes" and not self._already_online(client.client_ip):
             raise GatewayError(f"openNDS refused to authorise {client.client_ip}: {answer[:80]}")
         return redirect_url
+
+    def _already_online(self, ip: str) -> bool:
+        """openNDS says "No" to a client it has authorised already: a tap again after an
+        answer that came too late for the first one."""
+        session = self._client(ip)
+        return session is not None and session.authenticated
 
     def deauthorise(self, mac: str) -> bool:
         try:
