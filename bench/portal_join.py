@@ -70,7 +70,14 @@ def harness(**settings: str) -> Iterator[dict[str, str]]:
         )
         if up.returncode != 0:
             raise SystemExit(f"harness up failed: {up.stderr[-800:]}")
-        yield dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
+        values = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
+        yield values
+        status = subprocess.run(
+            [str(HARNESS), "status"], env=env, capture_output=True, text=True, check=False
+        ).stdout
+        if "STATUS=up" not in status:  # openNDS fell over during the run: say how
+            log_tail = Path(values["OPENNDS_LOG"]).read_text(errors="replace").splitlines()[-8:]
+            print("opennds_died=1 " + " | ".join(log_tail)[-600:], file=sys.stderr)
     finally:
         subprocess.run(
             [str(HARNESS), "down"], env=env, capture_output=True, timeout=90, check=False

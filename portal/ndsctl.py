@@ -16,7 +16,7 @@ import socket
 import time
 from pathlib import Path
 
-from portal.admission import GatewayError
+from portal.admission import GatewayBusy, GatewayError
 
 
 class NdsctlSocket:
@@ -55,5 +55,7 @@ class NdsctlSocket:
                 while chunk := sock.recv(65536):
                     chunks.append(chunk)
         except OSError as error:
-            raise GatewayError(f"openNDS control socket {self._socket_path}: {error}") from None
+            # openNDS not answering (restarting, or fallen over under load) is a "tap
+            # again in a moment" for the visitor, not a refusal.
+            raise GatewayBusy(f"openNDS control socket {self._socket_path}: {error}") from None
         return b"".join(chunks).decode("utf-8", "replace")
