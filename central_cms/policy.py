@@ -12,6 +12,7 @@ from central_cms.models import Role
 class Permission(StrEnum):
     READ = "read"
     SITE_WRITE = "site.write"
+    WIFI_WRITE = "wifi.write"  # a site's Wi-Fi policy: limits, hours, walled garden (issue 16)
     PROFILE_WRITE = "profile.write"
     DEVICE_WRITE = "device.write"
     MEDIA_WRITE = "media.write"
@@ -63,6 +64,7 @@ POLICY: dict[Role, frozenset[Permission]] = {
             Permission.READ,
             Permission.PROFILE_WRITE,
             Permission.DEVICE_WRITE,
+            Permission.WIFI_WRITE,  # IT runs the Wi-Fi service
             Permission.FLEET_EXPORT,
             Permission.SOFTWARE_RELEASE,
             Permission.AUDIT_READ,

@@ -9,6 +9,11 @@ fas_level = 2                        # openNDS fas_secure_enabled: 1 or 2
 faskey = "..."                       # openNDS faskey
 gateway_addresses = ["10.77.1.1:2050"]  # accepted gatewayaddress values ([] = any)
 ndsctl = ["ndsctl"]                  # the command that reaches openNDS's control socket
+ndsctl_socket = "/tmp/ndsctl.sock"   # or speak to the socket itself (faster; issue 16)
+gateway_interface = "br-lan"         # openNDS's gatewayinterface (walled garden, IPv6 guard)
+firewall_command = []                # prefix for iptables/nft (e.g. ["ip", "netns", "exec", "gw"])
+admission_max_waiting = 256          # visitors queued for openNDS before "try again" (503)
+admission_max_wait_s = 10.0          # longest a visitor waits to be let online
 visitor_period_days = 90
 rate_per_s = 5.0                     # token bucket per client, per worker process
 rate_burst = 40
@@ -31,6 +36,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from devices.config import ConfigError
@@ -53,6 +59,11 @@ class PortalConfig:
     fas_level: int = 2
     gateway_addresses: tuple[str, ...] = ()
     ndsctl: tuple[str, ...] = ("ndsctl",)
+    ndsctl_socket: Path | None = None
+    firewall_command: tuple[str, ...] = ()
+    gateway_interface: str = "br-lan"
+    admission_max_waiting: int = 256
+    admission_max_wait_s: float = 10.0
     visitor_period_days: int = 90
     rate_per_s: float = 5.0
     rate_burst: int = 40
@@ -95,6 +106,14 @@ def _public_url(value: object) -> str | None:
             "portal.public_url", f"{value!r} is not an http(s) origin with nothing after it", fix
         )
     return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _interface(value: object) -> str:
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.-]{1,15}$", value):
+        raise ConfigError(
+            "portal.gateway_interface", f"{value!r} is not an interface name", 'e.g. "br-lan"'
+        )
+    return value
 
 
 def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
@@ -149,6 +168,11 @@ def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
     ndsctl = strings("ndsctl", ("ndsctl",))
     if not ndsctl:
         raise ConfigError("portal.ndsctl", "empty", 'use ["ndsctl"]')
+    ndsctl_socket = section.get("ndsctl_socket")
+    if ndsctl_socket is not None and (
+        not isinstance(ndsctl_socket, str) or not ndsctl_socket.startswith("/")
+    ):
+        raise ConfigError("portal.ndsctl_socket", "not an absolute path", 'e.g. "/tmp/ndsctl.sock"')
     newsletter = section.get("newsletter_url")
     if newsletter is not None and (
         not isinstance(newsletter, str) or not newsletter.startswith(("http://", "https://"))
@@ -163,6 +187,11 @@ def parse_portal_config(section: Mapping[str, object]) -> PortalConfig:
         fas_level=fas_level,
         gateway_addresses=addresses,
         ndsctl=ndsctl,
+        ndsctl_socket=Path(ndsctl_socket) if ndsctl_socket else None,
+        firewall_command=strings("firewall_command", ()),
+        gateway_interface=_interface(section.get("gateway_interface", "br-lan")),
+        admission_max_waiting=int(number("admission_max_waiting", 256, 1, 100_000)),
+        admission_max_wait_s=number("admission_max_wait_s", 10.0, 0.5, 120),
         visitor_period_days=int(number("visitor_period_days", 90, 1, 3650)),
         rate_per_s=number("rate_per_s", 5.0, 0.1, 1e9),
         rate_burst=int(number("rate_burst", 40, 1, 1e9)),

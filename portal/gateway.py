@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import threading
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from devices.clock import Clock
-from portal.fas import FasClient, auth_target, hid_matches_token
+from portal.admission import GatewayBusy, GatewayError
+from portal.fas import FasClient, hid_matches_token
 from portal.privacy import normalise_mac
+from portal.wifi_policy import NO_LIMITS, ClientLimits
 
 log = logging.getLogger(__name__)
-
-
-class GatewayError(Exception):
-    """The gateway could not be reached or refused the request."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +35,10 @@ class GatewaySession:
     ends_at: datetime | None = None
     bytes_in: int | None = None  # downloaded by the client
     bytes_out: int | None = None
+    last_active: datetime | None = None
+
+
+__all__ = ["GatewayBusy", "GatewayError"]
 
 
 class Gateway(Protocol):
@@ -47,8 +46,15 @@ class Gateway(Protocol):
         """The gateway knows this client, and the query's hid is really its token's."""
         ...
 
-    def authorise(self, client: FasClient, redirect_url: str) -> str:
-        """Let `client` online; returns the URL the visitor's browser must open next."""
+    def warm(self, client: FasClient) -> None:
+        """A hint that `client` will soon be verified (it is reading the splash)."""
+        ...
+
+    def authorise(
+        self, client: FasClient, redirect_url: str, limits: ClientLimits = NO_LIMITS
+    ) -> str:
+        """Let `client` online with `limits`; returns the URL the visitor's browser opens
+        next. Raises GatewayBusy when the visitor should try again shortly."""
         ...
 
     def deauthorise(self, mac: str) -> bool:
@@ -89,6 +95,7 @@ def session_from_ndsctl(entry: dict[str, object]) -> GatewaySession:
         ends_at=_instant(entry.get("session_end")),
         bytes_in=None if down is None else down * 1024,
         bytes_out=None if up is None else up * 1024,
+        last_active=_instant(entry.get("last_active")),
     )
 
 
@@ -109,98 +116,6 @@ def parse_ndsctl_json(text: str) -> list[GatewaySession]:
     ]
 
 
-Runner = Callable[[Sequence[str], float], str]
-
-
-def run_command(argv: Sequence[str], timeout_s: float) -> str:
-    try:
-        done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout_s, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise GatewayError(f"{argv[0]}: {error}") from None
-    if done.returncode != 0:
-        raise GatewayError(
-            f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[:200]}"
-        )
-    return done.stdout
-
-
-class OpenNDSGateway:
-    def __init__(
-        self,
-        faskey: str,
-        *,
-        ndsctl: Sequence[str] = ("ndsctl",),
-        runner: Runner = run_command,
-        timeout_s: float = 5.0,
-        cache_s: float = 2.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._faskey = faskey
-        self._ndsctl = tuple(ndsctl)
-        self._run = runner
-        self._timeout_s = timeout_s
-        self._cache_s = cache_s
-        self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, GatewaySession | None]] = {}
-        self._lock = threading.Lock()
-
-    def _ndsctl_call(self, *args: str) -> str:
-        return self._run((*self._ndsctl, *args), self._timeout_s)
-
-    def _client(self, ip: str) -> GatewaySession | None:
-        sessions = parse_ndsctl_json(self._ndsctl_call("json", ip))
-        return sessions[0] if sessions else None
-
-    def verify(self, client: FasClient) -> bool:
-        try:
-            session = self._client(client.client_ip)
-        except GatewayError as error:
-            log.warning("cannot verify client with openNDS: %s", error)
-            return False
-        return (
-            session is not None
-            and session.mac == client.client_mac
-            and hid_matches_token(client.hid, session.token)
-        )
-
-    def authorise(self, client: FasClient, redirect_url: str) -> str:
-        with self._lock:
-            self._cache.pop(client.client_ip, None)
-        return auth_target(client, self._faskey, redirect_url)
-
-    def deauthorise(self, mac: str) -> bool:
-        try:
-            out = self._ndsctl_call("deauth", normalise_mac(mac))
-        except GatewayError as error:
-            log.info("ndsctl deauth %s refused: %s", mac, error)
-            return False
-        with self._lock:
-            self._cache.clear()
-        return "not found" not in out.lower()
-
-    def sessions(self) -> list[GatewaySession]:
-        return parse_ndsctl_json(self._ndsctl_call("json"))
-
-    def session_for_ip(self, ip: str) -> GatewaySession | None:
-        now = self._monotonic()
-        with self._lock:
-            cached = self._cache.get(ip)
-            if cached and now - cached[0] < self._cache_s:
-                return cached[1]
-        try:
-            session = self._client(ip)
-        except GatewayError as error:
-            log.warning("ndsctl json %s failed: %s", ip, error)
-            session = None
-        with self._lock:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[ip] = (now, session)
-        return session
-
-
 # --- recording ---------------------------------------------------------------------------
 
 
@@ -211,6 +126,7 @@ class Decision:
     ip: str
     at: datetime
     redirect_url: str = ""
+    limits: ClientLimits = NO_LIMITS
 
 
 class RecordingGateway:
@@ -232,6 +148,9 @@ class RecordingGateway:
                 mac=normalise_mac(mac), ip=ip, authenticated=False, token=token
             )
 
+    def warm(self, client: FasClient) -> None:
+        pass  # it knows its clients already
+
     def verify(self, client: FasClient) -> bool:
         with self._lock:
             session = self._sessions.get(client.client_mac)
@@ -243,7 +162,9 @@ class RecordingGateway:
             and hid_matches_token(client.hid, session.token)
         )
 
-    def authorise(self, client: FasClient, redirect_url: str) -> str:
+    def authorise(
+        self, client: FasClient, redirect_url: str, limits: ClientLimits = NO_LIMITS
+    ) -> str:
         now = self._clock.now()
         with self._lock:
             current = self._sessions.get(client.client_mac) or GatewaySession(
@@ -255,7 +176,9 @@ class RecordingGateway:
                 )
             self._sessions[client.client_mac] = current
             self.decisions.append(
-                Decision("authorise", client.client_mac, client.client_ip, now, redirect_url)
+                Decision(
+                    "authorise", client.client_mac, client.client_ip, now, redirect_url, limits
+                )
             )
         return redirect_url
 

@@ -59,3 +59,13 @@ ALREADY_SENT = Message(
     (N_("If you are not online yet, open any website again to get a fresh sign-in page."),),
 )
 ONLINE = Message(200, N_("You are online"), (N_("Enjoy the free Wi-Fi. You can close this page."),))
+CLOSED = Message(
+    200,
+    N_("The free Wi-Fi is closed right now"),
+    (
+        N_("Visitors can go online here during the site's Wi-Fi service hours."),
+        N_("Please come back during those hours."),
+    ),
+)
+# On the splash, when openNDS has too many visitors to let online at once (issue 16).
+BUSY_NOTICE = N_("Many people are joining right now. Please tap the button again in a moment.")

@@ -12,17 +12,29 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from devices.clock import SystemClock
 from devices.config import DeviceConfig
 from devices.device_kind import AgentServices, CommandOutcome
 from devices.files import write_secret
-from devices.protocol import Alert, Command, CommandName, EventData, Manifest, NowShowing
+from devices.protocol import (
+    Alert,
+    Command,
+    CommandName,
+    EventData,
+    Manifest,
+    NowShowing,
+    WifiPolicy,
+)
 from devices.protocol.feeds import FeedData
+from portal.admission import Admission
 from portal.config import GatewayKind, PortalConfig, parse_portal_config
-from portal.gateway import Gateway, OpenNDSGateway, RecordingGateway
+from portal.firewall import NodeFirewall
+from portal.gateway import Gateway, RecordingGateway
+from portal.ndsctl import NdsctlSocket
+from portal.opennds import CommandControl, OpenNDSGateway
 from portal.relay import EventRelay, write_snapshot
 from portal.sessions import SessionMonitor
 from portal.sources import NewsletterSignup
@@ -43,7 +55,24 @@ def socket_path(config: DeviceConfig) -> Path:
 def make_gateway(portal: PortalConfig) -> Gateway:
     if portal.gateway is GatewayKind.RECORDING:
         return RecordingGateway(SystemClock(), trust_unknown=True)
-    return OpenNDSGateway(portal.faskey, ndsctl=portal.ndsctl)
+    control: Callable[[str], str] = (
+        NdsctlSocket(portal.ndsctl_socket)
+        if portal.ndsctl_socket is not None
+        else CommandControl(portal.ndsctl)
+    )
+    admission = Admission(
+        control,
+        max_waiting=portal.admission_max_waiting,
+        max_wait_s=portal.admission_max_wait_s,
+    )
+    return OpenNDSGateway(control, admission=admission)
+
+
+def make_firewall(portal: PortalConfig) -> NodeFirewall | None:
+    """The walled garden and IPv6 guard beside openNDS; none for the recording gateway."""
+    if portal.gateway is GatewayKind.RECORDING:
+        return None
+    return NodeFirewall(interface=portal.gateway_interface, prefix=portal.firewall_command)
 
 
 def server_command(portal: PortalConfig) -> list[str]:
@@ -163,12 +192,14 @@ class PortalApplication:
         portal: PortalConfig,
         *,
         gateway: Gateway | None = None,
+        firewall: NodeFirewall | None = None,
         serve: bool = True,
         config_path: Path | None = None,
     ) -> None:
         self._config = config
         self._portal = portal
         self._gateway = gateway or make_gateway(portal)
+        self._firewall = firewall if firewall is not None else make_firewall(portal)
         self._serve = serve
         self._config_path = config_path
         self._services: AgentServices | None = None
@@ -211,9 +242,11 @@ class PortalApplication:
             secret=self._portal.secret,
             clock=services.clock,
             session_minutes=self._session_minutes,
+            idle_minutes=self._idle_minutes,
         )
         if not view_path(self._config).exists():
             write_snapshot(view_path(self._config), None, ())
+        self._apply_firewall()  # the IPv6 guard holds from the start, before any manifest
         self._thread = threading.Thread(target=self._watch, name="portal-sessions", daemon=True)
         self._thread.start()
         if self._serve:
@@ -225,6 +258,18 @@ class PortalApplication:
     def _session_minutes(self) -> int:
         manifest = self.manifest
         return manifest.portal.session_minutes if manifest and manifest.portal else 240
+
+    def _wifi(self) -> WifiPolicy | None:
+        manifest = self.manifest
+        return manifest.portal.wifi if manifest and manifest.portal else None
+
+    def _idle_minutes(self) -> int | None:
+        wifi = self._wifi()
+        return wifi.idle_minutes if wifi else None
+
+    def _apply_firewall(self) -> None:
+        if self._firewall is not None:
+            self._firewall.apply(self._wifi())
 
     def _start_server(self) -> None:
         env = {**os.environ, NODE_PID_ENV: str(os.getpid())}
@@ -240,6 +285,8 @@ class PortalApplication:
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._portal.session_poll_s):
+            # Every poll: openNDS recreates its chains empty whenever it restarts.
+            self._apply_firewall()
             if self._monitor is not None:
                 self._monitor.poll()
             self._newsletter.flush()
@@ -266,6 +313,7 @@ class PortalApplication:
         with self._lock:
             self._manifest = manifest
         self._publish()
+        self._apply_firewall()
         log.info("portal now serves manifest %s", manifest.version)
 
     def apply_alerts(self, alerts: Sequence[Alert]) -> None:

@@ -4,6 +4,9 @@ deauthorising one visitor on the CMS's command.
 The monitor polls the gateway (``ndsctl json``) from the node process, never from a web
 worker. It enforces the manifest's ``session_minutes`` itself with the injected clock, so
 the limit follows the CMS even though openNDS's own ``sessiontimeout`` is fixed at start.
+The site's idle timeout (issue 16) is enforced the same way: a session whose traffic
+counters have not moved for that long is ended ("idle"), as openNDS's ``authidletimeout``
+would, but without restarting openNDS when the CMS changes it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ log = logging.getLogger(__name__)
 class _Tracked:
     started_at: datetime
     last: GatewaySession
+    active_at: datetime  # when its traffic counters last moved, on the node's clock
+
+
+def _no_idle_limit() -> int | None:
+    return None
 
 
 class SessionMonitor:
@@ -38,12 +46,14 @@ class SessionMonitor:
         secret: bytes,
         clock: Clock,
         session_minutes: Callable[[], int],
+        idle_minutes: Callable[[], int | None] = _no_idle_limit,
     ) -> None:
         self._gateway = gateway
         self._recorder = recorder
         self._secret = secret
         self._clock = clock
         self._session_minutes = session_minutes
+        self._idle_minutes = idle_minutes
         self._tracked: dict[str, _Tracked] = {}
         self._lock = threading.Lock()
 
@@ -57,14 +67,21 @@ class SessionMonitor:
             return
         current = {s.mac: s for s in sessions if s.authenticated}
         limit = timedelta(minutes=self._session_minutes())
+        idle = self._idle_minutes()
+        idle_limit = timedelta(minutes=idle) if idle else None
         with self._lock:
             for mac, session in current.items():
                 tracked = self._tracked.get(mac)
                 if tracked is None:
                     # The node's clock, not openNDS's session_start: the limit and the
                     # duration are both measured on the clock the tests (and NTP) control.
-                    self._tracked[mac] = _Tracked(now, session)
+                    self._tracked[mac] = _Tracked(now, session, now)
                 else:
+                    if (session.bytes_in, session.bytes_out) != (
+                        tracked.last.bytes_in,
+                        tracked.last.bytes_out,
+                    ):
+                        tracked.active_at = now
                     tracked.last = session
             for mac in list(self._tracked):
                 if mac not in current:
@@ -73,6 +90,10 @@ class SessionMonitor:
                     log.info("session limit of %s reached, deauthorising", limit)
                     self._gateway.deauthorise(mac)
                     self._end(mac, now, "expired")
+                elif idle_limit is not None and now - self._tracked[mac].active_at >= idle_limit:
+                    log.info("idle for %s, deauthorising", idle_limit)
+                    self._gateway.deauthorise(mac)
+                    self._end(mac, now, "idle")
 
     def deauthorise(self, reference: str) -> bool:
         """End the session of the client named by today's client hash or gateway token."""
@@ -88,7 +109,8 @@ class SessionMonitor:
             if reference in (client_hash(self._secret, session.mac, now), session.token):
                 done = self._gateway.deauthorise(session.mac)
                 with self._lock:
-                    self._tracked.setdefault(session.mac, _Tracked(now, session)).last = session
+                    tracked = self._tracked.setdefault(session.mac, _Tracked(now, session, now))
+                    tracked.last = session
                     self._end(session.mac, now, "deauthorised")
                 return done
         return False

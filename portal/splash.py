@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from http import HTTPStatus
@@ -23,7 +24,7 @@ from portal import messages
 from portal.accept import Accepted, FormAgain, Refused, decide_accept
 from portal.config import PortalConfig
 from portal.fas import FasClient
-from portal.gateway import Gateway
+from portal.gateway import Gateway, GatewayBusy, GatewayError
 from portal.i18n import LANGUAGES, Language, environments, translations
 from portal.impressions import Impressions, Pseudonyms
 from portal.languages import choose_language
@@ -56,6 +57,7 @@ from portal.sources import (
 )
 from portal.view import SplashView, splash_view
 from portal.visit import Visits, form_targets, sign_visit
+from portal.wifi_policy import client_limits, in_service
 
 log = logging.getLogger(__name__)
 
@@ -248,12 +250,27 @@ class Splash:
 
     # --- the pages -----------------------------------------------------------------------
 
+    def in_service(self, now: datetime) -> bool:
+        """Inside the site's Wi-Fi service hours (always, without a policy)."""
+        manifest = self._manifest_source.snapshot().manifest
+        if manifest is None or manifest.portal is None:
+            return True
+        return in_service(manifest.portal.wifi, manifest.site.timezone, now)
+
     def splash_page(self, args: Mapping[str, str], accept_language: str | None) -> Page:
         """GET /: the same answer from the fast path and from Flask. FasError when the
         FAS query is damaged (the routes then show `messages.BAD_LINK`)."""
         now = self.clock.now()
         view = self.current_view(now)
         language = self.language(view, args.get("lang"), accept_language)
+        if not self.in_service(now):
+            query = urllib.parse.urlencode({k: args[k] for k in ("fas", "iv") if k in args})
+            return self.message(
+                view,
+                language,
+                messages.CLOSED,
+                lambda code: f"/?{query}&lang={code}" if query else f"/?lang={code}",
+            )
         visit = self._visits.visit_in(args)
         if visit is None:
             page = self._cached_page(view, language.code)
@@ -262,6 +279,7 @@ class Splash:
                 200, page.without_client, security_headers((), style.csp_hash if style else "")
             )
         self._impressions.record(visit.client, view, language.code, now, self._monotonic())
+        self._gateway.warm(visit.client)
         return self._splash_for(
             view, language, visit.client, visit.origin, visit.query, now, targets=visit.form_targets
         )
@@ -295,6 +313,8 @@ class Splash:
         if isinstance(decision, Refused):
             log.info("accept refused: %s", decision.reason)
             return self.message(view, language, decision.message, lang_href)
+        if not self.in_service(now):
+            return self.message(view, language, messages.CLOSED, lang_href)
         if isinstance(decision, FormAgain):
             return self._splash_for(
                 view,
@@ -309,7 +329,7 @@ class Splash:
                 values=decision.values,
                 notice=self.gettext(code, decision.notice) if decision.notice else "",
             )
-        return self._go_online(decision, view, language, now, lang_href)
+        return self._go_online(decision, view, language, now, lang_href, query)
 
     def _go_online(
         self,
@@ -318,17 +338,34 @@ class Splash:
         language: Language,
         now: datetime,
         lang_href: LangHref,
+        query: str,
     ) -> Page | Redirect:
         client = accepted.client
-        if not self._gateway.verify(client):
-            log.info("accept refused: gateway does not know client %s", client.client_ip)
+        origin = safe_redirect(client.origin_url)
+        started = self._monotonic()
+        try:
+            if not self._gateway.verify(client):
+                log.info("accept refused: gateway does not know client %s", client.client_ip)
+                return self.message(view, language, messages.UNKNOWN_DEVICE, lang_href)
+            if not self._used_forms.use_once(
+                accepted.nonce, now.timestamp(), self.config.state_max_age_s
+            ):
+                log.info("accept refused: form replayed")
+                return self.message(view, language, messages.ALREADY_SENT, lang_href)
+            portal = self._manifest_source.snapshot().manifest
+            limits = client_limits(portal.portal if portal else None)
+            target = self._gateway.authorise(client, accepted.redirect_to, limits)
+        except GatewayBusy as error:
+            # Back-pressure: the visitor gets the form again (a fresh one) and taps again.
+            log.warning("visitor asked to try again: %s", error)
+            notice = self.gettext(language.code, messages.BUSY_NOTICE)
+            return self._splash_for(
+                view, language, client, origin, query, now, status=503, notice=notice
+            )
+        except GatewayError as error:
+            log.warning("openNDS did not let %s online: %s", client.client_ip, error)
             return self.message(view, language, messages.UNKNOWN_DEVICE, lang_href)
-        if not self._used_forms.use_once(
-            accepted.nonce, now.timestamp(), self.config.state_max_age_s
-        ):
-            log.info("accept refused: form replayed")
-            return self.message(view, language, messages.ALREADY_SENT, lang_href)
-        target = self._gateway.authorise(client, accepted.redirect_to)
+        wait_s = round(max(0.0, self._monotonic() - started), 3)
         client_h, visitor_h = self._pseudonyms.of(client, now)
         email = accepted.newsletter_email
         self._recorder.record(
@@ -338,6 +375,7 @@ class Splash:
                 terms_version=view.terms_version,
                 language=language.code,
                 newsletter_opt_in=email is not None,
+                authorise_wait_s=wait_s,
             )
         )
         if email is not None:

@@ -9,6 +9,7 @@ import itertools
 import re
 import secrets
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -36,7 +37,7 @@ from devices.protocol import (
 from portal.app import create_app
 from portal.config import GatewayKind, PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
-from portal.gateway import RecordingGateway
+from portal.gateway import Gateway, RecordingGateway
 from portal.nonces import MemoryNonceStore, NonceStore
 from portal.sources import MemoryNewsletter, MemoryRecorder, MemorySource
 from portal.splash import Splash
@@ -243,7 +244,9 @@ def make_portal(
     config: PortalConfig | None = None,
     manifest: Manifest | None = None,
     nonces: NonceStore | None = None,
+    wrap_gateway: Callable[[RecordingGateway], Gateway] | None = None,
 ) -> Portal:
+    """`wrap_gateway`: what the splash talks to in front of the recording gateway."""
     clock = ManualClock(NOW)
     gateway = RecordingGateway(clock)
     recorder = MemoryRecorder()
@@ -255,7 +258,7 @@ def make_portal(
     app = create_app(
         Splash(
             config or portal_config(),
-            gateway=gateway,
+            gateway=wrap_gateway(gateway) if wrap_gateway else gateway,
             manifest_source=source,
             recorder=recorder,
             clock=clock,

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from central_cms import fleet
+from central_cms import fleet, wifi_policy
 from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
@@ -88,3 +88,27 @@ def edit(site_id: str | None) -> str | Response | tuple[str, int]:
         languages=language_choices(),
         chosen=chosen_languages(site),
     )
+
+
+@bp.route("/<site_id>/wifi", methods=["GET", "POST"])
+@permission_required(Permission.WIFI_WRITE)
+def wifi(site_id: str) -> str | Response | tuple[str, int]:
+    """The site's Wi-Fi policy (issue 16)."""
+    s, rt, actor = context()
+    site = s.get(m.Site, site_id)
+    if site is None or site.portal_settings is None:
+        abort(404)
+    if request.method == "POST":
+        form = request.form
+        try:
+            wifi_policy.save_wifi_policy(s, rt, actor, site, wifi_policy.parse_wifi_form(form))
+            s.commit()
+            flash(f"Saved the Wi-Fi policy of {site.name}. Its portal nodes apply it now.", "ok")
+            return redirect(url_for("sites.wifi", site_id=site.id))
+        except Invalid as error:
+            flash_invalid(error)
+            return render_template(
+                "site_wifi.html", site=site, values=form, days=wifi_policy.DAY_NAMES
+            ), 400
+    values = wifi_policy.form_values(*wifi_policy.saved_policy(site))
+    return render_template("site_wifi.html", site=site, values=values, days=wifi_policy.DAY_NAMES)

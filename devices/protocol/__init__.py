@@ -52,6 +52,7 @@ from devices.protocol.manifest import (
     SiteInfo,
     Terms,
     TextSlide,
+    WifiPolicy,
 )
 from devices.protocol.parse import MESSAGE_TYPES, parse, parse_signed, sign, validate
 from devices.protocol.schedules import Schedule, TimeWindow, Weekday
@@ -144,6 +145,7 @@ __all__ = [
     "Throttling",
     "TimeWindow",
     "Weekday",
+    "WifiPolicy",
     "alert_topic",
     "all_devices",
     "canonical_json",

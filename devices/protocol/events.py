@@ -23,6 +23,15 @@ from pydantic import (
 from devices.protocol.base import Frozen, Id, Message, Sha256, ShortText, VisitorHash, schema_field
 
 
+def _without_none(
+    data: dict[str, object], info: SerializationInfo, field: str
+) -> dict[str, object]:
+    """The wire form without `field` when it is None: readers from before it refuse it."""
+    if info.mode_is_json() and data.get(field) is None:
+        data.pop(field, None)
+    return data
+
+
 class PlayOutcome(StrEnum):
     COMPLETED = "completed"
     INTERRUPTED = "interrupted"
@@ -48,10 +57,7 @@ class PlayData(Frozen):
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, object]:
         # A CMS from before zones refuses the field; a full-screen play leaves it out.
-        data: dict[str, object] = handler(self)
-        if info.mode_is_json() and data.get("zone") is None:
-            data.pop("zone", None)
-        return data
+        return _without_none(handler(self), info, "zone")
 
 
 class SplashShownData(Frozen):
@@ -66,6 +72,15 @@ class TermsAcceptedData(Frozen):
     terms_version: ShortText
     language: ShortText
     newsletter_opt_in: bool = False  # the consent only; the address goes to the CMS, not here
+    # Seconds the visitor waited for the gateway to let them online (issue 16); None: not
+    # measured (a node from before it). Left out of the wire when None.
+    authorise_wait_s: float | None = Field(default=None, ge=0)
+
+    @model_serializer(mode="wrap")
+    def _omit_unmeasured(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, object]:
+        return _without_none(handler(self), info, "authorise_wait_s")
 
 
 class PromoData(Frozen):

@@ -80,6 +80,7 @@ class TermsAcceptedData(_Struct, frozen=True):
     terms_version: ShortText
     language: ShortText
     newsletter_opt_in: bool = False
+    authorise_wait_s: NonNegative | None = None
 
 
 class PromoData(_Struct, frozen=True):

@@ -209,12 +209,45 @@ class Terms(Frozen):
 PORTAL_LANGUAGES: tuple[str, ...] = ("en", "zh", "vi", "ar", "it")
 
 
+# A walled-garden entry: an IPv4 address, or a host name the node resolves (issue 16).
+WalledGardenHost = Annotated[
+    str,
+    Field(
+        max_length=253,
+        pattern=r"^(\d{1,3}(\.\d{1,3}){3}|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$",
+    ),
+]
+
+
+class WifiPolicy(Frozen):
+    """A site's Wi-Fi service policy (issue 16), applied to openNDS by the portal node.
+    None everywhere means "openNDS's own setting" (no limit in this project's config)."""
+
+    idle_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    download_kbps: int | None = Field(default=None, ge=64, le=1_000_000)  # kbit/s
+    upload_kbps: int | None = Field(default=None, ge=64, le=1_000_000)
+    download_quota_mb: int | None = Field(default=None, ge=1, le=1_000_000)  # per session
+    upload_quota_mb: int | None = Field(default=None, ge=1, le=1_000_000)
+    # When the portal accepts visitors, in the site's time zone; () = always.
+    service_hours: tuple[OpeningHours, ...] = ()
+    walled_garden: tuple[WalledGardenHost, ...] = Field(default=(), max_length=32)
+    # How often a returning visitor sees the terms again; None: every visit.
+    splash_every_days: int | None = Field(default=None, ge=1, le=365)
+
+
 class PortalSettings(Frozen):
     ssid: ShortText
     terms: Terms
-    session_minutes: int = Field(default=240, ge=5, le=7 * 24 * 60)
+    session_minutes: int = Field(default=240, ge=1, le=7 * 24 * 60)
     newsletter: bool = False
     languages: tuple[Annotated[str, Field(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")], ...] = ("en",)
+    wifi: WifiPolicy | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_no_policy(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # A site without a Wi-Fi policy signs the same bytes as before issue 16.
+        data: dict[str, object] = handler(self)
+        return _omit_defaults(data, {"wifi": None})
 
 
 class DisplaySetup(Frozen):

@@ -34,6 +34,16 @@ class Harness:
     def ndsctl(self) -> tuple[str, ...]:
         return (str(SCRIPT), "--id", self.run_id, "ndsctl")
 
+    @property
+    def ndsctl_socket(self) -> Path:
+        """openNDS's control socket (its /tmp is the run directory's tmp/)."""
+        return Path(self.env["RUN_DIR"]) / "tmp" / "ndsctl.sock"
+
+    @property
+    def in_gw(self) -> tuple[str, ...]:
+        """Prefix that runs a command in the gateway's namespace (iptables, nft)."""
+        return (str(SCRIPT), "--id", self.run_id, "exec", "gw")
+
     def client(self, *argv: str, timeout_s: float = 15) -> subprocess.CompletedProcess[str]:
         """Run a command inside the client namespace (the phone)."""
         return subprocess.run(
@@ -75,3 +85,55 @@ def opennds(level: int, portal_port: int, faskey: str, **settings: str) -> Itera
         yield Harness(run_id, values)
     finally:
         subprocess.run([str(SCRIPT), "down"], env=env, capture_output=True, timeout=60, check=False)
+
+
+# Per-second byte counts of one download, run by the phone's own Python.
+_TIMELINE = """
+import sys, time, urllib.request
+url, seconds = sys.argv[1], float(sys.argv[2])
+start, total, marks, next_mark = time.monotonic(), 0, [], 1.0
+with urllib.request.urlopen(url, timeout=seconds + 5) as answer:
+    while chunk := answer.read(16384):
+        total += len(chunk)
+        now = time.monotonic() - start
+        while now >= next_mark:
+            marks.append(total)
+            next_mark += 1
+        if now >= seconds:
+            break
+print(" ".join(map(str, marks)))
+"""
+
+
+def download_timeline(harness: Harness, url: str, seconds: int) -> list[int]:
+    """Bytes received by the end of each second of one download from the phone."""
+    done = harness.client("python3", "-c", _TIMELINE, url, str(seconds), timeout_s=seconds + 15)
+    assert done.returncode == 0, done.stderr[-500:]
+    return [int(mark) for mark in done.stdout.split()]
+
+
+def median_kbps(marks: list[int]) -> float:
+    """The median of the per-second rates (openNDS's limit is a moving-average bucket
+    that lets a burst through now and then; the median is the rate it holds)."""
+    steps = sorted(b - a for a, b in zip([0, *marks], marks, strict=False))
+    return steps[len(steps) // 2] * 8 / 1000 if steps else 0.0
+
+
+def mtu_sized_frames(harness: Harness) -> None:
+    """Make every veth of the run hand on MTU-sized packets, as Wi-Fi does. veth's
+    segmentation offload passes 64 kB super-packets, and openNDS's rate limit counts
+    packets (an nft limit in packets/min, sized from the average packet), so with offload
+    a limited phone still gets tens of Mbit/s."""
+    links = (
+        (harness.env["UP_NS"], "eth0"),
+        (harness.env["GW_NS"], "wan0"),
+        (harness.env["GW_NS"], "br-lan"),
+        (harness.env["GW_NS"], "lan1"),
+        (harness.env["CLIENT_NS"], "eth0"),
+    )
+    for namespace, link in links:
+        subprocess.run(
+            ["ip", "-n", namespace, "link", "set", "dev", link, "gso_max_segs", "1"],
+            check=True,
+            capture_output=True,
+        )

@@ -1,0 +1,268 @@
+"""Issue 16 against the real openNDS 9.10 in network namespaces: IT sets a site's Wi-Fi
+policy in the CMS, the signed manifest goes through Mosquitto to the portal node on the
+real device agent, and openNDS enforces it on a real client namespace (the phone):
+
+- outside service hours the phone gets the closed page;
+- the walled-garden host answers before the phone accepts, other hosts do not;
+- once online, openNDS holds the phone to the policy's download rate (a transfer far
+  above the limit without it, near it with it) and ends the session at its length.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import subprocess
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from central_cms import models as m
+from central_cms.publisher import MqttPublisher
+from devices.agent import DeviceAgent, RecordingSystem
+from devices.clock import ManualClock
+from devices.config import load_device_config
+from devices.protocol import DeviceKind
+from portal.ndsctl import NdsctlSocket
+from portal.node import PortalApplication, portal_config_of
+from portal.opennds import OpenNDSGateway
+from testkit.brokers import free_port
+from testkit.city import add_screen, add_site, make_world
+from testkit.harness import eventually, write_device_config
+from testkit.staff import login, make_user
+from tests.portal.opennds_harness import (
+    SCRIPT,
+    Harness,
+    download_timeline,
+    median_kbps,
+    mtu_sized_frames,
+    opennds,
+    skip_unless_possible,
+)
+
+FASKEY = "wifi-policy-netns-key"
+SITE, DEVICE = "wifi-lab", "portal-wifi-lab"
+GARDEN_IP = "10.77.2.3"  # a second address of the upstream namespace: the booking site
+LIMIT_KBPS = 2000
+CLOSED = "The free Wi-Fi is closed right now"
+ACCEPT_BOX = 'name="accept"'
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cms.sqlite3'}"  # one database: the journey is slow
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))  # the node's web workers run on the real clock
+
+
+@pytest.fixture
+def publisher(broker) -> Iterator[MqttPublisher]:
+    real = MqttPublisher([f"mqtt://127.0.0.1:{broker.port}"], client_id="cms-wifi-test")
+    yield real
+    real.stop()
+
+
+@dataclass
+class Lab:
+    harness: Harness
+    app: PortalApplication
+    client: object  # the CMS's Flask test client, signed in as IT
+    csrf: str
+
+    def set_policy(self, **fields: str) -> None:
+        form = {"csrf_token": self.csrf, "session_minutes": "240", **fields}
+        answer = self.client.post(f"/sites/{SITE}/wifi", data=form)  # type: ignore[attr-defined]
+        assert answer.status_code == 302, answer.text
+
+    def fas_page(self) -> tuple[str, str]:
+        """(FAS URL, page) the phone is sent to when it opens a website."""
+        status, fas_url, _ = self.harness.curl(self.harness.env["UPSTREAM_URL"])
+        assert status == 307, status
+        return fas_url, self.harness.curl(fas_url)[2]
+
+    def splash_shows(self, text: str) -> bool:
+        return text in self.fas_page()[1]
+
+
+def closed_now(timezone: str = "Australia/Perth") -> dict[str, str]:
+    """Service hours every day that do not include this moment (3 to 4 hours from now)."""
+    later = datetime.now(ZoneInfo(timezone)) + timedelta(hours=3)
+    opens, closes = later.strftime("%H:00"), (later + timedelta(hours=1)).strftime("%H:00")
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    return {
+        "hours_limited": "on",
+        **{f"opens_{d}": opens for d in days},
+        **{f"closes_{d}": closes for d in days},
+    }
+
+
+@pytest.fixture
+def lab(tmp_path, broker, session, rt, client) -> Iterator[Lab]:
+    skip_unless_possible(1)
+    make_world(session, rt)
+    add_site(session, rt, SITE, name="Wi-Fi Lab")
+    add_screen(session, rt, DEVICE, SITE, "splash", kind=DeviceKind.PORTAL)
+    site = session.get(m.Site, SITE)
+    site.portal_settings = {
+        "ssid": "City Free WiFi",
+        "terms": {"version": "2026-1", "text": {"en": "Be kind."}},
+    }
+    session.commit()
+    make_user(session, rt, "it-person", m.Role.IT)
+    csrf = login(client, "it-person")
+
+    web_port = free_port()
+    with opennds(1, web_port, FASKEY) as harness:
+        garden = start_garden_site(harness, tmp_path)
+        path = write_device_config(
+            tmp_path,
+            DEVICE,
+            port=broker.port,
+            keys=[rt.signing_key],
+            kind=DeviceKind.PORTAL,
+            extra=(
+                "[intervals]\nhealth_s = 3600\noutbox_resend_s = 2\n"
+                "[budgets]\ncache_mb = 64\noutbox_mb = 8\n[portal]\n"
+                f'secret = "{"7" * 64}"\nfaskey = "{FASKEY}"\ngateway = "opennds"\n'
+                f'fas_level = 1\nlisten = "127.0.0.1:{web_port}"\nworkers = 1\nthreads = 8\n'
+                f'gateway_addresses = ["{harness.env["GW_ADDRESS"]}"]\n'
+                f'ndsctl_socket = "{harness.ndsctl_socket}"\n'
+                f"firewall_command = {list(harness.in_gw)!r}\n".replace("'", '"')
+                + "session_poll_s = 2\npin_workers = false\n"
+                "rate_per_s = 1000.0\nrate_burst = 1000\n"
+            ),
+        )
+        config = load_device_config(path)
+        app = PortalApplication(config, portal_config_of(config), config_path=path)
+        agent = DeviceAgent(
+            config, app, clock=ManualClock(datetime.now(UTC)), system=RecordingSystem()
+        )
+        agent.start()
+        try:
+            yield Lab(harness, app, client, csrf)
+        finally:
+            agent.stop()
+            garden.terminate()  # by PID: the server we started in the upstream namespace
+            garden.wait(timeout=10)
+
+
+def start_garden_site(harness: Harness, tmp_path: Path) -> subprocess.Popen[bytes]:
+    root = tmp_path / "garden"
+    root.mkdir()
+    (root / "index.html").write_text("GARDEN-OK\n")
+    run = harness.run_id
+    subprocess.run(
+        [
+            str(SCRIPT),
+            "--id",
+            run,
+            "exec",
+            "up",
+            "ip",
+            "addr",
+            "add",
+            f"{GARDEN_IP}/24",
+            "dev",
+            "eth0",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        [
+            str(SCRIPT),
+            "--id",
+            run,
+            "exec",
+            "up",
+            "python3",
+            "-m",
+            "http.server",
+            "80",
+            "--bind",
+            GARDEN_IP,
+            "--directory",
+            str(root),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    up = harness.env["UP_NS"]
+    probe = ["ip", "netns", "exec", up, "curl", "-s", "-m", "1", f"http://{GARDEN_IP}/"]
+    assert eventually(
+        lambda: subprocess.run(probe, capture_output=True, text=True).stdout == "GARDEN-OK\n",
+        timeout_s=10,
+    )
+    return server
+
+
+def accept(lab: Lab) -> None:
+    """The phone taps Accept on the splash and comes back online where it was going."""
+    upstream = lab.harness.env["UPSTREAM_URL"]
+    fas_url, page = lab.fas_page()
+    form = {
+        name: html_lib.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)
+    }
+    form["accept"] = "yes"
+    args = [arg for key, value in form.items() for arg in ("--data-urlencode", f"{key}={value}")]
+    status, back_to, _ = lab.harness.curl(*args, urllib.parse.urljoin(fas_url, "/accept"))
+    assert (status, back_to) == (303, upstream)
+    assert lab.harness.curl(upstream)[0] == 200
+
+
+def download_kbps(harness: Harness, seconds: int) -> float:
+    """The rate a 12-second download from the upstream holds (median per second)."""
+    return median_kbps(download_timeline(harness, harness.env["UPSTREAM_URL"] + "big.bin", seconds))
+
+
+def test_a_cms_policy_is_enforced_by_openndss_on_a_real_phone(lab: Lab):
+    harness = lab.harness
+    (Path(harness.env["RUN_DIR"]) / "www" / "big.bin").write_bytes(bytes(128 * 1024 * 1024))
+    mtu_sized_frames(harness)
+    limited = {"session_minutes": "1", "download_mbps": str(LIMIT_KBPS / 1000)}
+
+    assert harness.curl(f"http://{GARDEN_IP}/")[0] == 307  # no walled garden yet
+
+    # 1. Outside service hours: the closed page, and the walled garden answers anyway.
+    lab.set_policy(**limited, **closed_now(), walled_garden=GARDEN_IP)
+    assert eventually(lambda: lab.splash_shows(CLOSED), timeout_s=30)
+    assert harness.curl(f"http://{GARDEN_IP}/")[:3:2] == (200, "GARDEN-OK\n")
+    assert harness.curl(harness.env["UPSTREAM_URL"])[0] == 307  # captured to the portal
+    assert harness.curl("http://" + harness.env["UP_IP"] + ":8081/")[0] == 0  # refused
+
+    # 2. Open: the phone accepts and openNDS got the policy's limits with it.
+    lab.set_policy(**limited)
+    assert eventually(lambda: lab.splash_shows(ACCEPT_BOX), timeout_s=30)
+    accepted_at = datetime.now(UTC)
+    accept(lab)
+    gateway = OpenNDSGateway(NdsctlSocket(harness.ndsctl_socket))
+    [session] = [s for s in gateway.sessions() if s.authenticated]
+    assert session.ends_at is not None and session.started_at is not None
+    assert (session.ends_at - session.started_at) == timedelta(minutes=1)
+    slow = download_kbps(harness, 12)
+
+    # 3. openNDS itself ends the session after its length (the node's clock stands still).
+    assert eventually(
+        lambda: harness.curl(harness.env["UPSTREAM_URL"])[0] == 307, timeout_s=100, every_s=1
+    )
+    assert datetime.now(UTC) - accepted_at >= timedelta(seconds=55)
+
+    # 4. Without the rate limit the same download runs far above it.
+    lab.set_policy(**closed_now())
+    assert eventually(lambda: lab.splash_shows(CLOSED), timeout_s=30)
+    lab.set_policy()
+    assert eventually(lambda: lab.splash_shows(ACCEPT_BOX), timeout_s=30)
+    accept(lab)
+    fast = download_kbps(harness, 4)
+    print(f"limit_kbps={LIMIT_KBPS} limited_kbps={slow:.0f} unlimited_kbps={fast:.0f}")
+    assert fast > 20 * LIMIT_KBPS
+    assert slow < 1.5 * LIMIT_KBPS
