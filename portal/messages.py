@@ -58,4 +58,3 @@ ALREADY_SENT = Message(
     N_("This form was already sent"),
     (N_("If you are not online yet, open any website again to get a fresh sign-in page."),),
 )
-ONLINE = Message(200, N_("You are online"), (N_("Enjoy the free Wi-Fi. You can close this page."),))

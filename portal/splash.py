@@ -23,12 +23,14 @@ from portal import messages
 from portal.accept import Accepted, FormAgain, Refused, decide_accept
 from portal.config import PortalConfig
 from portal.fas import FasClient
+from portal.feedback import online_url, sign_feedback
 from portal.gateway import Gateway
 from portal.i18n import LANGUAGES, Language, environments, translations
 from portal.impressions import Impressions, Pseudonyms
 from portal.languages import choose_language
 from portal.messages import Message
 from portal.nonces import MemoryNonceStore, NonceStore, UsedForms
+from portal.online import Frame, OnlinePages
 from portal.pages import (
     M_CLIENT,
     M_QUERY,
@@ -109,6 +111,15 @@ class Splash:
         self.cache = SplashCache(self._build_view)
         self._chrome_memo: tuple[SplashView, Chrome] | None = None
         self._promo_tag = functools.lru_cache(maxsize=4096)(self._sign_promo)
+        self.online = OnlinePages(
+            config,
+            clock=clock,
+            signer=self._signer,
+            used_forms=self._used_forms,
+            recorder=recorder,
+            envs=self._envs,
+            frame=self._frame,
+        )
 
     # --- what the page shows -----------------------------------------------------------
 
@@ -142,6 +153,11 @@ class Splash:
 
     def gettext(self, code: str, message: str) -> str:
         return str(self._catalogues[code].gettext(message))
+
+    def _frame(self, now: datetime, asked: str | None, accept_language: str | None) -> Frame:
+        view = self.current_view(now)
+        language = self.language(view, asked, accept_language)
+        return Frame(view, self.chrome(view), language, self._style_hash(view))
 
     def _style_hash(self, view: SplashView) -> str:
         style = self.chrome(view).style
@@ -299,7 +315,6 @@ class Splash:
             max_age_s=self.config.state_max_age_s,
             terms_version=view.terms_version,
             newsletter_offered=view.newsletter,
-            language_code=code,
         )
         if isinstance(decision, Refused):
             log.info("accept refused: %s", decision.reason)
@@ -337,8 +352,21 @@ class Splash:
         ):
             log.info("accept refused: form replayed")
             return self.message(view, language, messages.ALREADY_SENT, lang_href)
-        target = self._gateway.authorise(client, accepted.redirect_to)
         client_h, visitor_h = self._pseudonyms.of(client, now)
+        # Online, the visitor lands on the portal's own page: it thanks them, offers the
+        # feedback and links on to where they were going (issue 16). An OS probe's page
+        # would otherwise be all a captive-portal mini-browser shows.
+        feedback = sign_feedback(
+            self._signer,
+            client_hash=client_h,
+            visitor_hash=visitor_h,
+            origin=accepted.origin,
+            now=now,
+            nonce=secrets.token_urlsafe(12),
+        )
+        target = self._gateway.authorise(
+            client, online_url(self.config.portal_url, feedback, language.code)
+        )
         email = accepted.newsletter_email
         self._recorder.record(
             TermsAcceptedData(

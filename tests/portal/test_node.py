@@ -166,7 +166,9 @@ def test_the_web_server_serves_the_agents_manifest_and_events_reach_the_outbox(n
     opener = urllib.request.build_opener(NoRedirect)
     with pytest.raises(urllib.error.HTTPError) as done:
         opener.open(request, timeout=5)
-    assert done.value.code == 303 and done.value.headers["Location"] == "http://neverssl.com/"
+    assert done.value.code == 303
+    landing = urllib.request.urlopen(done.value.headers["Location"], timeout=5).read().decode()
+    assert 'href="http://neverssl.com/"' in landing  # "Continue to neverssl.com"
     assert services.wait_for(TermsAcceptedData)
 
 

@@ -6,6 +6,7 @@ faked but the gateway (openNDS is tested on its own in test_opennds.py)."""
 from __future__ import annotations
 
 import hashlib
+import html
 import secrets
 import urllib.error
 import urllib.parse
@@ -44,7 +45,7 @@ from testkit.harness import (
     unique_id,
     write_device_config,
 )
-from testkit.portal import PNG, STATE, find, portal_manifest
+from testkit.portal import CONTINUE, PNG, STATE, find, portal_manifest
 
 SYSTEM_BROKER_PORT = 1883
 SECRET = "e2e-" + "5" * 60
@@ -95,7 +96,8 @@ def http_get(url: str) -> tuple[int, bytes, str]:
 
 
 def accept(base_url: str, page: str) -> tuple[int, str]:
-    """Tick the box and press the button, as the phone's mini-browser would."""
+    """Tick the box and press the button, as the phone's mini-browser would; the status
+    and the page the portal's "you are online" page links on to."""
     form = {
         "state": find(STATE, page).group(1),
         "lang": "en",
@@ -108,7 +110,9 @@ def accept(base_url: str, page: str) -> tuple[int, str]:
     try:
         urllib.request.build_opener(_NoRedirect).open(request, timeout=10)
     except urllib.error.HTTPError as answer:
-        return answer.code, answer.headers.get("Location", "")
+        with urllib.request.urlopen(answer.headers["Location"], timeout=10) as landing:
+            onward = CONTINUE.search(landing.read().decode())
+        return answer.code, html.unescape(onward.group(1)) if onward else ""
     raise AssertionError("accept did not redirect")
 
 
