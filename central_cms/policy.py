@@ -26,6 +26,8 @@ class Permission(StrEnum):
     FLEET_EXPORT = "fleet.export"
     # Newsletter sign-ups are visitors' email addresses: list, export and delete them.
     NEWSLETTER = "newsletter.manage"
+    # Visitors' feedback comments: delete one that should not be kept (issue 16).
+    FEEDBACK_MODERATE = "feedback.moderate"
 
 
 _EVERYTHING = frozenset(Permission)
@@ -44,6 +46,8 @@ POLICY: dict[Role, frozenset[Permission]] = {
             # Communications staff send the newsletter (site editors: their sites only).
             # Approvers, IT and viewers have no need for visitors' addresses.
             Permission.NEWSLETTER,
+            # They read the comments; a site editor moderates their sites' only.
+            Permission.FEEDBACK_MODERATE,
         }
     ),
     Role.APPROVER: frozenset(
