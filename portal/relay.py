@@ -27,6 +27,7 @@ from devices.files import write_atomic
 from devices.protocol import (
     Alert,
     EventData,
+    FeedbackData,
     Manifest,
     PromoClickedData,
     PromoShownData,
@@ -49,6 +50,7 @@ EVENT_KINDS: dict[str, type[BaseModel]] = {
         PromoShownData,
         PromoClickedData,
         SessionEndedData,
+        FeedbackData,
     )
 }
 _NEWSLETTER = "newsletter"
