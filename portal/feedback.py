@@ -31,17 +31,22 @@ QUESTIONS = (RATING, RECOMMEND)
 @dataclass(frozen=True)
 class Face:
     value: int
-    symbol: str
     name: str  # message id: the button's accessible name
+    mouth: str  # the face's mouth, an SVG path: drawn, not an emoji a phone may lack
 
 
-# Five faces from worst to best; the symbol is decoration, the name is what is read out.
+def _mouth(curve: float) -> str:
+    # From frown (curve < 0) to smile (curve > 0) on a 32 x 32 face.
+    return f"M10 {22 - curve / 2:g} Q16 {22 + curve:g} 22 {22 - curve / 2:g}"
+
+
+# Five faces from worst to best; the drawing is decoration, the name is what is read out.
 FACES = (
-    Face(1, "😞", N_("Very poor")),
-    Face(2, "🙁", N_("Poor")),
-    Face(3, "😐", N_("OK")),
-    Face(4, "🙂", N_("Good")),
-    Face(5, "😀", N_("Very good")),
+    Face(1, N_("Very poor"), _mouth(-6)),
+    Face(2, N_("Poor"), _mouth(-3)),
+    Face(3, N_("OK"), "M10 22 H22"),
+    Face(4, N_("Good"), _mouth(3)),
+    Face(5, N_("Very good"), _mouth(6)),
 )
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from central_cms.seed import DEMO_PASSWORD
 from devices.config import load_device_config
@@ -62,7 +63,10 @@ def open_splash(page: Page, url: str) -> None:
     """The splash once the node serves the CMS's manifest (before it, a built-in page)."""
 
     def from_the_cms() -> bool:
-        page.goto(url)
+        try:
+            page.goto(url)
+        except PlaywrightError:  # the node's web server is still starting
+            return False
         return SITE in (page.locator("h1").text_content() or "")
 
     assert eventually(from_the_cms, 60, every_s=1), "the portal never served the CMS manifest"
