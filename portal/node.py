@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -19,10 +20,20 @@ from devices.clock import SystemClock
 from devices.config import DeviceConfig
 from devices.device_kind import AgentServices, CommandOutcome
 from devices.files import write_secret
-from devices.protocol import Alert, Command, CommandName, EventData, Manifest, NowShowing
+from devices.protocol import (
+    Alert,
+    Command,
+    CommandName,
+    EventData,
+    Manifest,
+    NowShowing,
+    PortalHealth,
+    TermsAcceptedData,
+)
 from devices.protocol.feeds import FeedData
 from portal.config import GatewayKind, PortalConfig, parse_portal_config
 from portal.gateway import Gateway, OpenNDSGateway, RecordingGateway
+from portal.node_health import ACCEPT_FAILED, MB, PortalFigures, Quota
 from portal.relay import EventRelay, write_snapshot
 from portal.sessions import SessionMonitor
 from portal.sources import NewsletterSignup
@@ -180,6 +191,7 @@ class PortalApplication:
         self._relay: EventRelay | None = None
         self._monitor: SessionMonitor | None = None
         self._thread: threading.Thread | None = None
+        self._figures = PortalFigures(time.monotonic)
         self._newsletter = NewsletterForwarder(
             portal.newsletter_url, config.asset_token, config.state_dir / "newsletter-spool.jsonl"
         )
@@ -196,6 +208,8 @@ class PortalApplication:
         return server.pid if server is not None and server.poll() is None else None
 
     def _record(self, data: EventData) -> None:
+        if isinstance(data, TermsAcceptedData):
+            self._figures.authorised()
         if self._services is not None:
             self._services.record(data)
 
@@ -203,7 +217,9 @@ class PortalApplication:
         self._services = services
         services.feeds.on_change(lambda _feed_id: self._publish())  # "What's on"
         self._config.state_dir.mkdir(parents=True, exist_ok=True)
-        self._relay = EventRelay(socket_path(self._config), self._record, self._newsletter.submit)
+        self._relay = EventRelay(
+            socket_path(self._config), self._record, self._newsletter.submit, self._count
+        )
         self._relay.start()
         self._monitor = SessionMonitor(
             self._gateway,
@@ -211,6 +227,7 @@ class PortalApplication:
             secret=self._portal.secret,
             clock=services.clock,
             session_minutes=self._session_minutes,
+            observe=lambda sessions: self._figures.observe(sessions, self._quota()),
         )
         if not view_path(self._config).exists():
             write_snapshot(view_path(self._config), None, ())
@@ -221,6 +238,26 @@ class PortalApplication:
 
     def record(self, data: EventData) -> None:  # Recorder, for the session monitor
         self._record(data)
+
+    def _count(self, name: str) -> None:
+        if name == ACCEPT_FAILED:
+            self._figures.failed()
+
+    def portal_health(self) -> PortalHealth:  # ReportsPortalHealth, for each health sample
+        return self._figures.sample()
+
+    def _quota(self) -> Quota:
+        """The per-session data quota of the site's Wi-Fi policy, if the manifest has one
+        (issue 16's policy: ``portal.wifi``, in MB); read by name so a node whose manifest
+        model has no policy yet counts no quota hits."""
+        manifest = self.manifest
+        wifi = getattr(manifest.portal, "wifi", None) if manifest and manifest.portal else None
+        down = getattr(wifi, "download_quota_mb", None)
+        up = getattr(wifi, "upload_quota_mb", None)
+        return Quota(
+            download_bytes=down * MB if isinstance(down, int) else None,
+            upload_bytes=up * MB if isinstance(up, int) else None,
+        )
 
     def _session_minutes(self) -> int:
         manifest = self.manifest

@@ -38,12 +38,14 @@ class SessionMonitor:
         secret: bytes,
         clock: Clock,
         session_minutes: Callable[[], int],
+        observe: Callable[[list[GatewaySession]], None] = lambda sessions: None,
     ) -> None:
         self._gateway = gateway
         self._recorder = recorder
         self._secret = secret
         self._clock = clock
         self._session_minutes = session_minutes
+        self._observe = observe  # the node's health figures see each look (issue 16)
         self._tracked: dict[str, _Tracked] = {}
         self._lock = threading.Lock()
 
@@ -55,6 +57,7 @@ class SessionMonitor:
         except GatewayError as error:
             log.warning("cannot read gateway sessions: %s", error)
             return
+        self._observe(sessions)
         current = {s.mac: s for s in sessions if s.authenticated}
         limit = timedelta(minutes=self._session_minutes())
         with self._lock:

@@ -29,6 +29,7 @@ from portal.i18n import LANGUAGES, Language, environments, translations
 from portal.impressions import Impressions, Pseudonyms
 from portal.languages import choose_language
 from portal.messages import Message
+from portal.node_health import ACCEPT_FAILED
 from portal.nonces import MemoryNonceStore, NonceStore, UsedForms
 from portal.online import Frame, OnlinePages
 from portal.pages import (
@@ -53,7 +54,9 @@ from portal.sources import (
     ManifestSource,
     NewsletterSignup,
     NewsletterSink,
+    NoTally,
     Recorder,
+    Tally,
 )
 from portal.view import SplashView, splash_view
 from portal.visit import Visits, form_targets, sign_visit
@@ -86,6 +89,7 @@ class Splash:
         assets: AssetStore | None = None,
         nonces: NonceStore | None = None,
         newsletter: NewsletterSink | None = None,
+        tally: Tally | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         fallback_name: str = "Free Wi-Fi",
     ) -> None:
@@ -98,6 +102,7 @@ class Splash:
         self._used_forms = UsedForms(nonces if nonces is not None else MemoryNonceStore())
         self._recorder = recorder
         self._newsletter = newsletter if newsletter is not None else DroppingNewsletter()
+        self._tally = tally if tally is not None else NoTally()
         self._assets = assets  # None: a node without a content cache serves no images
         self._monotonic = monotonic
         self._fallback_name = fallback_name
@@ -318,6 +323,7 @@ class Splash:
         )
         if isinstance(decision, Refused):
             log.info("accept refused: %s", decision.reason)
+            self._tally.count(ACCEPT_FAILED)
             return self.message(view, language, decision.message, lang_href)
         if isinstance(decision, FormAgain):
             return self._splash_for(
@@ -346,11 +352,13 @@ class Splash:
         client = accepted.client
         if not self._gateway.verify(client):
             log.info("accept refused: gateway does not know client %s", client.client_ip)
+            self._tally.count(ACCEPT_FAILED)
             return self.message(view, language, messages.UNKNOWN_DEVICE, lang_href)
         if not self._used_forms.use_once(
             accepted.nonce, now.timestamp(), self.config.state_max_age_s
         ):
             log.info("accept refused: form replayed")
+            self._tally.count(ACCEPT_FAILED)
             return self.message(view, language, messages.ALREADY_SENT, lang_href)
         client_h, visitor_h = self._pseudonyms.of(client, now)
         # Online, the visitor lands on the portal's own page: it thanks them, offers the

@@ -56,7 +56,14 @@ from devices.protocol.manifest import (
 from devices.protocol.parse import MESSAGE_TYPES, parse, parse_signed, sign, validate
 from devices.protocol.schedules import Schedule, TimeWindow, Weekday
 from devices.protocol.signing import PublicKey, SigningKey, verify
-from devices.protocol.status import DeviceState, Health, NowShowing, Status, Throttling
+from devices.protocol.status import (
+    DeviceState,
+    Health,
+    NowShowing,
+    PortalHealth,
+    Status,
+    Throttling,
+)
 from devices.protocol.topics import (
     ALERTS_WILDCARD,
     ALL_SCOPE,
@@ -110,6 +117,7 @@ __all__ = [
     "PlayData",
     "PlayEvent",
     "PlayOutcome",
+    "PortalHealth",
     "PortalSettings",
     "ProfileKind",
     "PromoClickedData",

@@ -26,6 +26,7 @@ from devices.protocol import (
     Channel,
     DeviceKind,
     EventBatch,
+    Health,
     Manifest,
     SigningKey,
     TermsAcceptedData,
@@ -211,7 +212,8 @@ def test_signed_manifest_reaches_the_splash_and_visitor_events_are_acknowledged(
 ) -> None:
     consumer = AckingConsumer(SYSTEM_BROKER_PORT)
     node = start_node(tmp_path, SYSTEM_BROKER_PORT)
-    cms = Observer(SYSTEM_BROKER_PORT, [device_topic(node.device_id, Channel.EVENTS)])
+    health_topic = device_topic(node.device_id, Channel.HEALTH)
+    cms = Observer(SYSTEM_BROKER_PORT, [device_topic(node.device_id, Channel.EVENTS), health_topic])
     manifest_topic = device_topic(node.device_id, Channel.MANIFEST)
     try:
         assert node.agent.link.connected.wait(15)
@@ -248,6 +250,16 @@ def test_signed_manifest_reaches_the_splash_and_visitor_events_are_acknowledged(
         ]
         assert accepted == [client_hash(SECRET.encode(), phone.mac, datetime.now(UTC))]
         assert_no_personal_data(cms, node.device_id, phone)
+
+        # The node's next health sample tells IT's fleet view one visitor was let online.
+        node.agent.publish_health()
+
+        def portal_figures() -> list[tuple[int, int]]:
+            samples = [parse(Health, payload) for payload in cms.payloads(health_topic)]
+            return [(s.portal.authorisations, s.portal.failures) for s in samples if s.portal]
+
+        # (the sample the agent sent when it connected may have come first, with zeros)
+        assert cms.wait_for(lambda: (1, 0) in portal_figures(), timeout_s=10), portal_figures()
     finally:
         node.agent.stop()
         cms.publish(manifest_topic, b"", retain=True)
