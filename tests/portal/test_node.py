@@ -183,7 +183,7 @@ def test_the_web_server_serves_the_agents_manifest_and_events_reach_the_outbox(n
         sample = app.portal_health()
         totals["authorisations"] += sample.authorisations
         totals["failures"] += sample.failures
-        return totals == {"authorisations": 1, "failures": 1}
+        return bool(totals == {"authorisations": 1, "failures": 1})
 
     assert eventually(counted, 10), totals
 
