@@ -124,13 +124,27 @@ def _filters(names: Names) -> tuple[Filters, list[str]]:
     return Filters(start, end, site, campaign), problems
 
 
+def _filters_shown(names: Names) -> Filters:
+    """The request's filters, with what was wrong with them flashed to the page."""
+    filters, problems = _filters(names)
+    for problem in problems:
+        flash(problem, "warning")
+    return filters
+
+
+def _csv_download(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @bp.get("/")
 @login_required
 def index() -> str:
     names = _names()
-    filters, problems = _filters(names)
-    for problem in problems:
-        flash(problem, "warning")
+    filters = _filters_shown(names)
     result = report(_context().stores.events, filters)
     return render_template(
         "analytics/report.html",
@@ -153,12 +167,7 @@ def export(table: str) -> Response:
     names = _names()
     filters, _ = _filters(names)
     text = presenters.csv_table(table, report(_context().stores.events, filters), names)
-    filename = f"{table}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
-    return Response(
-        text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return _csv_download(text, f"{table}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv")
 
 
 def _feedback_rows(filters: Filters) -> list[FeedbackRow]:
@@ -171,9 +180,7 @@ def _feedback_rows(filters: Filters) -> list[FeedbackRow]:
 def feedback() -> str:
     """Visitors' feedback per site: NPS, ratings per day, comments (issue 16)."""
     names = _names()
-    filters, problems = _filters(names)
-    for problem in problems:
-        flash(problem, "warning")
+    filters = _filters_shown(names)
     actor = current_actor()
     return render_template(
         "analytics/feedback.html",
@@ -191,11 +198,8 @@ def feedback_export() -> Response:
     names = _names()
     filters, _ = _filters(names)
     text = feedback_page.feedback_csv(_feedback_rows(filters), names)
-    filename = f"feedback-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
-    return Response(
-        text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return _csv_download(
+        text, f"feedback-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
     )
 
 
@@ -230,9 +234,7 @@ def share_of_voice(campaign_id: str) -> str:
     if campaign is None or campaign.share_s_per_hour is None:
         abort(404)
     names = _names()
-    filters, problems = _filters(names)
-    for problem in problems:
-        flash(problem, "warning")
+    filters = _filters_shown(names)
     figures = airtime_page.figures(session, campaign, filters, runtime().clock.now())
     achieved = _context().stores.events.airtime(
         campaign.id, figures.start, figures.stop, filters.site_id
