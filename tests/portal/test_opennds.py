@@ -45,6 +45,10 @@ class RunningPortal:
         self.server: BaseWSGIServer | None = None
 
     def start(self, harness: Harness, port: int) -> None:
+        # The phone reaches the portal where openNDS's FAS settings say; the accept sends
+        # it back there, to the portal's "you are online" page (issue 16).
+        fas = urllib.parse.urlsplit(harness.env["FAS_URL"])
+        self.config = dataclasses.replace(self.config, public_url=f"{fas.scheme}://{fas.netloc}/")
         self.gateway = OpenNDSGateway(FASKEY, ndsctl=harness.ndsctl, cache_s=0)
         app = create_app(
             Splash(
@@ -98,10 +102,13 @@ def go_online(harness: Harness) -> None:
     status, auth_url, _ = harness.curl(*args, accept_url)
     assert status == 303
     assert auth_url.startswith(harness.env["AUTH_URL"] + "?tok="), auth_url
-    assert urllib.parse.parse_qs(urllib.parse.urlsplit(auth_url).query)["redir"] == [upstream]
+    [online] = urllib.parse.parse_qs(urllib.parse.urlsplit(auth_url).query)["redir"]
+    assert online.startswith(urllib.parse.urljoin(harness.env["FAS_URL"], "/online?")), online
 
     status, back_to, _ = harness.curl(auth_url)
-    assert (status, back_to) == (307, upstream)
+    assert (status, back_to) == (307, online)
+    status, _, page = harness.curl(online)  # the portal's page: feedback, and a link on
+    assert status == 200 and f'<a class="button" href="{upstream}">' in page, page[:500]
     status, _, body = harness.curl(upstream)
     assert status == 200 and body.startswith(UPSTREAM_OK)
 
