@@ -29,8 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from central_cms.analytics.feedback import feedback_rows, without_comments
 from central_cms.analytics.model import BatchOutcome, DeviceInfo
-from central_cms.analytics.ports import EventStore, FleetStore
+from central_cms.analytics.ports import EventStore, FeedbackStore, FleetStore
 from central_cms.analytics.stores import Stores
 from devices.clock import Clock, SystemClock
 from devices.config import MqttSettings
@@ -143,8 +144,10 @@ class Ingest:
         *,
         clock: Clock | None = None,
         health_sink: Callable[[Sequence[Health]], None] | None = None,
+        feedback: FeedbackStore | None = None,
     ) -> None:
         self._events = events
+        self._feedback = feedback
         self._health_sink = health_sink
         self._fleet = fleet
         self._settings = settings
@@ -252,6 +255,7 @@ class Ingest:
                 self._fleet.record_command_result(message, now)
         outcomes: list[BatchOutcome] = []
         if batches:
+            batches = self._keep_feedback(batches)
             outcomes = self._events.store_batches(batches)  # durable when it returns
             self.stats.add(
                 batches=len(outcomes),
@@ -273,6 +277,20 @@ class Ingest:
             self._fleet.record_seen(seen, now)
         self.stats.add(messages=len(received))  # last: a waiter then sees everything stored
         return outcomes
+
+    def _keep_feedback(
+        self, batches: list[tuple[Batch, DeviceInfo | None]]
+    ) -> list[tuple[Batch, DeviceInfo | None]]:
+        """Store the batches' feedback (scrubbed again) before their events, so an ack
+        never covers feedback that is not stored; return the batches without comments."""
+        rows = [row for batch, device in batches for row in feedback_rows(batch, device)]
+        if not rows:
+            return batches
+        if self._feedback is None:
+            log.warning("%d feedback answers not kept: no feedback store", len(rows))
+        else:
+            self._feedback.store_feedback(rows)
+        return [(without_comments(batch), device) for batch, device in batches]
 
     def _acknowledge(self, outcomes: Sequence[BatchOutcome]) -> None:
         latest: dict[tuple[str, str], int] = {}
@@ -332,7 +350,12 @@ def start_ingest_thread(
     """Run the ingest inside another process (the CMS, for small installs); call
     `.stop()` on the result at shutdown."""
     ingest = Ingest(
-        stores.events, stores.fleet, settings, clock=clock, health_sink=stores.health_sink
+        stores.events,
+        stores.fleet,
+        settings,
+        clock=clock,
+        health_sink=stores.health_sink,
+        feedback=stores.feedback,
     )
     ingest.start()
     return ingest

@@ -133,6 +133,8 @@ def main(argv: Sequence[str]) -> int:
                     if stores.sqlite is not None:
                         stores.sqlite.prune(now - timedelta(days=options.retention_days))
                     stores.fleet.prune_health(now - timedelta(days=options.health_retention_days))
+                    if stores.feedback is not None:
+                        stores.feedback.prune_feedback(now - timedelta(days=options.retention_days))
             except Exception:
                 log.exception("health check or pruning failed; will try again")
     finally:

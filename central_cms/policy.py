@@ -29,6 +29,8 @@ class Permission(StrEnum):
     NEWSLETTER = "newsletter.manage"
     # Upload software releases and roll them out to the fleet (issue 18).
     SOFTWARE_RELEASE = "software.release"
+    # Visitors' feedback comments: delete one that should not be kept (issue 16).
+    FEEDBACK_MODERATE = "feedback.moderate"
 
 
 _EVERYTHING = frozenset(Permission)
@@ -47,6 +49,8 @@ POLICY: dict[Role, frozenset[Permission]] = {
             # Communications staff send the newsletter (site editors: their sites only).
             # Approvers, IT and viewers have no need for visitors' addresses.
             Permission.NEWSLETTER,
+            # They read the comments; a site editor moderates their sites' only.
+            Permission.FEEDBACK_MODERATE,
         }
     ),
     Role.APPROVER: frozenset(

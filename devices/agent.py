@@ -26,7 +26,12 @@ from devices.cache import ContentCache
 from devices.clock import Clock, SystemClock
 from devices.commands import CommandLog
 from devices.config import DeviceConfig
-from devices.device_kind import AgentServices, CommandOutcome, DeviceApplication
+from devices.device_kind import (
+    AgentServices,
+    CommandOutcome,
+    DeviceApplication,
+    ReportsPortalHealth,
+)
 from devices.feeds import FeedStore
 from devices.health import HealthProbe, PiSensors
 from devices.http_fetch import CacheError, RetryPolicy, Transport, UrllibTransport
@@ -460,6 +465,7 @@ class DeviceAgent:
             outbox_dropped=self.outbox.dropped_total,
             cache_used_bytes=self.cache.usage_bytes(),
             manifest_version=self.current.version if self.current else None,
+            portal=self.app.portal_health() if isinstance(self.app, ReportsPortalHealth) else None,
         )
         self.link.publish(self._topic(Channel.HEALTH), sample.encode(), qos=0)
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from devices.clock import Clock
 from devices.feeds import FeedReader
-from devices.protocol import Alert, Command, DeviceKind, EventData, Manifest, NowShowing
+from devices.protocol import (
+    Alert,
+    Command,
+    DeviceKind,
+    EventData,
+    Manifest,
+    NowShowing,
+    PortalHealth,
+)
 from devices.protocol.base import Scalar
 
 
@@ -88,3 +96,11 @@ class DeviceApplication(Protocol):
     def stop(self) -> None:
         """Stop threads and release the display or web server."""
         ...
+
+
+@runtime_checkable
+class ReportsPortalHealth(Protocol):
+    """A device kind that adds Wi-Fi figures to each health sample (portal nodes,
+    issue 16); the agent asks it once per sample."""
+
+    def portal_health(self) -> PortalHealth: ...

@@ -13,7 +13,7 @@ from typing import Protocol
 import psutil
 
 from devices.clock import Clock
-from devices.protocol import Health, Throttling
+from devices.protocol import Health, PortalHealth, Throttling
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ class HealthProbe:
         outbox_dropped: int = 0,
         cache_used_bytes: int = 0,
         manifest_version: int | None = None,
+        portal: PortalHealth | None = None,
     ) -> Health:
         memory = psutil.virtual_memory()
         disk = psutil.disk_usage(str(self._data_dir))
@@ -155,4 +156,5 @@ class HealthProbe:
             outbox_dropped=outbox_dropped,
             cache_used_bytes=cache_used_bytes,
             manifest_version=manifest_version,
+            portal=portal,
         )

@@ -48,7 +48,7 @@ class FormAgain:
 class Accepted:
     client: FasClient
     nonce: str
-    redirect_to: str  # where the gateway sends the visitor once online
+    origin: str | None  # the safe page the visitor was opening, if any
     newsletter_email: str | None  # when the visitor opted in to an offered newsletter
 
 
@@ -75,7 +75,6 @@ def decide_accept(
     max_age_s: int,
     terms_version: str,
     newsletter_offered: bool,
-    language_code: str,
 ) -> AcceptDecision:
     if cross_site(origin_header, host):
         return Refused(messages.CROSS_SITE, f"cross-site Origin {(origin_header or '')[:100]}")
@@ -105,6 +104,6 @@ def decide_accept(
     return Accepted(
         client,
         nonce=state["x"],
-        redirect_to=safe_redirect(state.get("o")) or f"/online?lang={language_code}",
+        origin=safe_redirect(state.get("o")),
         newsletter_email=values["email"] if opted_in else None,
     )

@@ -58,7 +58,6 @@ ALREADY_SENT = Message(
     N_("This form was already sent"),
     (N_("If you are not online yet, open any website again to get a fresh sign-in page."),),
 )
-ONLINE = Message(200, N_("You are online"), (N_("Enjoy the free Wi-Fi. You can close this page."),))
 CLOSED = Message(
     200,
     N_("The free Wi-Fi is closed right now"),

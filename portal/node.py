@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -26,6 +27,8 @@ from devices.protocol import (
     EventData,
     Manifest,
     NowShowing,
+    PortalHealth,
+    TermsAcceptedData,
     WifiPolicy,
 )
 from devices.protocol.feeds import FeedData
@@ -34,6 +37,7 @@ from portal.config import GatewayKind, PortalConfig, parse_portal_config
 from portal.firewall import NodeFirewall
 from portal.gateway import Gateway, RecordingGateway
 from portal.ndsctl import NdsctlSocket
+from portal.node_health import ACCEPT_FAILED, MB, PortalFigures, Quota
 from portal.opennds import CommandControl, OpenNDSGateway
 from portal.relay import EventRelay, write_snapshot
 from portal.sessions import SessionMonitor
@@ -211,6 +215,7 @@ class PortalApplication:
         self._relay: EventRelay | None = None
         self._monitor: SessionMonitor | None = None
         self._thread: threading.Thread | None = None
+        self._figures = PortalFigures(time.monotonic)
         self._newsletter = NewsletterForwarder(
             portal.newsletter_url, config.asset_token, config.state_dir / "newsletter-spool.jsonl"
         )
@@ -227,6 +232,8 @@ class PortalApplication:
         return server.pid if server is not None and server.poll() is None else None
 
     def _record(self, data: EventData) -> None:
+        if isinstance(data, TermsAcceptedData):
+            self._figures.authorised()
         if self._services is not None:
             self._services.record(data)
 
@@ -234,7 +241,9 @@ class PortalApplication:
         self._services = services
         services.feeds.on_change(lambda _feed_id: self._publish())  # "What's on"
         self._config.state_dir.mkdir(parents=True, exist_ok=True)
-        self._relay = EventRelay(socket_path(self._config), self._record, self._newsletter.submit)
+        self._relay = EventRelay(
+            socket_path(self._config), self._record, self._newsletter.submit, self._count
+        )
         self._relay.start()
         self._monitor = SessionMonitor(
             self._gateway,
@@ -243,6 +252,7 @@ class PortalApplication:
             clock=services.clock,
             session_minutes=self._session_minutes,
             idle_minutes=self._idle_minutes,
+            observe=lambda sessions: self._figures.observe(sessions, self._quota()),
         )
         if not view_path(self._config).exists():
             write_snapshot(view_path(self._config), None, ())
@@ -254,6 +264,23 @@ class PortalApplication:
 
     def record(self, data: EventData) -> None:  # Recorder, for the session monitor
         self._record(data)
+
+    def _count(self, name: str) -> None:
+        if name == ACCEPT_FAILED:
+            self._figures.failed()
+
+    def portal_health(self) -> PortalHealth:  # ReportsPortalHealth, for each health sample
+        return self._figures.sample()
+
+    def _quota(self) -> Quota:
+        """The per-session data quota of the site's Wi-Fi policy, if it sets one."""
+        wifi = self._wifi()
+        down = wifi.download_quota_mb if wifi else None
+        up = wifi.upload_quota_mb if wifi else None
+        return Quota(
+            download_bytes=down * MB if down is not None else None,
+            upload_bytes=up * MB if up is not None else None,
+        )
 
     def _session_minutes(self) -> int:
         manifest = self.manifest

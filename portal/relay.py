@@ -27,6 +27,7 @@ from devices.files import write_atomic
 from devices.protocol import (
     Alert,
     EventData,
+    FeedbackData,
     Manifest,
     PromoClickedData,
     PromoShownData,
@@ -49,9 +50,11 @@ EVENT_KINDS: dict[str, type[BaseModel]] = {
         PromoShownData,
         PromoClickedData,
         SessionEndedData,
+        FeedbackData,
     )
 }
 _NEWSLETTER = "newsletter"
+_COUNT = "count"
 
 
 def write_snapshot(
@@ -137,6 +140,9 @@ class SocketRecorder:
     def submit(self, signup: NewsletterSignup) -> None:
         self._send({"kind": _NEWSLETTER, "data": signup.__dict__})
 
+    def count(self, name: str) -> None:
+        self._send({"kind": _COUNT, "data": {"name": name}})
+
 
 class EventRelay:
     """The node's end of the socket: validates each datagram and hands it on."""
@@ -146,10 +152,12 @@ class EventRelay:
         path: Path,
         record: Callable[[EventData], None],
         newsletter: Callable[[NewsletterSignup], None],
+        count: Callable[[str], None] = lambda name: None,
     ) -> None:
         self._path = path
         self._record = record
         self._newsletter = newsletter
+        self._count = count
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +196,9 @@ class EventRelay:
             kind, data = message["kind"], message["data"]
             if kind == _NEWSLETTER:
                 self._newsletter(NewsletterSignup(**data))
+                return
+            if kind == _COUNT:
+                self._count(str(data["name"])[:40])
                 return
             event = EVENT_KINDS[kind].model_validate(data)
         except (ValueError, KeyError, TypeError, ValidationError) as error:

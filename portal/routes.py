@@ -110,7 +110,26 @@ def register_routes(app: Flask, splash: Splash) -> None:
 
     @app.get("/online")
     def online() -> Response:
-        return message_response(messages.ONLINE)
+        return page_response(
+            splash.online.online(request.args, request.headers.get("Accept-Language"))
+        )
+
+    @app.post("/feedback")
+    def feedback() -> Response:
+        return page_response(
+            splash.online.answer(
+                request.form,
+                origin_header=request.headers.get("Origin"),
+                host=request.host,
+                accept_language=request.headers.get("Accept-Language"),
+            )
+        )
+
+    @app.get("/privacy")
+    def privacy() -> Response:
+        return page_response(
+            splash.online.privacy(request.args, request.headers.get("Accept-Language"))
+        )
 
     @app.get("/venue")
     def venue() -> Response:

@@ -47,6 +47,7 @@ class SessionMonitor:
         clock: Clock,
         session_minutes: Callable[[], int],
         idle_minutes: Callable[[], int | None] = _no_idle_limit,
+        observe: Callable[[list[GatewaySession]], None] = lambda sessions: None,
     ) -> None:
         self._gateway = gateway
         self._recorder = recorder
@@ -54,6 +55,7 @@ class SessionMonitor:
         self._clock = clock
         self._session_minutes = session_minutes
         self._idle_minutes = idle_minutes
+        self._observe = observe  # the node's health figures see each look (issue 16)
         self._tracked: dict[str, _Tracked] = {}
         self._lock = threading.Lock()
 
@@ -65,6 +67,7 @@ class SessionMonitor:
         except GatewayError as error:
             log.warning("cannot read gateway sessions: %s", error)
             return
+        self._observe(sessions)
         current = {s.mac: s for s in sessions if s.authenticated}
         limit = timedelta(minutes=self._session_minutes())
         idle = self._idle_minutes()

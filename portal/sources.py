@@ -35,6 +35,17 @@ class Recorder(Protocol):
         ...
 
 
+class Tally(Protocol):
+    def count(self, name: str) -> None:
+        """Count one occurrence of `name` for the node's health figures (issue 16)."""
+        ...
+
+
+class NoTally:
+    def count(self, name: str) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class NewsletterSignup:
     email: str

@@ -24,12 +24,15 @@ from portal import messages
 from portal.accept import Accepted, FormAgain, Refused, decide_accept
 from portal.config import PortalConfig
 from portal.fas import FasClient
+from portal.feedback import online_url, sign_feedback
 from portal.gateway import Gateway, GatewayBusy, GatewayError
 from portal.i18n import LANGUAGES, Language, environments, translations
 from portal.impressions import Impressions, Pseudonyms
 from portal.languages import choose_language
 from portal.messages import Message
+from portal.node_health import ACCEPT_FAILED
 from portal.nonces import MemoryNonceStore, NonceStore, UsedForms
+from portal.online import Frame, OnlinePages
 from portal.pages import (
     M_CLIENT,
     M_QUERY,
@@ -53,7 +56,9 @@ from portal.sources import (
     ManifestSource,
     NewsletterSignup,
     NewsletterSink,
+    NoTally,
     Recorder,
+    Tally,
 )
 from portal.view import SplashView, splash_view
 from portal.visit import Visits, form_targets, sign_visit
@@ -87,6 +92,7 @@ class Splash:
         assets: AssetStore | None = None,
         nonces: NonceStore | None = None,
         newsletter: NewsletterSink | None = None,
+        tally: Tally | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         fallback_name: str = "Free Wi-Fi",
     ) -> None:
@@ -99,6 +105,7 @@ class Splash:
         self._used_forms = UsedForms(nonces if nonces is not None else MemoryNonceStore())
         self._recorder = recorder
         self._newsletter = newsletter if newsletter is not None else DroppingNewsletter()
+        self._tally = tally if tally is not None else NoTally()
         self._assets = assets  # None: a node without a content cache serves no images
         self._monotonic = monotonic
         self._fallback_name = fallback_name
@@ -112,6 +119,15 @@ class Splash:
         self.cache = SplashCache(self._build_view)
         self._chrome_memo: tuple[SplashView, Chrome] | None = None
         self._promo_tag = functools.lru_cache(maxsize=4096)(self._sign_promo)
+        self.online = OnlinePages(
+            config,
+            clock=clock,
+            signer=self._signer,
+            used_forms=self._used_forms,
+            recorder=recorder,
+            envs=self._envs,
+            frame=self._frame,
+        )
 
     # --- what the page shows -----------------------------------------------------------
 
@@ -145,6 +161,11 @@ class Splash:
 
     def gettext(self, code: str, message: str) -> str:
         return str(self._catalogues[code].gettext(message))
+
+    def _frame(self, now: datetime, asked: str | None, accept_language: str | None) -> Frame:
+        view = self.current_view(now)
+        language = self.language(view, asked, accept_language)
+        return Frame(view, self.chrome(view), language, self._style_hash(view))
 
     def _style_hash(self, view: SplashView) -> str:
         style = self.chrome(view).style
@@ -308,10 +329,10 @@ class Splash:
             max_age_s=self.config.state_max_age_s,
             terms_version=view.terms_version,
             newsletter_offered=view.newsletter,
-            language_code=code,
         )
         if isinstance(decision, Refused):
             log.info("accept refused: %s", decision.reason)
+            self._tally.count(ACCEPT_FAILED)
             return self.message(view, language, decision.message, lang_href)
         if not self.in_service(now):
             return self.message(view, language, messages.CLOSED, lang_href)
@@ -346,15 +367,31 @@ class Splash:
         try:
             if not self._gateway.verify(client):
                 log.info("accept refused: gateway does not know client %s", client.client_ip)
+                self._tally.count(ACCEPT_FAILED)
                 return self.message(view, language, messages.UNKNOWN_DEVICE, lang_href)
             if not self._used_forms.use_once(
                 accepted.nonce, now.timestamp(), self.config.state_max_age_s
             ):
                 log.info("accept refused: form replayed")
+                self._tally.count(ACCEPT_FAILED)
                 return self.message(view, language, messages.ALREADY_SENT, lang_href)
+            client_h, visitor_h = self._pseudonyms.of(client, now)
+            # Online, the visitor lands on the portal's own page: it thanks them, offers the
+            # feedback and links on to where they were going (issue 16). An OS probe's page
+            # would otherwise be all a captive-portal mini-browser shows.
+            feedback = sign_feedback(
+                self._signer,
+                client_hash=client_h,
+                visitor_hash=visitor_h,
+                origin=accepted.origin,
+                now=now,
+                nonce=secrets.token_urlsafe(12),
+            )
             portal = self._manifest_source.snapshot().manifest
             limits = client_limits(portal.portal if portal else None)
-            target = self._gateway.authorise(client, accepted.redirect_to, limits)
+            target = self._gateway.authorise(
+                client, online_url(self.config.portal_url, feedback, language.code), limits
+            )
         except GatewayBusy as error:
             # Back-pressure: the visitor gets the form again (a fresh one) and taps again.
             log.warning("visitor asked to try again: %s", error)
@@ -364,9 +401,9 @@ class Splash:
             )
         except GatewayError as error:
             log.warning("openNDS did not let %s online: %s", client.client_ip, error)
+            self._tally.count(ACCEPT_FAILED)
             return self.message(view, language, messages.UNKNOWN_DEVICE, lang_href)
         wait_s = round(max(0.0, self._monotonic() - started), 3)
-        client_h, visitor_h = self._pseudonyms.of(client, now)
         email = accepted.newsletter_email
         self._recorder.record(
             TermsAcceptedData(

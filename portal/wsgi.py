@@ -55,6 +55,7 @@ def application() -> Flask:
             assets=CacheAssets(config.cache_dir),
             nonces=SqliteNonceStore(config.state_dir / "portal-nonces.sqlite3"),
             newsletter=relay,
+            tally=relay,
             fallback_name=config.device_id,
         )
     )

@@ -5,6 +5,7 @@ builds the FAS query it would send). Shared by the portal tests and bench/portal
 from __future__ import annotations
 
 import hashlib
+import html
 import itertools
 import re
 import secrets
@@ -288,3 +289,16 @@ def form_of(html: str) -> dict[str, str]:
         "lang": find(r'name="lang" value="([^"]+)"', html).group(1),
         "terms_version": find(r'name="terms_version" value="([^"]+)"', html).group(1),
     }
+
+
+CONTINUE = re.compile(r'<a class="button" href="([^"]+)">')
+
+
+def online_landing(client: FlaskClient, location: str) -> tuple[str, str | None]:
+    """Where an accept's redirect leads: the portal's own "you are online" page (its path
+    and query) and the page it links on to, the one the visitor was opening, if any."""
+    parts = urllib.parse.urlsplit(location)
+    page = client.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200, page.status_code
+    found = CONTINUE.search(page.text)
+    return parts.path, html.unescape(found.group(1)) if found else None

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from central_cms.analytics.feedback import FeedbackRow
 from central_cms.analytics.health_rules import AlertRules, Finding
 from central_cms.analytics.model import (
     BatchOutcome,
@@ -80,6 +81,20 @@ class AckLedger(Protocol):
     def first_visit_days(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The first local day each (site, visitor hash) joined the Wi-Fi there."""
         ...
+
+
+class FeedbackStore(Protocol):
+    """Visitors' feedback (issue 16), on SQLite whichever event store is in use."""
+
+    def store_feedback(self, rows: Sequence[FeedbackRow]) -> None: ...
+
+    def feedback(self, filters: Filters) -> list[FeedbackRow]: ...
+
+    def feedback_site(self, event_id: str) -> str | None: ...
+
+    def delete_comment(self, event_id: str, deleted_by: str) -> bool: ...
+
+    def prune_feedback(self, older_than: datetime) -> int: ...
 
 
 def report(store: EventStore, filters: Filters) -> Report:

@@ -18,7 +18,7 @@ from central_cms.analytics.health_rules import AlertRules, Finding, Level, evalu
 from central_cms.analytics.model import DeviceSnapshot, Filters
 from central_cms.analytics.reports import Report
 from central_cms.spreadsheet import csv_cell
-from devices.protocol import DeviceState, Health
+from devices.protocol import DeviceState, Health, PortalHealth
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,12 @@ class FleetRow:
     online: bool
     software_current: bool | None
     manifest_current: bool | None
+
+    @property
+    def portal(self) -> PortalHealth | None:
+        """A portal node's Wi-Fi figures from its latest health sample (issue 16)."""
+        health = self.snapshot.health
+        return health.portal if health is not None else None
 
     @property
     def worst(self) -> str:

@@ -54,6 +54,21 @@ CREATE TABLE IF NOT EXISTS first_visits (
     last_day TEXT NOT NULL,
     PRIMARY KEY (site_id, visitor_hash)
 ) WITHOUT ROWID;
+-- Visitors' feedback (issue 16): one row per portal.feedback event, no visitor hash;
+-- a deleted comment is blanked and `deleted_by` names who deleted it.
+CREATE TABLE IF NOT EXISTS feedback (
+    event_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    language TEXT NOT NULL,
+    rating INTEGER,
+    recommend INTEGER,
+    comment TEXT NOT NULL DEFAULT '',
+    deleted_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS feedback_by_day ON feedback (day, site_id);
 -- Every additive daily figure, summed as events arrive.
 CREATE TABLE IF NOT EXISTS daily_rollups (
     day TEXT NOT NULL,

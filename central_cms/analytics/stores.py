@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from central_cms.analytics.ports import EventStore, FleetStore
+from central_cms.analytics.ports import EventStore, FeedbackStore, FleetStore
 from central_cms.analytics.sqlite_store import SqliteStore
 from devices.protocol import Health
 
@@ -32,6 +32,8 @@ class Stores:
     sqlite: SqliteStore | None
     # Where health samples go besides the fleet store (InfluxDB, for Grafana).
     health_sink: Callable[[Sequence[Health]], None] | None = None
+    # Visitors' feedback: the SQLite file (events or state) holds it (issue 16).
+    feedback: FeedbackStore | None = None
 
     def close(self) -> None:
         self.events.close()
@@ -45,7 +47,7 @@ def open_stores(url: str) -> Stores:
         if not parts.path or parts.path == "/":
             raise StoreUrlError(url, "no file", "write sqlite:///absolute/path.sqlite3")
         store = SqliteStore(Path(unquote(parts.path)))
-        return Stores(events=store, fleet=store, sqlite=store)
+        return Stores(events=store, fleet=store, sqlite=store, feedback=store)
     if parts.scheme in ("influxdb", "influxdbs"):
         from central_cms.analytics.influx_store import InfluxSettings, InfluxStore
 
@@ -68,5 +70,11 @@ def open_stores(url: str) -> Stores:
             report_timezone=query.get("timezone", ["UTC"])[0],
         )
         events = InfluxStore(settings, ledger=fleet, devices=fleet.device)
-        return Stores(events=events, fleet=fleet, sqlite=None, health_sink=events.record_health)
+        return Stores(
+            events=events,
+            fleet=fleet,
+            sqlite=None,
+            health_sink=events.record_health,
+            feedback=fleet,
+        )
     raise StoreUrlError(url, f"unknown scheme {parts.scheme!r}", "use sqlite:// or influxdb://")

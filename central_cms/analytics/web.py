@@ -37,10 +37,17 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from central_cms import audit, db
 from central_cms import models as m
-from central_cms.analytics import airtime_page, presenters, report_pages, rules_form
+from central_cms.analytics import (
+    airtime_page,
+    feedback_page,
+    presenters,
+    report_pages,
+    rules_form,
+)
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
+from central_cms.analytics.feedback import FeedbackRow, feedback_report
 from central_cms.analytics.health_rules import LIMITS, AlertRules, Level
 from central_cms.analytics.link_scans import scans_for
 from central_cms.analytics.model import Filters, FleetFilter
@@ -51,7 +58,7 @@ from central_cms.analytics.sqlite_fleet_pages import SORTS as FLEET_SORTS
 from central_cms.auth import current_actor, login_required, permission_required
 from central_cms.nav import NavEntry, add_nav
 from central_cms.paging import PAGE_SIZE, Page, requested_page
-from central_cms.policy import Permission
+from central_cms.policy import Forbidden, Permission
 from central_cms.runtime import parts, runtime
 from central_cms.times import DATE_HINT, parse_date, zone_of
 from devices.protocol import DisplayPower
@@ -83,6 +90,7 @@ def register(app: Flask) -> None:
     watch_directory(db.database(app).sessions, context.stores.fleet)
     sync_directory(app)
     add_nav(app, NavEntry("Analytics", "analytics.index", Permission.READ, 60))
+    add_nav(app, NavEntry("Visitor feedback", "analytics.feedback", Permission.READ, 62))
     add_nav(app, NavEntry("Device health", "analytics.fleet", FLEET_PERMISSION, 65))
     config = runtime(app).config
     if config.ingest_in_process:
@@ -131,13 +139,27 @@ def _filters(names: Names) -> tuple[Filters, list[str]]:
     return Filters(start, end, site, campaign), problems
 
 
+def _filters_shown(names: Names) -> Filters:
+    """The request's filters, with what was wrong with them flashed to the page."""
+    filters, problems = _filters(names)
+    for problem in problems:
+        flash(problem, "warning")
+    return filters
+
+
+def _csv_download(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @bp.get("/")
 @login_required
 def index() -> str:
     names = _names()
-    filters, problems = _filters(names)
-    for problem in problems:
-        flash(problem, "warning")
+    filters = _filters_shown(names)
     result = report(_context().stores.events, filters)
     # 5,000 campaigns make thousands of (campaign, site) rows: a page of them at a time,
     # and of the per-day rows the first few (the CSV has them all).
@@ -166,12 +188,61 @@ def export(table: str) -> Response:
     names = _names()
     filters, _ = _filters(names)
     text = presenters.csv_table(table, report(_context().stores.events, filters), names)
-    filename = f"{table}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
-    return Response(
-        text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return _csv_download(text, f"{table}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv")
+
+
+def _feedback_rows(filters: Filters) -> list[FeedbackRow]:
+    store = _context().stores.feedback
+    return store.feedback(filters) if store is not None else []
+
+
+@bp.get("/feedback")
+@login_required
+def feedback() -> str:
+    """Visitors' feedback per site: NPS, ratings per day, comments (issue 16)."""
+    names = _names()
+    filters = _filters_shown(names)
+    actor = current_actor()
+    return render_template(
+        "analytics/feedback.html",
+        report=feedback_report(_feedback_rows(filters)),
+        filters=filters,
+        names=names,
+        query=presenters.filter_query(filters),
+        can_delete=actor is not None and actor.can(Permission.FEEDBACK_MODERATE),
     )
+
+
+@bp.get("/feedback.csv")
+@login_required
+def feedback_export() -> Response:
+    names = _names()
+    filters, _ = _filters(names)
+    text = feedback_page.feedback_csv(_feedback_rows(filters), names)
+    return _csv_download(
+        text, f"feedback-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
+    )
+
+
+@bp.post("/feedback/<event_id>/delete")
+@permission_required(Permission.FEEDBACK_MODERATE)
+def feedback_delete(event_id: str) -> BaseResponse:
+    store = _context().stores.feedback
+    actor = current_actor()
+    if store is None or actor is None:
+        abort(404)
+    try:
+        feedback_page.delete_comment(db.session(), store, actor, event_id, runtime().clock.now())
+    except feedback_page.CommentGone as error:
+        flash(str(error), "error")
+    except Forbidden:
+        abort(403)
+    else:
+        flash("Comment deleted.", "ok")
+    kept: dict[str, Any] = {
+        k: request.form[k] for k in ("start", "end", "site") if request.form.get(k)
+    }
+    return redirect(url_for("analytics.feedback", **kept) + "#comments")
 
 
 @bp.get("/campaigns/<campaign_id>/airtime")
@@ -184,9 +255,7 @@ def share_of_voice(campaign_id: str) -> str:
     if campaign is None or campaign.share_s_per_hour is None:
         abort(404)
     names = _names()
-    filters, problems = _filters(names)
-    for problem in problems:
-        flash(problem, "warning")
+    filters = _filters_shown(names)
     figures = airtime_page.figures(session, campaign, filters, runtime().clock.now())
     achieved = _context().stores.events.airtime(
         campaign.id, figures.start, figures.stop, filters.site_id

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from devices.personal_data import COMMENT_MAX
 from devices.protocol.base import Frozen, Id, Message, Sha256, ShortText, VisitorHash, schema_field
 
 
@@ -105,6 +106,27 @@ class SessionEndedData(Frozen):
     reason: ShortText = ""
 
 
+class FeedbackData(Frozen):
+    """A visitor's optional feedback after going online (issue 16): a one-tap rating
+    (1 very poor .. 5 very good), or a 0-10 "would you recommend" with an optional comment
+    the node has scrubbed of contact details and names (devices.personal_data)."""
+
+    client_hash: VisitorHash
+    visitor_hash: VisitorHash
+    language: ShortText
+    rating: int | None = Field(default=None, ge=1, le=5)
+    recommend: int | None = Field(default=None, ge=0, le=10)
+    comment: str = Field(default="", max_length=COMMENT_MAX)
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> Self:
+        if (self.rating is None) == (self.recommend is None):
+            raise ValueError("feedback carries either a rating or a recommend score")
+        if self.comment and self.recommend is None:
+            raise ValueError("a comment comes with the recommend score")
+        return self
+
+
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
@@ -117,6 +139,7 @@ class EventType(StrEnum):
     PROMO_SHOWN = "portal.promo_shown"
     PROMO_CLICKED = "portal.promo_clicked"
     SESSION_ENDED = "portal.session_ended"
+    FEEDBACK = "portal.feedback"
 
 
 class _EventBase(Frozen):
@@ -155,13 +178,19 @@ class SessionEndedEvent(_EventBase):
     data: SessionEndedData
 
 
+class FeedbackEvent(_EventBase):
+    type: Literal[EventType.FEEDBACK] = EventType.FEEDBACK
+    data: FeedbackData
+
+
 Event = Annotated[
     PlayEvent
     | SplashShownEvent
     | TermsAcceptedEvent
     | PromoShownEvent
     | PromoClickedEvent
-    | SessionEndedEvent,
+    | SessionEndedEvent
+    | FeedbackEvent,
     Field(discriminator="type"),
 ]
 EventData = (
@@ -171,6 +200,7 @@ EventData = (
     | PromoShownData
     | PromoClickedData
     | SessionEndedData
+    | FeedbackData
 )
 EVENT_TYPE_OF_DATA: dict[type[Frozen], EventType] = {
     PlayData: EventType.PLAY,
@@ -179,6 +209,7 @@ EVENT_TYPE_OF_DATA: dict[type[Frozen], EventType] = {
     PromoShownData: EventType.PROMO_SHOWN,
     PromoClickedData: EventType.PROMO_CLICKED,
     SessionEndedData: EventType.SESSION_ENDED,
+    FeedbackData: EventType.FEEDBACK,
 }
 EVENT_TYPES: dict[EventType, type[_EventBase]] = {
     EventType.PLAY: PlayEvent,
@@ -187,6 +218,7 @@ EVENT_TYPES: dict[EventType, type[_EventBase]] = {
     EventType.PROMO_SHOWN: PromoShownEvent,
     EventType.PROMO_CLICKED: PromoClickedEvent,
     EventType.SESSION_ENDED: SessionEndedEvent,
+    EventType.FEEDBACK: FeedbackEvent,
 }
 
 _OutboxEpoch = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]

@@ -21,6 +21,7 @@ from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
+from devices.personal_data import COMMENT_MAX
 from devices.protocol.base import SHA256_PATTERN, SHORT_TEXT_MAX, VISITOR_HASH_PATTERN
 from devices.protocol.errors import ProtocolError
 from devices.protocol.events import (
@@ -97,6 +98,22 @@ class SessionEndedData(_Struct, frozen=True):
     reason: ShortText = ""
 
 
+class FeedbackData(_Struct, frozen=True):
+    client_hash: VisitorHash
+    visitor_hash: VisitorHash
+    language: ShortText
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
+    recommend: Annotated[int, msgspec.Meta(ge=0, le=10)] | None = None
+    comment: Annotated[str, msgspec.Meta(max_length=COMMENT_MAX)] = ""
+
+    def __post_init__(self) -> None:
+        # The model's `_one_answer`, so the decoder refuses what the model refuses.
+        if (self.rating is None) == (self.recommend is None):
+            raise ValueError("feedback carries either a rating or a recommend score")
+        if self.comment and self.recommend is None:
+            raise ValueError("a comment comes with the recommend score")
+
+
 class _Event(_Struct, frozen=True, tag_field="type"):
     TYPE: ClassVar[EventType]
     id: str  # UUID_PATTERN, checked by `_check_patterns`
@@ -134,6 +151,11 @@ class SessionEndedEvent(_Event, frozen=True, tag=EventType.SESSION_ENDED.value):
     data: SessionEndedData
 
 
+class FeedbackEvent(_Event, frozen=True, tag=EventType.FEEDBACK.value):
+    TYPE: ClassVar[EventType] = EventType.FEEDBACK
+    data: FeedbackData
+
+
 Event = (
     PlayEvent
     | SplashShownEvent
@@ -141,6 +163,7 @@ Event = (
     | PromoShownEvent
     | PromoClickedEvent
     | SessionEndedEvent
+    | FeedbackEvent
 )
 
 
@@ -198,6 +221,7 @@ _PATTERNED: dict[type[_Struct], tuple[tuple[str, re.Pattern[str]], ...]] = {
     TermsAcceptedData: (("client_hash", _VISITOR_HASH), ("visitor_hash", _VISITOR_HASH)),
     PromoData: (("client_hash", _VISITOR_HASH), ("item_id", _ID), ("campaign_id", _ID)),
     SessionEndedData: (("client_hash", _VISITOR_HASH),),
+    FeedbackData: (("client_hash", _VISITOR_HASH), ("visitor_hash", _VISITOR_HASH)),
 }
 # One value per line; none of the patterns admits a newline, and the line count is
 # checked too, so a value with a newline inside cannot pass as two good ones.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, SerializerFunctionWrapHandler, model_serializer
 
 from devices.protocol.base import DeviceKind, Frozen, Id, Message, ShortText, schema_field
 from devices.protocol.releases import UpdateReport
@@ -55,6 +55,17 @@ class Throttling(Frozen):
     flags: tuple[ShortText, ...] = ()
 
 
+class PortalHealth(Frozen):
+    """A portal node's Wi-Fi figures for IT's fleet view (issue 16): visitors online now,
+    and what happened in the `window_s` seconds since the node's previous sample."""
+
+    visitors_online: int = Field(ge=0)
+    window_s: float = Field(gt=0)
+    authorisations: int = Field(default=0, ge=0)  # visitors let online
+    failures: int = Field(default=0, ge=0)  # accepts refused: expired, replayed, unknown
+    quota_hits: int = Field(default=0, ge=0)  # sessions that used up their data quota
+
+
 class Health(Message):
     SCHEMA: ClassVar[str] = "ds.health/1"
     schema_name: Literal["ds.health/1"] = schema_field("ds.health/1")  # type: ignore[assignment]
@@ -75,3 +86,12 @@ class Health(Message):
     outbox_dropped: int = Field(default=0, ge=0)
     cache_used_bytes: int = Field(default=0, ge=0)
     manifest_version: int | None = None
+    portal: PortalHealth | None = None  # portal nodes only (issue 16)
+
+    @model_serializer(mode="wrap")
+    def _omit_no_portal(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # A signage player's sample, and a CMS from before issue 16, know no `portal`.
+        data: dict[str, object] = handler(self)
+        if data.get("portal") is None:
+            data.pop("portal", None)
+        return data

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from devices.protocol import (
     EventBatch,
+    FeedbackData,
+    FeedbackEvent,
     PlayData,
     PlayEvent,
     PlayOutcome,
@@ -61,6 +63,30 @@ def joined(seq: int, at: datetime, visitor: str) -> TermsAcceptedEvent:
         at=at,
         data=TermsAcceptedData(
             client_hash=visitor, visitor_hash=visitor, terms_version="2026-01", language="en"
+        ),
+    )
+
+
+def feedback(
+    seq: int,
+    at: datetime,
+    *,
+    rating: int | None = None,
+    recommend: int | None = None,
+    comment: str = "",
+    visitor: str = "cd" * 16,
+) -> FeedbackEvent:
+    return FeedbackEvent(
+        id=str(uuid.uuid4()),
+        seq=seq,
+        at=at,
+        data=FeedbackData(
+            client_hash=visitor,
+            visitor_hash=visitor,
+            language="vi",
+            rating=rating,
+            recommend=recommend,
+            comment=comment,
         ),
     )
 

@@ -36,22 +36,21 @@ def decide(fields: dict[str, str], **changes: object) -> object:
         "max_age_s": 1800,
         "terms_version": "t-1",
         "newsletter_offered": True,
-        "language_code": "vi",
     }
     arguments.update(changes)
     return decide_accept(fields, **arguments)  # type: ignore[arg-type]
 
 
-def test_ticked_form_goes_back_to_the_page_the_visitor_asked_for():
+def test_ticked_form_keeps_the_page_the_visitor_asked_for():
     decision = decide(form())
     assert decision == Accepted(CLIENT, "nonce-1", "http://neverssl.com/online", None)
 
 
-def test_visitor_without_an_origin_lands_on_the_online_page_in_their_language():
+def test_visitor_without_an_origin_has_no_page_to_continue_to():
     state = sign_visit(SIGNER, CLIENT, None, "t-1", NOW, "nonce-2")
     decision = decide(form(state=state))
     assert isinstance(decision, Accepted)
-    assert decision.redirect_to == "/online?lang=vi"
+    assert decision.origin is None
 
 
 def test_newsletter_email_is_kept_only_when_the_newsletter_is_offered():

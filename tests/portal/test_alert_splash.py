@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from devices.protocol import Alert, PromoShownData, Severity
 from testkit.browsers import CHROMIUM, launch_chromium
+from testkit.portal import make_portal, portal_config
 
 
 def closed(portal, severity: Severity, **changes: object) -> Alert:
@@ -117,14 +118,16 @@ def browser():
 @pytest.mark.browser
 @pytest.mark.parametrize("severity", [Severity.INFO, Severity.EMERGENCY])
 def test_alert_splash_on_a_phone_is_accessible_and_gets_the_visitor_online(
-    portal, browser, tmp_path, severity
+    browser, tmp_path, severity
 ):
     from axe_playwright_python.sync_playwright import Axe
 
-    under(portal, closed(portal, severity, title="Fire: leave the building"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # Served where its config says, so the accept's redirect to /online comes back here.
+    portal = make_portal(tmp_path, config=portal_config(listen_port=port))
+    under(portal, closed(portal, severity, title="Fire: leave the building"))
     server = make_server("127.0.0.1", port, portal.app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{port}"
@@ -144,7 +147,7 @@ def test_alert_splash_on_a_phone_is_accessible_and_gets_the_visitor_online(
         page.screenshot(path=str(tmp_path / f"splash-{severity.value}.png"), full_page=True)
         page.get_by_label("I accept the terms of use").check()
         page.get_by_role("button", name="Accept and go online").click()
-        page.wait_for_url(f"{base}/online")
+        page.wait_for_url(f"{base}/online?*")
         assert portal.gateway.decisions[-1].action == "authorise"
         context.close()
 

@@ -13,10 +13,10 @@ from devices.protocol import (
     SplashShownData,
     TermsAcceptedData,
 )
-from testkit.portal import NOW, find, form_of, portal_manifest
+from testkit.portal import NOW, find, form_of, online_landing, portal_manifest
 
 
-def test_visitor_accepts_and_is_sent_to_the_page_they_asked_for(portal):
+def test_visitor_accepts_lands_online_and_can_continue_to_the_page_they_asked_for(portal):
     visitor = portal.visitor(origin_url="http://neverssl.com/online?x=1")
     page = portal.client.get(visitor.splash_url(), environ_base=visitor.environ)
     assert page.status_code == 200
@@ -28,7 +28,9 @@ def test_visitor_accepts_and_is_sent_to_the_page_they_asked_for(portal):
         "/accept", data={**form_of(html), "accept": "yes"}, environ_base=visitor.environ
     )
     assert done.status_code == 303
-    assert done.headers["Location"] == "http://neverssl.com/online?x=1"
+    location = done.headers["Location"]
+    assert location.startswith("http://127.0.0.1:8000/online?")  # the portal's own page
+    assert online_landing(portal.client, location) == ("/online", "http://neverssl.com/online?x=1")
     [decision] = portal.gateway.decisions
     assert (decision.action, decision.mac) == ("authorise", visitor.mac)
     [accepted] = portal.recorder.of(TermsAcceptedData)

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from testkit.browsers import CHROMIUM, launch_chromium
-from testkit.portal import Portal, make_portal
+from testkit.portal import Portal, make_portal, portal_config
 
 pytestmark = pytest.mark.browser
 
@@ -36,10 +36,11 @@ def browser():
 
 @pytest.fixture
 def served(tmp_path) -> Iterator[tuple[Portal, str]]:
-    portal = make_portal(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # Served where its config says, so the accept's redirect to /online comes back here.
+    portal = make_portal(tmp_path, config=portal_config(listen_port=port))
     server = make_server("127.0.0.1", port, portal.app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -135,7 +136,7 @@ def test_visitor_gets_online_without_javascript_or_cookies(browser, served):
         assert "Hãy đánh dấu vào ô" in page.get_by_role("alert").inner_text()
         page.get_by_label("Tôi chấp nhận điều khoản sử dụng").check()
         page.get_by_role("button").click()
-        page.wait_for_url(f"{base}/online?lang=vi")
+        page.wait_for_url(f"{base}/online?lang=vi&fb=*")
         assert page.get_by_role("heading", level=1).inner_text() == "Bạn đã kết nối mạng"
         assert context.cookies() == []
         keep(page, "online-vi")

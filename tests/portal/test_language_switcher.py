@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+from testkit.portal import online_landing
+
 _FIELD = re.compile(r'name="(state|lang|terms_version)" value="([^"]+)"')
 _ACTION = re.compile(r'<form class="accept" method="post" action="([^"]+)"')
 
@@ -36,7 +38,11 @@ def test_switching_language_on_a_refused_form_keeps_the_visit(portal):
     assert form["lang"] == "ar"
     action = html.unescape(_ACTION.search(arabic.text).group(1))
     done = portal.client.post(action, data=form, environ_base=env)
-    assert done.status_code == 303 and done.headers["Location"] == "http://neverssl.com/online"
+    assert done.status_code == 303
+    assert (
+        online_landing(portal.client, done.headers["Location"])[1] == "http://neverssl.com/online"
+    )
+    assert "lang=ar" in done.headers["Location"]
     [decision] = portal.gateway.decisions
     assert decision.mac == visitor.mac
 

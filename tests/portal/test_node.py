@@ -32,6 +32,7 @@ from portal.gateway import RecordingGateway
 from portal.node import PortalApplication, portal_config_of
 from portal.privacy import client_hash
 from testkit.brokers import free_port
+from testkit.harness import eventually
 from testkit.portal import DirAssets, Visitor, find, portal_manifest
 
 KEY = "ed25519:" + "A" * 43 + "="
@@ -166,8 +167,25 @@ def test_the_web_server_serves_the_agents_manifest_and_events_reach_the_outbox(n
     opener = urllib.request.build_opener(NoRedirect)
     with pytest.raises(urllib.error.HTTPError) as done:
         opener.open(request, timeout=5)
-    assert done.value.code == 303 and done.value.headers["Location"] == "http://neverssl.com/"
+    assert done.value.code == 303
+    landing = urllib.request.urlopen(done.value.headers["Location"], timeout=5).read().decode()
+    assert 'href="http://neverssl.com/"' in landing  # "Continue to neverssl.com"
     assert services.wait_for(TermsAcceptedData)
+
+    # The same form again (a double tap) is refused: the node's health figures count one
+    # visitor let online and one failure, relayed from the worker (issue 16).
+    with pytest.raises(urllib.error.HTTPError) as again:
+        opener.open(urllib.request.Request(base + "/accept", data=form.encode()), timeout=5)
+    assert again.value.code == 400
+    totals = {"authorisations": 0, "failures": 0}
+
+    def counted() -> bool:
+        sample = app.portal_health()
+        totals["authorisations"] += sample.authorisations
+        totals["failures"] += sample.failures
+        return bool(totals == {"authorisations": 1, "failures": 1})
+
+    assert eventually(counted, 10), totals
 
 
 def test_a_killed_web_server_leaves_no_workers_and_the_node_starts_another(tmp_path):

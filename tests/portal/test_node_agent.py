@@ -6,6 +6,7 @@ faked but the gateway (openNDS is tested on its own in test_opennds.py)."""
 from __future__ import annotations
 
 import hashlib
+import html
 import secrets
 import urllib.error
 import urllib.parse
@@ -25,6 +26,7 @@ from devices.protocol import (
     Channel,
     DeviceKind,
     EventBatch,
+    Health,
     Manifest,
     SigningKey,
     TermsAcceptedData,
@@ -44,7 +46,7 @@ from testkit.harness import (
     unique_id,
     write_device_config,
 )
-from testkit.portal import PNG, STATE, find, portal_manifest
+from testkit.portal import CONTINUE, PNG, STATE, find, portal_manifest
 
 SYSTEM_BROKER_PORT = 1883
 SECRET = "e2e-" + "5" * 60
@@ -95,7 +97,8 @@ def http_get(url: str) -> tuple[int, bytes, str]:
 
 
 def accept(base_url: str, page: str) -> tuple[int, str]:
-    """Tick the box and press the button, as the phone's mini-browser would."""
+    """Tick the box and press the button, as the phone's mini-browser would; the status
+    and the page the portal's "you are online" page links on to."""
     form = {
         "state": find(STATE, page).group(1),
         "lang": "en",
@@ -108,7 +111,9 @@ def accept(base_url: str, page: str) -> tuple[int, str]:
     try:
         urllib.request.build_opener(_NoRedirect).open(request, timeout=10)
     except urllib.error.HTTPError as answer:
-        return answer.code, answer.headers.get("Location", "")
+        with urllib.request.urlopen(answer.headers["Location"], timeout=10) as landing:
+            onward = CONTINUE.search(landing.read().decode())
+        return answer.code, html.unescape(onward.group(1)) if onward else ""
     raise AssertionError("accept did not redirect")
 
 
@@ -207,7 +212,8 @@ def test_signed_manifest_reaches_the_splash_and_visitor_events_are_acknowledged(
 ) -> None:
     consumer = AckingConsumer(SYSTEM_BROKER_PORT)
     node = start_node(tmp_path, SYSTEM_BROKER_PORT)
-    cms = Observer(SYSTEM_BROKER_PORT, [device_topic(node.device_id, Channel.EVENTS)])
+    health_topic = device_topic(node.device_id, Channel.HEALTH)
+    cms = Observer(SYSTEM_BROKER_PORT, [device_topic(node.device_id, Channel.EVENTS), health_topic])
     manifest_topic = device_topic(node.device_id, Channel.MANIFEST)
     try:
         assert node.agent.link.connected.wait(15)
@@ -244,6 +250,16 @@ def test_signed_manifest_reaches_the_splash_and_visitor_events_are_acknowledged(
         ]
         assert accepted == [client_hash(SECRET.encode(), phone.mac, datetime.now(UTC))]
         assert_no_personal_data(cms, node.device_id, phone)
+
+        # The node's next health sample tells IT's fleet view one visitor was let online.
+        node.agent.publish_health()
+
+        def portal_figures() -> list[tuple[int, int]]:
+            samples = [parse(Health, payload) for payload in cms.payloads(health_topic)]
+            return [(s.portal.authorisations, s.portal.failures) for s in samples if s.portal]
+
+        # (the sample the agent sent when it connected may have come first, with zeros)
+        assert cms.wait_for(lambda: (1, 0) in portal_figures(), timeout_s=10), portal_figures()
     finally:
         node.agent.stop()
         cms.publish(manifest_topic, b"", retain=True)

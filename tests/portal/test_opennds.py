@@ -46,6 +46,10 @@ class RunningPortal:
         self.server: BaseWSGIServer | None = None
 
     def start(self, harness: Harness, port: int) -> None:
+        # The phone reaches the portal where openNDS's FAS settings say; the accept sends
+        # it back there, to the portal's "you are online" page (issue 16).
+        fas = urllib.parse.urlsplit(harness.env["FAS_URL"])
+        self.config = dataclasses.replace(self.config, public_url=f"{fas.scheme}://{fas.netloc}/")
         self.gateway = OpenNDSGateway(NdsctlSocket(harness.ndsctl_socket), cache_s=0)
         app = create_app(
             Splash(
@@ -97,9 +101,12 @@ def go_online(harness: Harness) -> None:
     accept_url = urllib.parse.urljoin(fas_url, "/accept")
     args = [arg for key, value in form.items() for arg in ("--data-urlencode", f"{key}={value}")]
     # The node authorises with ndsctl auth (the visitor's limits), then sends the browser
-    # straight back where it was going.
-    status, back_to, _ = harness.curl(*args, accept_url)
-    assert (status, back_to) == (303, upstream)
+    # to the portal's "you are online" page: feedback, and a link on to where it was going.
+    status, online, _ = harness.curl(*args, accept_url)
+    assert status == 303
+    assert online.startswith(urllib.parse.urljoin(harness.env["FAS_URL"], "/online?")), online
+    status, _, page = harness.curl(online)
+    assert status == 200 and f'<a class="button" href="{upstream}">' in page, page[:500]
     status, _, body = harness.curl(upstream)
     assert status == 200 and body.startswith(UPSTREAM_OK)
 
