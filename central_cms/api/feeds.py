@@ -14,7 +14,7 @@ from central_cms.api.schemas_parity import FeedChangeIn, FeedIn, FeedOut, FetchO
 from central_cms.api.spec import links
 from central_cms.errors import NotFound
 from central_cms.feeds.models import Feed
-from central_cms.feeds.refresh import refresh_feed
+from central_cms.feeds.refresh import app_fetcher, refresh_feed
 from central_cms.feeds.service import FeedInput, delete_feed, feed_health, save_feed
 from central_cms.policy import Permission, require
 from central_cms.runtime import runtime
@@ -122,7 +122,7 @@ def fetch_feed_now(feed_id: str) -> Any:
     answers 200 with `ok` false and why: the screens keep the last good copy."""
     feed = _feed(feed_id)
     require(actor(), Permission.FEED_WRITE, site_ids=[feed.site_id] if feed.site_id else [])
-    outcome = refresh_feed(db.session(), runtime(), feed)
+    outcome = refresh_feed(db.session(), runtime(), feed, app_fetcher())
     return {
         "ok": outcome.ok,
         "changed": outcome.changed,
