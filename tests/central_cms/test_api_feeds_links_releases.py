@@ -140,7 +140,7 @@ def test_a_campaigns_codes_and_their_scans_through_the_api(
     assert by_screen["sig-north-pool"]["destination"] == BOOKING
     assert by_screen["sig-north-pool"]["site_id"] == "north-pool"
 
-    today = clock.now().date().isoformat()  # T0 is midday UTC: the same day in Perth
+    today = clock.now().date().isoformat()  # T0 + 2 days is 08:00 in Perth: same date
     recent = client.get(f"{url}?start={today}&end={today}", headers=viewer).json
     assert {r["device_id"]: r["scans"] for r in recent["links"]} == {
         "sig-north-pool": 1,
