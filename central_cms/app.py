@@ -21,7 +21,7 @@ from central_cms.auth import current_actor, load_session_actor
 from central_cms.blobs import BlobStore
 from central_cms.config import CmsConfig, load_config
 from central_cms.csrf import init_csrf
-from central_cms.feeds.refresh import FeedRefresher
+from central_cms.feeds.refresh import FeedRefresher, Fetcher, fetch_source, use_fetcher
 from central_cms.keys import load_or_create_signing_key
 from central_cms.nav import nav_entries
 from central_cms.publisher import ManifestPublisher, MqttPublisher
@@ -43,11 +43,12 @@ def create_app(
     migrate: bool = True,
     analytics: Stores | None = None,
     renewal: bool | None = None,
+    feed_fetcher: Fetcher = fetch_source,
 ) -> Flask:
     """`analytics`: the analytics stores; by default those `config.analytics_store` names
     (the SQLite file in the instance folder). `renewal`: start the manifest renewer's
     thread and the feed refresher's; by default when the app publishes to the real broker
-    (so each gunicorn worker ticks them)."""
+    (so each gunicorn worker ticks them). `feed_fetcher`: how feeds' sources are fetched."""
     config = config or load_config()
     app = CmsApp(
         __name__,
@@ -112,9 +113,10 @@ def create_app(
         database=database,
         renewer=renewer,
         analytics=analytics_context,
-        feeds=FeedRefresher(database.sessions, rt),
+        feeds=FeedRefresher(database.sessions, rt, feed_fetcher),
         rollouts=RolloutWatcher(database.sessions, rt, analytics_context.stores.fleet),
     )
+    use_fetcher(app, feed_fetcher)
     if config.smtp_url:
         from central_cms.report_mail import ReportMailer, SmtpSettings
 

@@ -164,3 +164,38 @@ def scan_counts(
         ScanCount(campaign, site, device, int(total))
         for campaign, site, device, total in session.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class CodeScans:
+    link: ShortLink
+    scans: int
+
+
+def campaign_codes(
+    session: Session,
+    campaign_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    site_ids: frozenset[str] | None = None,
+) -> list[CodeScans]:
+    """A campaign's codes, each with its scans in [since, until) (every scan when left
+    out), by site, screen and code; `site_ids` keeps those of the screens at these sites."""
+    counted = select(LinkScan.code, func.sum(LinkScan.scans).label("scans")).where(
+        LinkScan.campaign_id == campaign_id
+    )
+    if since is not None:
+        counted = counted.where(LinkScan.hour >= since)
+    if until is not None:
+        counted = counted.where(LinkScan.hour < until)
+    per_code = counted.group_by(LinkScan.code).subquery()
+    query = (
+        select(ShortLink, func.coalesce(per_code.c.scans, 0))
+        .outerjoin(per_code, per_code.c.code == ShortLink.code)
+        .where(ShortLink.campaign_id == campaign_id)
+        .order_by(ShortLink.site_id, ShortLink.device_id, ShortLink.code)
+    )
+    if site_ids is not None:
+        query = query.where(ShortLink.site_id.in_(sorted(site_ids)))
+    return [CodeScans(link, int(scans)) for link, scans in session.execute(query)]

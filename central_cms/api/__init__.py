@@ -8,10 +8,13 @@ permissions, as the staff UI.
 | error_answers.py | `ErrorOut`, the documented error answers and their handlers |
 | spec.py | the document's refinements (rules across fields) and response links |
 | fields.py | strict field types: what they accept is what the document says |
-| schemas.py | every request and response body |
+| schemas.py | the request and response bodies, but for ... |
+| schemas_parity.py | ... those of feeds, short links and releases |
 | sites, profiles, devices, media, campaigns, alerts, | one resource each |
 | groups, fleet, users, playlists (issue 17) | one resource each |
 | reports.py, report_schemas.py | campaign proof-of-play reports and their e-mail schedules |
+| feeds, short_links, releases (issue 17) | live feeds, "fetch now"; a campaign's codes, scans; |
+| | software releases, channels and the groups following them |
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from central_cms.api import (
     alerts,
     campaigns,
     devices,
+    feeds,
     fleet,
     groups,
     media,
     playlists,
     profiles,
+    releases,
     reports,
+    short_links,
     sites,
     users,
 )
@@ -37,12 +43,15 @@ __all__ = [
     "api",
     "campaigns",
     "devices",
+    "feeds",
     "fleet",
     "groups",
     "media",
     "playlists",
     "profiles",
+    "releases",
     "reports",
+    "short_links",
     "sites",
     "users",
 ]

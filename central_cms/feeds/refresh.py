@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +43,19 @@ Fetcher = Callable[[Feed], Fetched]
 
 def fetch_source(feed: Feed) -> Fetched:
     return fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+
+
+_FETCHER = "ds_feed_fetcher"
+
+
+def use_fetcher(app: Flask, fetcher: Fetcher) -> None:
+    """The app's way of fetching sources: the refresher's, and "fetch now"'s (page, API)."""
+    app.extensions[_FETCHER] = fetcher
+
+
+def app_fetcher() -> Fetcher:
+    fetcher: Fetcher = current_app.extensions.get(_FETCHER, fetch_source)
+    return fetcher
 
 
 @dataclass(frozen=True)

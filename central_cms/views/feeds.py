@@ -10,7 +10,7 @@ from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.feeds.models import DEFAULT_MAX_AGE_S, DEFAULT_REFRESH_MINUTES, Feed, FeedKind
-from central_cms.feeds.refresh import refresh_feed
+from central_cms.feeds.refresh import app_fetcher, refresh_feed
 from central_cms.feeds.service import (
     FeedInput,
     FeedInvalid,
@@ -107,7 +107,7 @@ def fetch_now(feed_id: str) -> Response:
     s, rt, actor = context()
     feed = s.get(Feed, feed_id) or abort(404)
     require(actor, Permission.FEED_WRITE, site_ids=[feed.site_id] if feed.site_id else [])
-    outcome = refresh_feed(s, rt, feed)
+    outcome = refresh_feed(s, rt, feed, app_fetcher())
     if outcome.ok:
         sent = "sent to the screens" if outcome.changed else "the same as the screens have"
         flash(f"Fetched {feed.name}: {len(feed.entries)} entries, {sent}.", "ok")

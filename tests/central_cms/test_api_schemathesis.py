@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema_rs
 import pytest
@@ -25,12 +26,16 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from central_cms import alerts, campaigns, fleet, library
+from central_cms import alerts, campaigns, fleet, groups, library, releases
 from central_cms import db as cms_db
 from central_cms import models as m
 from central_cms.app import create_app
 from central_cms.compiler import Targets
 from central_cms.config import CmsConfig
+from central_cms.feeds import service as feeds
+from central_cms.feeds.fetch import Fetched, FetchFailed
+from central_cms.feeds.models import Feed
+from central_cms.feeds.refresh import fetch_source
 from central_cms.policy import Actor
 from central_cms.runtime import parts, runtime
 from devices.clock import SystemClock
@@ -38,6 +43,7 @@ from devices.protocol import ItemKind, ProfileKind, Schedule, Severity, TextSlid
 from testkit.brokers import RunningBroker, free_port, start_mosquitto
 from testkit.city import add_profile, add_screen, add_site
 from testkit.images import png
+from testkit.releases import build_wheel
 
 # Per operation and phase: ~2,000 requests, 40 s on an idle 2-core machine, 3 min when
 # seven other test runs share it.
@@ -49,7 +55,8 @@ SEED = 20261202
 # (`format: binary`), and a schedule's ends_on on or after its starts_on (JSON Schema
 # cannot compare two values). Likewise for what a body names that must exist and be free
 # (a group's screens and name, a user's name, a playlist's media, its valid_until on or
-# after valid_from). Uploads stay out of the stateful phase: schemathesis 4.32
+# after valid_from; a feed's site and free id; a release's wheel, a channel's release
+# and pilots). Uploads stay out of the stateful phase: schemathesis 4.32
 # there sends a real PNG in place of the multipart file it had negated, then reports the
 # valid upload's 201 as "schema-violating request accepted"; the coverage and fuzzing
 # phases still send uploads their negative data.
@@ -62,7 +69,12 @@ LENIENT = (
     "POST /api/v1/users",
     "POST /api/v1/playlists",
     "PUT /api/v1/playlists/{playlist_id}",
+    "POST /api/v1/feeds",
+    "PUT /api/v1/feeds/{feed_id}",
+    "POST /api/v1/releases",
+    "PUT /api/v1/channels/{channel}",
 )
+UPLOADS = ("POST /api/v1/media", "POST /api/v1/releases")
 CONFIG = "".join(
     f"""
 [[operations]]
@@ -70,7 +82,7 @@ include-name = "{name}"
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
-    + ("[operations.phases.stateful]\nenabled = false\n" if name.endswith("/media") else "")
+    + ("[operations.phases.stateful]\nenabled = false\n" if name in UPLOADS else "")
     for name in LENIENT
 )
 ADMIN = Actor("api-seed", m.Role.ADMIN)
@@ -95,8 +107,8 @@ def own_broker(tmp_path: Path) -> Iterator[RunningBroker]:
 
 
 def seed_small_city(app: Flask) -> str:
-    """Two sites, their screens, a poster, a draft campaign and an alert; returns an
-    admin's API token (full rights)."""
+    """Two sites, their screens, a poster, a draft campaign, an alert, a feed, a group
+    following a channel that offers a release; returns an admin's API token (full rights)."""
     rt = runtime(app)
     session = cms_db.database(app).sessions()
     try:
@@ -139,6 +151,30 @@ def seed_small_city(app: Flask) -> str:
             severity=Severity.WARNING,
             expires_at=rt.clock.now() + timedelta(hours=1),
         )
+        feeds.save_feed(
+            session,
+            rt,
+            ADMIN,
+            feeds.FeedInput(
+                id="pool-classes",
+                name="Pool classes",
+                url=f"http://127.0.0.1:{free_port()}/classes.ics",  # nobody answers: ok false
+                kind="ical",
+                site_id="north-pool",
+                refresh_minutes=15,
+                max_age_hours=24,
+            ),
+            existing=None,
+        )
+        session.commit()
+        indoor = groups.save(session, rt, ADMIN, name="Indoor", device_ids=["sig-north-pool"])
+        releases.follow(session, rt, ADMIN, indoor.id, "stable")
+        session.commit()
+        wheel = build_wheel("2.0.0", rt.config.instance_path / "wheels").read_bytes()
+        releases.upload(session, rt, ADMIN, data=wheel, notes="Faster start-up")
+        releases.offer(
+            session, rt, ADMIN, channel="stable", version="2.0.0", pilots=["sig-north-pool"]
+        )
         fleet.create_user(
             session, rt, None, username="api-admin", password="x" * 12, role=m.Role.ADMIN
         )
@@ -148,12 +184,20 @@ def seed_small_city(app: Flask) -> str:
         session.close()
 
 
+def only_this_machine(feed: Feed) -> Fetched:
+    """Fuzzed feeds name any host: "fetch now" and the refresher reach 127.0.0.1 only."""
+    if urlsplit(feed.url).hostname != "127.0.0.1":
+        raise FetchFailed("this test fetches from 127.0.0.1 only")
+    return fetch_source(feed)
+
+
 @pytest.fixture
 def cms(config: CmsConfig, own_broker: RunningBroker) -> Iterator[RunningCms]:
     port = free_port()
     app = create_app(
         config.with_changes(public_url=f"http://127.0.0.1:{port}", mqtt_brokers=(own_broker.url,)),
         clock=SystemClock(),
+        feed_fetcher=only_this_machine,
     )
     token = seed_small_city(app)
     httpd = make_server("127.0.0.1", port, app, threaded=True)  # listening on return
