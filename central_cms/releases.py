@@ -31,7 +31,7 @@ from central_cms.errors import Conflict, Invalid
 from central_cms.leases import PeriodicJob, take_lease
 from central_cms.manifests import sync_manifests
 from central_cms.media import Encoded
-from central_cms.playlist_models import DeviceGroupMember
+from central_cms.playlist_models import DeviceGroup, DeviceGroupMember
 from central_cms.policy import Actor, Permission, require
 from central_cms.release_models import GroupChannel, ReleaseChannel, SoftwareRelease
 from central_cms.runtime import CmsRuntime
@@ -115,6 +115,8 @@ def follow(
     """Make a device group follow `channel` (None: updated by hand); its screens' next
     manifests name the channel."""
     require(actor, Permission.SOFTWARE_RELEASE)
+    if session.get(DeviceGroup, group_id) is None:
+        raise Invalid("group_id", "There is no such device group; reload the page.")
     row = session.get(GroupChannel, group_id)
     if channel is None:
         if row is not None:

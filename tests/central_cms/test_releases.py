@@ -63,6 +63,8 @@ def test_a_group_following_a_channel_gets_it_in_its_manifests(world, session, rt
     assert not untouched
     with pytest.raises(Invalid, match="lowercase letters"):
         releases.follow(session, rt, IT, group.id, "not a channel!")
+    with pytest.raises(Invalid, match="no such device group"):
+        releases.follow(session, rt, IT, "no-such-group", "stable")
 
 
 def test_a_rollout_goes_to_pilots_then_the_rest_and_halts_on_a_failure(
