@@ -133,6 +133,9 @@ def lab(tmp_path, broker, session, rt, client) -> Iterator[Lab]:
                 "[budgets]\ncache_mb = 64\noutbox_mb = 8\n[portal]\n"
                 f'secret = "{"7" * 64}"\nfaskey = "{FASKEY}"\ngateway = "opennds"\n'
                 f'fas_level = 1\nlisten = "127.0.0.1:{web_port}"\nworkers = 1\nthreads = 8\n'
+                # The phone reaches the portal where openNDS's FAS settings say; the accept
+                # sends it back there, to the "you are online" page.
+                f'public_url = "{fas_origin(harness)}"\n'
                 f'gateway_addresses = ["{harness.env["GW_ADDRESS"]}"]\n'
                 f'ndsctl_socket = "{harness.ndsctl_socket}"\n'
                 f"firewall_command = {list(harness.in_gw)!r}\n".replace("'", '"')
@@ -152,6 +155,11 @@ def lab(tmp_path, broker, session, rt, client) -> Iterator[Lab]:
             agent.stop()
             garden.terminate()  # by PID: the server we started in the upstream namespace
             garden.wait(timeout=10)
+
+
+def fas_origin(harness: Harness) -> str:
+    fas = urllib.parse.urlsplit(harness.env["FAS_URL"])
+    return f"{fas.scheme}://{fas.netloc}/"
 
 
 def start_garden_site(harness: Harness, tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -205,7 +213,8 @@ def start_garden_site(harness: Harness, tmp_path: Path) -> subprocess.Popen[byte
 
 
 def accept(lab: Lab) -> None:
-    """The phone taps Accept on the splash and comes back online where it was going."""
+    """The phone taps Accept on the splash, lands on the portal's "you are online" page
+    and follows its link on to where it was going."""
     upstream = lab.harness.env["UPSTREAM_URL"]
     fas_url, page = lab.fas_page()
     form = {
@@ -214,8 +223,10 @@ def accept(lab: Lab) -> None:
     }
     form["accept"] = "yes"
     args = [arg for key, value in form.items() for arg in ("--data-urlencode", f"{key}={value}")]
-    status, back_to, _ = lab.harness.curl(*args, urllib.parse.urljoin(fas_url, "/accept"))
-    assert (status, back_to) == (303, upstream)
+    status, online, _ = lab.harness.curl(*args, urllib.parse.urljoin(fas_url, "/accept"))
+    assert status == 303 and urllib.parse.urlsplit(online).path == "/online", online
+    status, _, page = lab.harness.curl(online)
+    assert status == 200 and f'<a class="button" href="{upstream}">' in page, page[:500]
     assert lab.harness.curl(upstream)[0] == 200
 
 
