@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,7 +80,9 @@ class Launcher:
         log.info("starting %s: %s", self._current_version(), " ".join(self.child_args))
         # -P and cwd: the release imports its own code, never a source tree it was started in.
         self._child = subprocess.Popen(
-            [str(python), "-P", "-m", "digital_spaces", *self.child_args], cwd=self.home.root
+            [str(python), "-P", "-m", "digital_spaces", *self.child_args],
+            cwd=self.home.root,
+            env=child_environment(os.environ),
         )
         return self._child
 
@@ -118,6 +121,15 @@ class Launcher:
         self.home.save(
             replace(record, trial=None, failed={**record.failed, version: why}, last=report)
         )
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The child's environment: the launcher's, but the watchdog is the child's to feed.
+
+    systemd names the launcher (its main process) in WATCHDOG_PID, and a process that is not
+    named there must not answer the watchdog; the unit's NotifyAccess=all lets the child's
+    messages in."""
+    return {name: value for name, value in environ.items() if name != "WATCHDOG_PID"}
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from devices import __version__
 from devices.protocol.signing import SigningKey
 from tests.ansible import support
 from tests.ansible.support import ANSIBLE_DIR, CACHE_DIR, REPO, Result
@@ -42,7 +43,11 @@ INFLUX_TOKEN = "tok/en+with=base64=="
 PI_CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 \
 fsck.repair=yes rootwait quiet splash plymouth.ignore-serial-consoles"
 CONVERGE_TIMEOUT_S = 1500
-BIN = "/opt/digital-spaces/venv/bin"
+BIN = "/opt/digital-spaces/venv/bin"  # the CMS's one virtualenv
+# A device's releases (docs/software-updates.md): the one the wheel from this checkout makes.
+SOFTWARE_ROOT = "/opt/digital-spaces"
+GOOD_PYTHON = f"{SOFTWARE_ROOT}/good/bin/python"
+VERSION = __version__
 
 
 @dataclass(frozen=True)
@@ -58,21 +63,34 @@ class Estate:
     def text(self, host: str, inside: str) -> str:
         return self.path(host, inside).read_text(encoding="utf-8")
 
-    def chroot(self, host: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    def chroot(
+        self, host: str, *argv: str, user: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv in the host's root, as root or as `user` (a name in its /etc/passwd)."""
+        userspec = (
+            [] if user is None else [f"--userspec={self.uid(host, user)}:{self.gid(host, user)}"]
+        )
         return subprocess.run(
-            ["chroot", str(self.roots[host]), *argv],
+            ["chroot", *userspec, str(self.roots[host]), *argv],
             capture_output=True,
             text=True,
             timeout=120,
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
         )
 
+    def uid(self, host: str, user: str) -> int:
+        return self._number(host, "/etc/passwd", user)
+
     def gid(self, host: str, group: str) -> int:
-        for line in self.text(host, "/etc/group").splitlines():
-            name, _, gid, _ = line.split(":", 3)
-            if name == group:
-                return int(gid)
-        raise AssertionError(f"{host} has no group {group}")
+        return self._number(host, "/etc/group", group)
+
+    def _number(self, host: str, table: str, name: str) -> int:
+        """A user's or group's number in the host's /etc/passwd or /etc/group."""
+        for line in self.text(host, table).splitlines():
+            entry, _, number, _ = line.split(":", 3)
+            if entry == name:
+                return int(number)
+        raise AssertionError(f"{host} has no {name} in {table}")
 
 
 # Every convergence test module: slow, long timeout, root only.

@@ -17,11 +17,13 @@ from tests.ansible.estate import (
     CMS,
     CONVERGE_MARKS,
     FAS_KEY,
+    GOOD_PYTHON,
     INFLUX_TOKEN,
     MQTT_PASSWORD,
     PI_CMDLINE,
     PLAYER,
     PORTAL,
+    SOFTWARE_ROOT,
     Estate,
 )
 
@@ -47,24 +49,28 @@ def test_device_configuration_carries_its_identity_and_only_its_group_reads_it(
     assert config["mqtt"]["password"] == MQTT_PASSWORD
     assert config["mqtt"]["username"] == host
     assert config["cms"]["public_keys"] == [estate.public_key]
+    assert config["software"] == {"root": SOFTWARE_ROOT}  # updates over the air are on
 
 
 def test_player_configuration_is_what_the_player_reads(estate: Estate) -> None:
     program = (
         "import sys; from pathlib import Path; from devices.config import load_device_config; "
         "from signage_player.settings import player_settings; "
+        "from devices.updates import software_settings; "
         "c = load_device_config(Path(sys.argv[1])); "
-        "print(c.device_id, player_settings(c.sections['player']).video)"
+        "print(c.device_id, player_settings(c.sections['player']).video, "
+        "software_settings(c.sections['software']).root)"
     )
     ran = estate.chroot(
         PLAYER,
-        f"{BIN}/python",
+        GOOD_PYTHON,
+        "-P",
         "-c",
         program,
         "/etc/digital-spaces/player.toml",
     )
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == [PLAYER, "False"]
+    assert ran.stdout.split() == [PLAYER, "False", SOFTWARE_ROOT]
 
 
 def test_led_player_boot_files_set_the_hdmi_mode_and_the_read_only_root(estate: Estate) -> None:

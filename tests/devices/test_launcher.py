@@ -8,8 +8,10 @@ import sysconfig
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devices.launcher import child_environment
 from devices.protocol.releases import UpdateReport, UpdateState
 from devices.software_home import SoftwareHome
+from devices.systemd import watchdog_interval_s
 from testkit.releases import build_wheel
 
 DEPENDENCIES = Path(sysconfig.get_paths()["purelib"])
@@ -74,3 +76,13 @@ def test_a_half_built_environment_is_built_again(tmp_path):
     home.install(build_wheel("1.2.0", tmp_path / "wheels"), "1.2.0")
     assert home.is_installed("1.2.0")
     assert not (half / "leftover").exists()
+
+
+def test_the_child_feeds_the_watchdog_systemd_set_for_the_launcher():
+    # systemd gives the launcher (the main process) WATCHDOG_USEC and its own pid; the child
+    # must still see the watchdog as its own, or the service is killed after WatchdogSec.
+    launcher_env = {"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1", "NOTIFY_SOCKET": "@x"}
+    child_env = child_environment(launcher_env)
+    assert watchdog_interval_s(launcher_env) is None  # what the child saw, unchanged
+    assert watchdog_interval_s(child_env) == 15.0
+    assert child_env["NOTIFY_SOCKET"] == "@x"
