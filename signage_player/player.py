@@ -320,10 +320,15 @@ class SignagePlayer:
                 [key.view.changes_at for key in wanted.values() if key.view is not None] + [never]
             )
             on_screen = self._tiles_on_screen
+            again = self._handover is not None and self._handover.again(
+                result.main, stills=screen.stills_on_mpv
+            )
             changed = [
                 p
                 for p in screen.plans
-                if on_screen is None or on_screen.get(p.name) != wanted[p.name]
+                if on_screen is None
+                or on_screen.get(p.name) != wanted[p.name]
+                or (again and p is screen.plans[0])
             ]
             if not changed:
                 return result, redraw_at

@@ -21,7 +21,7 @@ from PIL import Image
 
 from devices.protocol import ContentItem, EventData, ItemKind, Manifest, PlayData
 from signage_player.mpv_ipc import MpvIpcError
-from signage_player.playback import Slot
+from signage_player.playback import Screen, Slot, Step
 from signage_player.video import VideoBackend
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,20 @@ class VideoHandover:
         except MpvIpcError as error:
             log.warning("mpv could not show item %s: %s", item.id, error)
             self.showing = None
+
+    def again(self, step: Step, *, stills: bool) -> bool:
+        """Is the main zone's new turn the item mpv shows already (a rotation of one)? Its
+        tile is the same, but mpv must play it again: a video would hold its last frame."""
+        slot = step.state.slot
+        item = slot.item if slot is not None and slot.screen is Screen.ITEM else None
+        shown = self.showing
+        return (
+            step.changed
+            and item is not None
+            and shown is not None
+            and shown.item_id == item.id
+            and (item.kind is ItemKind.VIDEO or stills)
+        )
 
     def wake_at(self, slot: Slot | None, wake_at: datetime) -> datetime:
         """When the player looks again: a video mpv still plays has its turn end at mpv's

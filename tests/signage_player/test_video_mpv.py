@@ -49,6 +49,20 @@ def video_ref(assets: FolderAssets, path: Path) -> AssetRef:
     return ref.model_copy(update={"content_type": "video/mp4"})
 
 
+def foyer_manifest(assets: tuple[AssetRef, ...], items: tuple[ContentItem, ...]) -> Manifest:
+    now = datetime.now(UTC)
+    return Manifest(
+        device_id="sig-test-01",
+        version=1,
+        generated_at=now - timedelta(minutes=1),
+        valid_until=now + timedelta(days=1),
+        site=SiteInfo(id="riverton-lib", name="Riverton Library", timezone="Australia/Perth"),
+        profile=ScreenProfile(name="Foyer", kind=ProfileKind.INDOOR, width_px=640, height_px=360),
+        assets=assets,
+        items=items,
+    )
+
+
 @pytest.fixture
 def mpv():
     video = MpvVideo(extra_args=MPV_ARGS)
@@ -64,16 +78,9 @@ def test_image_video_video_image_play_in_order_on_one_mpv_with_mpvs_own_timing(t
     gym = video_ref(assets, make_clip(tmp_path / "gym.mp4", seconds=CLIP_S["gym-video"], fps=30))
     hours = assets.add(jpeg((0, 90, 160), (640, 360)))
     cafe = assets.add(jpeg((200, 120, 0), (640, 360)))
-    now = datetime.now(UTC)
-    manifest = Manifest(
-        device_id="sig-test-01",
-        version=1,
-        generated_at=now - timedelta(minutes=1),
-        valid_until=now + timedelta(days=1),
-        site=SiteInfo(id="riverton-lib", name="Riverton Library", timezone="Australia/Perth"),
-        profile=ScreenProfile(name="Foyer", kind=ProfileKind.INDOOR, width_px=640, height_px=360),
-        assets=(hours, swim, gym, cafe),
-        items=(
+    manifest = foyer_manifest(
+        (hours, swim, gym, cafe),
+        (
             item("hours-still", ItemKind.IMAGE, hours, STILL_S),
             item("swim-video", ItemKind.VIDEO, swim, CLIP_S["swim-video"]),
             item("gym-video", ItemKind.VIDEO, gym, CLIP_S["gym-video"]),
@@ -106,6 +113,33 @@ def test_image_video_video_image_play_in_order_on_one_mpv_with_mpvs_own_timing(t
     # One mpv for all of it, still the one running when the last item played.
     assert len(mpv.pids) == 1 and pid_while_playing == mpv.pids[0]
     assert mpv.pids[0] != os.getpid()
+
+
+def test_a_video_alone_in_its_rotation_plays_again_from_its_start_each_turn(tmp_path, mpv):
+    """A rotation of one clip loops it: each turn mpv starts the clip again and plays it to
+    its end, rather than freezing on its last frame after the first time round."""
+    assets = FolderAssets(tmp_path / "objects")
+    seconds = 0.8
+    loop = video_ref(assets, make_clip(tmp_path / "loop.mp4", seconds=seconds))
+    manifest = foyer_manifest((loop,), (item("loop-video", ItemKind.VIDEO, loop, seconds),))
+    services = FakeServices(SystemClock(), assets)
+    player = SignagePlayer(HeadlessDisplay((640, 360)), video=mpv)
+    player.start(services)
+    try:
+        player.apply_manifest(manifest)
+        assert services.wait_for(lambda: len(services.plays) >= 3, timeout_s=30)
+    finally:
+        player.stop()
+
+    on_mpv = mpv.plays()[:3]
+    assert [p.path.name for p in on_mpv] == [loop.sha256] * 3, on_mpv
+    assert len({p.handle for p in on_mpv}) == 3  # three plays, not one held
+    for play in on_mpv:  # each from its first frame to its own end
+        assert play.reason == "eof" and play.shown_s == pytest.approx(seconds, abs=0.2), on_mpv
+    # Each turn's proof-of-play is that turn's play on mpv.
+    assert [p.item_id for p in services.plays[:3]] == ["loop-video"] * 3
+    assert [p.shown_s for p in services.plays[:3]] == [round(p.shown_s, 3) for p in on_mpv]
+    assert len(handover_gaps_s(on_mpv)) == 2
 
 
 def test_a_video_with_nothing_after_it_holds_its_last_frame_on_the_same_mpv(tmp_path, mpv):
