@@ -65,7 +65,7 @@ from devices.protocol.events_wire import Batch, Event, decode_batch
 
 log = logging.getLogger(__name__)
 
-_ADD_TO_ROLLUP = (
+ADD_TO_ROLLUP = (
     "INSERT INTO daily_rollups (day, site_id, campaign_id, item_id, metric, value) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
 )
@@ -162,7 +162,7 @@ class SqliteEventStore(OnSqliteFile):
             events = new
         if events:
             sums = prepared.sums
-            conn.executemany(_ADD_TO_ROLLUP, sums.metrics)
+            conn.executemany(ADD_TO_ROLLUP, sums.metrics)
             conn.executemany(_ADD_TO_AIRTIME, prepared.airtime)
             conn.executemany(_ADD_TO_SCREEN_PLAYS, [_screen_row(p) for p in prepared.screens])
             if sums.joins:
@@ -298,7 +298,7 @@ class SqliteEventStore(OnSqliteFile):
         """
         cutoff = older_than.date().isoformat()
         with self.db.transaction() as conn:
-            conn.executemany(_ADD_TO_ROLLUP, _visitor_metrics(conn, "v.day < ?", [cutoff]))
+            conn.executemany(ADD_TO_ROLLUP, _visitor_metrics(conn, "v.day < ?", [cutoff]))
             conn.execute("DELETE FROM wifi_joins WHERE day < ?", (cutoff,))
             removed = conn.execute(
                 "SELECT total(events) FROM raw_batches WHERE last_day < ?", (cutoff,)
@@ -373,7 +373,7 @@ def migrate_first_format(db: SqliteFile) -> None:
                 for row in conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events")
             ]
             conn.executemany(
-                _ADD_TO_ROLLUP,
+                ADD_TO_ROLLUP,
                 [m for m in daily_rollups(rows, {}) if m[4] not in (VISITORS, RETURNING)],
             )
             conn.executemany(

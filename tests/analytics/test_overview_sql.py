@@ -31,11 +31,11 @@ from central_cms.analytics.reports import (
     VISITORS,
     overview,
 )
-from central_cms.analytics.sqlite_events import _ADD_TO_ROLLUP
+from central_cms.analytics.sqlite_events import ADD_TO_ROLLUP
 from central_cms.analytics.sqlite_store import SqliteStore
 from devices.protocol.events_wire import from_model
-from tests.analytics.events import batch, joined, play
 from testkit.messages import T0
+from tests.analytics.events import batch, joined, play
 
 FIRST_DAY = date(2026, 11, 20)
 DAYS = 12
@@ -72,7 +72,7 @@ def store(tmp_path):
     s = SqliteStore(tmp_path / "analytics.sqlite3")
     s.register_devices([PORTAL, SCREEN])
     with s.db.transaction() as conn:
-        conn.executemany(_ADD_TO_ROLLUP, random_rollups(rng))
+        conn.executemany(ADD_TO_ROLLUP, random_rollups(rng))
     # Raw days too: visitors counted from the joins kept, plays added on arrival.
     at = T0.replace(year=2026, month=11, day=25)
     joins = [joined(n + 1, at + timedelta(hours=n), f"{n % 3:02d}" * 8) for n in range(6)]
