@@ -31,21 +31,24 @@ def rollup_where(filters: Filters) -> tuple[str, list[object]]:
     return where, args
 
 
-def _play_rows(filters: Filters) -> tuple[str, list[object]]:
-    """A WITH clause naming `p`: the filters' play rows per (day, site, campaign)."""
+def _play_where(filters: Filters) -> tuple[str, list[object]]:
+    """The filters' play rollups (`daily_rollups`, the campaign too)."""
     where, args = rollup_where(filters)
     if filters.campaign_id is not None:
         where += " AND campaign_id = ?"
         args.append(filters.campaign_id)
-    return (
-        "WITH p AS (SELECT day, site_id, campaign_id, "
-        "CAST(total(CASE WHEN metric = ? THEN value END) AS INTEGER) AS plays, "
-        "round(total(CASE WHEN metric = ? THEN value END), 3) AS shown_s, "
-        "round(total(CASE WHEN metric = ? THEN value END), 3) AS scheduled_s "
-        f"FROM daily_rollups WHERE {where} AND metric IN (?, ?, ?) "
-        "GROUP BY day, site_id, campaign_id) ",
-        [*PLAY_METRICS, *args, *PLAY_METRICS],
-    )
+    return f"{where} AND metric IN (?, ?, ?)", [*args, *PLAY_METRICS]
+
+
+# The play rows per (day, site, campaign) as `build_report` makes them, in key order
+# (the primary key's, so a LIMIT stops early).
+_PER_ROW = (
+    "SELECT day, site_id, campaign_id, "
+    "CAST(total(CASE WHEN metric = ? THEN value END) AS INTEGER) AS plays, "
+    "round(total(CASE WHEN metric = ? THEN value END), 3) AS shown_s, "
+    "round(total(CASE WHEN metric = ? THEN value END), 3) AS scheduled_s "
+    "FROM daily_rollups WHERE {where} GROUP BY day, site_id, campaign_id"
+)
 
 
 def play_figures(
@@ -58,30 +61,34 @@ def play_figures(
 ]:
     """Plays per day, totals per (campaign, site), the first `rows_shown` rows per day,
     site and campaign, and how many such rows: `Overview`'s play fields."""
-    with_p, args = _play_rows(filters)
-    per_day = conn.execute(
-        f"{with_p} SELECT day, sum(plays), count(*) FROM p GROUP BY day ORDER BY day", args
-    ).fetchall()
-    by_campaign_site = tuple(
-        (campaign, site, PlayTotals(plays, shown, scheduled))
-        for campaign, site, plays, shown, scheduled in conn.execute(
-            f"{with_p} SELECT campaign_id, site_id, sum(plays), total(shown_s), "
-            "total(scheduled_s) FROM p GROUP BY campaign_id, site_id "
-            "ORDER BY campaign_id, site_id",
-            args,
+    where, args = _play_where(filters)
+    per_row = _PER_ROW.format(where=where)
+    row_args = [*PLAY_METRICS, *args]
+    # Plays are whole counts, so summing them per day straight from the rollups gives
+    # what summing the rows' whole plays does (a day of only seconds has 0), without
+    # grouping every row first.
+    per_day = tuple(
+        (day, plays)
+        for day, plays in conn.execute(
+            "SELECT day, CAST(total(CASE WHEN metric = ? THEN value END) AS INTEGER) "
+            f"FROM daily_rollups WHERE {where} GROUP BY day ORDER BY day",
+            [PLAYS, *args],
         )
     )
+    rows = 0
+    by_campaign_site = []
+    for campaign, site, plays, shown, scheduled, days in conn.execute(
+        f"SELECT campaign_id, site_id, sum(plays), total(shown_s), total(scheduled_s), "
+        f"count(*) FROM ({per_row}) GROUP BY campaign_id, site_id "
+        "ORDER BY campaign_id, site_id",
+        row_args,
+    ):
+        by_campaign_site.append((campaign, site, PlayTotals(plays, shown, scheduled)))
+        rows += days
     first = tuple(
-        PlayRow(day, site, campaign, plays, shown, scheduled)
-        for day, site, campaign, plays, shown, scheduled in conn.execute(
-            f"{with_p} SELECT day, site_id, campaign_id, plays, shown_s, scheduled_s FROM p "
-            "ORDER BY day, site_id, campaign_id LIMIT ?",
-            [*args, rows_shown],
+        PlayRow(*row)
+        for row in conn.execute(
+            f"{per_row} ORDER BY day, site_id, campaign_id LIMIT ?", [*row_args, rows_shown]
         )
     )
-    return (
-        tuple((day, plays) for day, plays, _ in per_day),
-        by_campaign_site,
-        first,
-        sum(rows for _, _, rows in per_day),
-    )
+    return per_day, tuple(by_campaign_site), first, rows
