@@ -50,7 +50,10 @@ from central_cms.analytics.reports import (
     SCHEDULED_S,
     SHOWN_S,
     Metric,
+    Overview,
+    build_report,
     daily_rollups,
+    overview,
 )
 from devices.protocol import EventType, Health
 from devices.protocol.events_wire import Batch, PlayEvent
@@ -360,6 +363,10 @@ class InfluxStore:
         )
         out += daily_rollups(rows, first)
         return out
+
+    def overview(self, filters: Filters, rows_shown: int) -> Overview:
+        # The shared pure fallback: the same figures SQLite sums in SQL.
+        return overview(build_report(self.metrics(filters)), rows_shown)
 
     def screen_plays(
         self, filters: Filters, device_ids: Sequence[str] | None = None

@@ -26,7 +26,7 @@ from central_cms.analytics.model import (
     FleetPage,
 )
 from central_cms.analytics.proof_of_play import ScreenPlay
-from central_cms.analytics.reports import Metric, Report, build_report
+from central_cms.analytics.reports import Metric, Overview, Report, build_report
 from devices.protocol import CommandResult, Health, Status
 from devices.protocol.acks import SeqRange
 from devices.protocol.events_wire import Batch
@@ -43,6 +43,11 @@ class EventStore(Protocol):
 
     def metrics(self, filters: Filters) -> list[Metric]:
         """Daily metrics for the filters, from raw events and rollups alike."""
+        ...
+
+    def overview(self, filters: Filters, rows_shown: int) -> Overview:
+        """What the analytics page shows: `reports.overview(report(self, filters),
+        rows_shown)`, summed where the rows are if the store can."""
         ...
 
     def screen_plays(

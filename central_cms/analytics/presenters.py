@@ -16,7 +16,7 @@ from typing import Any
 from central_cms.analytics.charts import bar_chart, column_chart, line_chart
 from central_cms.analytics.health_rules import AlertRules, Finding, Level, evaluate
 from central_cms.analytics.model import DeviceSnapshot, Filters
-from central_cms.analytics.reports import Report
+from central_cms.analytics.reports import Overview, Report
 from central_cms.spreadsheet import csv_cell
 from devices.protocol import DeviceState, Health, PortalHealth
 
@@ -39,16 +39,14 @@ class Names:
 # --- staff analytics ---------------------------------------------------------------------
 
 
-def campaign_totals(result: Report, names: Names) -> list[tuple[tuple[str, str], list[float]]]:
+def campaign_totals(result: Overview, names: Names) -> list[tuple[tuple[str, str], list[float]]]:
     """Plays, shown and scheduled seconds per (campaign, site), in name order."""
-    by_campaign: dict[tuple[str, str], list[float]] = {}
-    for row in result.plays:
-        totals = by_campaign.setdefault((row.campaign_id, row.site_id), [0, 0.0, 0.0])
-        totals[0] += row.plays
-        totals[1] += row.shown_s
-        totals[2] += row.scheduled_s
     return sorted(
-        by_campaign.items(), key=lambda kv: (names.campaign(kv[0][0]), names.site(kv[0][1]))
+        (
+            ((campaign, site), [t.plays, t.shown_s, t.scheduled_s])
+            for campaign, site, t in result.by_campaign_site
+        ),
+        key=lambda kv: (names.campaign(kv[0][0]), names.site(kv[0][1])),
     )
 
 
@@ -84,18 +82,22 @@ def _share_per_campaign(
     ]
 
 
-def report_charts(result: Report, names: Names, filters: Filters) -> dict[str, Any]:
+def report_charts(result: Overview, names: Names, filters: Filters) -> dict[str, Any]:
     days = _days(filters)
     label = "%d %b" if len(days) <= 31 else "%b %y"
     return {
         "plays": column_chart(
-            _per_day(days, ((row.day, row.plays) for row in result.plays), label),
+            _per_day(days, result.plays_per_day, label),
             title="Plays per day",
             unit="plays",
         ),
         "shown": bar_chart(
             _share_per_campaign(
-                ((row.campaign_id, row.shown_s, row.scheduled_s) for row in result.plays), names
+                (
+                    (campaign, t.shown_s, t.scheduled_s)
+                    for campaign, _, t in result.by_campaign_site
+                ),
+                names,
             ),
             title="Shown time as a share of scheduled time, per campaign",
             percent=True,

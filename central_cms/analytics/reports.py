@@ -218,3 +218,56 @@ def build_report(metrics: Iterable[Metric]) -> Report:
             for (site, campaign, item), v in sorted(promos.items())
         ),
     )
+
+
+@dataclass(frozen=True)
+class PlayTotals:
+    """Plays and seconds shown and scheduled, summed over some of a report's play rows."""
+
+    plays: int
+    shown_s: float
+    scheduled_s: float
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the analytics page shows of a report (issue 17: 5,000 campaigns make tens of
+    thousands of play rows): plays summed per day and per (campaign, site), the first
+    `rows_shown` rows per day, site and campaign and how many there are; the Wi-Fi, dwell
+    and promotion tables whole (their rows are per site, not per campaign). The SQLite
+    store sums these in SQL; `overview` is the same from a `Report`."""
+
+    plays_per_day: tuple[tuple[str, int], ...]  # by day
+    by_campaign_site: tuple[tuple[str, str, PlayTotals], ...]  # by campaign id, site id
+    first_plays: tuple[PlayRow, ...]  # in `Report.plays` order
+    play_rows: int  # len(Report.plays)
+    wifi: tuple[WifiRow, ...]
+    dwell: tuple[DwellRow, ...]
+    promos: tuple[PromoRow, ...]
+
+    @property
+    def total_plays(self) -> int:
+        return sum(plays for _, plays in self.plays_per_day)
+
+
+def overview(report: Report, rows_shown: int) -> Overview:
+    per_day: dict[str, int] = defaultdict(int)
+    by_campaign_site: dict[tuple[str, str], list[float]] = {}
+    for row in report.plays:
+        per_day[row.day] += row.plays
+        totals = by_campaign_site.setdefault((row.campaign_id, row.site_id), [0, 0.0, 0.0])
+        totals[0] += row.plays
+        totals[1] += row.shown_s
+        totals[2] += row.scheduled_s
+    return Overview(
+        plays_per_day=tuple(sorted(per_day.items())),
+        by_campaign_site=tuple(
+            (campaign, site, PlayTotals(int(t[0]), t[1], t[2]))
+            for (campaign, site), t in sorted(by_campaign_site.items())
+        ),
+        first_plays=report.plays[:rows_shown],
+        play_rows=len(report.plays),
+        wifi=report.wifi,
+        dwell=report.dwell,
+        promos=report.promos,
+    )

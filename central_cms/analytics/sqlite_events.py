@@ -45,6 +45,8 @@ from central_cms.analytics.reports import (
     VISITORS,
     DailySums,
     Metric,
+    Overview,
+    build_report,
     daily_rollups,
     daily_sums,
 )
@@ -56,13 +58,14 @@ from central_cms.analytics.sqlite_ledger import (
     skip_dropped,
     stream_of,
 )
+from central_cms.analytics.sqlite_overview import PLAY_METRICS, play_figures, rollup_where
 from devices.protocol import EventType
 from devices.protocol.acks import AckWatermark
 from devices.protocol.events_wire import Batch, Event, decode_batch
 
 log = logging.getLogger(__name__)
 
-_ADD_TO_ROLLUP = (
+ADD_TO_ROLLUP = (
     "INSERT INTO daily_rollups (day, site_id, campaign_id, item_id, metric, value) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
 )
@@ -159,7 +162,7 @@ class SqliteEventStore(OnSqliteFile):
             events = new
         if events:
             sums = prepared.sums
-            conn.executemany(_ADD_TO_ROLLUP, sums.metrics)
+            conn.executemany(ADD_TO_ROLLUP, sums.metrics)
             conn.executemany(_ADD_TO_AIRTIME, prepared.airtime)
             conn.executemany(_ADD_TO_SCREEN_PLAYS, [_screen_row(p) for p in prepared.screens])
             if sums.joins:
@@ -200,13 +203,36 @@ class SqliteEventStore(OnSqliteFile):
     # --- reports -------------------------------------------------------------------------
 
     def metrics(self, filters: Filters) -> list[Metric]:
+        return self._metrics(filters, "")
+
+    def overview(self, filters: Filters, rows_shown: int) -> Overview:
+        """The page's figures: plays summed in SQL, the other (per-site) metrics pivoted
+        as `build_report` does."""
+        others = build_report(
+            self._metrics(filters, f" AND metric NOT IN ({', '.join('?' * len(PLAY_METRICS))})")
+        )
+        per_day, by_campaign_site, first, rows = play_figures(self.db.conn(), filters, rows_shown)
+        return Overview(
+            plays_per_day=per_day,
+            by_campaign_site=by_campaign_site,
+            first_plays=first,
+            play_rows=rows,
+            wifi=others.wifi,
+            dwell=others.dwell,
+            promos=others.promos,
+        )
+
+    def _metrics(self, filters: Filters, narrow: str) -> list[Metric]:
+        """`metrics`, of the rollups `narrow` (" AND ..." on the play metrics) keeps."""
         conn = self.db.conn()
         # Distinct visitors of the days still kept raw; older days have them in rollups.
         out = _visitor_metrics(conn, _days_and_site(filters, "v."), _days_and_site_args(filters))
-        rollup_where, rollup_args = _days_and_site(filters), _days_and_site_args(filters)
+        where, args = rollup_where(filters)
+        if narrow:
+            where, args = where + narrow, [*args, *PLAY_METRICS]
         query = (
             "SELECT day, site_id, campaign_id, item_id, metric, value "
-            f"FROM daily_rollups WHERE {rollup_where}"
+            f"FROM daily_rollups WHERE {where}"
         )
         if filters.campaign_id is not None:
             # Wi-Fi metrics have no campaign (they are filed under ''): the campaign filter
@@ -216,16 +242,16 @@ class SqliteEventStore(OnSqliteFile):
                 f"{query} AND campaign_id = ? UNION ALL {query} AND campaign_id = '' "
                 "AND (metric IN (?, ?, ?) OR metric LIKE ?)"
             )
-            rollup_args = [
-                *rollup_args,
+            args = [
+                *args,
                 filters.campaign_id,
-                *rollup_args,
+                *args,
                 SESSIONS,
                 VISITORS,
                 RETURNING,
                 DWELL_PREFIX + "%",
             ]
-        out += conn.execute(query, rollup_args).fetchall()
+        out += conn.execute(query, args).fetchall()
         return out
 
     def screen_plays(
@@ -272,7 +298,7 @@ class SqliteEventStore(OnSqliteFile):
         """
         cutoff = older_than.date().isoformat()
         with self.db.transaction() as conn:
-            conn.executemany(_ADD_TO_ROLLUP, _visitor_metrics(conn, "v.day < ?", [cutoff]))
+            conn.executemany(ADD_TO_ROLLUP, _visitor_metrics(conn, "v.day < ?", [cutoff]))
             conn.execute("DELETE FROM wifi_joins WHERE day < ?", (cutoff,))
             removed = conn.execute(
                 "SELECT total(events) FROM raw_batches WHERE last_day < ?", (cutoff,)
@@ -347,7 +373,7 @@ def migrate_first_format(db: SqliteFile) -> None:
                 for row in conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events")
             ]
             conn.executemany(
-                _ADD_TO_ROLLUP,
+                ADD_TO_ROLLUP,
                 [m for m in daily_rollups(rows, {}) if m[4] not in (VISITORS, RETURNING)],
             )
             conn.executemany(
