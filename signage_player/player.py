@@ -241,6 +241,8 @@ class SignagePlayer:
             manifest, self.settings.output or self.display.mode, mpv=self._handover is not None
         )
         self._screen = screen
+        if self.video is not None:  # mpv turns video and stills as the frames are turned
+            self.video.rotate(manifest.rotation_deg if manifest is not None else 0)
         self.frames.keep_zones(plan.name for plan in screen.plans)
         self._tiles_on_screen = None  # a new manifest redraws every zone it still has
         return screen
@@ -421,7 +423,7 @@ class SignagePlayer:
             )
             if self._handover is not None and main:  # over the frame: stopping mpv shows it
                 stills = self._screen is not None and self._screen.stills_on_mpv
-                self._handover.show(item, video_file(services, item), panel, stills=stills)
+                self._handover.show(item, video_file(services, item), frame, stills=stills)
             changed = showing != self._now_showing
             self._now_showing = showing
             self._tiles_on_screen = tiles

@@ -66,6 +66,11 @@ class VideoBackend(Protocol):
         """Show nothing: the player's own frame on the framebuffer shows again."""
         ...
 
+    def rotate(self, degrees: int) -> None:
+        """Turn what it shows clockwise by `degrees` (0, 90, 180, 270), as the panel is
+        mounted: the turn `panel.to_panel` gives the player's own frames."""
+        ...
+
     def played(self, handle: int, timeout_s: float) -> Played | None:
         """How play `handle` went once it has ended, waiting up to `timeout_s` for its end."""
         ...
@@ -155,6 +160,7 @@ class MpvVideo:
         self.pids: list[int] = []  # every mpv this started: one, unless one died
         self._on_end: Callable[[], None] | None = None
         self._ended_by_itself = False  # the last end-file was a video's end
+        self._rotation = 0  # mpv's video-rotate: the screen's mounting (issue 18)
 
     @staticmethod
     def available(executable: str = "mpv") -> bool:
@@ -205,6 +211,23 @@ class MpvVideo:
                     self._ipc.command("stop")
                 except MpvIpcError as error:
                     log.warning("mpv %s would not stop: %s", self.pid, error)
+
+    def rotate(self, degrees: int) -> None:
+        with self._lock:
+            if degrees == self._rotation:
+                return
+            self._rotation = degrees
+            if self._ipc is not None and self._alive():
+                try:
+                    self._ipc.command("set_property", "video-rotate", degrees)
+                except MpvIpcError as error:  # a new mpv starts with it (_running)
+                    log.warning("mpv %s would not rotate: %s", self.pid, error)
+
+    def rotation(self) -> int:
+        """What mpv itself says its video-rotate is (for tests and the bench)."""
+        with self._lock:
+            value = self._running().command("get_property", "video-rotate")
+        return int(value) if isinstance(value, int | float | str) else 0
 
     def played(self, handle: int, timeout_s: float) -> Played | None:
         def found() -> Played | None:
@@ -258,6 +281,7 @@ class MpvVideo:
                 "--keep-open=yes",
                 "--image-display-duration=inf",
                 "--prefetch-playlist=yes",
+                f"--video-rotate={self._rotation}",
                 *self._extra_args,
             ],
             stdin=subprocess.DEVNULL,

@@ -18,6 +18,7 @@ from devices.clock import SystemClock
 from devices.protocol import (
     AssetRef,
     ContentItem,
+    DisplaySetup,
     ItemKind,
     Manifest,
     PlayData,
@@ -218,3 +219,26 @@ def test_mpv_goes_when_its_player_is_killed_outright(tmp_path):
     except psutil.TimeoutExpired:
         os.kill(mpv_pid, signal.SIGKILL)
         raise
+
+
+def test_a_portrait_screen_has_mpv_turn_its_video_as_the_player_turns_its_frames(tmp_path, mpv):
+    """A screen mounted on its side: the player's frames are turned onto the panel, and
+    mpv, which draws straight onto the panel, is told the same turn, from the start and
+    when the mounting changes; plays are still counted."""
+    assets = FolderAssets(tmp_path / "objects")
+    swim = video_ref(assets, make_clip(tmp_path / "swim.mp4", seconds=CLIP_S["swim-video"]))
+    landscape = foyer_manifest((swim,), (item("swim-video", ItemKind.VIDEO, swim, 1.6),))
+    portrait = landscape.model_copy(update={"version": 2, "display": DisplaySetup(rotation_deg=90)})
+    services = FakeServices(SystemClock(), assets)
+    player = SignagePlayer(HeadlessDisplay((640, 360)), video=mpv)
+    player.start(services)
+    try:
+        player.apply_manifest(portrait)
+        assert services.wait_for(lambda: len(services.plays) >= 1, timeout_s=30)
+        assert mpv.rotation() == 90
+        player.apply_manifest(landscape.model_copy(update={"version": 3}))
+        assert services.wait_for(lambda: len(services.plays) >= 2, timeout_s=30)
+        assert mpv.rotation() == 0
+    finally:
+        player.stop()
+    assert len(mpv.pids) == 1
