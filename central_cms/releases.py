@@ -278,23 +278,36 @@ def next_stage(row: ReleaseChannel, found: Progress) -> tuple[str, str | None] |
     return None
 
 
+def followers_by_channel(session: Session) -> dict[str, list[str]]:
+    """Channel -> the devices that follow it (through their groups), read once."""
+    found: dict[str, list[str]] = {}
+    for device in load_devices(session):
+        if device.software_channel is not None:
+            found.setdefault(device.software_channel, []).append(device.id)
+    return found
+
+
 def followers(session: Session, channel: str) -> list[str]:
-    return [d.id for d in load_devices(session) if d.software_channel == channel]
+    return followers_by_channel(session).get(channel, [])
 
 
 def advance(session: Session, rt: CmsRuntime, fleet: FleetStore) -> list[Progress]:
     """One round for every channel: halt or widen its rollout, republishing what changed."""
+    rows = session.scalars(select(ReleaseChannel).order_by(ReleaseChannel.name)).all()
+    if not rows:
+        return []  # nothing to roll out: no need to read the fleet
     snapshots = {s.device_id: s for s in fleet.fleet()}
+    following = followers_by_channel(session)
     found_all = []
-    for row in session.scalars(select(ReleaseChannel).order_by(ReleaseChannel.name)).all():
-        found = progress(row, followers(session, row.name), snapshots)
+    for row in rows:
+        found = progress(row, following.get(row.name, []), snapshots)
         change = next_stage(row, found)
         if change is not None:
             row.stage, row.halted_reason = change
             row.updated_at = rt.clock.now()
             log.warning("channel %s: release %s now %s %s", row.name, row.release_version, *change)
             publish(session, rt, row)
-            found = progress(row, followers(session, row.name), snapshots)
+            found = progress(row, following.get(row.name, []), snapshots)
         found_all.append(found)
     session.commit()
     return found_all

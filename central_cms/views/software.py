@@ -26,14 +26,14 @@ def index() -> str:
     s, _, _ = context()
     snapshots = {snap.device_id: snap for snap in parts().analytics.stores.fleet.fleet()}
     channels = s.scalars(select(ReleaseChannel).order_by(ReleaseChannel.name)).all()
+    following = service.followers_by_channel(s)
     return render_template(
         "software.html",
         releases=s.scalars(
             select(SoftwareRelease).order_by(SoftwareRelease.uploaded_at.desc())
         ).all(),
         channels=[
-            (row, service.progress(row, service.followers(s, row.name), snapshots))
-            for row in channels
+            (row, service.progress(row, following.get(row.name, []), snapshots)) for row in channels
         ],
         groups=s.scalars(select(DeviceGroup).order_by(DeviceGroup.name)).all(),
         following={row.group_id: row.channel for row in s.scalars(select(GroupChannel))},
