@@ -17,17 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("devices", schema=None) as batch_op:
-        # 0 and "always": landscape and on around the clock, as every screen was before.
-        batch_op.add_column(
-            sa.Column("rotation_deg", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(
-            sa.Column("power_mode", sa.String(length=16), nullable=False, server_default="always")
-        )
-        batch_op.add_column(
-            sa.Column("power_hours", sa.JSON(), nullable=False, server_default="[]")
-        )
+    # 0 and "always": landscape and on around the clock, as every screen was before. Plain
+    # ADD COLUMN: no rebuild of `devices` (on SQLite that would cascade to its references).
+    op.add_column(
+        "devices", sa.Column("rotation_deg", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column(
+        "devices",
+        sa.Column("power_mode", sa.String(length=16), nullable=False, server_default="always"),
+    )
+    op.add_column(
+        "devices", sa.Column("power_hours", sa.JSON(), nullable=False, server_default="[]")
+    )
     # A portrait screen of a landscape profile needs its own rendition of each picture.
     with op.batch_alter_table("renditions", schema=None) as batch_op:
         batch_op.drop_constraint("uq_renditions_media_id", type_="unique")
@@ -43,7 +44,7 @@ def downgrade() -> None:
         batch_op.create_unique_constraint(
             "uq_renditions_media_id", ["media_id", "profile_id", "fit", "background"]
         )
-    with op.batch_alter_table("devices", schema=None) as batch_op:
-        batch_op.drop_column("power_hours")
-        batch_op.drop_column("power_mode")
-        batch_op.drop_column("rotation_deg")
+    # Plain DROP COLUMN (SQLite 3.35+): rebuilding `devices` would cascade-delete every
+    # row that refers to a device (manifests, group members) on SQLite.
+    for column in ("power_hours", "power_mode", "rotation_deg"):
+        op.drop_column("devices", column)
