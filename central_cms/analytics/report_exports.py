@@ -177,7 +177,15 @@ def report_json(result: CampaignReport) -> dict[str, Any]:
 def render_pdf(html: str) -> bytes:
     """The report page's print HTML as PDF. Nothing is fetched: the charts are inline SVG
     and the styles inline, so no URL in the HTML can reach the network."""
+    from PIL import ImageFile
+
+    # WeasyPrint's import turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process,
+    # which would let a damaged upload through the media checks after the first PDF. Our
+    # PDFs draw no raster images, so the flag goes back as it was.
+    accepting_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     from weasyprint import HTML  # imported here: Pango loads only when a PDF is asked for
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = accepting_truncated
 
     def refuse(url: str, *args: object, **kwargs: object) -> dict[str, object]:
         raise ValueError(f"the report PDF fetches nothing ({url})")

@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from central_cms.analytics.report_exports import render_pdf
 from central_cms.media import MediaError, check_upload, rendition
 from central_cms.video_probe import probe
 from devices.protocol import Fit
@@ -69,3 +70,11 @@ def test_a_tv_gets_a_jpeg_rendition_and_an_led_panel_a_lossless_png():
     assert (panel.content_type, Image.open(io.BytesIO(panel.data)).format) == ("image/png", "PNG")
     colour = Image.open(io.BytesIO(tv.data)).convert("RGB").getpixel((960, 540))
     assert all(abs(a - b) <= 3 for a, b in zip(colour, (0x00, 0x52, 0x4A), strict=True))
+
+
+def test_a_damaged_picture_is_still_refused_after_a_report_pdf_was_made():
+    """WeasyPrint's import loosens Pillow for the whole process; making a report PDF must
+    not let damaged uploads through afterwards."""
+    render_pdf("<html><body><p>Proof of play</p></body></html>")
+    with pytest.raises(MediaError, match="damaged"):
+        check_upload(png(200, 200)[:80], max_pixels=10_000_000, probe_video=probe)
