@@ -5,7 +5,7 @@ every web thread calling it at once would fail or queue blindly. Here one thread
 process drains a bounded queue:
 
 - look-ups (is this client known, with which token?) are coalesced: however many visitors
-  wait, one ``json`` request for every client answers them all;
+  wait, one ``status`` request (every client) answers them all;
 - authorisations go one after another, each with its visitor's limits;
 - a full queue refuses at once (`GatewayBusy`, back-pressure) and a visitor waits at
   most `max_wait_s`; the wait is measured by the caller and reported with the accept.
@@ -36,13 +36,16 @@ class GatewayBusy(GatewayError):
 
 @dataclass
 class _Job:
-    request: str  # "json" (a look-up) or an "auth ..." line
+    request: str  # LOOKUP or an "auth ..." line
     on_answer: Callable[[str], None] | None = None  # a prefetch: nobody waits for it
     done: threading.Event = field(default_factory=threading.Event)
     answer: str = ""
     error: GatewayError | None = None
     abandoned: bool = False
 
+
+# The one look-up: every client with its token and state (`portal.gateway.parse_ndsctl_status`).
+LOOKUP = "status"
 
 # Authorisations run between look-up rounds, so a visitor loading the splash is never
 # stuck behind a long row of accepts.
@@ -66,8 +69,8 @@ class Admission:
         self._thread: threading.Thread | None = None
 
     def lookup(self) -> str:
-        """``json`` for every client, shared with whoever else is waiting for one."""
-        return self._wait(self._enqueue(_Job("json"), self._lookups.append))
+        """Every client (`LOOKUP`), shared with whoever else is waiting for one."""
+        return self._wait(self._enqueue(_Job(LOOKUP), self._lookups.append))
 
     def prefetch(self, on_answer: Callable[[str], None]) -> None:
         """A look-up nobody waits for (the splash warming the verify cache); dropped
@@ -76,7 +79,7 @@ class Admission:
             if any(job.on_answer is not None for job in self._lookups):
                 return
         with contextlib.suppress(GatewayBusy):
-            self._enqueue(_Job("json", on_answer=on_answer), self._lookups.append)
+            self._enqueue(_Job(LOOKUP, on_answer=on_answer), self._lookups.append)
 
     def authorise(self, request: str) -> str:
         return self._wait(self._enqueue(_Job(request), self._auths.append))
@@ -129,9 +132,9 @@ class Admission:
             lookups, auths = self._next_round()
             if lookups:
                 started = time.monotonic()
-                answer, error = self._run("json")
+                answer, error = self._run(LOOKUP)
                 took_s = time.monotonic() - started
-                log.debug("one json for %d look-ups in %.3f s", len(lookups), took_s)
+                log.debug("one status for %d look-ups in %.3f s", len(lookups), took_s)
                 for job in lookups:
                     job.answer, job.error = answer, error
                     job.done.set()

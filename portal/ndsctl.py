@@ -21,8 +21,8 @@ from portal.admission import GatewayBusy, GatewayError
 
 class NdsctlSocket:
     """One request, one answer, under the shared lock. Thread- and process-safe. The
-    timeout is generous: ``json`` for every client costs openNDS ~0.1 s a client on a
-    busy machine; how long a visitor waits is bounded by `Admission`, not here."""
+    timeout is generous (openNDS may be busy with a row of authorisations); how long a
+    visitor waits is bounded by `Admission`, not here."""
 
     def __init__(self, socket_path: Path, *, timeout_s: float = 30.0) -> None:
         self._socket_path = socket_path

@@ -2,10 +2,17 @@
 openNDS's control socket (`portal.ndsctl.NdsctlSocket`) or, where the socket is not
 reachable, through the ``ndsctl`` command (`CommandControl`).
 
-A visitor is authorised server-side with ``ndsctl auth IP minutes up down upquota
+A visitor is authorised server-side with ``ndsctl auth TOKEN minutes up down upquota
 downquota`` (issue 16: per-visitor limits from the site's Wi-Fi policy), and the browser
 then goes straight to where it was going. The FAS ``tok`` link (`portal.fas.auth_target`)
 cannot carry limits at FAS levels 1-2, so it is no longer used for authorising.
+
+Clients are named to openNDS by their 8-character gateway token, never by IP or MAC:
+openNDS 9.10 looks any longer name up as a hash id first, running a shell pipeline
+(``printf | sha256sum | awk``) for every client it knows, so each ``auth IP`` cost one
+process per client on the network (about 0.2 s per auth with 50 phones, one auth at a
+time), and 50 phones joining at once took 26 s. A token is compared in memory. The token
+comes from the ``status`` look-up that verified the visitor.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from portal.admission import Admission, GatewayBusy, GatewayError
 from portal.fas import FasClient, hid_matches_token
-from portal.gateway import GatewaySession, parse_ndsctl_json
+from portal.gateway import GatewaySession, parse_ndsctl_status
 from portal.privacy import normalise_mac
 from portal.wifi_policy import NO_LIMITS, ClientLimits, ndsctl_auth
 
@@ -73,20 +81,22 @@ class OpenNDSGateway:
         admission: Admission | None = None,
         cache_s: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._control = control
         self.admission = admission or Admission(control)
         self._cache_s = cache_s
         self._monotonic = monotonic
+        self._wall_clock = wall_clock
         self._cache: dict[str, tuple[float, GatewaySession | None]] = {}
         self._lock = threading.Lock()
 
     def _fresh_sessions(self) -> list[GatewaySession]:
-        """Every client, from one coalesced ``json``; fills the per-IP cache."""
+        """Every client, from one coalesced ``status``; fills the per-IP cache."""
         return self._remember(self.admission.lookup())
 
     def _remember(self, answer: str) -> list[GatewaySession]:
-        sessions = parse_ndsctl_json(answer)
+        sessions = parse_ndsctl_status(answer, self._wall_clock())
         now = self._monotonic()
         with self._lock:
             if len(self._cache) > 4096:
@@ -135,7 +145,7 @@ class OpenNDSGateway:
         except GatewayBusy:
             raise
         except GatewayError as error:
-            # openNDS did not answer usefully (a garbled or timed-out json under load):
+            # openNDS did not answer usefully (a garbled or timed-out status under load):
             # not the visitor's fault, so they are asked to tap again, not turned away.
             log.warning("cannot verify client with openNDS: %s", error)
             raise GatewayBusy(f"cannot verify with openNDS: {error}") from None
@@ -144,7 +154,13 @@ class OpenNDSGateway:
     def authorise(
         self, client: FasClient, redirect_url: str, limits: ClientLimits = NO_LIMITS
     ) -> str:
-        answer = self.admission.authorise(ndsctl_auth(client.client_ip, limits))
+        """Authorise the session `verify` matched, by its token."""
+        session = self._cached(client.client_ip, VERIFY_CACHE_S)
+        if session is None or not self._matches(session, client):
+            session = self._client(client.client_ip)
+        if session is None or not self._matches(session, client):
+            raise GatewayError(f"openNDS does not know {client.client_ip} as this visitor")
+        answer = self.admission.authorise(ndsctl_auth(session.token, limits))
         with self._lock:
             self._cache.pop(client.client_ip, None)
         if answer.strip() != "Yes" and not self._already_online(client.client_ip):
@@ -158,14 +174,27 @@ class OpenNDSGateway:
         return session is not None and session.authenticated
 
     def deauthorise(self, mac: str) -> bool:
+        mac = normalise_mac(mac)
+        session = self._cached_mac(mac) or next(
+            (s for s in self._fresh_sessions() if s.mac == mac), None
+        )
+        if session is None or not session.token:
+            return False
         try:
-            out = self._control(f"deauth {normalise_mac(mac)}")
+            out = self._control(f"deauth {session.token}")
         except GatewayError as error:
             log.info("ndsctl deauth %s refused: %s", mac, error)
             return False
         with self._lock:
             self._cache.clear()
         return out.strip() == "Yes"
+
+    def _cached_mac(self, mac: str) -> GatewaySession | None:
+        """The session last seen for `mac` (its token stays until it is deauthorised)."""
+        with self._lock:
+            return next(
+                (s for _, s in self._cache.values() if s is not None and s.mac == mac), None
+            )
 
     def sessions(self) -> list[GatewaySession]:
         return self._fresh_sessions()
@@ -179,7 +208,7 @@ class OpenNDSGateway:
         try:
             session = self._client(ip)
         except GatewayError as error:
-            log.warning("ndsctl json for %s failed: %s", ip, error)
+            log.warning("ndsctl status for %s failed: %s", ip, error)
             session = None
         with self._lock:
             self._cache[ip] = (now, session)

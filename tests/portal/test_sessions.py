@@ -1,21 +1,23 @@
-"""Session analytics and limits on the recording gateway; ndsctl json parsing."""
+"""Session analytics and limits on the recording gateway; reading ``ndsctl status``."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
 from devices.clock import ManualClock
 from devices.protocol import SessionEndedData
-from portal.gateway import RecordingGateway, parse_ndsctl_json
+from portal.gateway import GatewayError, RecordingGateway, parse_ndsctl_status
 from portal.privacy import client_hash
 from portal.sessions import SessionMonitor
 from portal.sources import MemoryRecorder
 from testkit.portal import NOW, Visitor
 
 SECRET = b"s" * 40
-NDSCTL_ONE = """{
-  "mac":"92:74:f8:a1:d7:d3", "ip":"10.77.1.2", "token":"2a85c9c9",
-  "state":"Authenticated", "session_start":"1795444429", "session_end":"null",
-  "download_this_session":"12", "upload_this_session":"3"
-}"""
+# What openNDS 9.10 answered in the harness: one visitor online with limits, one waiting.
+STATUS = (Path(__file__).parent / "data" / "ndsctl_status_9_10.txt").read_text()
 
 
 def setup(minutes: int = 60):
@@ -35,14 +37,36 @@ def online(gateway: RecordingGateway, mac: str = "02:00:00:00:00:09") -> Visitor
     return visitor
 
 
-def test_ndsctl_json_single_client_and_list():
-    [one] = parse_ndsctl_json(NDSCTL_ONE)
-    assert one.authenticated and one.token == "2a85c9c9"
-    assert (one.bytes_in, one.bytes_out) == (12 * 1024, 3 * 1024)
-    assert one.ends_at is None and one.started_at is not None
-    listing = parse_ndsctl_json('{"client_list_length":"1","clients":{"x":' + NDSCTL_ONE + "}}")
-    assert listing == [one]
-    assert parse_ndsctl_json("{}") == []
+def test_ndsctl_status_gives_every_client_with_its_token_state_times_and_traffic():
+    online, waiting = parse_ndsctl_status(STATUS, NOW)
+    assert (online.ip, online.mac, online.token) == ("10.77.1.10", "aa:0e:b7:3f:76:14", "67351e95")
+    assert online.authenticated and not waiting.authenticated
+    assert online.started_at == online.last_active == NOW - timedelta(seconds=2)
+    assert online.ends_at == NOW + timedelta(hours=1, minutes=29, seconds=58)
+    assert (online.bytes_in, online.bytes_out) == (0, 0)
+    assert (waiting.token, waiting.started_at, waiting.ends_at) == ("c7523635", None, None)
+
+
+def test_ndsctl_status_reads_days_overdue_ends_and_kilobytes():
+    text = STATUS.replace(
+        "(2s ago)\n  Session End:   Thu Dec 03 11:55:16 2026 (1h 29m 58s left)",
+        "(2d 3h 0m 5s ago)\n  Session End:   Thu Dec 03 11:55:16 2026 (-1m 4s left)",
+    )
+    text = text.replace(
+        "Download this session: 0 kB; Session average: 2.14",
+        "Download this session: 12 kB; Session average: 2.14",
+    )
+    online, _ = parse_ndsctl_status(text, NOW)
+    assert online.started_at == NOW - timedelta(days=2, hours=3, seconds=5)
+    assert online.ends_at == NOW - timedelta(minutes=1, seconds=4)
+    assert online.bytes_in == 12 * 1024
+
+
+def test_ndsctl_status_without_clients_and_a_garbled_answer():
+    empty = STATUS[: STATUS.index("Client authentications")] + "Current clients: 0\n====\n"
+    assert parse_ndsctl_status(empty, NOW) == []
+    with pytest.raises(GatewayError, match="no status"):
+        parse_ndsctl_status('{"clients":{}}', NOW)
 
 
 def test_session_ending_at_the_gateway_is_reported_with_duration_and_bytes():
