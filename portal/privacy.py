@@ -80,7 +80,11 @@ def returning_hashes(secret: bytes, mac: str, at: datetime) -> tuple[str, str]:
     """This period's and the previous period's pseudonym for this MAC in the node's
     returning-visitor record: written under the first, looked up under both."""
     index = period_index(at, RETURNING_PERIOD_DAYS)
+    normalised = normalise_mac(mac).encode()
     current, previous = (
-        _keyed(_derive(secret, f"ds-portal/returning/{i}"), mac) for i in (index, index - 1)
+        hmac.digest(_derive(secret, f"ds-portal/returning/{i}"), normalised, "sha256").hex()[
+            :HASH_HEX_CHARS
+        ]
+        for i in (index, index - 1)
     )
     return current, previous

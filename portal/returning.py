@@ -22,17 +22,17 @@ workers (as `portal.nonces` is), beats rewriting the whole record under a lock.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from portal.privacy import returning_hashes
+from portal.privacy import RETURNING_PERIOD_DAYS, period_index, returning_hashes
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ MAX_RECORDS = 100_000  # ~10 MB of SQLite; past it the oldest accepts are forgot
 PRUNE_S = 600.0  # how often a web worker prunes the shared record (on the injected clock)
 # An accept recorded further in the future than this is from a clock that was wrong.
 _FUTURE = timedelta(minutes=1)
+
+
+def _period_start(period: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=period * RETURNING_PERIOD_DAYS)
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,8 @@ def lets_through(
 
 
 class AcceptRecord(Protocol):
-    def last(self, hashes: Sequence[str]) -> LastAccept | None:
-        """The latest accept recorded under any of `hashes`."""
+    def last(self, current: str, previous: str) -> LastAccept | None:
+        """The latest accept recorded under either hash of a phone (`returning_hashes`)."""
         ...
 
     def remember(self, hash_: str, at: datetime, terms_version: str) -> None: ...
@@ -80,9 +84,9 @@ class MemoryAcceptRecord:
         self._rows: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
-    def last(self, hashes: Sequence[str]) -> LastAccept | None:
+    def last(self, current: str, previous: str) -> LastAccept | None:
         with self._lock:
-            found = [self._rows[h] for h in hashes if h in self._rows]
+            found = [self._rows[h] for h in (current, previous) if h in self._rows]
         if not found:
             return None
         at, version = max(found)
@@ -133,19 +137,17 @@ class SqliteAcceptRecord:
             self._local.db = db
         return db
 
-    def last(self, hashes: Sequence[str]) -> LastAccept | None:
-        db = self._connect()
-        found = [
-            row
-            for hash_ in hashes
-            for row in db.execute(
-                "SELECT accepted_at, terms_version FROM last_accept WHERE hash = ?", (hash_,)
+    def last(self, current: str, previous: str) -> LastAccept | None:
+        row = (
+            self._connect()
+            .execute(
+                "SELECT accepted_at, terms_version FROM last_accept WHERE hash IN (?, ?)"
+                " ORDER BY accepted_at DESC LIMIT 1",
+                (current, previous),
             )
-        ]
-        if not found:
-            return None
-        at, version = max(found)
-        return LastAccept(datetime.fromtimestamp(at, UTC), version)
+            .fetchone()
+        )
+        return None if row is None else LastAccept(datetime.fromtimestamp(row[0], UTC), row[1])
 
     def remember(self, hash_: str, at: datetime, terms_version: str) -> None:
         self._connect().execute(
@@ -181,6 +183,14 @@ class ReturningVisitors:
         self._keep = keep
         self._lock = threading.Lock()
         self._prune_due = float("-inf")  # the first visit prunes what a restart left
+        self._by_period = functools.lru_cache(maxsize=4096)(self._hashes_in)
+
+    def _hashes_in(self, mac: str, period: int) -> tuple[str, str]:
+        # The splash is hot, and the mini-browser and the OS probe load it alike.
+        return returning_hashes(self._secret, mac, _period_start(period))
+
+    def _hashes(self, mac: str, now: datetime) -> tuple[str, str]:
+        return self._by_period(mac, period_index(now, RETURNING_PERIOD_DAYS))
 
     def let_through(
         self, mac: str, now: datetime, every_days: int | None, terms_version: str
@@ -189,14 +199,14 @@ class ReturningVisitors:
         self._prune(now, every_days)
         if every_days is None:
             return False
-        last = self._record.last(returning_hashes(self._secret, mac, now))
+        last = self._record.last(*self._hashes(mac, now))
         return lets_through(last, now=now, every_days=every_days, terms_version=terms_version)
 
     def accepted(self, mac: str, now: datetime, every_days: int | None, terms_version: str) -> None:
         """The phone with `mac` has just ticked the box; kept only while the policy has N."""
         self._prune(now, every_days)
         if every_days is not None:
-            current, _ = returning_hashes(self._secret, mac, now)
+            current, _ = self._hashes(mac, now)
             self._record.remember(current, now, terms_version)
 
     def _prune(self, now: datetime, every_days: int | None) -> None:

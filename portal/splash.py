@@ -297,8 +297,9 @@ class Splash:
         return in_service(manifest.portal.wifi, manifest.site.timezone, now)
 
     def splash_page(self, args: Mapping[str, str], accept_language: str | None) -> Page:
-        """GET /: the same answer from the fast path and from Flask. FasError when the
-        FAS query is damaged (the routes then show `messages.BAD_LINK`)."""
+        """GET /: the same answer from the fast path and from Flask (a 303 onward for a
+        returning visitor let online, `portal.welcome`). FasError when the FAS query is
+        damaged (the routes then show `messages.BAD_LINK`)."""
         now = self.clock.now()
         view = self.current_view(now)
         language = self.language(view, args.get("lang"), accept_language)

@@ -157,6 +157,7 @@ def test_the_sqlite_record_prunes_like_the_memory_one(tmp_path: Path):
         record.remember(f"h{n}", AT + timedelta(days=n), V)
     record.remember("future", AT + timedelta(days=9), V)
     assert record.prune(AT + timedelta(days=1), AT + timedelta(days=5), keep=2) == 4
-    assert [record.last([f"h{n}"]) is not None for n in range(5)] == [False] * 3 + [True] * 2
-    assert record.last(["h3", "h4", "nope"]) == LastAccept(AT + timedelta(days=4), V)
+    assert [record.last(f"h{n}", "-") is not None for n in range(5)] == [False] * 3 + [True] * 2
+    assert record.last("h3", "h4") == LastAccept(AT + timedelta(days=4), V)
+    assert record.last("nope", "h3") == LastAccept(AT + timedelta(days=3), V)
     assert record.prune(None, AT, keep=2) == 2
