@@ -27,11 +27,12 @@ from portal.feedback import (
 )
 from portal.i18n import Language
 from portal.nonces import UsedForms
-from portal.pages import Chrome
+from portal.pages import Chrome, terms_in
 from portal.responses import Page, html_page, security_headers
 from portal.signing import Signer
 from portal.sources import Recorder
 from portal.view import SplashView
+from portal.welcome import WELCOME_BACK_ARG
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class OnlinePages:
         now = self._clock.now()
         frame = self._frame(now, args.get("lang"), accept_language)
         state = read_feedback_state(self._signer, args.get("fb", ""), now)
-        return self._page(frame, state, 200, frozenset())
+        back = args.get(WELCOME_BACK_ARG) == "1"
+        return self._page(frame, state, 200, frozenset(), back=back)
 
     def answer(
         self,
@@ -90,18 +92,21 @@ class OnlinePages:
         frame = self._frame(now, form.get("lang"), accept_language)
         state = read_feedback_state(self._signer, form.get("state", ""), now)
         done = done_questions(form)
+        back = form.get(WELCOME_BACK_ARG) == "1"
         decision = decide_feedback(
             form, state, origin_header=origin_header, host=host, language=frame.language.code
         )
         if not isinstance(decision, Answered):
             log.info("feedback not taken: %s", decision.reason or decision.error)
             values = {"comment": form.get("comment", "")[:COMMENT_MAX]}
-            return self._page(frame, state, decision.status, done, decision.error, values)
+            return self._page(
+                frame, state, decision.status, done, decision.error, values, back=back
+            )
         if self._used_forms.use_once(decision.nonce_key, now.timestamp(), FEEDBACK_MAX_AGE_S):
             self._recorder.record(decision.data)
         else:
             log.info("feedback already counted for this visit (%s)", decision.question)
-        return self._page(frame, state, 200, done | {decision.question})
+        return self._page(frame, state, 200, done | {decision.question}, back=back)
 
     def privacy(self, args: Mapping[str, str], accept_language: str | None) -> Page:
         """GET /privacy: what the portal keeps about a visit, and for how long."""
@@ -112,6 +117,7 @@ class OnlinePages:
             lang_href=lambda code: f"/privacy?lang={code}",
             visitor_days=self._config.visitor_period_days,
             retention_days=ANALYTICS_RETENTION_DAYS,
+            returning_days=frame.view.splash_every_days,
         )
         return html_page(200, body, security_headers((), frame.style_hash), no_store=False)
 
@@ -130,8 +136,16 @@ class OnlinePages:
         done: frozenset[str],
         error: str = "",
         values: Mapping[str, str] | None = None,
+        *,
+        back: bool = False,
     ) -> Page:
+        """`back`: the visitor was let through without the terms (portal.welcome); the
+        page greets them back, says why and holds the terms, while the policy says so."""
         query = {"fb": state.token} if state else {}
+        returning_days = frame.view.splash_every_days if back else None
+        if returning_days is not None:
+            query[WELCOME_BACK_ARG] = "1"
+        terms_text, terms_lang = terms_in(frame.view, frame.language.code)
 
         def lang_href(code: str) -> str:
             return "/online?" + urllib.parse.urlencode({**query, "lang": code})
@@ -151,5 +165,10 @@ class OnlinePages:
             values=values or {},
             action=FEEDBACK_URL,
             comment_max=COMMENT_MAX,
+            returning_days=returning_days,
+            back_arg=WELCOME_BACK_ARG,
+            terms_version=frame.view.terms_version,
+            terms_text=terms_text,
+            terms_lang=terms_lang,
         )
         return html_page(status, body, security_headers((), frame.style_hash))

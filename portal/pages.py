@@ -70,6 +70,16 @@ class Chrome:
         }
 
 
+def terms_in(view: SplashView, code: str) -> tuple[str, str]:
+    """The terms' text to show in language `code`, and the language tag of the text when
+    it is another's ("" when it is in `code`, or when the built-in wording is used)."""
+    text = view.terms_text.get(code, "")
+    if text or not view.terms_text:
+        return text, ""
+    fallback = "en" if "en" in view.terms_text else sorted(view.terms_text)[0]
+    return view.terms_text[fallback], LANGUAGES.get(fallback, LANGUAGES["en"]).tag
+
+
 def render_splash(
     env: jinja2.Environment,
     view: SplashView,
@@ -87,14 +97,7 @@ def render_splash(
     values: Mapping[str, str] | None = None,
     notice: str = "",
 ) -> str:
-    terms_text = view.terms_text.get(language.code, "")
-    terms_lang = ""
-    if not terms_text and view.terms_text:
-        fallback = "en" if "en" in view.terms_text else sorted(view.terms_text)[0]
-        terms_text, terms_lang = (
-            view.terms_text[fallback],
-            LANGUAGES.get(fallback, LANGUAGES["en"]).tag,
-        )
+    terms_text, terms_lang = terms_in(view, language.code)
 
     # Root-relative, and the form posts with the visit's query too: a page re-rendered by
     # POST /accept keeps a working switcher (a relative "?lang=" would GET /accept).

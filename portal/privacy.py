@@ -7,8 +7,13 @@
   days, counted in whole periods since 1970-01-01 UTC), for returning-visitor counts. A visit
   on both sides of a period boundary counts as two visitors: the price of a key that
   eventually rotates too.
+- `returning_hashes`: a third keyed HMAC, for the node's own record of when a phone last
+  accepted the terms (splash frequency, `portal.returning`); never sent anywhere. Its key
+  changes every RETURNING_PERIOD_DAYS, longer than the longest `splash_every_days` (365),
+  so a phone is looked up under this period's key and the last one's, and found whenever
+  its accept is recent enough to count.
 
-Neither key ever leaves the node; the node secret lives in its config file.
+No key ever leaves the node; the node secret lives in its config file.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from functools import lru_cache
 HASH_HEX_CHARS = 32
 _MAC = re.compile(r"^[0-9a-f]{12}$")
 _EPOCH = date(1970, 1, 1)
+RETURNING_PERIOD_DAYS = 366
 
 
 class MacError(ValueError):
@@ -68,3 +74,17 @@ def client_hash(secret: bytes, mac: str, at: datetime) -> str:
 def visitor_hash(secret: bytes, mac: str, at: datetime, period_days: int = 90) -> str:
     """This period's pseudonym for this MAC, for returning-visitor counts."""
     return _keyed(visitor_key(secret, at, period_days), mac)
+
+
+def returning_hashes(secret: bytes, mac: str, at: datetime) -> tuple[str, str]:
+    """This period's and the previous period's pseudonym for this MAC in the node's
+    returning-visitor record: written under the first, looked up under both."""
+    index = period_index(at, RETURNING_PERIOD_DAYS)
+    normalised = normalise_mac(mac).encode()
+    current, previous = (
+        hmac.digest(_derive(secret, f"ds-portal/returning/{i}"), normalised, "sha256").hex()[
+            :HASH_HEX_CHARS
+        ]
+        for i in (index, index - 1)
+    )
+    return current, previous

@@ -50,6 +50,7 @@ from portal.pages import (
 from portal.ratelimit import RateLimiter
 from portal.redirects import safe_redirect
 from portal.responses import Page, Redirect, html_page, security_headers
+from portal.returning import AcceptRecord, MemoryAcceptRecord, ReturningVisitors
 from portal.signing import Signer
 from portal.sources import (
     DroppingNewsletter,
@@ -62,7 +63,8 @@ from portal.sources import (
 )
 from portal.view import SplashView, splash_view
 from portal.visit import Visits, form_targets, sign_visit
-from portal.wifi_policy import client_limits, in_service
+from portal.welcome import WelcomeBack
+from portal.wifi_policy import ClientLimits, client_limits, in_service
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class Splash:
         nonces: NonceStore | None = None,
         newsletter: NewsletterSink | None = None,
         tally: Tally | None = None,
+        returning: AcceptRecord | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         fallback_name: str = "Free Wi-Fi",
     ) -> None:
@@ -119,6 +122,17 @@ class Splash:
         self.cache = SplashCache(self._build_view)
         self._chrome_memo: tuple[SplashView, Chrome] | None = None
         self._promo_tag = functools.lru_cache(maxsize=4096)(self._sign_promo)
+        self._welcome = WelcomeBack(
+            config,
+            gateway=gateway,
+            returning=ReturningVisitors(config.secret, returning or MemoryAcceptRecord()),
+            used_forms=self._used_forms,
+            pseudonyms=self._pseudonyms,
+            signer=self._signer,
+            recorder=recorder,
+            limits=self._client_limits,
+            monotonic=monotonic,
+        )
         self.online = OnlinePages(
             config,
             clock=clock,
@@ -271,6 +285,10 @@ class Splash:
 
     # --- the pages -----------------------------------------------------------------------
 
+    def _client_limits(self) -> ClientLimits:
+        manifest = self._manifest_source.snapshot().manifest
+        return client_limits(manifest.portal if manifest else None)
+
     def in_service(self, now: datetime) -> bool:
         """Inside the site's Wi-Fi service hours (always, without a policy)."""
         manifest = self._manifest_source.snapshot().manifest
@@ -279,8 +297,9 @@ class Splash:
         return in_service(manifest.portal.wifi, manifest.site.timezone, now)
 
     def splash_page(self, args: Mapping[str, str], accept_language: str | None) -> Page:
-        """GET /: the same answer from the fast path and from Flask. FasError when the
-        FAS query is damaged (the routes then show `messages.BAD_LINK`)."""
+        """GET /: the same answer from the fast path and from Flask (a 303 onward for a
+        returning visitor let online, `portal.welcome`). FasError when the FAS query is
+        damaged (the routes then show `messages.BAD_LINK`)."""
         now = self.clock.now()
         view = self.current_view(now)
         language = self.language(view, args.get("lang"), accept_language)
@@ -299,6 +318,9 @@ class Splash:
             return html_page(
                 200, page.without_client, security_headers((), style.csp_hash if style else "")
             )
+        welcome = self._welcome.page(visit, view, language.code, now)
+        if welcome is not None:  # a returning visitor, let straight online (issue 16)
+            return welcome
         self._impressions.record(visit.client, view, language.code, now, self._monotonic())
         self._gateway.warm(visit.client)
         return self._splash_for(
@@ -387,10 +409,10 @@ class Splash:
                 now=now,
                 nonce=secrets.token_urlsafe(12),
             )
-            portal = self._manifest_source.snapshot().manifest
-            limits = client_limits(portal.portal if portal else None)
             target = self._gateway.authorise(
-                client, online_url(self.config.portal_url, feedback, language.code), limits
+                client,
+                online_url(self.config.portal_url, feedback, language.code),
+                self._client_limits(),
             )
         except GatewayBusy as error:
             # Back-pressure: the visitor gets the form again (a fresh one) and taps again.
@@ -404,6 +426,7 @@ class Splash:
             self._tally.count(ACCEPT_FAILED)
             return self.message(view, language, messages.UNKNOWN_DEVICE, lang_href)
         wait_s = round(max(0.0, self._monotonic() - started), 3)
+        self._welcome.accepted(client.client_mac, view, now)
         email = accepted.newsletter_email
         self._recorder.record(
             TermsAcceptedData(

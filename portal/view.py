@@ -110,6 +110,8 @@ class SplashView:
     session_minutes: int
     valid_until: datetime | None  # re-evaluate at or after this instant
     happenings: tuple[Happening, ...] = ()
+    # The Wi-Fi policy's splash frequency (portal.returning); None: the terms at every visit.
+    splash_every_days: int | None = None
 
 
 def _clean(text: str) -> str:
@@ -283,4 +285,5 @@ def splash_view(
         session_minutes=portal.session_minutes if portal else 240,
         valid_until=valid_until,
         happenings=on,
+        splash_every_days=portal.wifi.splash_every_days if portal and portal.wifi else None,
     )

@@ -16,9 +16,10 @@ per lookup is better served by openNDS's own ``walledgarden_fqdn_list`` (dnsmasq
 ipset fills it as visitors look the name up), which is read at start: that one needs an
 openNDS restart, and is the operator's config, not the CMS's.
 
-Splash frequency (`WifiPolicy.splash_every_days`) travels to the node but is not acted on
-here: letting a returning visitor through without the terms needs the returning-visitor
-recognition across random MACs, which is built separately (issue 16, s5-feedback).
+Splash frequency (`WifiPolicy.splash_every_days`) is the portal's too: a phone that
+accepted the current terms at this node within N days is authorised from the splash
+request, with these same `ClientLimits`, and welcomed back (`portal.returning` decides
+and keeps the node-local record, `portal.welcome` lets it through).
 """
 
 from __future__ import annotations

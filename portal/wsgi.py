@@ -22,6 +22,7 @@ from portal.node import (
 )
 from portal.nonces import SqliteNonceStore
 from portal.relay import FileManifestSource, SocketRecorder
+from portal.returning import SqliteAcceptRecord
 from portal.splash import Splash
 from portal.worker import pin_to_a_core, stop_with_the_server
 
@@ -54,6 +55,7 @@ def application() -> Flask:
             clock=SystemClock(),
             assets=CacheAssets(config.cache_dir),
             nonces=SqliteNonceStore(config.state_dir / "portal-nonces.sqlite3"),
+            returning=SqliteAcceptRecord(config.state_dir / "portal-returning.sqlite3"),
             newsletter=relay,
             tally=relay,
             fallback_name=config.device_id,

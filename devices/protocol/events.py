@@ -76,12 +76,17 @@ class TermsAcceptedData(Frozen):
     # Seconds the visitor waited for the gateway to let them online (issue 16); None: not
     # measured (a node from before it). Left out of the wire when None.
     authorise_wait_s: float | None = Field(default=None, ge=0)
+    # Set when the visitor did not see the terms this time: their phone had accepted them
+    # at this node within the site's `splash_every_days`, this many (issue 16). None: they
+    # ticked the box. Left out of the wire when None.
+    returning_within_days: int | None = Field(default=None, ge=1, le=365)
 
     @model_serializer(mode="wrap")
     def _omit_unmeasured(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, object]:
-        return _without_none(handler(self), info, "authorise_wait_s")
+        data = _without_none(handler(self), info, "authorise_wait_s")
+        return _without_none(data, info, "returning_within_days")
 
 
 class PromoData(Frozen):

@@ -82,6 +82,7 @@ class TermsAcceptedData(_Struct, frozen=True):
     language: ShortText
     newsletter_opt_in: bool = False
     authorise_wait_s: NonNegative | None = None
+    returning_within_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
 
 
 class PromoData(_Struct, frozen=True):

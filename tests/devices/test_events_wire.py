@@ -82,6 +82,7 @@ def every_kind_of_event() -> EventBatch:
                     terms_version="2026-01",
                     language="ar",
                     newsletter_opt_in=True,
+                    returning_within_days=7,
                 ),
             ),
             PromoShownEvent(
@@ -139,6 +140,12 @@ def test_what_the_models_write_decodes_to_the_same_values():
         (("events", 1, "data", "visitor_hash"), "aa:bb:cc:dd:ee:ff", "events.1.data.visitor_hash"),
         (("events", 2, "data", "language"), "x" * 201, "events.2.data.language"),
         (("events", 0, "data", "shown_s"), -1, "events.0.data.shown_s"),
+        (("events", 2, "data", "returning_within_days"), 0, "events.2.data.returning_within_days"),
+        (
+            ("events", 2, "data", "returning_within_days"),
+            366,
+            "events.2.data.returning_within_days",
+        ),
         (("events", 3, "type"), "portal.unknown", "events.3.type"),
         (("events", 4, "seq"), 14, "events.4.seq"),  # not ascending
         (("dropped", 0, 0), 0, "dropped.0.0"),
@@ -224,3 +231,19 @@ def test_the_decoder_never_accepts_what_the_models_refuse(mutations):
         return  # stricter than the models is allowed
     model = parse(EventBatch, payload)  # must not raise
     assert as_values(decoded) == model_values(model)
+
+
+def test_an_accept_without_the_new_fields_writes_what_an_older_cms_reads():
+    # A CMS from before issue 16 refuses unknown fields: unset, they are left out.
+    plain = TermsAcceptedData(
+        client_hash=VISITOR, visitor_hash=VISITOR, terms_version="2026-01", language="en"
+    )
+    assert set(json.loads(plain.model_dump_json())) == {
+        "client_hash",
+        "visitor_hash",
+        "terms_version",
+        "language",
+        "newsletter_opt_in",
+    }
+    back = plain.model_copy(update={"returning_within_days": 7})
+    assert json.loads(back.model_dump_json())["returning_within_days"] == 7

@@ -277,3 +277,30 @@ def test_a_cms_policy_is_enforced_by_openndss_on_a_real_phone(lab: Lab):
     print(f"limit_kbps={LIMIT_KBPS} limited_kbps={slow:.0f} unlimited_kbps={fast:.0f}")
     assert fast > 20 * LIMIT_KBPS
     assert slow < 1.5 * LIMIT_KBPS
+
+
+def test_a_returning_phone_goes_straight_online_through_openndss(lab: Lab):
+    """Splash frequency on the real openNDS: the phone accepts, openNDS ends its session,
+    and when it opens a website again openNDS sends it to the splash, which lets it
+    straight online (authorised through the control socket) with "Welcome back"."""
+    harness = lab.harness
+    upstream = harness.env["UPSTREAM_URL"]
+    lab.set_policy(splash_every_days="7")
+    assert eventually(lambda: lab.splash_shows(ACCEPT_BOX), timeout_s=30)
+    accept(lab)
+    gateway = OpenNDSGateway(NdsctlSocket(harness.ndsctl_socket))
+    [session] = [s for s in gateway.sessions() if s.authenticated]
+    assert gateway.deauthorise(session.mac)
+    assert eventually(lambda: harness.curl(upstream)[0] == 307, timeout_s=30)  # held again
+
+    status, fas_url, _ = harness.curl(upstream)
+    assert status == 307
+    status, online, page = harness.curl(fas_url)
+    assert status == 303 and ACCEPT_BOX not in page, (status, page[:300])
+    assert urllib.parse.urlsplit(online).path == "/online" and "back=1" in online
+    status, _, page = harness.curl(online)
+    assert status == 200 and "Welcome back, you are online" in page
+    assert f'<a class="button" href="{upstream}">' in page
+    assert harness.curl(upstream)[0] == 200  # online, without having seen the terms
+    [again] = [s for s in gateway.sessions() if s.authenticated]
+    assert again.mac == session.mac and again.token != session.token
