@@ -10,7 +10,7 @@ openNDS 9.10 sends an intercepted client to the FAS with
 Values inside the text are URL-encoded (``originurl=http%3a%2f%2f...``). The client's
 browser completes authentication with ``GET http://<gatewayaddress>/<authdir>/?tok=T&redir=R``
 where ``T = sha256hex(hid + faskey)``; ``hid`` itself is ``sha256hex(client token)``, which
-lets the portal check a query against the token ``ndsctl json`` reports for that client.
+lets the portal check a query against the token ``ndsctl status`` reports for that client.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Watching the gateway's sessions: session-ended analytics, the session limit, and
 deauthorising one visitor on the CMS's command.
 
-The monitor polls the gateway (``ndsctl json``) from the node process, never from a web
+The monitor polls the gateway (``ndsctl status``) from the node process, never from a web
 worker. It enforces the manifest's ``session_minutes`` itself with the injected clock, so
 the limit follows the CMS even though openNDS's own ``sessiontimeout`` is fixed at start.
 The site's idle timeout (issue 16) is enforced the same way: a session whose traffic

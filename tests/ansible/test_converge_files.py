@@ -128,7 +128,7 @@ def test_opennds_sends_visitors_to_the_portal_on_this_node(estate: Estate) -> No
     dpkg = estate.chroot(PORTAL, "dpkg-query", "-W", "-f=${Status}", "php-cli", "opennds")
     assert dpkg.stdout.count("install ok installed") == 2, dpkg.stdout + dpkg.stderr
     sudoers = estate.chroot(PORTAL, "sudo", "-l", "-U", "digital-spaces")
-    assert "/usr/bin/ndsctl json" in sudoers.stdout, sudoers.stdout + sudoers.stderr
+    assert "/usr/bin/ndsctl status" in sudoers.stdout, sudoers.stdout + sudoers.stderr
 
 
 def test_mosquitto_is_sized_for_the_fleet_and_requires_accounts(estate: Estate) -> None:

@@ -1,6 +1,6 @@
 """Against the real openNDS 9.10 in network namespaces, at FAS levels 1 and 2: a phone is
 intercepted, sent to the portal with the FAS parameters, accepts, reaches the upstream
-page, shows in `ndsctl json`, and is blocked again by the CMS's deauthorise command and by
+page, shows in `ndsctl status`, and is blocked again by the CMS's deauthorise command and by
 the session limit."""
 
 from __future__ import annotations
