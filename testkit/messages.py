@@ -23,12 +23,15 @@ from devices.protocol import (
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
 
-def asset_for(data: bytes, url: str = "http://127.0.0.1:1/a") -> AssetRef:
+def asset_for(
+    data: bytes, url: str = "http://127.0.0.1:1/a", content_type: str = "image/png"
+) -> AssetRef:
+    """The reference a manifest carries for these bytes, served at `url`."""
     return AssetRef(
         sha256=hashlib.sha256(data).hexdigest(),
         url=url,
         size_bytes=len(data),
-        content_type="image/png",
+        content_type=content_type,
     )
 
 
