@@ -30,7 +30,6 @@ import os
 import re
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,18 +50,13 @@ from portal.config import PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.node import CONFIG_ENV, portal_config_of, server_command, socket_path, view_path
 from portal.relay import EventRelay, write_snapshot
+from testkit.brokers import free_port
 from testkit.opennds import SCRIPT as HARNESS
 from testkit.opennds import HarnessUpFailed, netns_run
 from testkit.portal import portal_manifest
 
 SHOW_WRK = "--show-wrk" in sys.argv  # wrk's own report (latency distribution) on stderr
 FASKEY = "bench-faskey"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def parse_wrk(text: str) -> dict[str, float]:
