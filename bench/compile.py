@@ -14,7 +14,7 @@ import hashlib
 import random
 import time
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from datetime import time as clock
 
 from central_cms.compiler import (
@@ -42,19 +42,16 @@ from devices.protocol import (
     Weekday,
 )
 from devices.protocol.layouts import FeedRef, LayoutTemplate, Widget, WidgetKind
+from testkit.messages import T0, screen_profile
 
-NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+NOW = T0  # 08:00 on a Tuesday in Perth
 PROFILES = {
-    "indoor-1080p": ScreenProfile(
-        name="Indoor", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
-    ),
-    "roadside-192x96": ScreenProfile(
-        name="Roadside", kind=ProfileKind.ROADSIDE, width_px=192, height_px=96, min_dwell_s=10
-    ),
+    "indoor-1080p": screen_profile(ProfileKind.INDOOR, "Indoor"),
+    "roadside-192x96": screen_profile(ProfileKind.ROADSIDE, "Roadside"),
     "roadside-384x192": ScreenProfile(
         name="Roadside L", kind=ProfileKind.ROADSIDE, width_px=384, height_px=192, min_dwell_s=40
     ),
-    "portal": ScreenProfile(name="Portal", kind=ProfileKind.PORTAL, width_px=1080, height_px=1920),
+    "portal": screen_profile(ProfileKind.PORTAL, "Portal"),
 }
 SITE_TYPES = ["leisureplex", "library", "community", "outdoor"]
 PLACES = ["foyer", "pool", "cafe", "gym", "reading-room", "carpark"]

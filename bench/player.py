@@ -56,7 +56,6 @@ from devices.protocol import (  # noqa: E402
     ItemKind,
     Manifest,
     ProfileKind,
-    ScreenProfile,
     Severity,
     SigningKey,
     SiteInfo,
@@ -89,6 +88,7 @@ from testkit.harness import (  # noqa: E402
     unique_id,
     write_device_config,
 )
+from testkit.messages import screen_profile  # noqa: E402
 
 
 def photo_jpeg(size: tuple[int, int], tint: tuple[int, int, int]) -> bytes:
@@ -202,7 +202,7 @@ def manifest(
         generated_at=now,
         valid_until=now + timedelta(days=1),
         site=SiteInfo(id=site, name="Bench site", timezone="Australia/Perth"),
-        profile=ScreenProfile(name="1080p", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080),
+        profile=screen_profile(ProfileKind.INDOOR, "1080p"),
         assets=tuple(refs),  # every asset listed, so all stay cached
         layout=layout,
         feeds=(FeedRef(id="classes", name="Classes"), FeedRef(id="news", name="News"))

@@ -30,7 +30,6 @@ import os
 import re
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,17 +50,13 @@ from portal.config import PortalConfig
 from portal.fas import FasClient, encode_query, hid_for_token
 from portal.node import CONFIG_ENV, portal_config_of, server_command, socket_path, view_path
 from portal.relay import EventRelay, write_snapshot
+from testkit.brokers import free_port
+from testkit.opennds import SCRIPT as HARNESS
+from testkit.opennds import HarnessUpFailed, netns_run
 from testkit.portal import portal_manifest
 
-HARNESS = Path("/work/shared/tools/opennds-netns.sh")
 SHOW_WRK = "--show-wrk" in sys.argv  # wrk's own report (latency distribution) on stderr
 FASKEY = "bench-faskey"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def parse_wrk(text: str) -> dict[str, float]:
@@ -293,38 +288,33 @@ def bench_opennds(connections: int, duration_s: int) -> dict[str, float] | None:
     if os.geteuid() != 0 or not HARNESS.exists():
         print("opennds_skipped=needs root and the harness", file=sys.stderr)
         return None
-    run_id = f"bench-{secrets.token_hex(4)}"
-    env = {**os.environ, "DSNDS_ID": run_id, "NDS_SPLASH": "1", "DEBUGLEVEL": "0"}
     try:
-        up = subprocess.run(
-            [str(HARNESS), "up"], env=env, capture_output=True, text=True, timeout=90
-        )
-        if up.returncode != 0:
-            print(f"opennds_skipped=harness up failed: {up.stderr[-300:]!r}", file=sys.stderr)
-            return None
-        values = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
-        exec_client = [str(HARNESS), "--id", run_id, "exec", "client"]
-        redirect = subprocess.run(
-            [
-                *exec_client,
-                "curl",
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{redirect_url}",
-                values["UPSTREAM_URL"],
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout.strip()
-        if not redirect:
-            print("opennds_skipped=no splash redirect", file=sys.stderr)
-            return None
-        return parse_wrk(wrk(redirect, connections, duration_s, prefix=exec_client))
-    finally:
-        subprocess.run([str(HARNESS), "down"], env=env, capture_output=True, timeout=60)
+        with netns_run(
+            f"bench-{secrets.token_hex(4)}", {"NDS_SPLASH": "1", "DEBUGLEVEL": "0"}, up_timeout_s=90
+        ) as run:
+            exec_client = [str(HARNESS), "--id", run.run_id, "exec", "client"]
+            redirect = subprocess.run(
+                [
+                    *exec_client,
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{redirect_url}",
+                    run.values["UPSTREAM_URL"],
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout.strip()
+            if not redirect:
+                print("opennds_skipped=no splash redirect", file=sys.stderr)
+                return None
+            return parse_wrk(wrk(redirect, connections, duration_s, prefix=exec_client))
+    except HarnessUpFailed as failed:
+        print(f"opennds_skipped=harness up failed: {failed.stderr[-300:]!r}", file=sys.stderr)
+        return None
 
 
 def cpu_us(call: Callable[[], object], rounds: int = 2000) -> float:

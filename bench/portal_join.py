@@ -34,9 +34,10 @@ from devices.config import parse_device_config
 from devices.protocol import EventData, SigningKey, TermsAcceptedData
 from portal.node import CONFIG_ENV, portal_config_of, server_command, socket_path, view_path
 from portal.relay import EventRelay, write_snapshot
+from testkit.opennds import SCRIPT as HARNESS
+from testkit.opennds import HarnessUpFailed, netns_run
 from testkit.portal import portal_manifest
 
-HARNESS = Path("/work/shared/tools/opennds-netns.sh")
 CLIENT = Path(__file__).with_name("join_client.py")
 FASKEY = "bench-join-faskey"
 
@@ -62,26 +63,15 @@ def ip(*argv: str) -> str:
 
 @contextmanager
 def harness(**settings: str) -> Iterator[dict[str, str]]:
-    run_id = f"join-{secrets.token_hex(3)}"
-    env = {**os.environ, "DSNDS_ID": run_id, "DEBUGLEVEL": "0", "CHECKINTERVAL": "5", **settings}
+    settings = {"DEBUGLEVEL": "0", "CHECKINTERVAL": "5", **settings}
     try:
-        up = subprocess.run(
-            [str(HARNESS), "up"], env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        if up.returncode != 0:
-            raise SystemExit(f"harness up failed: {up.stderr[-800:]}")
-        values = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
-        yield values
-        status = subprocess.run(
-            [str(HARNESS), "status"], env=env, capture_output=True, text=True, check=False
-        ).stdout
-        if "STATUS=up" not in status:  # openNDS fell over during the run: say how
-            log_tail = Path(values["OPENNDS_LOG"]).read_text(errors="replace").splitlines()[-8:]
-            print("opennds_died=1 " + " | ".join(log_tail)[-600:], file=sys.stderr)
-    finally:
-        subprocess.run(
-            [str(HARNESS), "down"], env=env, capture_output=True, timeout=90, check=False
-        )
+        with netns_run(f"join-{secrets.token_hex(3)}", settings) as run:
+            yield run.values
+            if not run.is_up():  # openNDS fell over during the run: say how
+                log_tail = run.opennds_log_tail()
+                print("opennds_died=1 " + " | ".join(log_tail)[-600:], file=sys.stderr)
+    except HarnessUpFailed as failed:
+        raise SystemExit(f"harness up failed: {failed.stderr[-800:]}") from None
 
 
 class Clients:

@@ -21,12 +21,12 @@ from devices.protocol import (
     ItemKind,
     Manifest,
     ProfileKind,
-    ScreenProfile,
     SiteInfo,
 )
 from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from signage_player.video import MpvVideo, handover_gaps_s
+from testkit.messages import screen_profile
 from testkit.player_fakes import FakeServices, FolderAssets, jpeg
 from testkit.videos import make_clip
 
@@ -65,9 +65,7 @@ def video_handover_gaps_ms(
             generated_at=now,
             valid_until=now + timedelta(days=1),
             site=SiteInfo(id="bench-site", name="Bench site", timezone="Australia/Perth"),
-            profile=ScreenProfile(
-                name="1080p", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
-            ),
+            profile=screen_profile(ProfileKind.INDOOR, "1080p"),
             assets=(stills[0], *clips, stills[1]),
             items=(
                 item(0, ItemKind.IMAGE, stills[0].sha256, STILL_S),

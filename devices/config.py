@@ -6,6 +6,7 @@ The CMS writes this file at device registration (`device_config_toml`).
 
 from __future__ import annotations
 
+import argparse
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,14 @@ class DeviceConfig:
     @property
     def state_dir(self) -> Path:
         return self.data_dir / "state"
+
+
+def config_path_argument(argv: Sequence[str] | None, *, prog: str, description: str | None) -> Path:
+    """The `--config device.toml` every device process (player, portal) is started with:
+    the launcher and the systemd unit pass it, `load_device_config` reads it."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", type=Path, required=True, help="the device TOML file")
+    return Path(parser.parse_args(argv).config)
 
 
 def load_device_config(path: Path) -> DeviceConfig:

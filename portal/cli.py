@@ -3,13 +3,11 @@ under its production server (Granian, see `portal.node.server_command`)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from devices.agent import DeviceAgent
-from devices.config import ConfigError, load_device_config
+from devices.config import ConfigError, config_path_argument, load_device_config
 from devices.protocol import DeviceKind
 from portal.node import PortalApplication, portal_config_of
 
@@ -17,11 +15,9 @@ log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="digital-spaces portal", description=__doc__)
-    parser.add_argument("--config", type=Path, required=True, help="the device TOML file")
-    options = parser.parse_args(argv)
+    path = config_path_argument(argv, prog="digital-spaces portal", description=__doc__)
     try:
-        config = load_device_config(options.config)
+        config = load_device_config(path)
         if config.kind is not DeviceKind.PORTAL:
             raise ConfigError(
                 "device.kind",
@@ -30,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         portal = portal_config_of(config)
     except ConfigError as error:
-        log.error("%s: %s", options.config, error)
+        log.error("%s: %s", path, error)
         return 2
-    app = PortalApplication(config, portal, config_path=options.config)
+    app = PortalApplication(config, portal, config_path=path)
     return DeviceAgent(config, app).run_forever()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from devices.agent import DeviceAgent
-from devices.config import ConfigError, DeviceConfig, load_device_config
+from devices.config import ConfigError, DeviceConfig, config_path_argument, load_device_config
 from devices.protocol import DeviceKind
 from signage_player.display import (
     Display,
@@ -63,14 +61,12 @@ def make_player(config: DeviceConfig) -> tuple[SignagePlayer, Display]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="digital-spaces player", description=__doc__)
-    parser.add_argument("--config", type=Path, required=True, help="the device TOML file")
-    options = parser.parse_args(argv)
+    path = config_path_argument(argv, prog="digital-spaces player", description=__doc__)
     try:
-        config = load_device_config(options.config)
+        config = load_device_config(path)
         player, display = make_player(config)
     except ConfigError as error:
-        log.error("%s: %s", options.config, error)
+        log.error("%s: %s", path, error)
         return 2
     except (OSError, DisplayError) as error:
         log.error("cannot start the player: %s", error)

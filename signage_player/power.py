@@ -49,24 +49,8 @@ class CecPower:
 
     def set_power(self, on: bool) -> bool:
         command = "on 0" if on else "standby 0"
-        try:
-            result = subprocess.run(
-                [self._executable, "-s", "-d", "1"],
-                input=command + "\n",
-                capture_output=True,
-                text=True,
-                timeout=self._timeout_s,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            log.warning("cec-client %r failed: %s", command, error)
-            return False
-        if result.returncode != 0:
-            log.warning(
-                "cec-client %r exited %s: %s", command, result.returncode, result.stderr[-200:]
-            )
-            return False
-        return True
+        argv = [self._executable, "-s", "-d", "1"]
+        return _ran(argv, f"cec-client {command!r}", self._timeout_s, stdin_text=command + "\n")
 
 
 class DpmsPower:
@@ -85,17 +69,22 @@ class DpmsPower:
 
     def set_power(self, on: bool) -> bool:
         argv = [self._executable, "dpms", "force", "on" if on else "off"]
-        try:
-            result = subprocess.run(
-                argv, capture_output=True, text=True, timeout=self._timeout_s, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            log.warning("%s failed: %s", " ".join(argv), error)
-            return False
-        if result.returncode != 0:
-            log.warning("%s exited %s: %s", " ".join(argv), result.returncode, result.stderr[-200:])
-            return False
-        return True
+        return _ran(argv, " ".join(argv), self._timeout_s)
+
+
+def _ran(argv: list[str], what: str, timeout_s: float, stdin_text: str | None = None) -> bool:
+    """Whether the tool ran and exited 0; when not, the log says why, naming it `what`."""
+    try:
+        result = subprocess.run(
+            argv, input=stdin_text, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log.warning("%s failed: %s", what, error)
+        return False
+    if result.returncode != 0:
+        log.warning("%s exited %s: %s", what, result.returncode, result.stderr[-200:])
+        return False
+    return True
 
 
 class RecordingScreenPower:

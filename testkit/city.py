@@ -21,16 +21,10 @@ from devices.config import load_device_config
 from devices.protocol import DeviceKind, ProfileKind
 from testkit.harness import RecordingApp
 from testkit.images import png
+from testkit.messages import PROFILE_SHAPES
 from testkit.staff import ADMIN
 
 # --- building blocks: a site, a screen profile, a screen ---------------------------------
-
-# Width, height and minimum dwell of the profile every test city uses for each kind.
-PROFILE_SHAPES = {
-    ProfileKind.INDOOR: (1920, 1080, 0),
-    ProfileKind.ROADSIDE: (192, 96, 10),
-    ProfileKind.PORTAL: (1080, 1920, 0),
-}
 
 
 def add_site(

@@ -23,12 +23,33 @@ from devices.protocol import (
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
 
-def asset_for(data: bytes, url: str = "http://127.0.0.1:1/a") -> AssetRef:
+# Width, height and minimum dwell of the screen profile the tests and benches use for each
+# kind: a 1080p indoor screen, the small roadside LED sign, the portrait portal splash.
+PROFILE_SHAPES = {
+    ProfileKind.INDOOR: (1920, 1080, 0),
+    ProfileKind.ROADSIDE: (192, 96, 10),
+    ProfileKind.PORTAL: (1080, 1920, 0),
+}
+
+
+def screen_profile(
+    kind: ProfileKind = ProfileKind.INDOOR, name: str = "Indoor 1080p", **changes: object
+) -> ScreenProfile:
+    """The usual profile of `kind` (PROFILE_SHAPES), with any field changed."""
+    width, height, dwell = PROFILE_SHAPES[kind]
+    fields = {"name": name, "kind": kind, "width_px": width, "height_px": height}
+    return ScreenProfile.model_validate({**fields, "min_dwell_s": dwell, **changes})
+
+
+def asset_for(
+    data: bytes, url: str = "http://127.0.0.1:1/a", content_type: str = "image/png"
+) -> AssetRef:
+    """The reference a manifest carries for these bytes, served at `url`."""
     return AssetRef(
         sha256=hashlib.sha256(data).hexdigest(),
         url=url,
         size_bytes=len(data),
-        content_type="image/png",
+        content_type=content_type,
     )
 
 
@@ -40,9 +61,7 @@ def manifest(device_id: str = "sig-test-01", version: int = 1, **changes: object
         "generated_at": T0,
         "valid_until": T0 + timedelta(days=7),
         "site": SiteInfo(id="riverton-lib", name="Riverton Library", timezone="Australia/Perth"),
-        "profile": ScreenProfile(
-            name="Indoor 1080p", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
-        ),
+        "profile": screen_profile(),
         "assets": (image,),
         "items": (
             ContentItem(

@@ -3,7 +3,6 @@ that need no broker, and small helpers to make real image assets with Pillow."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from PIL import Image
 from devices.clock import Clock
 from devices.feeds import FeedReader, FixedFeeds
 from devices.protocol import AssetRef, DeviceKind, EventData, PlayData
+from testkit.messages import asset_for
 
 
 def jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (640, 360)) -> bytes:
@@ -23,12 +23,8 @@ def jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (640, 360)) -> by
 
 
 def asset_ref(data: bytes, url: str = "http://127.0.0.1:1/asset") -> AssetRef:
-    return AssetRef(
-        sha256=hashlib.sha256(data).hexdigest(),
-        url=url,
-        size_bytes=len(data),
-        content_type="image/jpeg",
-    )
+    """A JPEG's reference (see jpeg)."""
+    return asset_for(data, url, "image/jpeg")
 
 
 class FolderAssets:

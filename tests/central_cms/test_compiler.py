@@ -29,13 +29,13 @@ from devices.protocol import (
     Manifest,
     ProfileKind,
     Schedule,
-    ScreenProfile,
     SiteInfo,
     TextSlide,
     TimeWindow,
     validate,
 )
 from devices.schedule import eligible_items, item_open
+from testkit.messages import screen_profile
 
 NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # 08:00 Tuesday in Perth
 UNTIL = NOW + timedelta(days=14)
@@ -47,18 +47,8 @@ CATALOGUE = Catalogue(
         for s in ("riverton", "cannington", "bentley")
     },
     profiles={
-        "indoor": ScreenProfile(
-            name="Indoor", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
-        ),
-        "led": ScreenProfile(
-            name="LED",
-            kind=ProfileKind.ROADSIDE,
-            width_px=192,
-            height_px=96,
-            min_dwell_s=10,
-            allow_video=False,
-            transitions=False,
-        ),
+        "indoor": screen_profile(ProfileKind.INDOOR, "Indoor"),
+        "led": screen_profile(ProfileKind.ROADSIDE, "LED", allow_video=False, transitions=False),
     },
 )
 

@@ -22,26 +22,20 @@ from devices.protocol import (
     Manifest,
     ProfileKind,
     Schedule,
-    ScreenProfile,
     SiteInfo,
     TextSlide,
 )
 from devices.protocol.layouts import FeedRef, LayoutTemplate, Widget, WidgetKind
+from testkit.messages import screen_profile
 
 NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 UNTIL = NOW + timedelta(days=14)
 CATALOGUE = Catalogue(
     sites={s: SiteInfo(id=s, name=s, timezone="Australia/Perth") for s in ("pool", "library")},
     profiles={
-        "indoor": ScreenProfile(
-            name="Indoor", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
-        ),
-        "led": ScreenProfile(
-            name="LED", kind=ProfileKind.ROADSIDE, width_px=192, height_px=96, min_dwell_s=10
-        ),
-        "splash": ScreenProfile(
-            name="Splash", kind=ProfileKind.PORTAL, width_px=1080, height_px=1920
-        ),
+        "indoor": screen_profile(ProfileKind.INDOOR, "Indoor"),
+        "led": screen_profile(ProfileKind.ROADSIDE, "LED"),
+        "splash": screen_profile(ProfileKind.PORTAL, "Splash"),
     },
     feeds={"news": FeedRef(id="news", name="City news")},
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path("/work/shared/tools/opennds-netns.sh")
+from testkit.opennds import SCRIPT, netns_run
 
 
 def skip_unless_possible(level: int = 1) -> None:
@@ -65,9 +65,7 @@ class Harness:
 @contextmanager
 def opennds(level: int, portal_port: int, faskey: str, **settings: str) -> Iterator[Harness]:
     run_id = f"portal-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DSNDS_ID": run_id,
+    settings = {
         "FAS_SECURE": str(level),
         "FAS_KEY": faskey,
         "FAS_RELAY": "1",
@@ -75,16 +73,8 @@ def opennds(level: int, portal_port: int, faskey: str, **settings: str) -> Itera
         "CHECKINTERVAL": "2",
         **settings,
     }
-    try:
-        up = subprocess.run(
-            [str(SCRIPT), "up"], env=env, capture_output=True, text=True, timeout=90, check=False
-        )
-        if up.returncode != 0:
-            raise RuntimeError(f"harness up failed: {up.stderr[-2000:]}")
-        values = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
-        yield Harness(run_id, values)
-    finally:
-        subprocess.run([str(SCRIPT), "down"], env=env, capture_output=True, timeout=60, check=False)
+    with netns_run(run_id, settings, up_timeout_s=90) as run:
+        yield Harness(run_id, run.values)
 
 
 # Per-second byte counts of one download, run by the phone's own Python.

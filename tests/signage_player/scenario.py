@@ -24,15 +24,14 @@ from devices.protocol import (
     ContentItem,
     ItemKind,
     Manifest,
-    ProfileKind,
     Schedule,
-    ScreenProfile,
     Severity,
     SiteInfo,
     TextSlide,
     TimeWindow,
     Weekday,
 )
+from testkit.messages import screen_profile
 
 PERTH = ZoneInfo("Australia/Perth")
 WEEK_START = datetime(2026, 12, 7, tzinfo=PERTH)  # a Monday
@@ -83,9 +82,7 @@ def week_manifest(**changes: object) -> Manifest:
         "generated_at": WEEK_START - timedelta(hours=2),
         "valid_until": WEEK_END + timedelta(days=7),
         "site": SiteInfo(id="riverton-lib", name="Riverton Library", timezone="Australia/Perth"),
-        "profile": ScreenProfile(
-            name="Indoor 1080p", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
-        ),
+        "profile": screen_profile(),
         "assets": (hours, breakfast, late_swim, holidays),
         "items": (
             image_item(

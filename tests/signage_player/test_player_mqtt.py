@@ -8,7 +8,6 @@ Time here is the real clock: items last a fraction of a second so a run stays sh
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import itertools
 import os
@@ -54,7 +53,7 @@ from signage_player.display import HeadlessDisplay
 from signage_player.player import SignagePlayer
 from testkit.brokers import RunningBroker, free_port, start_mosquitto
 from testkit.harness import AssetServer, Observer, device_config, unique_id, write_device_config
-from testkit.player_fakes import colour_is, jpeg
+from testkit.player_fakes import asset_ref, colour_is, jpeg
 
 RED, GREEN, BLUE, YELLOW = (220, 0, 0), (0, 200, 0), (0, 0, 220), (230, 220, 0)
 SYSTEM_PORT = 1883
@@ -90,13 +89,7 @@ def image_manifest(
 
 
 def served(server: AssetServer, data: bytes, *, serve: bytes | None = None) -> AssetRef:
-    url = server.add(data, serve=serve)
-    return AssetRef(
-        sha256=hashlib.sha256(data).hexdigest(),
-        url=url,
-        size_bytes=len(data),
-        content_type="image/jpeg",
-    )
+    return asset_ref(data, server.add(data, serve=serve))
 
 
 class Cms:
@@ -253,12 +246,7 @@ def test_a_tampered_asset_is_never_shown(tmp_path, device_id, key, assets):
         server = SlowAssetServer(jpeg(BLUE))
         server.release.set()
         green = jpeg(GREEN)
-        tampered = AssetRef(
-            sha256=hashlib.sha256(green).hexdigest(),
-            url=server.url,
-            size_bytes=len(green),
-            content_type="image/jpeg",
-        )
+        tampered = asset_ref(green, server.url)
         try:
             cms.publish_manifest(image_manifest(device_id, 2, [tampered]))
             assert server.started.wait(15), "the agent never fetched the asset"
@@ -395,12 +383,7 @@ def test_killed_during_a_download_it_restarts_playing_the_last_good_content(
         assert cms.wait_online(0, 1), log.read_text()[-2000:]
         assert _wait_screenshot(cms, colour_is(RED)), log.read_text()[-2000:]
 
-        big_ref = AssetRef(
-            sha256=hashlib.sha256(big).hexdigest(),
-            url=slow.url,
-            size_bytes=len(big),
-            content_type="image/jpeg",
-        )
+        big_ref = asset_ref(big, slow.url)
         cms.publish_manifest(image_manifest(device_id, 2, [big_ref]))
         assert slow.started.wait(20), "the download never started"
         os.kill(process.pid, signal.SIGKILL)

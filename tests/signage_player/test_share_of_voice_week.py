@@ -28,14 +28,13 @@ from devices.protocol import (
     ItemKind,
     Manifest,
     PlayData,
-    ProfileKind,
     Schedule,
-    ScreenProfile,
     SiteInfo,
     TextSlide,
     TimeWindow,
 )
 from signage_player.playback import Inputs, PlayState, finish, step
+from testkit.messages import screen_profile
 
 ADELAIDE = ZoneInfo("Australia/Adelaide")
 START = datetime(2026, 12, 7, tzinfo=ADELAIDE)
@@ -70,9 +69,7 @@ def manifest() -> Manifest:
         generated_at=START - timedelta(hours=1),
         valid_until=END + timedelta(days=1),
         site=SiteInfo(id="adelaide-hub", name="Adelaide Hub", timezone=ADELAIDE.key),
-        profile=ScreenProfile(
-            name="Indoor 1080p", kind=ProfileKind.INDOOR, width_px=1920, height_px=1080
-        ),
+        profile=screen_profile(),
         items=(
             slide("pool", 15, ("07:00", "22:00"), weight=2),
             slide(
