@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from central_cms import audit
 from central_cms import models as m
 from central_cms.errors import Conflict, Invalid
+from central_cms.feeds.addresses import FeedHosts, feed_hosts
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.publish import withdraw
 from central_cms.manifests import sync_manifests
@@ -45,7 +46,7 @@ def _require_owner(actor: Actor, site_id: str | None) -> None:
         raise Forbidden("only staff who cover every site may manage city-wide feeds")
 
 
-def _problems(session: Session, data: FeedInput) -> dict[str, str]:
+def _problems(session: Session, data: FeedInput, hosts: FeedHosts) -> dict[str, str]:
     problems = {}
     try:
         validate_id(data.id, "id")
@@ -55,6 +56,9 @@ def _problems(session: Session, data: FeedInput) -> dict[str, str]:
         problems["name"] = "Give the feed a name staff will recognise."
     if not data.url.strip().lower().startswith(("http://", "https://")) or len(data.url) > 2000:
         problems["url"] = "Give the address of the feed, starting with https:// or http://"
+    elif refusal := hosts.url_refusal(data.url.strip()):
+        # A name is judged when fetched (DNS may change): "fetch now" says so at once.
+        problems["url"] = f"{refusal[0].upper()}{refusal[1:]}."
     if data.kind not in {k.value for k in FeedKind}:
         problems["kind"] = "Choose iCal, RSS or Atom, JSON or CSV."
     if data.site_id is not None and session.get(m.Site, data.site_id) is None:
@@ -82,7 +86,7 @@ def save_feed(
 ) -> Feed:
     """Create (`existing` None) or change a feed; the next refresh tick fetches it."""
     _require_owner(actor, data.site_id)
-    problems = _problems(session, data)
+    problems = _problems(session, data, feed_hosts(rt.config))
     if problems:
         raise FeedInvalid(problems)
     feed = session.get(Feed, existing) if existing else None
