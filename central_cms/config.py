@@ -85,6 +85,12 @@ class CmsConfig:
     link_secret: str = ""
     # Scans one address may make per minute before /l/ answers 429 (code guessing, bots).
     link_scans_per_minute: int = 60
+    # Internal hosts live feeds may be fetched from (issue 17): a feed may only come from a
+    # public address, so staff cannot point the CMS server at 127.0.0.1, the cloud's
+    # metadata address or the database (central_cms/feeds/addresses.py). Entries: a host
+    # ("bookings.intranet"), every subdomain ("*.intranet.city.gov"), an address or a
+    # network ("10.20.0.5", "10.20.0.0/16", "[fd00::5]"), each with an optional ":port".
+    feed_internal_hosts: tuple[str, ...] = ()
     # Where scheduled report e-mails go out (central_cms/report_mail.py):
     # smtp://[user:password@]host:port or smtps://...; empty: no e-mail is sent.
     smtp_url: str = ""
@@ -119,6 +125,7 @@ _INT_KEYS = {
 _FLOAT_KEYS: dict[str, tuple[float, float]] = {"screenshot_max_age_s": (5, 3600)}
 _LIST_KEYS = {"mqtt_brokers", "device_brokers"}
 _DESTINATION_KEYS = {"link_destinations"}
+_FEED_HOST_KEYS = {"feed_internal_hosts"}
 _BOOL_KEYS = {"secure_cookies", "ingest_in_process", "link_allow_http"}
 _STR_KEYS = {
     "database_url",
@@ -139,6 +146,7 @@ KNOWN_KEYS = (
     | set(_FLOAT_KEYS)
     | _LIST_KEYS
     | _DESTINATION_KEYS
+    | _FEED_HOST_KEYS
     | _BOOL_KEYS
     | _STR_KEYS
 )
@@ -190,6 +198,22 @@ def _destinations(key: str, raw: object) -> tuple[str, ...]:
                 key,
                 f"{value!r} {problem}",
                 "use bookings.city.gov, *.city.gov or https://city.gov/leisure/",
+            )
+    return values
+
+
+def _feed_hosts(key: str, raw: object) -> tuple[str, ...]:
+    from central_cms.feeds.addresses import entry_problem
+
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    values = tuple(str(item).strip() for item in items if str(item).strip())
+    for value in values:
+        problem = entry_problem(value)
+        if problem:
+            raise CmsConfigError(
+                key,
+                f"{value!r} {problem}",
+                "use bookings.intranet, *.intranet.city.gov, 10.20.0.5:8080 or 10.20.0.0/16",
             )
     return values
 
@@ -248,6 +272,8 @@ def load_config(
             values[key] = _list(key, value)
         elif key in _DESTINATION_KEYS:
             values[key] = _destinations(key, value)
+        elif key in _FEED_HOST_KEYS:
+            values[key] = _feed_hosts(key, value)
         else:
             values[key] = str(value)
     values.setdefault("database_url", f"sqlite:///{instance / 'cms.sqlite3'}")

@@ -120,7 +120,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def config(db: str, tmp_path: Path) -> CmsConfig:
     return load_config(env={}, instance_path=tmp_path / "instance").with_changes(
-        database_url=db, public_url="http://127.0.0.1:5999", login_attempts_per_15min=5
+        database_url=db,
+        public_url="http://127.0.0.1:5999",
+        login_attempts_per_15min=5,
+        # The feed tests' sources are local servers (tests/central_cms/feed_source.py);
+        # tests of the default refuse them with feed_internal_hosts=() (issue 17).
+        feed_internal_hosts=("127.0.0.1",),
     )
 
 

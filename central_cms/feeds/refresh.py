@@ -6,7 +6,8 @@ A good answer stores the copy; it is published when what it says changed. The sa
 content (a 304, or the same body) publishes nothing, so no screen redraws for it, until
 the devices' copy is half the feed's `max_age_s` old: then it goes out again with a fresh
 `fetched_at`, so screens never drop a source that is merely quiet. A failed answer
-(unreachable, error, too big, too slow, wrong charset, malformed) only records why, for
+(unreachable, error, too big, too slow, wrong charset, malformed, or an internal
+address IT has not listed) only records why, for
 staff: the last good copy stays what devices and the portal show, until it is older than
 the feed's `max_age_s`.
 """
@@ -25,6 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from central_cms import models as m
+from central_cms.feeds.addresses import FeedHosts, feed_hosts
 from central_cms.feeds.decode import UndecodableFeed, decode_body
 from central_cms.feeds.fetch import Fetched, FetchFailed, fetch
 from central_cms.feeds.models import Feed, FeedKind
@@ -38,11 +40,13 @@ log = logging.getLogger(__name__)
 JOB = "feed-refresh"
 TICK = timedelta(minutes=1)
 
-Fetcher = Callable[[Feed], Fetched]
+# A feed and the hosts the CMS config lets it use (`feed_internal_hosts`): every fetcher,
+# a test's too, is handed the config's rule rather than choosing its own.
+Fetcher = Callable[[Feed, FeedHosts], Fetched]
 
 
-def fetch_source(feed: Feed) -> Fetched:
-    return fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+def fetch_source(feed: Feed, hosts: FeedHosts) -> Fetched:
+    return fetch(feed.url, hosts=hosts, etag=feed.etag, last_modified=feed.last_modified)
 
 
 _FETCHER = "ds_feed_fetcher"
@@ -80,13 +84,14 @@ def refresh_feed(
     feed.last_attempt_at = now
     held = last_published(feed, rt)
     note = held.note if held is not None else ""
+    hosts = feed_hosts(rt.config)
     try:
-        fetched = fetcher(feed)
+        fetched = fetcher(feed, hosts)
         # iCal repeats are expanded from today on: an unchanged calendar changes by day.
         new_day = feed.last_ok_at is None or feed.last_ok_at.date() != now.date()
         stale_expansion = feed.kind == FeedKind.ICAL.value and new_day
         if fetched.not_modified and stale_expansion:
-            fetched = fetcher(_unconditional(feed))
+            fetched = fetcher(_unconditional(feed), hosts)
         digest = _digest(fetched)
         unchanged = fetched.not_modified or (digest == feed.body_sha256 and not stale_expansion)
         if not unchanged:

@@ -13,12 +13,14 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central_cms import audit
+from central_cms import audit, snapshot
 from central_cms import models as m
+from central_cms.compiler import Targets
 from central_cms.errors import Conflict, Invalid
+from central_cms.feeds.addresses import FeedHosts, feed_hosts
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.publish import withdraw
-from central_cms.manifests import sync_manifests
+from central_cms.manifests import devices_reached, sync_manifests
 from central_cms.policy import Actor, Forbidden, Permission, require
 from central_cms.runtime import CmsRuntime
 from devices.protocol import DeviceKind, ProtocolError
@@ -45,7 +47,7 @@ def _require_owner(actor: Actor, site_id: str | None) -> None:
         raise Forbidden("only staff who cover every site may manage city-wide feeds")
 
 
-def _problems(session: Session, data: FeedInput) -> dict[str, str]:
+def _problems(session: Session, data: FeedInput, hosts: FeedHosts) -> dict[str, str]:
     problems = {}
     try:
         validate_id(data.id, "id")
@@ -55,6 +57,9 @@ def _problems(session: Session, data: FeedInput) -> dict[str, str]:
         problems["name"] = "Give the feed a name staff will recognise."
     if not data.url.strip().lower().startswith(("http://", "https://")) or len(data.url) > 2000:
         problems["url"] = "Give the address of the feed, starting with https:// or http://"
+    elif refusal := hosts.url_refusal(data.url.strip()):
+        # A name is judged when fetched (DNS may change): "fetch now" says so at once.
+        problems["url"] = f"{refusal[0].upper()}{refusal[1:]}."
     if data.kind not in {k.value for k in FeedKind}:
         problems["kind"] = "Choose iCal, RSS or Atom, JSON or CSV."
     if data.site_id is not None and session.get(m.Site, data.site_id) is None:
@@ -82,7 +87,7 @@ def save_feed(
 ) -> Feed:
     """Create (`existing` None) or change a feed; the next refresh tick fetches it."""
     _require_owner(actor, data.site_id)
-    problems = _problems(session, data)
+    problems = _problems(session, data, feed_hosts(rt.config))
     if problems:
         raise FeedInvalid(problems)
     feed = session.get(Feed, existing) if existing else None
@@ -108,20 +113,37 @@ def save_feed(
         session, actor, "feed.save", "feed", feed.id, rt.clock.now(), url=feed.url, kind=feed.kind
     )
     session.flush()
-    _resend_portals(session, rt, sites)
+    _recompile(session, rt, sites, feed.id)
     return feed
 
 
-def _resend_portals(session: Session, rt: CmsRuntime, site_ids: set[str | None]) -> None:
-    """The splashes of `site_ids` list their site's feeds in "What's on": their manifests
-    name the feeds, so a feed added, moved or deleted changes them (commits)."""
+def _recompile(session: Session, rt: CmsRuntime, site_ids: set[str | None], feed_id: str) -> None:
+    """Manifests name the feeds they use (FeedRef: id, name, age limit), so a feed
+    added, changed, moved or deleted changes the manifests of the devices whose widgets
+    show it, and of the portals of `site_ids` (their splash's "What's on" lists their
+    site's feeds): recompile those (commits; only what changed is published)."""
     portals = session.scalars(
         select(m.Device.id)
         .where(m.Device.site_id.in_([s for s in site_ids if s is not None]))
         .where(m.Device.kind == DeviceKind.PORTAL.value)
     ).all()
-    if portals:
-        sync_manifests(session, rt, portals)
+    wanted = set(portals) | set(devices_reached(session, *_targets_showing(session, feed_id)))
+    if wanted:
+        sync_manifests(session, rt, sorted(wanted))
+
+
+def _targets_showing(session: Session, feed_id: str) -> list[Targets]:
+    """Where the campaigns that play a widget of `feed_id` play: the compiler's own
+    inputs (published rows, and approved versions while an edit awaits approval)."""
+    return [
+        snapshot.targets_of(campaign.targets)
+        for campaign, zones in snapshot.playing(session)
+        if any(
+            (item.widget or {}).get("feed") == feed_id
+            for zone in zones
+            for item in zone.playlist.items
+        )
+    ]
 
 
 def delete_feed(session: Session, rt: CmsRuntime, actor: Actor, feed_id: str) -> None:
@@ -133,7 +155,7 @@ def delete_feed(session: Session, rt: CmsRuntime, actor: Actor, feed_id: str) ->
     audit.record(session, actor, "feed.delete", "feed", feed_id, rt.clock.now(), name=feed.name)
     session.flush()
     withdraw(rt, feed_id)
-    _resend_portals(session, rt, {feed.site_id})
+    _recompile(session, rt, {feed.site_id}, feed_id)
 
 
 # --- health (pure) ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from central_cms.policy import Actor
 from central_cms.runtime import parts, runtime
 from central_cms.seed import DEMO_PASSWORD, FEED_SITES, TZ, USERS, seed_demo, seed_feeds
 from devices.agent import DeviceAgent, RecordingSystem
+from devices.clock import SystemClock
 from devices.config import load_device_config
 from devices.files import create_secret, write_secret
 from devices.health import FakePiSensors
@@ -163,6 +164,12 @@ def start_stack(
     broker_port = free_port(options.host)
     broker_url = f"mqtt://127.0.0.1:{broker_port}"
 
+    # The stand-in booking system and news site, on a new port each run: the demo's one
+    # internal feed host, listed as such (feed_internal_hosts, issue 17), port and all.
+    clock = SystemClock()
+    bookings = booking_server(options.host, FEED_SITES, TZ, lambda: clock.now().date())
+    bookings_url = f"http://{options.host}:{bookings.server_port}"
+
     progress("CMS database and signing key")
     config = load_config(env={}, instance_path=data / "cms").with_changes(
         database_url=f"sqlite:///{data / 'cms' / 'cms.sqlite3'}",
@@ -172,16 +179,15 @@ def start_stack(
         mqtt_password=kept["cms_mqtt_password"],
         device_brokers=(broker_url,),
         ingest_in_process=True,  # the ingest runs inside the demo's CMS
+        feed_internal_hosts=(f"{options.host}:{bookings.server_port}",),
     )
-    app = create_app(config, renewal=False)  # started below, once the broker runs
+    app = create_app(config, clock=clock, renewal=False)  # started below, with the broker
     rt = runtime(app)
     session = db.database(app).sessions()
     try:
         if session.query(m.Site).first() is None:
             progress("seeding the demo city: sites, screens, media, campaigns, staff")
             seed_demo(session, rt)
-        bookings = booking_server(options.host, FEED_SITES, TZ, lambda: rt.clock.now().date())
-        bookings_url = f"http://{options.host}:{bookings.server_port}"
         seed_feeds(session, rt, bookings_url)  # every run: the server's port is new
         progress("device credentials")
         admin = Actor("demo", m.Role.ADMIN)

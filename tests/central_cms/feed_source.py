@@ -15,6 +15,7 @@ class Answer:
     content_type: str = "text/calendar; charset=utf-8"
     etag: str = ""
     status: int = 200
+    location: str = ""  # with a 3xx status: where the source redirects
     # Misbehaviours: stream `endless_mb` MB with no Content-Length, send part of the
     # body then stall until the test ends, or trickle it.
     endless_mb: int = 0
@@ -54,6 +55,8 @@ def _handler(source: FeedSource) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", answer.content_type)
             if answer.etag:
                 self.send_header("ETag", answer.etag)
+            if answer.location:
+                self.send_header("Location", answer.location)
             if answer.endless_mb:
                 self.send_header("Connection", "close")
                 self.end_headers()

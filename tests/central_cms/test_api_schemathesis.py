@@ -33,6 +33,7 @@ from central_cms.app import create_app
 from central_cms.compiler import Targets
 from central_cms.config import CmsConfig
 from central_cms.feeds import service as feeds
+from central_cms.feeds.addresses import FeedHosts
 from central_cms.feeds.fetch import Fetched, FetchFailed
 from central_cms.feeds.models import Feed
 from central_cms.feeds.refresh import fetch_source
@@ -184,11 +185,11 @@ def seed_small_city(app: Flask) -> str:
         session.close()
 
 
-def only_this_machine(feed: Feed) -> Fetched:
+def only_this_machine(feed: Feed, hosts: FeedHosts) -> Fetched:
     """Fuzzed feeds name any host: "fetch now" and the refresher reach 127.0.0.1 only."""
     if urlsplit(feed.url).hostname != "127.0.0.1":
         raise FetchFailed("this test fetches from 127.0.0.1 only")
-    return fetch_source(feed)
+    return fetch_source(feed, hosts)
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_a_screen_gets_only_whole_valid_copies_and_stops_showing_them_after_a_da
             source.answer = answer
             clock.advance(timedelta(minutes=15))
             screen.seen_at = clock.now()
-            fetcher = lambda f: fetch(f.url, etag=f.etag, limits=QUICK)  # noqa: E731
+            fetcher = lambda f, hosts: fetch(f.url, hosts=hosts, etag=f.etag, limits=QUICK)  # noqa: E731
             return refresh_feed(session, rt, feed, fetcher).ok
 
         assert refresh(Answer(body=classes_ics()))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from central_cms.feeds.addresses import FeedHosts
 from central_cms.feeds.fetch import FetchLimits, fetch
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.refresh import FeedRefresher, refresh_feed
@@ -22,8 +23,10 @@ from tests.central_cms.feed_source import Answer, FeedSource, serve
 QUICK = FetchLimits(connect_s=0.5, total_s=2.0)
 
 
-def quick_fetch(feed: Feed):
-    return fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, limits=QUICK)
+def quick_fetch(feed: Feed, hosts: FeedHosts):
+    return fetch(
+        feed.url, hosts=hosts, etag=feed.etag, last_modified=feed.last_modified, limits=QUICK
+    )
 
 
 @pytest.fixture
