@@ -9,6 +9,16 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+
+def thread_connection(local: threading.local, path: Path) -> sqlite3.Connection:
+    """This thread's autocommit connection to a node file that every web worker shares
+    (SQLite connections are not to be shared between threads)."""
+    db: sqlite3.Connection | None = getattr(local, "db", None)
+    if db is None:
+        db = sqlite3.connect(path, timeout=5, isolation_level=None)
+        local.db = db
+    return db
+
 log = logging.getLogger(__name__)
 
 # How often a web worker forgets used accept forms whose state has expired anyway: without
@@ -62,11 +72,7 @@ class SqliteNonceStore:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=5, isolation_level=None)
-            self._local.db = db
-        return db
+        return thread_connection(self._local, self._path)
 
     def use_once(self, nonce: str, expires_at: float) -> bool:
         db = self._connect()

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from portal.nonces import thread_connection
 from portal.privacy import RETURNING_PERIOD_DAYS, period_index, returning_hashes
 
 log = logging.getLogger(__name__)
@@ -131,11 +132,7 @@ class SqliteAcceptRecord:
         db.execute("CREATE INDEX IF NOT EXISTS last_accept_at ON last_accept (accepted_at)")
 
     def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=5, isolation_level=None)
-            self._local.db = db
-        return db
+        return thread_connection(self._local, self._path)
 
     def last(self, current: str, previous: str) -> LastAccept | None:
         row = (
