@@ -19,6 +19,7 @@ def thread_connection(local: threading.local, path: Path) -> sqlite3.Connection:
         local.db = db
     return db
 
+
 log = logging.getLogger(__name__)
 
 # How often a web worker forgets used accept forms whose state has expired anyway: without

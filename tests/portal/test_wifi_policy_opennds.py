@@ -34,9 +34,9 @@ from portal.opennds import OpenNDSGateway
 from testkit.brokers import free_port
 from testkit.city import add_screen, add_site, make_world
 from testkit.harness import eventually, write_device_config
+from testkit.opennds import SCRIPT
 from testkit.staff import login, make_user
 from tests.portal.opennds_harness import (
-    SCRIPT,
     Harness,
     download_timeline,
     median_kbps,
