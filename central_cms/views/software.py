@@ -3,6 +3,8 @@ pilot screens, choose which device groups follow which channel, and watch the ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -41,30 +43,40 @@ def index() -> str:
     )
 
 
+def _act(action: Callable[[], str]) -> Response:
+    """Run a form's action: flash what it did, or why it could not; back to the page."""
+    try:
+        done = action()
+    except Invalid as error:
+        flash_invalid(error)
+    else:
+        flash(done, "ok")
+    return redirect(url_for("software.index"), 303)
+
+
 @bp.post("/releases")
 @permission_required(Permission.SOFTWARE_RELEASE)
 def upload() -> Response:
     s, rt, actor = context()
-    file = request.files.get("wheel")
-    try:
+
+    def action() -> str:
+        file = request.files.get("wheel")
         if file is None or not file.filename:
             raise Invalid("wheel", "Choose the release's .whl file.")
         release = service.upload(
             s, rt, actor, data=file.read(), notes=request.form.get("notes", "")
         )
-    except Invalid as error:
-        flash_invalid(error)
-        return redirect(url_for("software.index"), 303)
-    flash(f"Uploaded release {release.version}. Put it on a channel to roll it out.", "ok")
-    return redirect(url_for("software.index"), 303)
+        return f"Uploaded release {release.version}. Put it on a channel to roll it out."
+
+    return _act(action)
 
 
 @bp.post("/channels")
 @permission_required(Permission.SOFTWARE_RELEASE)
 def offer() -> Response:
     s, rt, actor = context()
-    channel = request.form.get("channel", "")
-    try:
+
+    def action() -> str:
         percent_text = request.form.get("percent", "100").strip() or "100"
         if not percent_text.isdigit():
             raise Invalid("percent", "Give the percentage as a whole number from 0 to 100.")
@@ -72,35 +84,30 @@ def offer() -> Response:
             s,
             rt,
             actor,
-            channel=channel,
+            channel=request.form.get("channel", ""),
             version=request.form.get("version", ""),
             pilots=request.form.getlist("pilots"),
             percent=int(percent_text),
         )
-    except Invalid as error:
-        flash_invalid(error)
-        return redirect(url_for("software.index"), 303)
-    first = ", ".join(row.pilots) or f"{row.percent}% of the screens"
-    flash(f"Release {row.release_version} is on “{row.name}”: first {first}.", "ok")
-    return redirect(url_for("software.index"), 303)
+        first = ", ".join(row.pilots) or f"{row.percent}% of the screens"
+        return f"Release {row.release_version} is on “{row.name}”: first {first}."
+
+    return _act(action)
 
 
 @bp.post("/groups")
 @permission_required(Permission.SOFTWARE_RELEASE)
 def follow() -> Response:
     s, rt, actor = context()
-    group = s.get(DeviceGroup, request.form.get("group_id", ""))
-    channel = request.form.get("channel", "").strip() or None
-    try:
+
+    def action() -> str:
+        group = s.get(DeviceGroup, request.form.get("group_id", ""))
+        channel = request.form.get("channel", "").strip() or None
         if group is None:
             raise Invalid("group_id", "Choose a device group.")
         service.follow(s, rt, actor, group.id, channel)
-    except Invalid as error:
-        flash_invalid(error)
-        return redirect(url_for("software.index"), 303)
-    s.commit()
-    flash(
-        f"“{group.name}” now follows {('channel “' + channel + '”') if channel else 'no channel'}.",
-        "ok",
-    )
-    return redirect(url_for("software.index"), 303)
+        s.commit()
+        follows = f"channel “{channel}”" if channel else "no channel"
+        return f"“{group.name}” now follows {follows}."
+
+    return _act(action)
