@@ -12,6 +12,7 @@ from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
+from central_cms.screen_setup import DAY_NAMES
 from central_cms.views.common import checkbox, context, flash_invalid
 from devices.protocol import PORTAL_LANGUAGES
 
@@ -107,8 +108,6 @@ def wifi(site_id: str) -> str | Response | tuple[str, int]:
             return redirect(url_for("sites.wifi", site_id=site.id))
         except Invalid as error:
             flash_invalid(error)
-            return render_template(
-                "site_wifi.html", site=site, values=form, days=wifi_policy.DAY_NAMES
-            ), 400
+            return render_template("site_wifi.html", site=site, values=form, days=DAY_NAMES), 400
     values = wifi_policy.form_values(*wifi_policy.saved_policy(site))
-    return render_template("site_wifi.html", site=site, values=values, days=wifi_policy.DAY_NAMES)
+    return render_template("site_wifi.html", site=site, values=values, days=DAY_NAMES)
