@@ -35,4 +35,12 @@ class NotFound(Exception):
     pass
 
 
-__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound"]
+class StaffMessage(Exception):
+    """A refusal whose `message` is shown to staff as it is (an upload we cannot take)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "StaffMessage"]

@@ -8,15 +8,20 @@ import secrets
 import socket
 import threading
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from central_cms import models as m
 
+if TYPE_CHECKING:
+    from central_cms.runtime import CmsRuntime
+
 log = logging.getLogger(__name__)
+Outcome = TypeVar("Outcome")
 
 
 def take_lease(session: Session, job: str, holder: str, now: datetime, lease: timedelta) -> bool:
@@ -77,3 +82,25 @@ class PeriodicJob:
             except Exception:  # a database outage must not end the job for good
                 log.exception("%s tick failed", self.thread_name)
             self._stop.wait(self.interval.total_seconds())
+
+
+class SessionJob(PeriodicJob, Generic[Outcome]):
+    """A `PeriodicJob` whose round (`run`) works in a database session of its own, closed
+    after the round whatever happens."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], rt: CmsRuntime, interval: timedelta
+    ) -> None:
+        super().__init__(interval)
+        self._sessions = sessions
+        self._rt = rt
+
+    def tick(self) -> Outcome:
+        session = self._sessions()
+        try:
+            return self.run(session)
+        finally:
+            session.close()
+
+    def run(self, session: Session) -> Outcome:
+        raise NotImplementedError

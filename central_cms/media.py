@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
+from central_cms.errors import StaffMessage
 from central_cms.video_probe import ProbeError, VideoProbe, decode_problem
 from devices.protocol import Fit
 
@@ -33,12 +34,8 @@ _CONTENT_TYPES = {
 THUMBNAIL_PX = (320, 180)
 
 
-class MediaError(Exception):
+class MediaError(StaffMessage):
     """An upload we refuse; `message` is shown to staff as it is."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

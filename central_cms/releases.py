@@ -28,7 +28,7 @@ from central_cms import models as m
 from central_cms.analytics.model import DeviceSnapshot
 from central_cms.analytics.ports import FleetStore
 from central_cms.errors import Conflict, Invalid
-from central_cms.leases import PeriodicJob, take_lease
+from central_cms.leases import SessionJob, take_lease
 from central_cms.manifests import sync_manifests
 from central_cms.media import Encoded
 from central_cms.playlist_models import DeviceGroup, DeviceGroupMember
@@ -313,7 +313,7 @@ def advance(session: Session, rt: CmsRuntime, fleet: FleetStore) -> list[Progres
     return found_all
 
 
-class RolloutWatcher(PeriodicJob):
+class RolloutWatcher(SessionJob[list[Progress] | None]):
     thread_name = "cms-rollouts"
 
     def __init__(
@@ -323,16 +323,10 @@ class RolloutWatcher(PeriodicJob):
         fleet: FleetStore,
         every: timedelta = TICK,
     ) -> None:
-        super().__init__(every)
-        self._sessions = sessions
-        self._rt = rt
+        super().__init__(sessions, rt, every)
         self._fleet = fleet
 
-    def tick(self) -> list[Progress] | None:
-        session = self._sessions()
-        try:
-            if not take_lease(session, JOB, self.holder, self._rt.clock.now(), self.interval * 2):
-                return None
-            return advance(session, self._rt, self._fleet)
-        finally:
-            session.close()
+    def run(self, session: Session) -> list[Progress] | None:
+        if not take_lease(session, JOB, self.holder, self._rt.clock.now(), self.interval * 2):
+            return None
+        return advance(session, self._rt, self._fleet)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from central_cms import models as m
-from central_cms.leases import PeriodicJob, take_lease
+from central_cms.leases import SessionJob, take_lease
 from central_cms.manifests import sync_manifests
 from central_cms.runtime import CmsRuntime
 
@@ -113,21 +113,10 @@ def last_renewal(session: Session) -> m.JobLease | None:
     return session.get(m.JobLease, JOB)
 
 
-class ManifestRenewer(PeriodicJob):
+class ManifestRenewer(SessionJob[RenewalRun | None]):
     """Ticks `renew_manifests` every `interval` on a daemon thread of this process."""
 
     thread_name = "cms-renewal"
 
-    def __init__(
-        self, sessions: sessionmaker[Session], rt: CmsRuntime, interval: timedelta
-    ) -> None:
-        super().__init__(interval)
-        self._sessions = sessions
-        self._rt = rt
-
-    def tick(self) -> RenewalRun | None:
-        session = self._sessions()
-        try:
-            return renew_manifests(session, self._rt, self.holder, self.interval)
-        finally:
-            session.close()
+    def run(self, session: Session) -> RenewalRun | None:
+        return renew_manifests(session, self._rt, self.holder, self.interval)

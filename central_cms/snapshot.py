@@ -194,23 +194,37 @@ def media_spec(
     )
 
 
-def item_spec(item: m.CampaignItem, media: MediaSpec | None) -> ItemSpec:
+def _shown(
+    item: m.CampaignItem | PlaylistItem,
+    item_id: str,
+    media: MediaSpec | None,
+    widget: Widget | None = None,
+) -> ItemSpec:
+    """What a campaign's item and a playlist's item both say about one thing on screen,
+    labelled for staff's messages by the first name it has."""
     label = (
         item.alt_text
         or (item.text or {}).get("title", "")
         or (item.media.title if item.media else "")
+        or (widget.title or widget.kind.value if widget else "")
     )
     return ItemSpec(
-        id=item.id,
+        id=item_id,
         kind=ItemKind(item.kind),
         duration_s=item.duration_s,
-        weight=item.weight,
         fit=Fit(item.fit),
         media=media,
         text=TextSlide.model_validate(item.text) if item.text else None,
         alt_text=item.alt_text,
-        link_url=item.link_url,
         label=str(label)[:80],
+    )
+
+
+def item_spec(item: m.CampaignItem, media: MediaSpec | None) -> ItemSpec:
+    return replace(
+        _shown(item, item.id, media),
+        weight=item.weight,
+        link_url=item.link_url,
         public_title=item.public_title,
         public_titles=dict(item.public_title_translations),
     )
@@ -223,21 +237,8 @@ def playlist_item_spec(
     three, so one playlist in two campaigns on one screen gives distinct items."""
     suffix = hashlib.sha256(f"{campaign_id} {zone} {item.id}".encode()).hexdigest()[:10]
     widget = Widget.model_validate(item.widget) if item.widget else None
-    label = (
-        item.alt_text
-        or (item.text or {}).get("title", "")
-        or (item.media.title if item.media else "")
-        or (widget.title or widget.kind.value if widget else "")
-    )
-    return ItemSpec(
-        id=f"{campaign_id}-{suffix}",
-        kind=ItemKind(item.kind),
-        duration_s=item.duration_s,
-        fit=Fit(item.fit),
-        media=media,
-        text=TextSlide.model_validate(item.text) if item.text else None,
-        alt_text=item.alt_text,
-        label=str(label)[:80],
+    return replace(
+        _shown(item, f"{campaign_id}-{suffix}", media, widget),
         zone=zone,
         widget=widget,
         valid_from=item.valid_from,

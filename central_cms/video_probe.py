@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from central_cms.errors import StaffMessage
+
 PROBE_TIMEOUT_S = 30.0
 
 _H264_PROFILES = {"baseline", "constrained baseline", "main", "high"}
@@ -39,12 +41,8 @@ FIX_COMMAND = (
 )
 
 
-class ProbeError(Exception):
+class ProbeError(StaffMessage):
     """The file is not a video ffprobe can read; `message` is for staff."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -24,18 +24,9 @@ from central_cms.errors import Invalid
 from central_cms.manifests import sync_manifests
 from central_cms.policy import Actor, Permission, require
 from central_cms.runtime import CmsRuntime
+from central_cms.screen_setup import DAY_NAMES  # the days as staff read them, Monday first
 from devices.protocol import OpeningHours, WifiPolicy
-from devices.protocol.schedules import Weekday
 
-DAY_NAMES = {
-    Weekday.MON: "Monday",
-    Weekday.TUE: "Tuesday",
-    Weekday.WED: "Wednesday",
-    Weekday.THU: "Thursday",
-    Weekday.FRI: "Friday",
-    Weekday.SAT: "Saturday",
-    Weekday.SUN: "Sunday",
-}
 MAX_WALLED_GARDEN = 32
 _HOST = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

@@ -35,6 +35,13 @@ class Names:
             return "Default content and alerts"
         return self.campaigns.get(campaign_id, campaign_id)
 
+    def where_and_what(self, site_id: str, campaign_id: str) -> tuple[str, str, str, str]:
+        """A CSV row's `WHERE_AND_WHAT` cells: the site and campaign, by id and by name."""
+        return site_id, self.site(site_id), campaign_id, self.campaign(campaign_id)
+
+
+WHERE_AND_WHAT = ["site_id", "site", "campaign_id", "campaign"]
+
 
 # --- staff analytics ---------------------------------------------------------------------
 
@@ -138,18 +145,9 @@ def filter_query(filters: Filters) -> dict[str, str]:
 
 CSV_TABLES: dict[str, tuple[list[str], Callable[[Report, Names], Iterable[Sequence[object]]]]] = {
     "plays": (
-        ["day", "site_id", "site", "campaign_id", "campaign", "plays", "shown_s", "scheduled_s"],
+        ["day", *WHERE_AND_WHAT, "plays", "shown_s", "scheduled_s"],
         lambda r, n: (
-            (
-                p.day,
-                p.site_id,
-                n.site(p.site_id),
-                p.campaign_id,
-                n.campaign(p.campaign_id),
-                p.plays,
-                p.shown_s,
-                p.scheduled_s,
-            )
+            (p.day, *n.where_and_what(p.site_id, p.campaign_id), p.plays, p.shown_s, p.scheduled_s)
             for p in r.plays
         ),
     ),
@@ -165,22 +163,10 @@ CSV_TABLES: dict[str, tuple[list[str], Callable[[Report, Names], Iterable[Sequen
         lambda r, n: ((d.bucket, d.sessions) for d in r.dwell),
     ),
     "promos": (
-        [
-            "site_id",
-            "site",
-            "campaign_id",
-            "campaign",
-            "item_id",
-            "shown",
-            "clicked",
-            "click_through",
-        ],
+        [*WHERE_AND_WHAT, "item_id", "shown", "clicked", "click_through"],
         lambda r, n: (
             (
-                p.site_id,
-                n.site(p.site_id),
-                p.campaign_id,
-                n.campaign(p.campaign_id),
+                *n.where_and_what(p.site_id, p.campaign_id),
                 p.item_id,
                 p.shown,
                 p.clicked,

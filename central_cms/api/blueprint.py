@@ -54,6 +54,7 @@ def actor() -> Actor:
 
 
 View = TypeVar("View", bound=Callable[..., Any])
+Row = TypeVar("Row")
 
 
 def operation(method: str, rule: str, *, errors: Sequence[int] = ()) -> Callable[[View], View]:
@@ -72,3 +73,11 @@ def operation(method: str, rule: str, *, errors: Sequence[int] = ()) -> Callable
 def all_of(query: Select[Any]) -> Sequence[Any]:
     """Every row a listing's query selects, in its order."""
     return db.session().scalars(query).all()
+
+
+def row_or_404(model: type[Row], key: object, missing_message: str) -> Row:
+    """The `model` row whose primary key is `key`; a 404 saying `missing_message` if none."""
+    row = db.session().get(model, key)
+    if row is None:
+        raise NotFound(missing_message)
+    return row

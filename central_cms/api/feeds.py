@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from central_cms import db
-from central_cms.api.blueprint import actor, all_of, api, operation
+from central_cms.api.blueprint import actor, all_of, api, operation, row_or_404
 from central_cms.api.schemas_parity import FeedChangeIn, FeedIn, FeedOut, FetchOut
 from central_cms.api.spec import links
-from central_cms.errors import NotFound
 from central_cms.feeds.models import Feed
 from central_cms.feeds.refresh import app_fetcher, refresh_feed
 from central_cms.feeds.service import FeedInput, delete_feed, feed_health, save_feed
@@ -65,10 +64,7 @@ def feed_input(feed_id: str, data: dict[str, Any]) -> FeedInput:
 
 
 def _feed(feed_id: str) -> Feed:
-    feed = db.session().get(Feed, feed_id)
-    if feed is None:
-        raise NotFound(f"feed {feed_id}")
-    return feed
+    return row_or_404(Feed, feed_id, f"feed {feed_id}")
 
 
 @operation("GET", "/feeds")

@@ -8,10 +8,9 @@ from sqlalchemy import select
 
 from central_cms import db
 from central_cms import groups as group_service
-from central_cms.api.blueprint import actor, all_of, api, operation
+from central_cms.api.blueprint import actor, all_of, api, operation, row_or_404
 from central_cms.api.schemas import GroupIn, GroupOut
 from central_cms.api.spec import links
-from central_cms.errors import NotFound
 from central_cms.playlist_models import DeviceGroup
 from central_cms.runtime import runtime
 
@@ -46,10 +45,7 @@ def create_group(data: dict[str, Any]) -> Any:
 
 
 def _group(group_id: str) -> DeviceGroup:
-    group = db.session().get(DeviceGroup, group_id)
-    if group is None:
-        raise NotFound(f"group {group_id}")
-    return group
+    return row_or_404(DeviceGroup, group_id, f"group {group_id}")
 
 
 @operation("GET", "/groups/<group_id>", errors=(404,))

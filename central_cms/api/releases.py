@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from central_cms import db
 from central_cms import releases as service
-from central_cms.api.blueprint import actor, all_of, api, operation
+from central_cms.api.blueprint import actor, all_of, api, operation, row_or_404
 from central_cms.api.schemas_parity import (
     ChannelOut,
     FollowIn,
@@ -20,7 +20,6 @@ from central_cms.api.schemas_parity import (
     ReleaseIn,
     ReleaseOut,
 )
-from central_cms.errors import NotFound
 from central_cms.playlist_models import DeviceGroup
 from central_cms.policy import Permission, require
 from central_cms.release_models import GroupChannel, ReleaseChannel, SoftwareRelease
@@ -90,10 +89,7 @@ def list_channels() -> Any:
 
 
 def _channel(name: str) -> ReleaseChannel:
-    row = db.session().get(ReleaseChannel, name)
-    if row is None:
-        raise NotFound(f"channel {name}")
-    return row
+    return row_or_404(ReleaseChannel, name, f"channel {name}")
 
 
 @operation("GET", "/channels/<channel>", errors=(404,))
@@ -129,9 +125,7 @@ def follow_channel(group_id: str, data: dict[str, Any]) -> Any:
     """Make the group's screens follow a channel (null: none); their manifests say so."""
     _it()
     session = db.session()
-    group = session.get(DeviceGroup, group_id)
-    if group is None:
-        raise NotFound(f"group {group_id}")
+    group = row_or_404(DeviceGroup, group_id, f"group {group_id}")
     service.follow(session, runtime(), actor(), group.id, data["channel"])
     session.commit()
     following = session.get(GroupChannel, group.id)

@@ -5,6 +5,7 @@ take the campaign-writing permission."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from apiflask.schemas import FileSchema
@@ -21,25 +22,19 @@ from central_cms.analytics.campaign_report_data import (
 from central_cms.analytics.proof_of_play import CampaignReport
 from central_cms.analytics.report_exports import render_pdf, report_csv, report_json
 from central_cms.analytics.report_pages import pdf_html, reader_sites
-from central_cms.api.blueprint import actor, api, operation
+from central_cms.api.blueprint import View, actor, api, operation, row_or_404
 from central_cms.api.report_schemas import (
     CampaignReportOut,
     ReportQuery,
     ReportScheduleIn,
     ReportScheduleOut,
 )
-from central_cms.errors import NotFound
 from central_cms.report_schedules import add_schedule, delete_schedule, schedules_of
 from central_cms.runtime import parts, runtime
 
-_FILE = FileSchema(type="string", format="binary")
-
 
 def _campaign(campaign_id: str) -> m.Campaign:
-    campaign = db.session().get(m.Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"no campaign {campaign_id}")
-    return campaign
+    return row_or_404(m.Campaign, campaign_id, f"no campaign {campaign_id}")
 
 
 def _report(campaign_id: str, query: dict[str, Any]) -> CampaignReport:
@@ -54,41 +49,47 @@ def _report(campaign_id: str, query: dict[str, Any]) -> CampaignReport:
     return campaign_report(session, store, campaign, period, now, sites)
 
 
-def _download(result: CampaignReport, ext: str) -> dict[str, str]:
+def _report_endpoint(rule: str) -> Callable[[View], View]:
+    """GET `rule`, a form of the report, chosen by the same period query."""
+    endpoint = operation("GET", rule, errors=(404, 422))
+    query = api.input(ReportQuery, location="query", arg_name="query")
+    return lambda view: endpoint(query(view))
+
+
+def _report_file(ext: str, content_type: str, description: str) -> Callable[[View], View]:
+    """The report as a file to download, `report.{ext}`."""
+    endpoint = _report_endpoint(f"/campaigns/<campaign_id>/report.{ext}")
+    output = api.output(
+        FileSchema(type="string", format="binary"),
+        content_type=content_type,
+        description=description,
+    )
+    return lambda view: endpoint(output(view))
+
+
+def _download(result: CampaignReport, body: str | bytes, mimetype: str, ext: str) -> Response:
     name = f"proof-of-play-{result.campaign_id}-{result.start.isoformat()}-{result.end.isoformat()}"
-    return {"Content-Disposition": f'attachment; filename="{name}.{ext}"'}
+    disposition = f'attachment; filename="{name}.{ext}"'
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
 
 
-@operation("GET", "/campaigns/<campaign_id>/report", errors=(404, 422))
-@api.input(ReportQuery, location="query", arg_name="query")
+@_report_endpoint("/campaigns/<campaign_id>/report")
 @api.output(CampaignReportOut)
 def campaign_report_json(campaign_id: str, query: dict[str, Any]) -> Any:
     return report_json(_report(campaign_id, query))
 
 
-@operation("GET", "/campaigns/<campaign_id>/report.csv", errors=(404, 422))
-@api.input(ReportQuery, location="query", arg_name="query")
-@api.output(
-    FileSchema(type="string", format="binary"),
-    content_type="text/csv",
-    description="One row per local day and screen",
-)
+@_report_file("csv", "text/csv", "One row per local day and screen")
 def campaign_report_csv(campaign_id: str, query: dict[str, Any]) -> Any:
     result = _report(campaign_id, query)
-    return Response(report_csv(result), mimetype="text/csv", headers=_download(result, "csv"))
+    return _download(result, report_csv(result), "text/csv", "csv")
 
 
-@operation("GET", "/campaigns/<campaign_id>/report.pdf", errors=(404, 422))
-@api.input(ReportQuery, location="query", arg_name="query")
-@api.output(
-    FileSchema(type="string", format="binary"),
-    content_type="application/pdf",
-    description="The report with its charts",
-)
+@_report_file("pdf", "application/pdf", "The report with its charts")
 def campaign_report_pdf(campaign_id: str, query: dict[str, Any]) -> Any:
     result = _report(campaign_id, query)
     pdf = render_pdf(pdf_html(result, alert_titles(db.session(), result)))
-    return Response(pdf, mimetype="application/pdf", headers=_download(result, "pdf"))
+    return _download(result, pdf, "application/pdf", "pdf")
 
 
 @operation("GET", "/campaigns/<campaign_id>/report-schedules", errors=(404,))

@@ -32,7 +32,7 @@ from central_cms.feeds.fetch import Fetched, FetchFailed, fetch
 from central_cms.feeds.models import Feed, FeedKind
 from central_cms.feeds.parsers import InvalidFeed, parse_feed
 from central_cms.feeds.publish import last_published, publish_feed, same_content
-from central_cms.leases import PeriodicJob, take_lease
+from central_cms.leases import SessionJob, take_lease
 from central_cms.runtime import CmsRuntime
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def refresh_due(
     return outcomes
 
 
-class FeedRefresher(PeriodicJob):
+class FeedRefresher(SessionJob[list[FeedOutcome] | None]):
     """Ticks `refresh_due` every minute on a daemon thread of this process."""
 
     thread_name = "cms-feeds"
@@ -177,14 +177,8 @@ class FeedRefresher(PeriodicJob):
     def __init__(
         self, sessions: sessionmaker[Session], rt: CmsRuntime, fetcher: Fetcher = fetch_source
     ) -> None:
-        super().__init__(TICK)
-        self._sessions = sessions
-        self._rt = rt
+        super().__init__(sessions, rt, TICK)
         self._fetcher = fetcher
 
-    def tick(self) -> list[FeedOutcome] | None:
-        session = self._sessions()
-        try:
-            return refresh_due(session, self._rt, self.holder, self._fetcher)
-        finally:
-            session.close()
+    def run(self, session: Session) -> list[FeedOutcome] | None:
+        return refresh_due(session, self._rt, self.holder, self._fetcher)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -14,7 +14,7 @@ from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission, require
-from central_cms.views.common import context, flash_invalid
+from central_cms.views.common import context, flash_invalid, row_or_404
 from central_cms.views.timefmt import local_time_filter, site_zone
 from devices.protocol import ALL_SCOPE, Severity
 
@@ -73,10 +73,8 @@ def send() -> Response:
 @bp.get("/<alert_id>/edit")
 @permission_required(Permission.ALERT_WRITE)
 def edit(alert_id: str) -> str | Response:
-    s, rt, actor = context()
-    alert = s.get(m.Alert, alert_id)
-    if alert is None:
-        abort(404)
+    _, rt, actor = context()
+    alert = row_or_404(m.Alert, alert_id)
     require(
         actor, Permission.ALERT_WRITE, site_ids=[] if alert.scope == ALL_SCOPE else [alert.scope]
     )

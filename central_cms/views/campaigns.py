@@ -26,7 +26,7 @@ from central_cms.runtime import runtime
 from central_cms.specs import Targets
 from central_cms.times import date_field, parse_date
 from central_cms.views import campaign_plan as plan
-from central_cms.views.common import checkbox, context, flash_invalid
+from central_cms.views.common import checkbox, context, editing, flash_invalid, row_or_404
 from central_cms.zones import ZONE_NAMES
 from devices.protocol import DeviceKind, Fit, ItemKind, Schedule, TextSlide, TimeWindow, Weekday
 from portal.i18n import LANGUAGES, Language
@@ -292,9 +292,7 @@ def index() -> str:
 @permission_required(Permission.CAMPAIGN_WRITE)
 def edit(campaign_id: str | None) -> str | Response | tuple[str, int]:
     s, rt, actor = context()
-    campaign = s.get(m.Campaign, campaign_id) if campaign_id else None
-    if campaign_id and campaign is None:
-        abort(404)
+    campaign = editing(m.Campaign, campaign_id)
     if request.method == "POST":
         try:
             data = parse_form(request.form)
@@ -334,9 +332,7 @@ def edit(campaign_id: str | None) -> str | Response | tuple[str, int]:
 @login_required
 def detail(campaign_id: str) -> str:
     s, rt, actor = context()
-    campaign = s.get(m.Campaign, campaign_id)
-    if campaign is None:
-        abort(404)
+    campaign = row_or_404(m.Campaign, campaign_id)
     targets = snapshot.targets_of(campaign.targets)
     reached = [d for d in snapshot.load_devices(s) if targets.matches(d)]
     # Previews for the screens it plays on (not those it skips).

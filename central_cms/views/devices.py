@@ -22,7 +22,7 @@ from central_cms.screen_setup import (
     checked_setup,
     stored_setup,
 )
-from central_cms.views.common import context, flash_invalid
+from central_cms.views.common import context, flash_invalid, row_or_404
 from devices.protocol import CommandName, DeviceKind, OpeningHours
 
 # The screen-setup fields whose problems the form shows beside them.
@@ -117,9 +117,7 @@ def register() -> str | tuple[str, int]:
 @permission_required(Permission.DEVICE_WRITE)
 def edit(device_id: str) -> str | Response | tuple[str, int]:
     s, rt, actor = context()
-    device = s.get(m.Device, device_id)
-    if device is None:
-        abort(404)
+    device = row_or_404(m.Device, device_id)
     if request.method == "POST":
         form = request.form
         try:

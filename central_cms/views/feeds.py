@@ -20,7 +20,7 @@ from central_cms.feeds.service import (
     save_feed,
 )
 from central_cms.policy import Permission, require
-from central_cms.views.common import context, flash_invalid
+from central_cms.views.common import context, editing, flash_invalid
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
@@ -55,9 +55,7 @@ def _int(raw: str | None, default: int) -> int:
 @permission_required(Permission.FEED_WRITE)
 def edit(feed_id: str | None) -> str | Response | tuple[str, int]:
     s, rt, actor = context()
-    feed = s.get(Feed, feed_id) if feed_id else None
-    if feed_id and feed is None:
-        abort(404)
+    feed = editing(Feed, feed_id)
     sites = [
         site
         for site in s.scalars(select(m.Site).order_by(m.Site.name))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -12,7 +12,7 @@ from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.playlist_models import DeviceGroup
 from central_cms.policy import Permission
-from central_cms.views.common import context, flash_invalid
+from central_cms.views.common import context, editing, flash_invalid
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
@@ -41,9 +41,7 @@ def index() -> str:
 @permission_required(Permission.DEVICE_WRITE)
 def edit(group_id: str | None) -> str | Response | tuple[str, int]:
     s, rt, actor = context()
-    group = s.get(DeviceGroup, group_id) if group_id else None
-    if group_id and group is None:
-        abort(404)
+    group = editing(DeviceGroup, group_id)
     if request.method == "GET":
         assert group is not None
         return _page(group, {mb.device_id for mb in group.members}, group.name, {})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     jsonify,
     redirect,
@@ -21,7 +20,7 @@ from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
-from central_cms.views.common import context, flash_invalid
+from central_cms.views.common import context, flash_invalid, row_or_404
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 
@@ -69,10 +68,8 @@ def upload() -> Response | tuple[Response, int]:
 @login_required
 def blob(sha256: str) -> Response:
     """Originals and thumbnails for staff pages (devices use the device API)."""
-    s, rt, _ = context()
-    row = s.get(m.Blob, sha256)
-    if row is None:
-        abort(404)
+    _, rt, _ = context()
+    row = row_or_404(m.Blob, sha256)
     return send_file(
         rt.blobs.path(sha256), mimetype=row.content_type, conditional=True, etag=sha256
     )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -23,7 +23,7 @@ from central_cms.errors import Invalid
 from central_cms.playlist_models import Playlist
 from central_cms.policy import Permission
 from central_cms.times import date_field, parse_date
-from central_cms.views.common import context, flash_invalid
+from central_cms.views.common import context, editing, flash_invalid
 from devices.protocol import Fit, ItemKind, TextSlide
 from devices.protocol.layouts import FEED_WIDGETS, Widget, WidgetKind
 
@@ -211,9 +211,7 @@ def index() -> str:
 @permission_required(Permission.CAMPAIGN_WRITE)
 def edit(playlist_id: str | None) -> str | Response | tuple[str, int]:
     s, rt, actor = context()
-    playlist = s.get(Playlist, playlist_id) if playlist_id else None
-    if playlist_id and playlist is None:
-        abort(404)
+    playlist = editing(Playlist, playlist_id)
     if request.method == "GET":
         values = (
             {"name": playlist.name, "owner_site_id": playlist.owner_site_id} if playlist else {}

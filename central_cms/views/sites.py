@@ -12,7 +12,8 @@ from central_cms import models as m
 from central_cms.auth import login_required, permission_required
 from central_cms.errors import Invalid
 from central_cms.policy import Permission
-from central_cms.views.common import checkbox, context, flash_invalid
+from central_cms.screen_setup import DAY_NAMES
+from central_cms.views.common import checkbox, context, editing, flash_invalid
 from devices.protocol import PORTAL_LANGUAGES
 
 # Babel's locale for each code, for the language's name in English and in itself.
@@ -50,9 +51,7 @@ def index() -> str:
 @permission_required(Permission.SITE_WRITE)
 def edit(site_id: str | None) -> str | Response | tuple[str, int]:
     s, rt, actor = context()
-    site = s.get(m.Site, site_id) if site_id else None
-    if site_id and site is None:
-        abort(404)
+    site = editing(m.Site, site_id)
     if request.method == "POST":
         form = request.form
         try:
@@ -107,8 +106,6 @@ def wifi(site_id: str) -> str | Response | tuple[str, int]:
             return redirect(url_for("sites.wifi", site_id=site.id))
         except Invalid as error:
             flash_invalid(error)
-            return render_template(
-                "site_wifi.html", site=site, values=form, days=wifi_policy.DAY_NAMES
-            ), 400
+            return render_template("site_wifi.html", site=site, values=form, days=DAY_NAMES), 400
     values = wifi_policy.form_values(*wifi_policy.saved_policy(site))
-    return render_template("site_wifi.html", site=site, values=values, days=wifi_policy.DAY_NAMES)
+    return render_template("site_wifi.html", site=site, values=values, days=DAY_NAMES)

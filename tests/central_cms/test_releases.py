@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from central_cms import db as cms_db
 from central_cms import groups, releases
 from central_cms import models as m
 from central_cms.errors import Conflict, Invalid
@@ -126,3 +127,23 @@ def test_raising_the_percentage_only_adds_devices():
     included = [sum(1 for d in devices if rollout_bucket(d) < percent) for percent in range(101)]
     assert included == sorted(included) and included[0] == 0 and included[100] == 500
     assert 200 < included[50] < 300  # spread evenly enough that 50 % is about half
+
+
+def test_the_rollout_watcher_moves_channels_on_once_per_lease(
+    app, world, session, rt, clock, tmp_path
+):
+    screens = sorted(d for d in world.devices if d.startswith("sig-"))
+    group = groups.save(session, rt, ADMIN, name="Indoor", device_ids=screens)
+    releases.follow(session, rt, IT, group.id, "stable")
+    releases.upload(session, rt, IT, data=_wheel(tmp_path))
+    releases.offer(session, rt, IT, channel="stable", version="2.0.0", pilots=[screens[0]])
+    session.commit()
+    watcher = releases.RolloutWatcher(
+        cms_db.database(app).sessions, rt, parts(app).analytics.stores.fleet
+    )
+    first = watcher.tick()
+    assert first is not None and [p.stage for p in first] == ["pilot"]
+    assert watcher.tick() is None  # its lease runs for two intervals
+    clock.advance(watcher.interval * 2)
+    again = watcher.tick()
+    assert again is not None and [p.stage for p in again] == ["pilot"]
