@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -186,36 +186,39 @@ def _list(key: str, raw: object) -> tuple[str, ...]:
     return values
 
 
-def _destinations(key: str, raw: object) -> tuple[str, ...]:
-    from central_cms.links import destination_problem
-
+def _checked_entries(
+    key: str, raw: object, problem_of: Callable[[str], str | None], example: str
+) -> tuple[str, ...]:
+    """A TOML list or comma-separated `DS_*` value, each entry held to `problem_of`."""
     items = raw if isinstance(raw, list) else str(raw).split(",")
     values = tuple(str(item).strip() for item in items if str(item).strip())
     for value in values:
-        problem = destination_problem(value)
+        problem = problem_of(value)
         if problem:
-            raise CmsConfigError(
-                key,
-                f"{value!r} {problem}",
-                "use bookings.city.gov, *.city.gov or https://city.gov/leisure/",
-            )
+            raise CmsConfigError(key, f"{value!r} {problem}", example)
     return values
+
+
+def _destinations(key: str, raw: object) -> tuple[str, ...]:
+    from central_cms.links import destination_problem
+
+    return _checked_entries(
+        key,
+        raw,
+        destination_problem,
+        "use bookings.city.gov, *.city.gov or https://city.gov/leisure/",
+    )
 
 
 def _feed_hosts(key: str, raw: object) -> tuple[str, ...]:
     from central_cms.feeds.addresses import entry_problem
 
-    items = raw if isinstance(raw, list) else str(raw).split(",")
-    values = tuple(str(item).strip() for item in items if str(item).strip())
-    for value in values:
-        problem = entry_problem(value)
-        if problem:
-            raise CmsConfigError(
-                key,
-                f"{value!r} {problem}",
-                "use bookings.intranet, *.intranet.city.gov, 10.20.0.5:8080 or 10.20.0.0/16",
-            )
-    return values
+    return _checked_entries(
+        key,
+        raw,
+        entry_problem,
+        "use bookings.intranet, *.intranet.city.gov, 10.20.0.5:8080 or 10.20.0.0/16",
+    )
 
 
 def _secret_key(instance: Path, name: str = "secret_key") -> str:

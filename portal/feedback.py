@@ -9,6 +9,7 @@ it is queued for the outbox; the CMS ingest scrubs it again.
 
 from __future__ import annotations
 
+import secrets
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,6 +103,28 @@ def online_url(portal_url: str, token: str, language: str) -> str:
     which thanks them, offers the feedback and links on to where they were going."""
     query = urllib.parse.urlencode({"lang": language, "fb": token})
     return urllib.parse.urljoin(portal_url, f"online?{query}")
+
+
+def fresh_online_url(
+    signer: Signer,
+    portal_url: str,
+    language: str,
+    pseudonyms: tuple[str, str],
+    origin: str | None,
+    now: datetime,
+) -> str:
+    """`online_url` with a new feedback form signed for this visitor ((client hash,
+    visitor hash), as `Pseudonyms.of` gives them), under a nonce of its own."""
+    client_hash, visitor_hash = pseudonyms
+    token = sign_feedback(
+        signer,
+        client_hash=client_hash,
+        visitor_hash=visitor_hash,
+        origin=origin,
+        now=now,
+        nonce=secrets.token_urlsafe(12),
+    )
+    return online_url(portal_url, token, language)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from portal import messages
 from portal.accept import Accepted, FormAgain, Refused, decide_accept
 from portal.config import PortalConfig
 from portal.fas import FasClient
-from portal.feedback import online_url, sign_feedback
+from portal.feedback import fresh_online_url
 from portal.gateway import Gateway, GatewayBusy, GatewayError
 from portal.i18n import LANGUAGES, Language, environments, translations
 from portal.impressions import Impressions, Pseudonyms
@@ -401,19 +401,15 @@ class Splash:
             # Online, the visitor lands on the portal's own page: it thanks them, offers the
             # feedback and links on to where they were going (issue 16). An OS probe's page
             # would otherwise be all a captive-portal mini-browser shows.
-            feedback = sign_feedback(
+            online = fresh_online_url(
                 self._signer,
-                client_hash=client_h,
-                visitor_hash=visitor_h,
-                origin=accepted.origin,
-                now=now,
-                nonce=secrets.token_urlsafe(12),
+                self.config.portal_url,
+                language.code,
+                (client_h, visitor_h),
+                accepted.origin,
+                now,
             )
-            target = self._gateway.authorise(
-                client,
-                online_url(self.config.portal_url, feedback, language.code),
-                self._client_limits(),
-            )
+            target = self._gateway.authorise(client, online, self._client_limits())
         except GatewayBusy as error:
             # Back-pressure: the visitor gets the form again (a fresh one) and taps again.
             log.warning("visitor asked to try again: %s", error)

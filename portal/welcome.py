@@ -18,14 +18,13 @@ openNDS is busy or does not know the client (the accept then handles it as ever)
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from devices.protocol import TermsAcceptedData
 from portal.config import PortalConfig
-from portal.feedback import online_url, sign_feedback
+from portal.feedback import fresh_online_url
 from portal.gateway import Gateway, GatewayError
 from portal.impressions import Pseudonyms
 from portal.nonces import UsedForms
@@ -97,15 +96,14 @@ class WelcomeBack:
         assert every_days is not None  # let_through says no without it
         started = self._monotonic()
         client_h, visitor_h = self._pseudonyms.of(client, now)
-        feedback = sign_feedback(
+        url = fresh_online_url(
             self._signer,
-            client_hash=client_h,
-            visitor_hash=visitor_h,
-            origin=visit.origin,
-            now=now,
-            nonce=secrets.token_urlsafe(12),
+            self._config.portal_url,
+            language,
+            (client_h, visitor_h),
+            visit.origin,
+            now,
         )
-        url = online_url(self._config.portal_url, feedback, language)
         try:
             if not self._gateway.verify(client):
                 log.info(
