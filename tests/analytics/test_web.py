@@ -109,6 +109,8 @@ def test_staff_read_reach_and_it_reads_fleet_health_in_a_browser(city, tmp_path)
         # three, listed to choose from; the choice stays in the box
         page.get_by_label("Campaign", exact=True).fill("school")
         page.get_by_role("button", name="Show").click()
+        expect(page.get_by_role("heading", name="3 campaigns match “school”")).to_be_visible()
+        no_serious_axe_violations(page)
         page.get_by_role("link", name="Swim school enrolments").click()
         expect(page.get_by_label("Campaign", exact=True)).to_have_value("Swim school enrolments")
         expect(page.get_by_label("Site", exact=True)).to_have_value("cannington-leisure")
