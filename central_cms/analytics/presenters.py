@@ -74,38 +74,50 @@ def _per_day(
     return [(date.fromisoformat(d).strftime(label), v) for d, v in sorted(by_day.items())]
 
 
+# Campaigns the shown-time chart draws: past this many, the lowest shares (issue 17: a
+# bar each for 5,000 campaigns was a 130,000-pixel chart and most of the page's time).
+SHARE_BARS = 20
+
+
 def _share_per_campaign(
-    rows: Iterable[tuple[str, float, float]], names: Names
-) -> list[tuple[str, float]]:
-    """(campaign id, part, whole) rows as part / whole per campaign, by campaign name;
-    a campaign with nothing in the whole is left out."""
+    rows: Iterable[tuple[str, float, float]], names: Names, lowest: int | None = None
+) -> tuple[list[tuple[str, float]], int]:
+    """(campaign id, part, whole) rows as part / whole per campaign, by campaign name (a
+    campaign with nothing in the whole is left out), and how many campaigns have one;
+    past `lowest` campaigns, only the `lowest` smallest shares, smallest first."""
     totals: dict[str, list[float]] = {}
     for campaign_id, part, whole in rows:
         summed = totals.setdefault(campaign_id, [0.0, 0.0])
         summed[0] += part
         summed[1] += whole
-    return [
-        (names.campaign(c), part / whole) for c, (part, whole) in sorted(totals.items()) if whole
-    ]
+    shares = [(c, part / whole) for c, (part, whole) in sorted(totals.items()) if whole]
+    if lowest is not None and len(shares) > lowest:
+        chosen = sorted(shares, key=lambda share: (share[1], share[0]))[:lowest]
+        return [(names.campaign(c), share) for c, share in chosen], len(shares)
+    return [(names.campaign(c), share) for c, share in shares], len(shares)
 
 
 def report_charts(result: Overview, names: Names, filters: Filters) -> dict[str, Any]:
     days = _days(filters)
     label = "%d %b" if len(days) <= 31 else "%b %y"
+    shown, shown_campaigns = _share_per_campaign(
+        ((campaign, t.shown_s, t.scheduled_s) for campaign, _, t in result.by_campaign_site),
+        names,
+        SHARE_BARS,
+    )
+    promos, _ = _share_per_campaign(
+        ((p.campaign_id, p.clicked, p.shown) for p in result.promos), names
+    )
     return {
+        "shown_campaigns": shown_campaigns,  # of which `shown` draws len(...) at most
+        "shown_bars": len(shown),
         "plays": column_chart(
             _per_day(days, result.plays_per_day, label),
             title="Plays per day",
             unit="plays",
         ),
         "shown": bar_chart(
-            _share_per_campaign(
-                (
-                    (campaign, t.shown_s, t.scheduled_s)
-                    for campaign, _, t in result.by_campaign_site
-                ),
-                names,
-            ),
+            shown,
             title="Shown time as a share of scheduled time, per campaign",
             percent=True,
         ),
@@ -123,9 +135,7 @@ def report_charts(result: Overview, names: Names, filters: Filters) -> dict[str,
             width=460,
         ),
         "promos": bar_chart(
-            _share_per_campaign(
-                ((p.campaign_id, p.clicked, p.shown) for p in result.promos), names
-            ),
+            promos,
             title="Promotion click-through, per campaign",
             percent=True,
             width=460,

@@ -58,7 +58,7 @@ from central_cms.analytics.sqlite_ledger import (
     skip_dropped,
     stream_of,
 )
-from central_cms.analytics.sqlite_overview import PLAY_METRICS, play_figures, rollup_where
+from central_cms.analytics.sqlite_overview import NOT_PLAYS, play_figures, rollup_where
 from devices.protocol import EventType
 from devices.protocol.acks import AckWatermark
 from devices.protocol.events_wire import Batch, Event, decode_batch
@@ -208,9 +208,7 @@ class SqliteEventStore(OnSqliteFile):
     def overview(self, filters: Filters, rows_shown: int) -> Overview:
         """The page's figures: plays summed in SQL, the other (per-site) metrics pivoted
         as `build_report` does."""
-        others = build_report(
-            self._metrics(filters, f" AND metric NOT IN ({', '.join('?' * len(PLAY_METRICS))})")
-        )
+        others = build_report(self._metrics(filters, NOT_PLAYS))
         per_day, by_campaign_site, first, rows = play_figures(self.db.conn(), filters, rows_shown)
         return Overview(
             plays_per_day=per_day,
@@ -223,13 +221,12 @@ class SqliteEventStore(OnSqliteFile):
         )
 
     def _metrics(self, filters: Filters, narrow: str) -> list[Metric]:
-        """`metrics`, of the rollups `narrow` (" AND ..." on the play metrics) keeps."""
+        """`metrics`, of the rollups `narrow` (" AND ...", no parameters) keeps."""
         conn = self.db.conn()
         # Distinct visitors of the days still kept raw; older days have them in rollups.
         out = _visitor_metrics(conn, _days_and_site(filters, "v."), _days_and_site_args(filters))
         where, args = rollup_where(filters)
-        if narrow:
-            where, args = where + narrow, [*args, *PLAY_METRICS]
+        where += narrow
         query = (
             "SELECT day, site_id, campaign_id, item_id, metric, value "
             f"FROM daily_rollups WHERE {where}"

@@ -16,7 +16,7 @@ installs). The alert rules' thresholds live in the fleet store too: IT edits the
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,6 +44,7 @@ from central_cms.analytics import (
     report_pages,
     rules_form,
 )
+from central_cms.analytics.campaign_search import choose_campaign
 from central_cms.analytics.context import AnalyticsContext
 from central_cms.analytics.directory import read_names, watch_directory
 from central_cms.analytics.directory import sync_directory as copy_directory
@@ -160,6 +161,11 @@ def _csv_download(text: str, filename: str) -> Response:
 def index() -> str:
     names = _names()
     filters = _filters_shown(names)
+    choice = choose_campaign(filters.campaign_id, request.args.get("find"), names.campaigns)
+    if choice.problem:
+        flash(choice.problem, "warning")
+    filters = replace(filters, campaign_id=choice.campaign_id)
+    query: dict[str, Any] = presenters.filter_query(filters)
     # 5,000 campaigns make thousands of (campaign, site) rows: a page of them at a time,
     # and of the per-day rows the first few (the CSV has them all), summed by the store.
     result = _context().stores.events.overview(filters, DAY_ROWS_SHOWN)
@@ -174,7 +180,12 @@ def index() -> str:
         names=names,
         result=result,
         charts=presenters.report_charts(result, names, filters),
-        query=presenters.filter_query(filters),
+        query=query,
+        choice=choice,
+        match_links=[
+            (name, url_for("analytics.index", **{**query, "campaign": campaign_id}))
+            for campaign_id, name in choice.matches
+        ],
         dwell_buckets=DWELL_BUCKETS,
         scans=scans_for(db.session(), filters, names),
     )

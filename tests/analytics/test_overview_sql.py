@@ -124,3 +124,131 @@ def test_a_fortnight_of_every_campaign_sums_per_day_and_per_campaign_and_site(st
     assert result.total_plays == sum(row.plays for row in whole.plays) > 0
     assert ("site-b", "") in {(s, c) for c, s, _ in result.by_campaign_site}  # raw plays
     assert result.wifi == whole.wifi and result.promos == whole.promos
+
+
+# --- the play figures kept summed per (day, site, campaign) --------------------------------
+
+MIRRORED = (
+    "SELECT day, site_id, campaign_id, plays, shown_s, scheduled_s, row_plays, row_shown_s, "
+    "row_scheduled_s FROM daily_campaign_plays ORDER BY 1, 2, 3"
+)
+GROUPED = (
+    "SELECT day, site_id, campaign_id, total(CASE WHEN metric = 'plays' THEN value END) AS p, "
+    "total(CASE WHEN metric = 'shown_s' THEN value END) AS s, "
+    "total(CASE WHEN metric = 'scheduled_s' THEN value END) AS c, "
+    "CAST(total(CASE WHEN metric = 'plays' THEN value END) AS INTEGER), "
+    "round(total(CASE WHEN metric = 'shown_s' THEN value END), 3), "
+    "round(total(CASE WHEN metric = 'scheduled_s' THEN value END), 3) FROM daily_rollups "
+    "WHERE metric IN ('plays', 'shown_s', 'scheduled_s') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+)
+
+
+def assert_mirrored(conn) -> None:
+    """`daily_campaign_plays` is the rollups' play figures grouped per (day, site,
+    campaign), each row's plays truncated and seconds rounded as `build_report` does."""
+    mirrored, grouped = conn.execute(MIRRORED).fetchall(), conn.execute(GROUPED).fetchall()
+    assert [r[:3] for r in mirrored] == [r[:3] for r in grouped]
+    for kept, summed in zip(mirrored, grouped, strict=True):
+        assert kept[3:6] == pytest.approx(summed[3:6], rel=1e-12, abs=1e-9), kept[:3]
+        assert kept[6] == summed[6], kept[:3]  # plays are whole counts: exact
+        assert kept[7:] == pytest.approx(summed[7:], abs=1.5e-3), kept[:3]
+
+
+def test_every_write_to_the_rollups_is_mirrored_in_the_same_transaction(store):
+    conn = store.db.conn()
+    assert_mirrored(conn)  # the fixture's upserts and the batches' plays
+    rng = random.Random(5)
+    with store.db.transaction() as tx:
+        # the ingest's upsert adding to keys already there, Wi-Fi figures left out
+        existing = tx.execute("SELECT * FROM daily_rollups ORDER BY random() LIMIT 200").fetchall()
+        tx.executemany(ADD_TO_ROLLUP, [(*r[:5], rng.uniform(0, 9)) for r in existing])
+        tx.executemany(ADD_TO_ROLLUP, random_rollups(rng))
+    assert_mirrored(conn)
+    with store.db.transaction() as tx:
+        # nothing deletes or re-keys rollups today; if anything ever does, the sums follow
+        tx.execute("DELETE FROM daily_rollups WHERE day = ? AND metric = ?", ("2026-11-22", PLAYS))
+        tx.execute("DELETE FROM daily_rollups WHERE day = ?", ("2026-11-23",))
+        tx.execute(
+            "UPDATE daily_rollups SET site_id = 'site-z' "
+            "WHERE day = '2026-11-24' AND site_id = 'site-a'"
+        )
+        tx.execute(
+            "UPDATE daily_rollups SET metric = 'shown_s' WHERE day = '2026-11-26' "
+            "AND metric = 'scheduled_s' AND site_id = 'site-a' AND campaign_id = 'camp-1' "
+            "AND item_id = 'item-1' AND NOT EXISTS (SELECT 1 FROM daily_rollups d WHERE "
+            "d.day = '2026-11-26' AND d.site_id = 'site-a' AND d.campaign_id = 'camp-1' "
+            "AND d.item_id = 'item-1' AND d.metric = 'shown_s')"
+        )
+    assert_mirrored(conn)
+    gone = "SELECT count(*) FROM daily_campaign_plays WHERE day = '2026-11-23'"
+    assert conn.execute(gone).fetchone() == (0,)
+    with pytest.raises(RuntimeError), store.db.transaction() as tx:
+        tx.executemany(ADD_TO_ROLLUP, random_rollups(rng))
+        raise RuntimeError("the batch fails: neither table keeps any of it")
+    assert_mirrored(conn)
+    test_the_sql_overview_is_the_pure_pivots_for_random_filters(store)
+
+
+def test_pruning_raw_events_keeps_the_figures(store):
+    store.prune(T0.replace(year=2027))
+    assert store.count_events() == 0
+    assert_mirrored(store.db.conn())
+    test_the_sql_overview_is_the_pure_pivots_for_random_filters(store)
+
+
+def test_a_file_from_before_the_table_is_filled_from_its_rollups_once(store, tmp_path):
+    conn = store.db.conn()
+    before = conn.execute(MIRRORED).fetchall()
+    assert before
+    # The file as the previous release left it: rollups, no table, no triggers.
+    for name, kind in conn.execute(
+        "SELECT name, type FROM sqlite_master WHERE name LIKE 'daily_rollups_%_plays' "
+        "OR name = 'daily_campaign_plays'"
+    ).fetchall():
+        conn.execute(f"DROP {kind.upper()} {name}")
+    rollups = conn.execute("SELECT count(*) FROM daily_rollups").fetchone()
+    store.close()
+    for _ in range(2):  # a second opening finds it there and adds nothing
+        reopened = SqliteStore(tmp_path / "analytics.sqlite3")
+        again = reopened.db.conn()
+        assert [r[:3] for r in again.execute(MIRRORED)] == [r[:3] for r in before]
+        assert again.execute("SELECT count(*) FROM daily_rollups").fetchone() == rollups
+        assert_mirrored(again)
+        reopened.close()
+    reopened = SqliteStore(tmp_path / "analytics.sqlite3")
+    with reopened.db.transaction() as tx:  # and the triggers are in place
+        tx.execute(ADD_TO_ROLLUP, ("2026-11-21", "site-q", "camp-q", "", PLAYS, 4.0))
+    assert reopened.db.conn().execute(
+        "SELECT row_plays FROM daily_campaign_plays WHERE site_id = 'site-q'"
+    ).fetchone() == (4,)
+    reopened.close()
+
+
+@pytest.mark.parametrize(
+    ("site", "campaign", "index"),
+    [
+        (None, None, "PRIMARY KEY (day>? AND day<?)"),
+        ("site-a", None, "INDEX daily_campaign_plays_by_site (site_id=? AND day>? AND day<?)"),
+        (None, "camp-1", "INDEX daily_campaign_plays_by_campaign (campaign_id=? AND day>?"),
+    ],
+)
+def test_the_page_s_queries_read_by_index_for_its_common_filters(store, site, campaign, index):
+    """The period alone, with a site, or with a campaign: each play query searches an
+    index (no table scan), and the other figures use the index that skips plays."""
+    traced: list[str] = []
+    conn = store.db.conn()
+    conn.set_trace_callback(traced.append)
+    filters = Filters(FIRST_DAY, FIRST_DAY + timedelta(days=13), site, campaign)
+    store.overview(filters, 5)
+    conn.set_trace_callback(None)
+    plays = [q for q in traced if "FROM daily_campaign_plays" in q]
+    assert len(plays) == 3
+    for query in plays:
+        plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+        assert plan.startswith(f"SEARCH daily_campaign_plays USING {index}"), plan
+        assert "SCAN" not in plan, plan
+    (others,) = [q for q in traced if "FROM daily_rollups" in q and "NOT IN" in q]
+    plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {others}"))
+    if campaign is None:
+        assert "USING INDEX daily_rollups_not_plays" in plan, plan
+    assert "SCAN" not in plan, plan

@@ -105,7 +105,16 @@ def test_staff_read_reach_and_it_reads_fleet_health_in_a_browser(city, tmp_path)
         no_serious_axe_violations(page)
 
         page.get_by_label("Site", exact=True).select_option(label="Cannington Leisureplex")
-        page.get_by_label("Campaign", exact=True).select_option(label="Swim school enrolments")
+        # a search by name, not a drop-down of every campaign (issue 17): "school" names
+        # three, listed to choose from; the choice stays in the box
+        page.get_by_label("Campaign", exact=True).fill("school")
+        page.get_by_role("button", name="Show").click()
+        expect(page.get_by_role("heading", name="3 campaigns match “school”")).to_be_visible()
+        no_serious_axe_violations(page)
+        page.get_by_role("link", name="Swim school enrolments").click()
+        expect(page.get_by_label("Campaign", exact=True)).to_have_value("Swim school enrolments")
+        expect(page.get_by_label("Site", exact=True)).to_have_value("cannington-leisure")
+        no_serious_axe_violations(page)
         page.get_by_role("button", name="Show").click()
         page.locator("summary", has_text="Per campaign, site and day").click()
         plays_table = page.get_by_role("table").nth(1)
