@@ -73,9 +73,12 @@ def play_figures(
     )
     rows = 0
     by_campaign_site = []
+    # Grouped by +campaign_id, +site_id (the same, to SQLite's planner opaque): else it
+    # walks the campaign index to skip the sort, every campaign's days one look-up at a
+    # time, 130 ms for the fortnight of 5,000 campaigns against 46 ms through the period.
     for campaign, site, plays, shown, scheduled, days in conn.execute(
         f"SELECT campaign_id, site_id, sum({_PLAYS}), total({_SHOWN}), total({_SCHEDULED}), "
-        f"count(*) FROM daily_campaign_plays WHERE {where} GROUP BY campaign_id, site_id "
+        f"count(*) FROM daily_campaign_plays WHERE {where} GROUP BY +campaign_id, +site_id "
         "ORDER BY campaign_id, site_id",
         args,
     ):
