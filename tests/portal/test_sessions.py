@@ -9,10 +9,13 @@ import pytest
 
 from devices.clock import ManualClock
 from devices.protocol import SessionEndedData
+from portal.fas import FasClient, hid_for_token
 from portal.gateway import GatewayError, RecordingGateway, parse_ndsctl_status
+from portal.opennds import OpenNDSGateway
 from portal.privacy import client_hash
 from portal.sessions import SessionMonitor
 from portal.sources import MemoryRecorder
+from portal.wifi_policy import ClientLimits
 from testkit.portal import NOW, Visitor
 
 SECRET = b"s" * 40
@@ -120,3 +123,44 @@ def test_deauthorise_by_client_hash_or_token():
     assert monitor.deauthorise(second.token)
     assert gateway.sessions() == []
     assert len(recorder.of(SessionEndedData)) == 2
+
+
+class StatusOnlyOpenNDS:
+    """openNDS's control socket as far as the gateway uses it: `status` answers the
+    captured 9.10 client list; `auth` and `deauth` say Yes to a known token only, as
+    openNDS compares an 8-character name with each client's token."""
+
+    TOKENS = ("67351e95", "c7523635")
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, request: str) -> str:
+        self.asked.append(request)
+        if request == "status":
+            return STATUS
+        name = request.split(" ", 1)[1].split(",", 1)[0]
+        return "Yes" if name in self.TOKENS else "No"
+
+
+def test_the_gateway_names_a_verified_visitor_to_opennds_by_token_never_by_address():
+    control = StatusOnlyOpenNDS()
+    gateway = OpenNDSGateway(control, wall_clock=lambda: NOW)
+    waiting = FasClient(
+        hid=hid_for_token("c7523635"),
+        client_ip="10.77.1.11",
+        client_mac="d2:d7:e8:14:67:b5",
+        gateway_address="10.77.1.1:2050",
+        gateway_name="dsnds",
+        origin_url="",
+    )
+    assert gateway.verify(waiting)
+    gateway.authorise(waiting, "http://portal/online", ClientLimits(session_minutes=90))
+    # One look-up verified the visitor and gave its token to the auth.
+    assert control.asked == ["status", "auth c7523635,90,,,,,"]
+    assert gateway.deauthorise("D2:D7:E8:14:67:B5")
+    assert control.asked[-1] == "deauth c7523635"
+    impostor = FasClient(**{**waiting.__dict__, "hid": hid_for_token("67351e95")})
+    assert not gateway.verify(impostor)
+    with pytest.raises(GatewayError, match="does not know"):
+        gateway.authorise(impostor, "http://portal/online")
