@@ -206,10 +206,18 @@ def test_a_staged_rollout_to_three_devices(cms, broker, tmp_path):
         for other in DEVICES[1:]:
             others_first = min(s.at for s in statuses.all(other) if s.software_version == "1.2.0")
             assert pilot_first < others_first
-        for device_id in DEVICES:
+
+        def installed(device_id: str) -> bool:
+            # Running 1.2.0 is first reported on trial; installed once it proved healthy.
             latest = statuses.latest(device_id)
-            assert latest is not None and latest.update is not None
-            assert latest.update.state is UpdateState.INSTALLED
+            return (
+                latest is not None
+                and latest.update is not None
+                and latest.update.state is UpdateState.INSTALLED
+            )
+
+        assert statuses.wait_for(lambda: all(installed(d) for d in DEVICES))
+        for device_id in DEVICES:
             home = SoftwareHome(tmp_path / "software" / device_id)
             # The launcher promotes it within its next look at the trial (0.2 s).
             assert eventually(lambda home=home: home.version_of(home.good_link) == "1.2.0", 5)
