@@ -175,15 +175,22 @@ class OpenNDSGateway:
 
     def deauthorise(self, mac: str) -> bool:
         mac = normalise_mac(mac)
-        session = self._cached_mac(mac) or next(
-            (s for s in self._fresh_sessions() if s.mac == mac), None
-        )
-        if session is None or not session.token:
+        cached = self._cached_mac(mac)
+        if cached is not None and self._deauth(cached):
+            return True
+        # Not seen lately, or its token changed since (openNDS gives a new one each
+        # session): ask openNDS for the client as it is now.
+        tried = cached.token if cached is not None else ""
+        fresh = next((s for s in self._fresh_sessions() if s.mac == mac), None)
+        return fresh is not None and fresh.token != tried and self._deauth(fresh)
+
+    def _deauth(self, session: GatewaySession) -> bool:
+        if not session.token:
             return False
         try:
             out = self._control(f"deauth {session.token}")
         except GatewayError as error:
-            log.info("ndsctl deauth %s refused: %s", mac, error)
+            log.info("ndsctl deauth %s refused: %s", session.mac, error)
             return False
         with self._lock:
             self._cache.clear()

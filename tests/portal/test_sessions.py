@@ -134,11 +134,12 @@ class StatusOnlyOpenNDS:
 
     def __init__(self) -> None:
         self.asked: list[str] = []
+        self.status = STATUS
 
     def __call__(self, request: str) -> str:
         self.asked.append(request)
         if request == "status":
-            return STATUS
+            return self.status
         name = request.split(" ", 1)[1].split(",", 1)[0]
         return "Yes" if name in self.TOKENS else "No"
 
@@ -164,3 +165,15 @@ def test_the_gateway_names_a_verified_visitor_to_opennds_by_token_never_by_addre
     assert not gateway.verify(impostor)
     with pytest.raises(GatewayError, match="does not know"):
         gateway.authorise(impostor, "http://portal/online")
+
+
+def test_a_deauthorise_after_opennds_gave_the_phone_a_new_token_uses_the_new_one():
+    control = StatusOnlyOpenNDS()
+    gateway = OpenNDSGateway(control, wall_clock=lambda: NOW)
+    gateway.sessions()  # the cache now holds the phone under its old token
+    renewed = STATUS.replace("67351e95", "0badf00d")
+    control.TOKENS = ("0badf00d", "c7523635")
+    control.status = renewed
+    assert gateway.deauthorise("aa:0e:b7:3f:76:14")
+    assert [r for r in control.asked if r != "status"] == ["deauth 67351e95", "deauth 0badf00d"]
+    assert not gateway.deauthorise("02:00:00:00:00:99")  # a phone openNDS does not know
