@@ -42,8 +42,9 @@ class MpvIpc:
         self._reader.start()
 
     @classmethod
-    def connect(cls, path: Path, on_event: EventHandler, *, timeout_s: float = 10.0) -> MpvIpc:
-        """Connect once mpv has made its socket (it does so shortly after starting)."""
+    def connect(cls, path: Path, on_event: EventHandler, *, timeout_s: float = 30.0) -> MpvIpc:
+        """Connect once mpv has made its socket (it does so shortly after starting; a cold
+        start on a busy machine took over 10 s in a clean-clone CI run)."""
         deadline = time.monotonic() + timeout_s
         while True:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
