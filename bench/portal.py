@@ -293,21 +293,16 @@ def bench_opennds(connections: int, duration_s: int) -> dict[str, float] | None:
             f"bench-{secrets.token_hex(4)}", {"NDS_SPLASH": "1", "DEBUGLEVEL": "0"}, up_timeout_s=90
         ) as run:
             exec_client = [str(HARNESS), "--id", run.run_id, "exec", "client"]
-            redirect = subprocess.run(
-                [
-                    *exec_client,
-                    "curl",
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{redirect_url}",
-                    run.values["UPSTREAM_URL"],
-                ],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            ).stdout.strip()
+            probe = [*exec_client, "curl", "-s", "-o", "/dev/null", "-w", "%{redirect_url}"]
+            redirect = ""
+            # openNDS 9.10 can turn a new client's first request away (403, a SIGCHLD race
+            # around its lease check, docs/wifi.md): probe again, as a phone does.
+            for _ in range(3):
+                redirect = subprocess.run(
+                    [*probe, run.values["UPSTREAM_URL"]], capture_output=True, text=True, timeout=30
+                ).stdout.strip()
+                if redirect:
+                    break
             if not redirect:
                 print("opennds_skipped=no splash redirect", file=sys.stderr)
                 return None

@@ -61,6 +61,27 @@ class Harness:
         code, _, location = tail.partition(" ")
         return int(code or 0), location, body
 
+    def first_contact(self, *args: str, tries: int = 3) -> tuple[int, str, str]:
+        """`curl` for a phone openNDS does not know yet (its captive probe), asked again
+        only when openNDS turned it away through its SIGCHLD race: on a client's first
+        request openNDS 9.10 checks the lease with `libopennds.sh dhcpcheck` through
+        popen, while its watchdog thread (every CHECKINTERVAL) swaps the process-wide
+        SIGCHLD handler around its own popen; the handler can reap the dhcpcheck child,
+        pclose fails, and openNDS logs "IP not allocated by dhcp [IP]" and answers 403.
+        A phone's OS probes again; any other answer is returned as it came."""
+        race = f"IP not allocated by dhcp [{self.env['CLIENT_IP']}]"
+        log = Path(self.env["OPENNDS_LOG"])
+        for _ in range(tries - 1):
+            seen = log.stat().st_size
+            answer = self.curl(*args)
+            if answer[0] != 403:
+                return answer
+            with log.open("rb") as handle:
+                handle.seek(seen)
+                if race not in handle.read().decode(errors="replace"):
+                    return answer
+        return self.curl(*args)
+
 
 @contextmanager
 def opennds(level: int, portal_port: int, faskey: str, **settings: str) -> Iterator[Harness]:

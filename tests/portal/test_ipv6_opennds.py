@@ -86,7 +86,7 @@ def test_ipv6_from_a_visitor_goes_nowhere_authorised_or_not(harness: Harness):
     upstream6 = f"http://[{UP6}]/"
     # Without the guard IPv6 walks past openNDS while IPv4 is still captured.
     assert eventually(lambda: reaches_over_ipv6(harness, upstream6), timeout_s=10)
-    assert harness.curl(harness.env["UPSTREAM_URL"])[0] == 307
+    assert harness.first_contact(harness.env["UPSTREAM_URL"])[0] == 307
 
     NodeFirewall(interface="br-lan", prefix=harness.in_gw).guard_ipv6()
     assert not reaches_over_ipv6(harness, upstream6)

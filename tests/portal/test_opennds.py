@@ -85,7 +85,7 @@ def netns(request, tmp_path) -> Iterator[tuple[Harness, RunningPortal]]:
 
 def go_online(harness: Harness) -> None:
     upstream = harness.env["UPSTREAM_URL"]
-    status, fas_url, _ = harness.curl(upstream)
+    status, fas_url, _ = harness.first_contact(upstream)  # a phone openNDS may not know yet
     assert status == 307 and fas_url.startswith(harness.env["FAS_URL"]), (status, fas_url)
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(fas_url).query)
     assert "fas" in query and (("iv" in query) == (harness.env["FAS_SECURE"] == "2"))
@@ -113,7 +113,7 @@ def go_online(harness: Harness) -> None:
 
 def test_visitor_is_intercepted_accepts_and_reaches_upstream(netns):
     harness, portal = netns
-    assert harness.curl(harness.env["UPSTREAM_URL"])[0] == 307  # captive before
+    assert harness.first_contact(harness.env["UPSTREAM_URL"])[0] == 307  # captive before
 
     go_online(harness)
 
@@ -145,7 +145,7 @@ def test_deauthorise_command_and_session_limit_block_the_visitor_again(netns):
     reference = client_hash(portal.config.secret, harness.env["CLIENT_MAC"], portal.clock.now())
     portal.clock.advance(minutes=3)
     assert monitor.deauthorise(reference)
-    assert harness.curl(upstream)[0] == 307
+    assert harness.first_contact(upstream)[0] == 307  # openNDS forgot the phone at deauth
     assert not any(s.authenticated for s in portal.gateway.sessions())
     [ended] = portal.recorder.of(SessionEndedData)
     assert ended.reason == "deauthorised" and ended.duration_s == pytest.approx(180)
@@ -157,7 +157,7 @@ def test_deauthorise_command_and_session_limit_block_the_visitor_again(netns):
     assert harness.curl(upstream)[0] == 200  # still inside the limit
     portal.clock.advance(minutes=1)
     monitor.poll()
-    assert harness.curl(upstream)[0] == 307
+    assert harness.first_contact(upstream)[0] == 307  # forgotten again
     expired = portal.recorder.of(SessionEndedData)[-1]
     assert expired.reason == "expired" and expired.duration_s == pytest.approx(240 * 60)
     assert expired.bytes_in is not None
@@ -168,7 +168,7 @@ def test_a_crafted_query_for_the_real_client_is_refused_at_accept(netns):
     does not know the phone's token, so the hid does not match what openNDS reports."""
     harness, _ = netns
     level = int(harness.env["FAS_SECURE"])
-    status, fas_url, _ = harness.curl(harness.env["UPSTREAM_URL"])
+    status, fas_url, _ = harness.first_contact(harness.env["UPSTREAM_URL"])
     assert status == 307
     real = parse_query(
         {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(fas_url).query).items()},

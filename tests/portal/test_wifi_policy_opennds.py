@@ -249,7 +249,7 @@ def test_a_cms_policy_is_enforced_by_openndss_on_a_real_phone(lab: Lab):
     mtu_sized_frames(harness)
     limited = {"session_minutes": "1", "download_mbps": str(LIMIT_KBPS / 1000)}
 
-    assert harness.curl(f"http://{GARDEN_IP}/")[0] == 307  # no walled garden yet
+    assert harness.first_contact(f"http://{GARDEN_IP}/")[0] == 307  # no walled garden yet
 
     # 1. Outside service hours: the closed page, and the walled garden answers anyway.
     lab.set_policy(**limited, **closed_now(), walled_garden=GARDEN_IP)
