@@ -246,27 +246,133 @@ CAMPAIGN_PLAYS_WIRING = (
 )
 
 
-def add_campaign_plays(conn: sqlite3.Connection) -> None:
-    """Create `daily_campaign_plays` on a file without it, filled from its rollups, and
-    the triggers that keep it so; one transaction, so it runs once and completely."""
+# Two views of `daily_campaign_plays` for the analytics page's whole-city period, kept
+# from it by its own triggers (so in the rollups' transaction):
+# - `daily_site_plays`, its plays per (day, site): the plays per day, which would
+#   otherwise sum a fortnight's 70,000 rows of 5,000 campaigns on each view; a (day,
+#   site) with no campaign rows has no row, as grouping would give;
+# - `daily_key_plays`, its rows with (campaign, site) as one integer (`play_keys`,
+#   append-only): sorting 70,000 rows into (campaign, site) groups is most of that view,
+#   and sorts by an integer in half the time of two strings.
+DAY_SUMS_TABLES = (
+    """
+CREATE TABLE IF NOT EXISTS daily_site_plays (
+    day TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    plays INTEGER NOT NULL,  -- the sum of its campaign rows' row_plays
+    PRIMARY KEY (day, site_id)
+) WITHOUT ROWID
+""",
+    """
+CREATE TABLE IF NOT EXISTS play_keys (
+    key INTEGER PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    UNIQUE (campaign_id, site_id)
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS daily_key_plays (
+    day TEXT NOT NULL,
+    key INTEGER NOT NULL,  -- play_keys.key
+    row_plays INTEGER NOT NULL,
+    row_shown_s REAL NOT NULL,
+    row_scheduled_s REAL NOT NULL,
+    PRIMARY KEY (day, key)
+) WITHOUT ROWID
+""",
+)
+DAY_SUMS_FILL = (
+    "INSERT INTO daily_site_plays (day, site_id, plays) "
+    "SELECT day, site_id, sum(row_plays) FROM daily_campaign_plays GROUP BY day, site_id",
+    "INSERT INTO play_keys (campaign_id, site_id) "
+    "SELECT DISTINCT campaign_id, site_id FROM daily_campaign_plays",
+    "INSERT INTO daily_key_plays (day, key, row_plays, row_shown_s, row_scheduled_s) "
+    "SELECT c.day, k.key, c.row_plays, c.row_shown_s, c.row_scheduled_s "
+    "FROM daily_campaign_plays c JOIN play_keys k USING (campaign_id, site_id) ORDER BY 1, 2",
+)
+
+
+def _key_of(row: str) -> str:
+    return (
+        "(SELECT key FROM play_keys WHERE "
+        f"campaign_id = {row}.campaign_id AND site_id = {row}.site_id)"
+    )
+
+
+DAY_SUMS_WIRING = (
+    "CREATE TRIGGER IF NOT EXISTS daily_campaign_plays_add_sums AFTER INSERT ON "
+    "daily_campaign_plays BEGIN "
+    "INSERT INTO daily_site_plays (day, site_id, plays) "
+    "VALUES (NEW.day, NEW.site_id, NEW.row_plays) "
+    "ON CONFLICT DO UPDATE SET plays = plays + excluded.plays; "
+    "INSERT OR IGNORE INTO play_keys (campaign_id, site_id) "
+    "VALUES (NEW.campaign_id, NEW.site_id); "
+    "INSERT INTO daily_key_plays (day, key, row_plays, row_shown_s, row_scheduled_s) "
+    f"VALUES (NEW.day, {_key_of('NEW')}, NEW.row_plays, NEW.row_shown_s, "
+    "NEW.row_scheduled_s); END",
+    # Its rows are only ever updated in place (a re-key deletes and inserts); most
+    # updates add seconds, not plays, and leave the site's sum alone.
+    "CREATE TRIGGER IF NOT EXISTS daily_campaign_plays_update_sums AFTER UPDATE ON "
+    "daily_campaign_plays BEGIN "
+    "UPDATE daily_site_plays SET plays = plays + NEW.row_plays - OLD.row_plays "
+    "WHERE day = NEW.day AND site_id = NEW.site_id AND NEW.row_plays != OLD.row_plays; "
+    "UPDATE daily_key_plays SET row_plays = NEW.row_plays, row_shown_s = NEW.row_shown_s, "
+    f"row_scheduled_s = NEW.row_scheduled_s WHERE day = NEW.day AND key = {_key_of('NEW')}; "
+    "END",
+    "CREATE TRIGGER IF NOT EXISTS daily_campaign_plays_delete_sums AFTER DELETE ON "
+    "daily_campaign_plays BEGIN "
+    "UPDATE daily_site_plays SET plays = plays - OLD.row_plays "
+    "WHERE day = OLD.day AND site_id = OLD.site_id; "
+    "DELETE FROM daily_site_plays WHERE day = OLD.day AND site_id = OLD.site_id AND NOT EXISTS "
+    "(SELECT 1 FROM daily_campaign_plays c WHERE c.day = OLD.day AND c.site_id = OLD.site_id); "
+    f"DELETE FROM daily_key_plays WHERE day = OLD.day AND key = {_key_of('OLD')}; END",
+)
+
+
+def _add_summed_tables(
+    conn: sqlite3.Connection,
+    trigger: str,
+    tables: tuple[str, ...],
+    fill: tuple[str, ...],
+    wiring: tuple[str, ...],
+) -> None:
+    """Create summed tables on a file without their `trigger` (one of those that keep
+    them), filled from what they sum, then indexed and wired; one transaction, so it
+    runs once and completely."""
     wired = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?"
-    if conn.execute(wired, ("daily_rollups_add_plays",)).fetchone() is not None:
+    if conn.execute(wired, (trigger,)).fetchone() is not None:
         return  # the usual case, without taking the write lock
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have wired it since.
-        if conn.execute(wired, ("daily_rollups_add_plays",)).fetchone() is None:
-            conn.execute(CAMPAIGN_PLAYS_TABLE)
-            conn.execute("DELETE FROM daily_campaign_plays")  # a table left without triggers
+        if conn.execute(wired, (trigger,)).fetchone() is None:
+            for table in tables:
+                conn.execute(table)
+                # a table left without its triggers
+                conn.execute(f"DELETE FROM {table.split()[5]}")
             # Filled before it is indexed: one sorted build per index instead of an insert
             # per row into each.
-            conn.execute(CAMPAIGN_PLAYS_FILL)
-            for statement in CAMPAIGN_PLAYS_WIRING:
+            for statement in (*fill, *wiring):
                 conn.execute(statement)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def add_campaign_plays(conn: sqlite3.Connection) -> None:
+    """`daily_campaign_plays` and the tables kept from it, on a file without them."""
+    _add_summed_tables(
+        conn,
+        "daily_rollups_add_plays",
+        (CAMPAIGN_PLAYS_TABLE,),
+        (CAMPAIGN_PLAYS_FILL,),
+        CAMPAIGN_PLAYS_WIRING,
+    )
+    _add_summed_tables(
+        conn, "daily_campaign_plays_add_sums", DAY_SUMS_TABLES, DAY_SUMS_FILL, DAY_SUMS_WIRING
+    )
 
 
 class SqliteFile:

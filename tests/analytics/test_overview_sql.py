@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from central_cms.analytics import sqlite_overview
 from central_cms.analytics.model import DeviceInfo, Filters
 from central_cms.analytics.ports import report
 from central_cms.analytics.reports import (
@@ -143,9 +144,27 @@ GROUPED = (
 )
 
 
+KEYED = (
+    "SELECT day, campaign_id, site_id, row_plays, row_shown_s, row_scheduled_s "
+    "FROM daily_key_plays JOIN play_keys USING (key) ORDER BY 1, 2, 3"
+)
+ROWS = (
+    "SELECT day, campaign_id, site_id, row_plays, row_shown_s, row_scheduled_s "
+    "FROM daily_campaign_plays ORDER BY 1, 2, 3"
+)
+SITE_SUMS = "SELECT day, site_id, plays FROM daily_site_plays ORDER BY 1, 2"
+SITE_GROUPED = (
+    "SELECT day, site_id, sum(row_plays) FROM daily_campaign_plays GROUP BY 1, 2 ORDER BY 1, 2"
+)
+
+
 def assert_mirrored(conn) -> None:
     """`daily_campaign_plays` is the rollups' play figures grouped per (day, site,
-    campaign), each row's plays truncated and seconds rounded as `build_report` does."""
+    campaign), each row's plays truncated and seconds rounded as `build_report` does;
+    `daily_site_plays` its plays per (day, site), a row for each (day, site) it has;
+    `daily_key_plays` its rows under their (campaign, site) key."""
+    assert conn.execute(SITE_SUMS).fetchall() == conn.execute(SITE_GROUPED).fetchall()
+    assert conn.execute(KEYED).fetchall() == conn.execute(ROWS).fetchall()
     mirrored, grouped = conn.execute(MIRRORED).fetchall(), conn.execute(GROUPED).fetchall()
     assert [r[:3] for r in mirrored] == [r[:3] for r in grouped]
     for kept, summed in zip(mirrored, grouped, strict=True):
@@ -224,29 +243,45 @@ def test_a_file_from_before_the_table_is_filled_from_its_rollups_once(store, tmp
     reopened.close()
 
 
+PERIOD = "PRIMARY KEY (day>? AND day<?)"
+BY_SITE = "daily_campaign_plays USING INDEX daily_campaign_plays_by_site (site_id=? AND day>?"
+BY_CAMPAIGN = "daily_campaign_plays USING INDEX daily_campaign_plays_by_campaign (campaign_id=?"
+
+
 @pytest.mark.parametrize(
-    ("site", "campaign", "index"),
+    ("site", "campaign", "per_day", "first_rows", "totals"),
     [
-        (None, None, "PRIMARY KEY (day>? AND day<?)"),
-        ("site-a", None, "INDEX daily_campaign_plays_by_site (site_id=? AND day>? AND day<?)"),
-        (None, "camp-1", "INDEX daily_campaign_plays_by_campaign (campaign_id=? AND day>?"),
+        (
+            None,
+            None,
+            f"daily_site_plays USING {PERIOD}",
+            f"daily_campaign_plays USING {PERIOD}",
+            f"daily_key_plays USING {PERIOD}",
+        ),
+        ("site-a", None, f"daily_site_plays USING {PERIOD}", BY_SITE, BY_SITE),
+        (None, "camp-1", BY_CAMPAIGN, BY_CAMPAIGN, BY_CAMPAIGN),
     ],
 )
-def test_the_page_s_queries_read_by_index_for_its_common_filters(store, site, campaign, index):
+def test_the_page_s_queries_read_by_index_for_its_common_filters(
+    store, site, campaign, per_day, first_rows, totals
+):
     """The period alone, with a site, or with a campaign: each play query searches an
     index (no table scan), and the other figures use the index that skips plays."""
-    traced: list[str] = []
     conn = store.db.conn()
-    conn.set_trace_callback(traced.append)
     filters = Filters(FIRST_DAY, FIRST_DAY + timedelta(days=13), site, campaign)
+    queries = [
+        (sqlite_overview.per_day_query(filters), per_day),
+        (sqlite_overview.first_rows_query(filters, 5), first_rows),
+        (sqlite_overview.totals_query(filters), totals),
+    ]
+    for (query, args), expected in queries:
+        plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", args))
+        assert f"SEARCH {expected}" in plan, plan
+        assert "SCAN" not in plan.replace("SCAN t", ""), plan  # t: the sums, once grouped
+    traced: list[str] = []
+    conn.set_trace_callback(traced.append)
     store.overview(filters, 5)
     conn.set_trace_callback(None)
-    plays = [q for q in traced if "FROM daily_campaign_plays" in q]
-    assert len(plays) == 3
-    for query in plays:
-        plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
-        assert plan.startswith(f"SEARCH daily_campaign_plays USING {index}"), plan
-        assert "SCAN" not in plan, plan
     (others,) = [q for q in traced if "FROM daily_rollups" in q and "NOT IN" in q]
     plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {others}"))
     if campaign is None:
