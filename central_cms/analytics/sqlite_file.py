@@ -254,8 +254,8 @@ CAMPAIGN_PLAYS_WIRING = (
 # - `daily_key_plays`, its rows with (campaign, site) as one integer (`play_keys`,
 #   append-only): sorting 70,000 rows into (campaign, site) groups is most of that view,
 #   and sorts by an integer in half the time of two strings.
-DAY_SUMS_TABLES = (
-    """
+DAY_SUMS_TABLES = {
+    "daily_site_plays": """
 CREATE TABLE IF NOT EXISTS daily_site_plays (
     day TEXT NOT NULL,
     site_id TEXT NOT NULL,
@@ -263,7 +263,7 @@ CREATE TABLE IF NOT EXISTS daily_site_plays (
     PRIMARY KEY (day, site_id)
 ) WITHOUT ROWID
 """,
-    """
+    "play_keys": """
 CREATE TABLE IF NOT EXISTS play_keys (
     key INTEGER PRIMARY KEY,
     campaign_id TEXT NOT NULL,
@@ -271,7 +271,7 @@ CREATE TABLE IF NOT EXISTS play_keys (
     UNIQUE (campaign_id, site_id)
 )
 """,
-    """
+    "daily_key_plays": """
 CREATE TABLE IF NOT EXISTS daily_key_plays (
     day TEXT NOT NULL,
     key INTEGER NOT NULL,  -- play_keys.key
@@ -281,7 +281,7 @@ CREATE TABLE IF NOT EXISTS daily_key_plays (
     PRIMARY KEY (day, key)
 ) WITHOUT ROWID
 """,
-)
+}
 DAY_SUMS_FILL = (
     "INSERT INTO daily_site_plays (day, site_id, plays) "
     "SELECT day, site_id, sum(row_plays) FROM daily_campaign_plays GROUP BY day, site_id",
@@ -333,13 +333,13 @@ DAY_SUMS_WIRING = (
 def _add_summed_tables(
     conn: sqlite3.Connection,
     trigger: str,
-    tables: tuple[str, ...],
+    tables: dict[str, str],
     fill: tuple[str, ...],
     wiring: tuple[str, ...],
 ) -> None:
-    """Create summed tables on a file without their `trigger` (one of those that keep
-    them), filled from what they sum, then indexed and wired; one transaction, so it
-    runs once and completely."""
+    """Create summed `tables` (name: DDL) on a file without their `trigger` (one of those
+    that keep them), filled from what they sum, then indexed and wired; one transaction,
+    so it runs once and completely."""
     wired = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?"
     if conn.execute(wired, (trigger,)).fetchone() is not None:
         return  # the usual case, without taking the write lock
@@ -347,10 +347,9 @@ def _add_summed_tables(
     try:
         # Another process may have wired it since.
         if conn.execute(wired, (trigger,)).fetchone() is None:
-            for table in tables:
+            for name, table in tables.items():
                 conn.execute(table)
-                # a table left without its triggers
-                conn.execute(f"DELETE FROM {table.split()[5]}")
+                conn.execute(f"DELETE FROM {name}")  # a table left without its triggers
             # Filled before it is indexed: one sorted build per index instead of an insert
             # per row into each.
             for statement in (*fill, *wiring):
@@ -366,7 +365,7 @@ def add_campaign_plays(conn: sqlite3.Connection) -> None:
     _add_summed_tables(
         conn,
         "daily_rollups_add_plays",
-        (CAMPAIGN_PLAYS_TABLE,),
+        {"daily_campaign_plays": CAMPAIGN_PLAYS_TABLE},
         (CAMPAIGN_PLAYS_FILL,),
         CAMPAIGN_PLAYS_WIRING,
     )
