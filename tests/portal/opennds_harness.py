@@ -98,7 +98,8 @@ def opennds(level: int, portal_port: int, faskey: str, **settings: str) -> Itera
         yield Harness(run_id, run.values)
 
 
-# Per-second byte counts of one download, run by the phone's own Python.
+# Per-second byte counts of one download, run by the phone's own Python, then its total
+# bytes and seconds (an unthrottled download on veth can end within its first second).
 _TIMELINE = """
 import sys, time, urllib.request
 url, seconds = sys.argv[1], float(sys.argv[2])
@@ -113,14 +114,28 @@ with urllib.request.urlopen(url, timeout=seconds + 5) as answer:
         if now >= seconds:
             break
 print(" ".join(map(str, marks)))
+print(total, time.monotonic() - start)
 """
 
 
-def download_timeline(harness: Harness, url: str, seconds: int) -> list[int]:
-    """Bytes received by the end of each second of one download from the phone."""
+@dataclass(frozen=True)
+class Download:
+    marks: list[int]  # bytes received by the end of each whole second
+    total_bytes: int
+    seconds: float
+
+    @property
+    def mean_kbps(self) -> float:
+        return self.total_bytes * 8 / 1000 / self.seconds
+
+
+def download_timeline(harness: Harness, url: str, seconds: int) -> Download:
+    """One download from the phone, at most `seconds` long."""
     done = harness.client("python3", "-c", _TIMELINE, url, str(seconds), timeout_s=seconds + 15)
     assert done.returncode == 0, done.stderr[-500:]
-    return [int(mark) for mark in done.stdout.split()]
+    marks, _, tail = done.stdout.strip().rpartition("\n")
+    total, elapsed = tail.split()
+    return Download([int(mark) for mark in marks.split()], int(total), float(elapsed))
 
 
 def median_kbps(marks: list[int]) -> float:
