@@ -38,8 +38,13 @@ class NetnsRun:
         return "STATUS=up" in status
 
     def opennds_log_tail(self, lines: int = 8) -> list[str]:
-        log = Path(self.values["OPENNDS_LOG"]).read_text(errors="replace")
-        return log.splitlines()[-lines:]
+        return opennds_log_tail(self.values, lines)
+
+
+def opennds_log_tail(values: Mapping[str, str], lines: int = 8) -> list[str]:
+    """The last lines of openNDS's log, from the NAME=value lines `up` printed."""
+    log = Path(values["OPENNDS_LOG"]).read_text(errors="replace")
+    return log.splitlines()[-lines:]
 
 
 @contextmanager

@@ -61,10 +61,6 @@ class Harness:
         code, _, location = tail.partition(" ")
         return int(code or 0), location, body
 
-    def opennds_log_tail(self, lines: int = 12) -> list[str]:
-        log = Path(self.env["OPENNDS_LOG"]).read_text(errors="replace")
-        return log.splitlines()[-lines:]
-
     def first_contact(self, *args: str, tries: int = 3) -> tuple[int, str, str]:
         """`curl` for a phone openNDS does not know yet (its captive probe), asked again
         only when openNDS turned it away through its SIGCHLD race: on a client's first

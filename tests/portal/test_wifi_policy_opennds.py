@@ -34,7 +34,7 @@ from portal.opennds import OpenNDSGateway
 from testkit.brokers import free_port
 from testkit.city import add_screen, add_site, make_world
 from testkit.harness import eventually, write_device_config
-from testkit.opennds import SCRIPT
+from testkit.opennds import SCRIPT, opennds_log_tail
 from testkit.staff import login, make_user
 from tests.portal.opennds_harness import (
     Download,
@@ -100,7 +100,7 @@ class Lab:
         # what it answered meanwhile is in the message, with the end of its log.
         assert eventually(captured, timeout_s=60), (
             f"openNDS never sent the phone to the splash; it answered {answers}",
-            self.harness.opennds_log_tail(),
+            opennds_log_tail(self.harness.env, 12),
         )
         return sent_to[-1], self.harness.curl(sent_to[-1])[2]
 
